@@ -1,0 +1,482 @@
+//! Write [xacct](https://example.invalid/xacct) plugins in Rust.
+//!
+//! A plugin is business logic that runs against many AWS accounts. The xacct host assumes
+//! a role in each account and hands the plugin a typed S3 client per account; the plugin
+//! never holds an access key, a secret, a session token or a signed URL. This crate wraps
+//! the generated bindings of `wit/xacct.wit` in an API that reads like ordinary Rust:
+//!
+//! - [`accounts`] / [`account`]: the accounts in scope for this invocation;
+//! - [`Account::s3`] → [`S3`]: an account's S3, with iterators over listings
+//!   ([`S3::list`]), [`std::io::Read`] over object bodies ([`S3::get`]) and
+//!   [`std::io::Write`] for puts ([`S3::put`]); every raw call of the WIT client is
+//!   reachable through it too (it dereferences to [`Client`]);
+//! - [`Plugin`] + [`export_plugin!`]: JSON in, JSON out.
+//!
+//! A complete plugin (`plugins/hello`):
+//!
+//! ```no_run
+//! use xacct_guest::serde_json::{Value, json};
+//! use xacct_guest::{Plugin, Result, export_plugin};
+//!
+//! struct Hello;
+//!
+//! impl Plugin for Hello {
+//!     type Input = Value;
+//!     type Output = Value;
+//!
+//!     fn run(_input: Value) -> Result<Value> {
+//!         let account = xacct_guest::account()?;
+//!         let buckets: Vec<String> = account.s3()?.buckets()?.into_iter().map(|b| b.name).collect();
+//!         Ok(json!({
+//!             "greeting": format!("Hello from {} ({})!", account.alias, account.id),
+//!             "buckets": buckets,
+//!         }))
+//!     }
+//! }
+//!
+//! export_plugin!(Hello);
+//! ```
+//!
+//! Build it with `cargo build --release --target wasm32-wasip2` and drop the `.wasm` into
+//! the host's plugin directory.
+
+// Lets the generated bindings name this crate the same way from inside and from a
+// plugin crate that expands `export_plugin!`.
+extern crate self as xacct_guest;
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::ops::Deref;
+
+pub use serde;
+pub use serde_json;
+
+/// The raw bindings generated from `wit/xacct.wit`.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "xacct:plugin/plugin",
+        with: {
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+        },
+        pub_export_macro: true,
+        export_macro_name: "export_world",
+        default_bindings_module: "xacct_guest::bindings",
+        runtime_path: "xacct_guest::__private::wit_bindgen::rt",
+    });
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}
+
+pub use bindings::xacct::plugin::accounts::Account;
+pub use bindings::xacct::plugin::s3::{
+    Bucket, ByteRange, Client, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
+    ObjectSummary, PutOptions, PutResult, Tag, Upload,
+};
+pub use bindings::xacct::plugin::types::{AccessDenied, DeniedBy, Error as S3Error};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+
+/// A plugin's failure: reported as the account's `plugin-error` with this message.
+///
+/// Any error type converts into it with `?`, as do `String` and `&str` (`.into()`).
+pub struct Error(String);
+
+impl Error {
+    pub fn msg(message: impl fmt::Display) -> Error {
+        Error(message.to_string())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for Error {
+    fn from(err: E) -> Error {
+        Error(err.into().to_string())
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `Result` of an S3 call: the host's typed error, which `?` turns into [`Error`].
+pub type S3Result<T> = std::result::Result<T, S3Error>;
+
+/// A plugin: typed JSON in, typed JSON out.
+pub trait Plugin {
+    /// Deserialised from the operator's `--input` (`{}` when none is given).
+    type Input: serde::de::DeserializeOwned;
+    /// Serialised as this invocation's output in the report.
+    type Output: serde::Serialize;
+
+    fn run(input: Self::Input) -> Result<Self::Output>;
+}
+
+#[doc(hidden)]
+pub fn __run<P: Plugin>(input: String) -> std::result::Result<String, String> {
+    let input = serde_json::from_str(&input).map_err(|err| format!("invalid input: {err}"))?;
+    let output = P::run(input).map_err(|err| err.0)?;
+    serde_json::to_string(&output).map_err(|err| format!("cannot encode the output: {err}"))
+}
+
+/// Exports a [`Plugin`] as the component's `run`.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        #[doc(hidden)]
+        pub struct __XacctPluginExport;
+
+        impl $crate::bindings::Guest for __XacctPluginExport {
+            fn run(
+                input: ::std::string::String,
+            ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+                $crate::__run::<$plugin>(input)
+            }
+        }
+
+        $crate::bindings::export_world!(__XacctPluginExport with_types_in $crate::bindings);
+    };
+}
+
+impl fmt::Display for DeniedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeniedBy::Xacct => "the xacct grant",
+            DeniedBy::Backend => "the backend",
+        })
+    }
+}
+
+/// Every account this invocation may touch, in config order.
+pub fn accounts() -> Vec<Account> {
+    bindings::xacct::plugin::accounts::in_scope()
+}
+
+/// The account of a per-account invocation; an error when the invocation sees several
+/// (all-accounts mode) or none.
+pub fn account() -> Result<Account> {
+    let mut accounts = accounts();
+    match accounts.len() {
+        1 => Ok(accounts.remove(0)),
+        n => Err(Error(format!(
+            "this plugin runs per account, but the invocation sees {n} accounts"
+        ))),
+    }
+}
+
+/// The account in scope whose id or alias is `name`.
+pub fn find_account(name: &str) -> Result<Account> {
+    accounts()
+        .into_iter()
+        .find(|a| a.id == name || a.alias == name)
+        .ok_or_else(|| {
+            Error(format!(
+                "account {name:?} is not in this invocation's scope"
+            ))
+        })
+}
+
+impl Account {
+    /// Opens this account's S3.
+    pub fn s3(&self) -> S3Result<S3> {
+        S3::open(&self.id)
+    }
+}
+
+/// S3 in one account.
+pub struct S3 {
+    client: Client,
+}
+
+impl Deref for S3 {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl S3 {
+    /// Opens the S3 of an account in scope, by id.
+    pub fn open(account_id: &str) -> S3Result<S3> {
+        Ok(S3 {
+            client: Client::open(account_id)?,
+        })
+    }
+
+    /// The account's buckets.
+    pub fn buckets(&self) -> S3Result<Vec<Bucket>> {
+        self.client.list_buckets()
+    }
+
+    /// A listing of `bucket`; refine it, then iterate [`Listing::objects`] or
+    /// [`Listing::pages`].
+    pub fn list(&self, bucket: &str) -> Listing<'_> {
+        Listing {
+            client: &self.client,
+            request: ListObjectsRequest {
+                bucket: bucket.to_owned(),
+                prefix: None,
+                delimiter: None,
+                max_keys: None,
+                continuation_token: None,
+                start_after: None,
+            },
+        }
+    }
+
+    /// Reads an object.
+    pub fn get(&self, bucket: &str, key: &str) -> S3Result<ObjectReader> {
+        self.get_object(bucket, key, None)
+    }
+
+    /// Reads bytes `first..=last` of an object (`last: None`: to the end).
+    pub fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        first: u64,
+        last: Option<u64>,
+    ) -> S3Result<ObjectReader> {
+        self.get_object(bucket, key, Some(ByteRange { first, last }))
+    }
+
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> S3Result<ObjectReader> {
+        let object = self.client.get_object(bucket, key, range)?;
+        Ok(ObjectReader {
+            meta: object.meta,
+            content_length: object.content_length,
+            stream: object.body,
+        })
+    }
+
+    /// Starts writing an object; write its bytes, then [`ObjectWriter::finish`].
+    pub fn put(&self, bucket: &str, key: &str) -> S3Result<ObjectWriter> {
+        self.put_with(
+            bucket,
+            key,
+            PutOptions {
+                content_type: None,
+                metadata: Vec::new(),
+            },
+        )
+    }
+
+    /// [`S3::put`] with a content type and user metadata.
+    pub fn put_with(&self, bucket: &str, key: &str, options: PutOptions) -> S3Result<ObjectWriter> {
+        let upload = self.client.put_object(bucket, key, &options)?;
+        let stream = upload.body()?;
+        Ok(ObjectWriter {
+            stream: Some(stream),
+            upload: Some(upload),
+        })
+    }
+
+    /// Stores `bytes` as an object.
+    pub fn put_bytes(&self, bucket: &str, key: &str, bytes: &[u8]) -> S3Result<PutResult> {
+        self.put(bucket, key)?.copy_from(bytes)
+    }
+}
+
+/// A listing request being built.
+pub struct Listing<'a> {
+    client: &'a Client,
+    request: ListObjectsRequest,
+}
+
+impl<'a> Listing<'a> {
+    /// Only keys starting with `prefix`.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.request.prefix = Some(prefix.to_owned());
+        self
+    }
+
+    /// Roll keys up to the next `delimiter` into common prefixes.
+    pub fn delimiter(mut self, delimiter: &str) -> Self {
+        self.request.delimiter = Some(delimiter.to_owned());
+        self
+    }
+
+    /// At most `n` entries per page (1..=1000).
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.request.max_keys = Some(n);
+        self
+    }
+
+    /// Start after this key.
+    pub fn start_after(mut self, key: &str) -> Self {
+        self.request.start_after = Some(key.to_owned());
+        self
+    }
+
+    /// The pages, fetched as the iterator advances.
+    pub fn pages(self) -> Pages<'a> {
+        Pages {
+            client: self.client,
+            request: Some(self.request),
+        }
+    }
+
+    /// Every object, page after page.
+    pub fn objects(self) -> impl Iterator<Item = S3Result<ObjectSummary>> + 'a {
+        self.pages().flat_map(
+            |page| -> Box<dyn Iterator<Item = S3Result<ObjectSummary>>> {
+                match page {
+                    Ok(page) => Box::new(page.objects.into_iter().map(Ok)),
+                    Err(err) => Box::new(std::iter::once(Err(err))),
+                }
+            },
+        )
+    }
+}
+
+/// Pages of a listing; ends after the last page or the first error.
+pub struct Pages<'a> {
+    client: &'a Client,
+    request: Option<ListObjectsRequest>,
+}
+
+impl Iterator for Pages<'_> {
+    type Item = S3Result<ListObjectsPage>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut request = self.request.take()?;
+        match self.client.list_objects(&request) {
+            Ok(page) => {
+                if let Some(token) = &page.next_continuation_token {
+                    request.continuation_token = Some(token.clone());
+                    request.start_after = None;
+                    self.request = Some(request);
+                }
+                Some(Ok(page))
+            }
+            Err(err) => Some(Err(err)),
+        }
+    }
+}
+
+/// An object's bytes, streamed from the host: objects larger than the plugin's memory
+/// can be read.
+pub struct ObjectReader {
+    pub meta: ObjectMeta,
+    /// How many bytes this reader yields in all.
+    pub content_length: u64,
+    stream: InputStream,
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match self.stream.blocking_read(buf.len() as u64) {
+            Ok(bytes) => {
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+            Err(StreamError::Closed) => Ok(0),
+            Err(StreamError::LastOperationFailed(err)) => {
+                Err(io::Error::other(err.to_debug_string()))
+            }
+        }
+    }
+}
+
+/// An object being written. Bytes go to the host as they are written; nothing is stored
+/// until [`ObjectWriter::finish`], and dropping the writer unfinished aborts the put.
+pub struct ObjectWriter {
+    stream: Option<OutputStream>,
+    upload: Option<Upload>,
+}
+
+impl ObjectWriter {
+    /// Stores the object and returns its identity — or, if the host stopped the upload,
+    /// the host's reason.
+    pub fn finish(mut self) -> S3Result<PutResult> {
+        // The host requires the body stream closed before the upload is finished.
+        drop(self.stream.take());
+        let upload = self.upload.take().expect("finish consumes the writer");
+        Upload::finish(upload)
+    }
+
+    /// Writes everything `reader` yields, then finishes. A read error aborts the put, so
+    /// nothing partial is stored; if the host stops the upload, its reason is returned.
+    pub fn copy_from(mut self, mut reader: impl Read) -> S3Result<PutResult> {
+        let mut buf = vec![0; 256 << 10];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return self.finish(),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    return Err(S3Error::Other(format!(
+                        "reading the body failed ({err}); the put was aborted"
+                    )));
+                }
+            };
+            if let Err(err) = self.write_all(&buf[..n]) {
+                let stopped = S3Error::Other(format!("the upload stream closed: {err}"));
+                return Err(self.finish().err().unwrap_or(stopped));
+            }
+        }
+    }
+}
+
+impl Write for ObjectWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let closed = || {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the host stopped this upload; finish() tells why",
+            )
+        };
+        let stream = self.stream.as_ref().ok_or_else(closed)?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match stream.check_write() {
+                Ok(0) => stream.subscribe().block(),
+                Ok(permit) => {
+                    let n = buf.len().min(permit as usize);
+                    stream.write(&buf[..n]).map_err(|_| closed())?;
+                    return Ok(n);
+                }
+                Err(_) => return Err(closed()),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Written bytes are already with the host.
+        Ok(())
+    }
+}
+
+impl Drop for ObjectWriter {
+    fn drop(&mut self) {
+        // The stream is a child of the upload: it goes first, then the unfinished upload,
+        // which the host aborts.
+        drop(self.stream.take());
+        drop(self.upload.take());
+    }
+}

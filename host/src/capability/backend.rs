@@ -1,0 +1,179 @@
+//! What an S3 implementation must provide to serve plugins. The local backend and (later)
+//! the AWS backend implement [`Backend`]; the capability layer above them does scope checks
+//! and resource bookkeeping, so a backend only talks to its store.
+//!
+//! The request and result records are the WIT types themselves: a backend answers in the
+//! contract's vocabulary and nothing needs translating twice.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::bindings::s3::{
+    Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta, PutOptions,
+    PutResult, Tag,
+};
+use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
+
+/// An object being read: its metadata and a stream of its bytes.
+pub struct ObjectStream {
+    pub meta: ObjectMeta,
+    /// How many bytes `body` yields.
+    pub content_length: u64,
+    pub body: Pin<Box<dyn AsyncRead + Send + Sync>>,
+}
+
+/// An S3 implementation, shared by every invocation of a run.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error>;
+    async fn list_objects(
+        &self,
+        account: &Account,
+        request: ListObjectsRequest,
+    ) -> Result<ListObjectsPage, S3Error>;
+    async fn head_object(
+        &self,
+        account: &Account,
+        bucket: &str,
+        key: &str,
+    ) -> Result<ObjectMeta, S3Error>;
+    async fn get_object(
+        &self,
+        account: &Account,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error>;
+    /// Stores the bytes of `body` once it is committed; an uncommitted body must leave
+    /// nothing behind (no object, no partial object, no pending multipart upload).
+    async fn put_object(
+        &self,
+        account: &Account,
+        bucket: &str,
+        key: &str,
+        options: PutOptions,
+        body: PutBody,
+    ) -> Result<PutResult, S3Error>;
+    async fn delete_object(
+        &self,
+        account: &Account,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), S3Error>;
+    async fn delete_objects(
+        &self,
+        account: &Account,
+        bucket: &str,
+        keys: Vec<String>,
+    ) -> Result<DeleteResult, S3Error>;
+    async fn copy_object(
+        &self,
+        account: &Account,
+        source: (&str, &str),
+        target: (&str, &str),
+    ) -> Result<PutResult, S3Error>;
+    async fn get_object_tagging(
+        &self,
+        account: &Account,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<Tag>, S3Error>;
+    async fn put_object_tagging(
+        &self,
+        account: &Account,
+        bucket: &str,
+        key: &str,
+        tags: Vec<Tag>,
+    ) -> Result<(), S3Error>;
+}
+
+/// The body of a put as the backend sees it: chunks as the guest writes them, then a
+/// verdict — committed by `upload.finish`, or abandoned because the upload was dropped,
+/// the invocation ended, or the guest trapped.
+pub struct PutBody {
+    chunks: mpsc::Receiver<Bytes>,
+    commit: oneshot::Receiver<()>,
+}
+
+impl PutBody {
+    pub(crate) fn new(chunks: mpsc::Receiver<Bytes>, commit: oneshot::Receiver<()>) -> Self {
+        PutBody { chunks, commit }
+    }
+
+    /// The next chunk, or `None` once the guest's stream is closed.
+    pub async fn next_chunk(&mut self) -> Option<Bytes> {
+        self.chunks.recv().await
+    }
+
+    /// Waits for the verdict after the last chunk: true only if the guest finished the
+    /// upload.
+    pub async fn committed(self) -> bool {
+        self.commit.await.is_ok()
+    }
+}
+
+/// The error a backend returns for a put whose upload was abandoned.
+pub fn aborted() -> S3Error {
+    S3Error::Other("the upload was aborted before it finished; nothing was stored".into())
+}
+
+/// Checks S3's bucket naming rules, so both backends refuse the same names.
+pub fn check_bucket_name(bucket: &str) -> Result<(), S3Error> {
+    let valid = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && bucket.as_bytes()[0].is_ascii_alphanumeric()
+        && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric()
+        && !bucket.contains("..");
+    if valid {
+        Ok(())
+    } else {
+        Err(S3Error::InvalidInput(format!(
+            "{bucket:?} is not a valid bucket name (3-63 lowercase letters, digits, '.', '-')"
+        )))
+    }
+}
+
+/// Checks the tag-set rules S3 applies, so both backends refuse the same tag sets.
+pub fn check_tags(tags: &[Tag]) -> Result<(), S3Error> {
+    if tags.len() > 10 {
+        return Err(S3Error::InvalidInput(format!(
+            "{} tags given; an object has at most 10",
+            tags.len()
+        )));
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        if tag.key.is_empty() || tag.key.chars().count() > 128 || tag.value.chars().count() > 256 {
+            return Err(S3Error::InvalidInput(format!(
+                "tag {:?}: keys are 1-128 characters, values at most 256",
+                tag.key
+            )));
+        }
+        if tags[..i].iter().any(|other| other.key == tag.key) {
+            return Err(S3Error::InvalidInput(format!(
+                "tag key {:?} is given twice",
+                tag.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The most keys one `delete-objects` call takes, as on S3.
+pub const MAX_DELETE_KEYS: usize = 1000;
+
+/// The most keys (plus common prefixes) one listing page holds, as on S3.
+pub const MAX_LIST_KEYS: u32 = 1000;
+
+/// Access denied by the xacct host itself.
+pub fn denied_by_xacct(message: String) -> S3Error {
+    S3Error::AccessDenied(AccessDenied {
+        by: DeniedBy::Xacct,
+        message,
+    })
+}

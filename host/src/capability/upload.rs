@@ -1,0 +1,123 @@
+//! Puts that stream: the guest writes an object's bytes to a `wasi:io` output-stream,
+//! which feeds a bounded channel read by the backend's put running as its own task.
+//!
+//! The channel bounds how much of an object is in flight on the host (a few chunks),
+//! so an object larger than both the guest's and the host's memory streams through.
+//! The put commits only when the guest calls `upload.finish`; every other ending — the
+//! upload dropped, the invocation timed out or trapped — drops the commit sender, and
+//! the backend discards what it received.
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use wasmtime_wasi::async_trait;
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
+
+use super::backend::{PutBody, aborted};
+use crate::bindings::S3Error;
+use crate::bindings::s3::PutResult;
+
+/// The most bytes the guest may hand over in one write.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks buffered between the guest and the backend.
+const CHANNEL_CHUNKS: usize = 4;
+
+/// The host side of an `upload` resource.
+pub struct UploadHandle {
+    /// The stream the guest writes to, until it takes it with `upload.body`.
+    body: Option<BodySink>,
+    /// Sent by `finish`; dropped (= abort) otherwise.
+    commit: Option<oneshot::Sender<()>>,
+    put: JoinHandle<Result<PutResult, S3Error>>,
+}
+
+impl UploadHandle {
+    /// Starts a put: `start` receives the body and runs as its own task.
+    pub fn start<F>(start: impl FnOnce(PutBody) -> F) -> UploadHandle
+    where
+        F: Future<Output = Result<PutResult, S3Error>> + Send + 'static,
+    {
+        let (chunks_tx, chunks_rx) = mpsc::channel(CHANNEL_CHUNKS);
+        let (commit_tx, commit_rx) = oneshot::channel();
+        let put = tokio::spawn(start(PutBody::new(chunks_rx, commit_rx)));
+        UploadHandle {
+            body: Some(BodySink { chunks: chunks_tx }),
+            commit: Some(commit_tx),
+            put,
+        }
+    }
+
+    /// The body stream, once.
+    pub fn take_body(&mut self) -> Option<BodySink> {
+        self.body.take()
+    }
+
+    /// Abandons the put now (the backend discards what it received).
+    pub fn abort(&mut self) {
+        self.body = None;
+        self.commit = None;
+    }
+
+    /// Commits the put and waits for the backend's answer. The body stream must be
+    /// closed already, so the backend has seen the last chunk.
+    pub async fn finish(mut self) -> Result<PutResult, S3Error> {
+        // A body never taken is an empty object.
+        self.body = None;
+        if let Some(commit) = self.commit.take() {
+            // If the backend already gave up, its own error is the answer below.
+            let _ = commit.send(());
+        }
+        match (&mut self.put).await {
+            Ok(result) => result,
+            Err(_) => Err(aborted()),
+        }
+    }
+}
+
+/// The `wasi:io` output-stream of an upload.
+pub struct BodySink {
+    chunks: mpsc::Sender<Bytes>,
+}
+
+impl OutputStream for BodySink {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.chunks.try_send(bytes).map_err(|err| match err {
+            mpsc::error::TrySendError::Closed(_) => StreamError::Closed,
+            mpsc::error::TrySendError::Full(_) => {
+                StreamError::trap("write called without a check-write permit")
+            }
+        })
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        // Bytes handed to `write` are already with the backend's task.
+        if self.chunks.is_closed() {
+            Err(StreamError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        if self.chunks.is_closed() {
+            // The backend stopped (an error); `upload.finish` reports why.
+            Err(StreamError::Closed)
+        } else if self.chunks.capacity() > 0 {
+            Ok(CHUNK_BYTES)
+        } else {
+            Ok(0)
+        }
+    }
+}
+
+#[async_trait]
+impl Pollable for BodySink {
+    async fn ready(&mut self) {
+        // Waiting for a slot then releasing it is enough: this sink is the channel's
+        // only sender, so the slot is still free when the guest writes.
+        let _ = self.chunks.reserve().await;
+    }
+}

@@ -1,0 +1,504 @@
+//! Stage 1 of the pipeline: **config**. Reads `xacct.toml`, validates all of it up front
+//! and turns it into a [`Config`] that the later stages trust without re-checking.
+//!
+//! Every error names the file, the line, the key and the fix, because the operator reading
+//! it is usually in the middle of a run across many accounts and should not have to guess.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The file looked for in the current directory when no `--config` is given.
+pub const DEFAULT_FILE: &str = "xacct.toml";
+/// The environment variable naming a config file, used when no `--config` is given.
+pub const ENV_VAR: &str = "XACCT_CONFIG";
+
+/// Largest memory limit a plugin may be given; the pooling allocator reserves this much
+/// address space per instance slot.
+pub const MAX_MEMORY_MIB: u64 = 4096;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    /// Where the `*.wasm` plugins are.
+    pub plugins_dir: PathBuf,
+    /// Where compiled plugins are cached; `None` for the per-user default.
+    pub cache_dir: Option<PathBuf>,
+    /// How many invocations run at once.
+    pub concurrency: usize,
+    pub backend: BackendConfig,
+    /// Accounts in config order.
+    pub accounts: Vec<AccountConfig>,
+    /// Limits for plugins without their own `[plugin.NAME.limits]`.
+    pub default_limits: Limits,
+    /// Per-plugin limits, already merged over the defaults.
+    pub plugin_limits: BTreeMap<String, Limits>,
+}
+
+/// Which S3 implementation serves the plugins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendConfig {
+    /// The embedded local backend: `<root>/<account-id>/<bucket>/<key>`.
+    Local { root: PathBuf },
+}
+
+/// One target account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountConfig {
+    pub id: String,
+    pub alias: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Per-invocation limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory of the plugin instance, in bytes.
+    pub memory_bytes: u64,
+    /// Wall time of one invocation, guest CPU and host waits together.
+    pub time: Duration,
+    /// Size of the JSON the plugin returns, in bytes.
+    pub output_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            time: Duration::from_secs(60),
+            output_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// Limits of a plugin: its own section if it has one, else the defaults.
+    pub fn limits_for(&self, plugin: &str) -> Limits {
+        self.plugin_limits
+            .get(plugin)
+            .copied()
+            .unwrap_or(self.default_limits)
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Finds the config: `--config`, else `$XACCT_CONFIG`, else `./xacct.toml`.
+    pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
+        if let Some(path) = explicit {
+            return Ok(path.to_owned());
+        }
+        if let Some(path) = std::env::var_os(ENV_VAR) {
+            return Ok(PathBuf::from(path));
+        }
+        let default = PathBuf::from(DEFAULT_FILE);
+        if default.is_file() {
+            Ok(default)
+        } else {
+            Err(ConfigError::NotFound)
+        }
+    }
+
+    /// Parses config text; `path` is used for messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            let line = err.span().map_or(1, |span| line_of(text, span.start));
+            ConfigError::Invalid(Invalid {
+                path: path.to_owned(),
+                line,
+                key: String::new(),
+                problem: err.message().trim_end().to_owned(),
+                fix: "correct the TOML at that line (see the config reference in README.md)"
+                    .to_owned(),
+            })
+        })?;
+        Validator { text, path }.validate(raw)
+    }
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no config file: pass --config FILE, set {ENV_VAR}, or create ./{DEFAULT_FILE} (see README.md)"
+    )]
+    NotFound,
+    #[error("{}: cannot read the config: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Invalid),
+}
+
+/// A config value that cannot be accepted, located precisely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub path: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+    /// Dotted key, e.g. `account[2].id`; empty when the TOML itself is malformed.
+    pub key: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.path.display(), self.line)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        write!(f, "{}; fix: {}", self.problem, self.fix)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    plugins: Option<String>,
+    cache_dir: Option<String>,
+    concurrency: Option<Spanned<i64>>,
+    local: Option<RawLocal>,
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    plugin: BTreeMap<Spanned<String>, RawPlugin>,
+    #[serde(default)]
+    account: Vec<RawAccount>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    root: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory_mib: Option<Spanned<i64>>,
+    time_secs: Option<Spanned<i64>>,
+    output_kib: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    id: Spanned<String>,
+    alias: Spanned<String>,
+    region: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, span: Range<usize>, key: String, problem: String, fix: &str) -> ConfigError {
+        ConfigError::Invalid(Invalid {
+            path: self.path.to_owned(),
+            line: line_of(self.text, span.start),
+            key,
+            problem,
+            fix: fix.to_owned(),
+        })
+    }
+
+    /// Resolves a path written in the config relative to the config file's directory.
+    fn resolve(&self, written: &str) -> PathBuf {
+        let dir = self.path.parent().unwrap_or(Path::new(""));
+        dir.join(written)
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let concurrency = match raw.concurrency {
+            None => 16,
+            Some(n) if (1..=1000).contains(n.get_ref()) => *n.get_ref() as usize,
+            Some(n) => {
+                return Err(self.invalid(
+                    n.span(),
+                    "concurrency".into(),
+                    format!("{} is out of range", n.get_ref()),
+                    "set concurrency to a whole number from 1 to 1000",
+                ));
+            }
+        };
+        let default_limits = self.limits(raw.limits, Limits::default(), "limits")?;
+        let mut plugin_limits = BTreeMap::new();
+        for (name, plugin) in raw.plugin {
+            if !is_plugin_name(name.get_ref()) {
+                return Err(self.invalid(
+                    name.span(),
+                    format!("plugin.{}", name.get_ref()),
+                    format!("{:?} is not a plugin name", name.get_ref()),
+                    "name the section after the plugin's file without .wasm (letters, digits, '-', '_')",
+                ));
+            }
+            let key = format!("plugin.{}.limits", name.get_ref());
+            let limits = self.limits(plugin.limits, default_limits, &key)?;
+            plugin_limits.insert(name.into_inner(), limits);
+        }
+        let root = raw
+            .local
+            .and_then(|local| local.root)
+            .unwrap_or_else(|| "xacct-data".to_owned());
+        Ok(Config {
+            path: self.path.to_owned(),
+            plugins_dir: self.resolve(raw.plugins.as_deref().unwrap_or("plugins")),
+            cache_dir: raw.cache_dir.map(|dir| self.resolve(&dir)),
+            concurrency,
+            backend: BackendConfig::Local {
+                root: self.resolve(&root),
+            },
+            accounts: self.accounts(raw.account)?,
+            default_limits,
+            plugin_limits,
+        })
+    }
+
+    fn limits(
+        &self,
+        raw: Option<RawLimits>,
+        base: Limits,
+        key: &str,
+    ) -> Result<Limits, ConfigError> {
+        let raw = raw.unwrap_or_default();
+        let mut limits = base;
+        let check = |value: Option<Spanned<i64>>, name: &str, max: i64| {
+            value
+                .map(|v| {
+                    if (1..=max).contains(v.get_ref()) {
+                        Ok(*v.get_ref() as u64)
+                    } else {
+                        Err(self.invalid(
+                            v.span(),
+                            format!("{key}.{name}"),
+                            format!("{} is out of range", v.get_ref()),
+                            &format!("set {name} to a whole number from 1 to {max}"),
+                        ))
+                    }
+                })
+                .transpose()
+        };
+        if let Some(mib) = check(raw.memory_mib, "memory_mib", MAX_MEMORY_MIB as i64)? {
+            limits.memory_bytes = mib << 20;
+        }
+        if let Some(secs) = check(raw.time_secs, "time_secs", 24 * 3600)? {
+            limits.time = Duration::from_secs(secs);
+        }
+        if let Some(kib) = check(raw.output_kib, "output_kib", 1 << 20)? {
+            limits.output_bytes = kib << 10;
+        }
+        Ok(limits)
+    }
+
+    fn accounts(&self, raw: Vec<RawAccount>) -> Result<Vec<AccountConfig>, ConfigError> {
+        let mut accounts: Vec<AccountConfig> = Vec::with_capacity(raw.len());
+        let mut seen_ids = BTreeMap::new();
+        let mut seen_aliases = BTreeMap::new();
+        for (index, account) in raw.into_iter().enumerate() {
+            let key = |field: &str| format!("account[{index}].{field}");
+            let id = account.id.get_ref();
+            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(self.invalid(
+                    account.id.span(),
+                    key("id"),
+                    format!("{id:?} is not a 12-digit AWS account id"),
+                    "write the account id as 12 digits in quotes, e.g. id = \"123456789012\"",
+                ));
+            }
+            if let Some(first) = seen_ids.insert(id.clone(), index) {
+                return Err(self.invalid(
+                    account.id.span(),
+                    key("id"),
+                    format!("account id {id} is already configured as account[{first}]"),
+                    "remove one of the two [[account]] entries",
+                ));
+            }
+            let alias = account.alias.get_ref();
+            if !is_alias(alias) {
+                return Err(self.invalid(
+                    account.alias.span(),
+                    key("alias"),
+                    format!("{alias:?} is not a valid alias"),
+                    "use 1 to 64 letters, digits, '-', '_' or '.'",
+                ));
+            }
+            if let Some(first) = seen_aliases.insert(alias.clone(), index) {
+                return Err(self.invalid(
+                    account.alias.span(),
+                    key("alias"),
+                    format!("alias {alias:?} is already used by account[{first}]"),
+                    "give each account its own alias",
+                ));
+            }
+            accounts.push(AccountConfig {
+                id: account.id.into_inner(),
+                alias: account.alias.into_inner(),
+                region: account.region.unwrap_or_else(|| "local".to_owned()),
+                tags: account.tags,
+            });
+        }
+        Ok(accounts)
+    }
+}
+
+fn is_alias(alias: &str) -> bool {
+    (1..=64).contains(&alias.len())
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// Whether `name` can name a plugin (a `NAME.wasm` file and a `[plugin.NAME]` section).
+pub fn is_plugin_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/xacct/xacct.toml"))
+    }
+
+    fn invalid(text: &str) -> Invalid {
+        match parse(text) {
+            Err(ConfigError::Invalid(invalid)) => invalid,
+            other => panic!("expected an invalid config, got {other:?}"),
+        }
+    }
+
+    const TWO_ACCOUNTS: &str = r#"
+plugins = "wasm"
+concurrency = 4
+
+[local]
+root = "data"
+
+[limits]
+memory_mib = 32
+
+[plugin.hello.limits]
+time_secs = 5
+
+[[account]]
+id = "111111111111"
+alias = "dev"
+tags = { env = "dev" }
+
+[[account]]
+id = "222222222222"
+alias = "prod"
+region = "eu-west-1"
+"#;
+
+    #[test]
+    fn parses_a_full_config_and_resolves_paths_next_to_it() {
+        let config = parse(TWO_ACCOUNTS).unwrap();
+        assert_eq!(config.plugins_dir, Path::new("/etc/xacct/wasm"));
+        assert_eq!(
+            config.backend,
+            BackendConfig::Local {
+                root: "/etc/xacct/data".into()
+            }
+        );
+        assert_eq!(config.concurrency, 4);
+        assert_eq!(config.accounts.len(), 2);
+        assert_eq!(config.accounts[0].tags["env"], "dev");
+        assert_eq!(config.accounts[0].region, "local");
+        assert_eq!(config.accounts[1].region, "eu-west-1");
+        assert_eq!(config.default_limits.memory_bytes, 32 << 20);
+        let hello = config.limits_for("hello");
+        assert_eq!(hello.time, Duration::from_secs(5));
+        assert_eq!(
+            hello.memory_bytes,
+            32 << 20,
+            "plugin limits inherit the defaults"
+        );
+        assert_eq!(config.limits_for("other").time, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_bad_account_id_names_line_key_and_fix() {
+        let err = invalid("[[account]]\nid = \"12345\"\nalias = \"a\"\n");
+        assert_eq!(err.line, 2);
+        assert_eq!(err.key, "account[0].id");
+        assert!(err.problem.contains("12-digit"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("/etc/xacct/xacct.toml:2: account[0].id: ")
+        );
+        assert!(err.fix.contains("12 digits"));
+    }
+
+    #[test]
+    fn duplicate_ids_and_aliases_are_refused() {
+        let dup_id = "[[account]]\nid = \"111111111111\"\nalias = \"a\"\n\
+                      [[account]]\nid = \"111111111111\"\nalias = \"b\"\n";
+        let err = invalid(dup_id);
+        assert_eq!((err.line, err.key.as_str()), (5, "account[1].id"));
+        let dup_alias = "[[account]]\nid = \"111111111111\"\nalias = \"a\"\n\
+                         [[account]]\nid = \"222222222222\"\nalias = \"a\"\n";
+        let err = invalid(dup_alias);
+        assert_eq!((err.line, err.key.as_str()), (6, "account[1].alias"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let err = invalid(
+            "concurrency = 2\n\n[[account]]\nid = \"111111111111\"\nalias = \"a\"\nrole_arn = \"x\"\n",
+        );
+        assert_eq!(err.line, 6);
+        assert!(err.problem.contains("role_arn"), "{err}");
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused() {
+        let err = invalid("[limits]\nmemory_mib = 0\n");
+        assert_eq!((err.line, err.key.as_str()), (2, "limits.memory_mib"));
+        let err = invalid("[plugin.hello.limits]\ntime_secs = -3\n");
+        assert_eq!(err.key, "plugin.hello.limits.time_secs");
+        let err = invalid("concurrency = 0\n");
+        assert_eq!(err.key, "concurrency");
+    }
+
+    #[test]
+    fn malformed_toml_reports_its_line() {
+        let err = invalid("concurrency = 2\nplugins = [\n");
+        assert_eq!(err.line, 3);
+        assert!(err.key.is_empty());
+    }
+}

@@ -1,0 +1,25 @@
+//! xacct: run WebAssembly plugins across many AWS accounts without giving them
+//! credentials.
+//!
+//! The host reads as one pipeline, one module per stage:
+//!
+//! ```text
+//! config ──▶ plan ──▶ sandbox ──▶ capability ──▶ report
+//! ```
+//!
+//! - [`config`]: parse and validate `xacct.toml`;
+//! - [`plan`]: which plugin runs against which accounts, in which invocations;
+//! - [`sandbox`]: wasmtime, the WASI sandbox and per-invocation limits;
+//! - [`capability`]: the host side of the WIT `s3` interface and its backends;
+//! - [`report`]: per-account results;
+//! - [`pipeline`]: the stages in order.
+//!
+//! The WIT contract is in `wit/xacct.wit`; [`bindings`] is generated from it.
+
+pub mod bindings;
+pub mod capability;
+pub mod config;
+pub mod pipeline;
+pub mod plan;
+pub mod report;
+pub mod sandbox;

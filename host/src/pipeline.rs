@@ -1,0 +1,148 @@
+//! The pipeline end to end: config → plan → sandbox → capability → report.
+//!
+//! This is the one place that knows the order of the stages; each stage lives in its own
+//! module and knows nothing of the others' internals.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::capability::local::LocalBackend;
+use crate::capability::{Backend, Capability};
+use crate::config::{BackendConfig, Config};
+use crate::plan::{Mode, Plan, Scope};
+use crate::report::{Entry, Report};
+use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub plugin: String,
+    /// JSON text handed to the plugin's `run`.
+    pub input: String,
+    pub mode: Mode,
+}
+
+/// Why a run could not start at all (as opposed to an account failing).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Plugin(#[from] LoadError),
+    #[error("{}: local.root: the directory {} does not exist; fix: create it or point local.root (or --local-root) at your data", config.display(), root.display())]
+    MissingLocalRoot {
+        config: std::path::PathBuf,
+        root: std::path::PathBuf,
+    },
+}
+
+/// The backend the config names.
+pub fn backend(config: &Config) -> Result<Arc<dyn Backend>, RunError> {
+    match &config.backend {
+        BackendConfig::Local { root } => {
+            if !root.is_dir() {
+                return Err(RunError::MissingLocalRoot {
+                    config: config.path.clone(),
+                    root: root.clone(),
+                });
+            }
+            Ok(Arc::new(LocalBackend::new(root)))
+        }
+    }
+}
+
+/// Runs a plugin over its planned accounts: one invocation per scope, at most
+/// `config.concurrency` at a time, and reports every one of them.
+pub async fn run(
+    config: &Config,
+    sandbox: &Arc<Sandbox>,
+    backend: Arc<dyn Backend>,
+    request: &RunRequest,
+) -> Result<Report, RunError> {
+    let plan = Plan::new(config, &request.plugin, request.mode);
+    let path = plugin_file(&config.plugins_dir, &request.plugin)?;
+    // A plugin that fails to load is every planned account's error, not the run's: the
+    // report still says which accounts did not get their run.
+    let plugin = match sandbox.load(&request.plugin, &path) {
+        Ok(plugin) => Ok(Arc::new(plugin)),
+        Err(err) => Err(Failure::Load(err.to_string())),
+    };
+    let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
+    let permits = Arc::new(Semaphore::new(config.concurrency));
+    let mut tasks = JoinSet::new();
+    for (index, scope) in plan.scopes().into_iter().enumerate() {
+        let (sandbox, plugin, backend, permits) = (
+            sandbox.clone(),
+            plugin.clone(),
+            backend.clone(),
+            permits.clone(),
+        );
+        let (input, limits) = (request.input.clone(), plan.limits);
+        let span = tracing::info_span!("invocation", plugin = %plan.plugin, account = %scope_label(&scope));
+        tasks.spawn(
+            async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                let outcome = match &plugin {
+                    Ok(plugin) => {
+                        let capability = Capability::new(backend, scope.clone());
+                        sandbox.invoke(plugin, capability, limits, &input).await
+                    }
+                    Err(failure) => Outcome::failed(failure.clone()),
+                };
+                log_outcome(&outcome);
+                (index, scope, outcome)
+            }
+            .instrument(span),
+        );
+    }
+    let mut finished = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        finished.push(joined.expect("invocation tasks do not panic"));
+    }
+    finished.sort_by_key(|(index, _, _)| *index);
+    let entries = finished
+        .into_iter()
+        .map(|(_, scope, outcome)| {
+            let accounts = scope
+                .iter()
+                .map(|a| (a.id.clone(), a.alias.clone()))
+                .collect();
+            Entry::new(plan.mode, accounts, outcome)
+        })
+        .collect();
+    Ok(Report {
+        plugin: plan.plugin,
+        sha256,
+        mode: match plan.mode {
+            Mode::PerAccount => "per-account",
+            Mode::AllAccounts => "all-accounts",
+        },
+        entries,
+    })
+}
+
+fn scope_label(scope: &Scope) -> String {
+    match &scope[..] {
+        [account] => account.id.clone(),
+        accounts => format!("{} accounts", accounts.len()),
+    }
+}
+
+/// Puts what the plugin printed and how it ended into the host's log, under the
+/// invocation's span (plugin and account fields).
+fn log_outcome(outcome: &Outcome) {
+    for line in outcome.stdout.lines() {
+        tracing::info!(stream = "stdout", "{line}");
+    }
+    for line in outcome.stderr.lines() {
+        tracing::info!(stream = "stderr", "{line}");
+    }
+    match &outcome.result {
+        Ok(_) => tracing::debug!(ms = outcome.duration.as_millis() as u64, "ok"),
+        Err(failure) => tracing::warn!(kind = failure.kind(), "{failure}"),
+    }
+}

@@ -1,0 +1,104 @@
+//! Stage 2 of the pipeline: **plan**. Decides which plugin runs against which accounts, in
+//! how many invocations, under which limits — before anything is called, so that the
+//! rest of the pipeline only executes decisions made here.
+
+use std::sync::Arc;
+
+use crate::bindings::Account;
+use crate::config::{AccountConfig, Config, Limits};
+
+/// How a plugin's invocations cover its accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One instance per account, each seeing exactly that account, run in parallel.
+    PerAccount,
+    /// One instance that sees every planned account, for cross-account logic.
+    AllAccounts,
+}
+
+/// The accounts one invocation may touch.
+pub type Scope = Arc<[Account]>;
+
+/// What will run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub plugin: String,
+    pub mode: Mode,
+    pub limits: Limits,
+    /// The planned accounts, in config order.
+    pub accounts: Vec<Account>,
+}
+
+impl Plan {
+    /// Plans `plugin` over every configured account.
+    pub fn new(config: &Config, plugin: &str, mode: Mode) -> Plan {
+        Plan {
+            plugin: plugin.to_owned(),
+            mode,
+            limits: config.limits_for(plugin),
+            accounts: config.accounts.iter().map(account).collect(),
+        }
+    }
+
+    /// The scopes of the invocations, one per invocation.
+    pub fn scopes(&self) -> Vec<Scope> {
+        match self.mode {
+            Mode::PerAccount => self
+                .accounts
+                .iter()
+                .map(|account| Scope::from(vec![account.clone()]))
+                .collect(),
+            Mode::AllAccounts if self.accounts.is_empty() => Vec::new(),
+            Mode::AllAccounts => vec![Scope::from(self.accounts.clone())],
+        }
+    }
+}
+
+/// The WIT view of a configured account.
+fn account(config: &AccountConfig) -> Account {
+    Account {
+        id: config.id.clone(),
+        alias: config.alias.clone(),
+        region: config.region.clone(),
+        tags: config
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config() -> Config {
+        let text = "[[account]]\nid = \"111111111111\"\nalias = \"a\"\ntags = { team = \"x\", env = \"dev\" }\n\
+                    [[account]]\nid = \"222222222222\"\nalias = \"b\"\n";
+        Config::parse(text, Path::new("xacct.toml")).unwrap()
+    }
+
+    #[test]
+    fn per_account_mode_gives_each_invocation_exactly_one_account() {
+        let plan = Plan::new(&config(), "hello", Mode::PerAccount);
+        let scopes = plan.scopes();
+        assert_eq!(scopes.len(), 2);
+        assert_eq!(scopes[0].len(), 1);
+        assert_eq!(scopes[0][0].id, "111111111111");
+        assert_eq!(scopes[1][0].alias, "b");
+        assert_eq!(
+            scopes[0][0].tags,
+            vec![("env".into(), "dev".into()), ("team".into(), "x".into())],
+            "tags are sorted by key"
+        );
+    }
+
+    #[test]
+    fn all_accounts_mode_gives_one_invocation_every_account() {
+        let plan = Plan::new(&config(), "replicate", Mode::AllAccounts);
+        let scopes = plan.scopes();
+        assert_eq!(scopes.len(), 1);
+        assert_eq!(scopes[0].len(), 2);
+    }
+}

@@ -1,0 +1,235 @@
+//! Stage 6 of the pipeline: **report**. One entry per account (or one for an
+//! all-accounts invocation): status, the plugin's JSON output or its typed error, and how
+//! long it took; rendered as a table for people or as JSON for programs.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::plan::Mode;
+use crate::sandbox::{Failure, Outcome};
+
+/// The result of running one plugin.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub plugin: String,
+    /// sha256 of the component that ran (absent when it could not be loaded).
+    pub sha256: Option<String>,
+    pub mode: &'static str,
+    pub entries: Vec<Entry>,
+}
+
+/// The account id an all-accounts entry carries.
+pub const ALL_ACCOUNTS: &str = "*";
+
+/// One invocation's result.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    /// The account id, or `*` for an all-accounts invocation.
+    pub account_id: String,
+    pub alias: String,
+    /// Every account the invocation could touch.
+    pub scope: Vec<String>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<EntryError>,
+    pub duration_ms: u64,
+    /// What the plugin printed; logged, not part of the JSON report.
+    #[serde(skip)]
+    pub stdout: String,
+    #[serde(skip)]
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryError {
+    /// `plugin-error`, `time-limit`, `memory-limit`, `output-limit`, `invalid-output`,
+    /// `trap`, `load` or `host`.
+    pub kind: String,
+    pub message: String,
+}
+
+impl Entry {
+    /// The entry for an invocation over `scope` (account id, alias) that ended in `outcome`.
+    pub fn new(mode: Mode, scope: Vec<(String, String)>, outcome: Outcome) -> Entry {
+        let (account_id, alias) = match mode {
+            Mode::PerAccount => scope.first().cloned().unwrap_or_default(),
+            Mode::AllAccounts => (ALL_ACCOUNTS.to_owned(), "all accounts".to_owned()),
+        };
+        let (status, output, error) = match outcome.result {
+            Ok(output) => (Status::Ok, Some(output), None),
+            Err(failure) => (Status::Error, None, Some(EntryError::from(&failure))),
+        };
+        Entry {
+            account_id,
+            alias,
+            scope: scope.into_iter().map(|(id, _)| id).collect(),
+            status,
+            output,
+            error,
+            duration_ms: outcome.duration.as_millis() as u64,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+        }
+    }
+}
+
+impl From<&Failure> for EntryError {
+    fn from(failure: &Failure) -> Self {
+        EntryError {
+            kind: failure.kind().to_owned(),
+            message: failure.to_string(),
+        }
+    }
+}
+
+impl Report {
+    /// True when every invocation succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.entries.iter().all(|entry| entry.status == Status::Ok)
+    }
+
+    /// `N ok, M failed`.
+    pub fn summary(&self) -> String {
+        let ok = self
+            .entries
+            .iter()
+            .filter(|e| e.status == Status::Ok)
+            .count();
+        format!("{ok} ok, {} failed", self.entries.len() - ok)
+    }
+
+    pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        writeln!(out)
+    }
+
+    /// A table: one line per entry, the result compacted to one line.
+    pub fn write_table(&self, out: &mut impl Write) -> io::Result<()> {
+        const RESULT_WIDTH: usize = 100;
+        let rows: Vec<[String; 5]> = self
+            .entries
+            .iter()
+            .map(|entry| {
+                let result = match (&entry.output, &entry.error) {
+                    (Some(output), _) => output.to_string(),
+                    (None, Some(error)) => format!("{}: {}", error.kind, error.message),
+                    (None, None) => String::new(),
+                };
+                [
+                    entry.account_id.clone(),
+                    entry.alias.clone(),
+                    format!("{:?}", entry.status).to_lowercase(),
+                    entry.duration_ms.to_string(),
+                    shorten(&result.replace('\n', " "), RESULT_WIDTH),
+                ]
+            })
+            .collect();
+        let header = ["ACCOUNT", "ALIAS", "STATUS", "MS", "RESULT"].map(String::from);
+        let mut widths = header.clone().map(|h| h.len());
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&header).chain(&rows) {
+            let line: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            writeln!(out, "{}", line.join("  ").trim_end())?;
+        }
+        writeln!(out, "{}: {}", self.plugin, self.summary())
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(max - 1).collect();
+        short.push('…');
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn outcome(result: Result<serde_json::Value, Failure>) -> Outcome {
+        Outcome {
+            result,
+            duration: Duration::from_millis(7),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn entries_carry_status_output_or_typed_error() {
+        let report = Report {
+            plugin: "hello".into(),
+            sha256: None,
+            mode: "per-account",
+            entries: vec![
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("111111111111".into(), "dev".into())],
+                    outcome(Ok(serde_json::json!({"n": 1}))),
+                ),
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("222222222222".into(), "prod".into())],
+                    outcome(Err(Failure::TimeLimit(Duration::from_secs(2)))),
+                ),
+            ],
+        };
+        assert!(!report.all_ok());
+        assert_eq!(report.summary(), "1 ok, 1 failed");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["entries"][0]["status"], "ok");
+        assert_eq!(json["entries"][0]["output"]["n"], 1);
+        assert_eq!(json["entries"][1]["error"]["kind"], "time-limit");
+        assert_eq!(json["entries"][1]["duration_ms"], 7);
+        assert!(json["entries"][1].get("output").is_none());
+
+        let mut table = Vec::new();
+        report.write_table(&mut table).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        assert!(
+            table
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("111111111111  dev "),
+            "{table}"
+        );
+        assert!(
+            table.contains("time-limit: time limit of 2 s exceeded"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn an_all_accounts_entry_names_its_whole_scope() {
+        let entry = Entry::new(
+            Mode::AllAccounts,
+            vec![("1".into(), "a".into()), ("2".into(), "b".into())],
+            outcome(Ok(serde_json::Value::Null)),
+        );
+        assert_eq!(entry.account_id, ALL_ACCOUNTS);
+        assert_eq!(entry.scope, ["1", "2"]);
+    }
+}

@@ -1,0 +1,362 @@
+//! Stage 4 of the pipeline: **sandbox**. Runs plugin components in wasmtime with nothing
+//! but the capability: no preopened directory, no environment, no sockets, stdout and
+//! stderr captured; memory, wall time and output size limited per invocation.
+//!
+//! Components are compiled once (and cached on disk); every invocation instantiates a
+//! fresh instance from an `InstancePre` in the pooling allocator, so nothing one account's
+//! run leaves in memory is seen by the next. Every way an invocation can end — a trap, a
+//! limit, a panic, a host wait that never returns — ends as that invocation's
+//! [`Failure`]; the host and the other invocations go on.
+
+mod catalog;
+mod output;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap, UpdateDeadline,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+pub use catalog::{LoadError, LoadedPlugin, plugin_file, plugin_files};
+use output::CapturedOutput;
+
+use crate::bindings::xacct::plugin::{accounts, s3, types};
+use crate::capability::{Capability, CapabilityData, CapabilityView};
+use crate::config::{Limits, MAX_MEMORY_MIB};
+
+/// How often the epoch advances: the granularity of the time limit for guest code.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The wasmtime engine, linker and plugin cache shared by every invocation of a process.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<InvocationState>,
+    cache_dir: Option<PathBuf>,
+    _epoch: EpochTicker,
+}
+
+/// Everything one invocation's store holds.
+pub struct InvocationState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    capability: Capability,
+    memory: MemoryLimit,
+}
+
+impl WasiView for InvocationState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// How one invocation ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: Result<serde_json::Value, Failure>,
+    pub duration: Duration,
+    /// What the plugin printed.
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// An invocation that could not start.
+    pub fn failed(failure: Failure) -> Outcome {
+        Outcome {
+            result: Err(failure),
+            duration: Duration::ZERO,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+}
+
+/// Why an invocation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Plugin(String),
+    #[error("time limit of {} s exceeded", .0.as_secs_f64())]
+    TimeLimit(Duration),
+    #[error("memory limit of {} MiB exceeded", .0 >> 20)]
+    MemoryLimit(u64),
+    #[error("output of {size} bytes exceeds the limit of {limit} bytes")]
+    OutputLimit { size: u64, limit: u64 },
+    #[error("output is not JSON: {0}")]
+    InvalidOutput(String),
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+    #[error("{0}")]
+    Load(String),
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+impl Failure {
+    /// The short name of this kind of failure, as shown in reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Plugin(_) => "plugin-error",
+            Failure::TimeLimit(_) => "time-limit",
+            Failure::MemoryLimit(_) => "memory-limit",
+            Failure::OutputLimit { .. } => "output-limit",
+            Failure::InvalidOutput(_) => "invalid-output",
+            Failure::Trap(_) => "trap",
+            Failure::Load(_) => "load",
+            Failure::Host(_) => "host",
+        }
+    }
+}
+
+/// Why a sandbox could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the WebAssembly engine: {0}")]
+pub struct SandboxError(String);
+
+impl Sandbox {
+    /// Builds the engine; `cache_dir` holds precompiled plugins (none: compile every time).
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Sandbox, SandboxError> {
+        let error = |err: wasmtime::Error| SandboxError(format!("{err:#}"));
+        let mut pool = PoolingAllocationConfig::new();
+        pool.max_memory_size((MAX_MEMORY_MIB << 20) as usize)
+            .total_component_instances(1000)
+            .total_core_instances(4000)
+            .total_memories(1000)
+            .total_tables(4000)
+            .total_stacks(1000);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(error)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(error)?;
+        // Our interfaces only: wasi:io, which `s3` uses, is already linked above.
+        fn view(state: &mut InvocationState) -> CapabilityView<'_> {
+            CapabilityView {
+                capability: &state.capability,
+                table: &mut state.table,
+            }
+        }
+        types::add_to_linker::<_, CapabilityData>(&mut linker, view).map_err(error)?;
+        accounts::add_to_linker::<_, CapabilityData>(&mut linker, view).map_err(error)?;
+        s3::add_to_linker::<_, CapabilityData>(&mut linker, view).map_err(error)?;
+        Ok(Sandbox {
+            _epoch: EpochTicker::start(&engine),
+            engine,
+            linker,
+            cache_dir,
+        })
+    }
+
+    /// Loads plugin `name` from its file.
+    pub fn load(&self, name: &str, path: &Path) -> Result<LoadedPlugin, LoadError> {
+        catalog::load(
+            &self.engine,
+            &self.linker,
+            self.cache_dir.as_deref(),
+            name,
+            path,
+        )
+    }
+
+    /// Runs `plugin` once with `input`, reaching the world only through `capability`.
+    pub async fn invoke(
+        &self,
+        plugin: &LoadedPlugin,
+        capability: Capability,
+        limits: Limits,
+        input: &str,
+    ) -> Outcome {
+        let started = Instant::now();
+        let (stdout, stderr) = (CapturedOutput::default(), CapturedOutput::default());
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let mut store = Store::new(
+            &self.engine,
+            InvocationState {
+                wasi,
+                table: ResourceTable::new(),
+                capability,
+                memory: MemoryLimit {
+                    limit: limits.memory_bytes,
+                    exceeded: false,
+                },
+            },
+        );
+        store.limiter(|state| &mut state.memory);
+        // Guest code yields to the executor at every epoch tick, so the host's timeout
+        // below also fires for a guest that never calls the host; the callback itself
+        // is the hard stop.
+        let deadline = started + limits.time;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::new(TimeLimitReached))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+
+        let called = tokio::time::timeout(limits.time, async {
+            let instance = plugin.pre.instantiate_async(&mut store).await?;
+            instance.call_run(&mut store, input).await
+        })
+        .await;
+        let result = match called {
+            Err(_elapsed) => Err(Failure::TimeLimit(limits.time)),
+            Ok(Err(err)) => Err(classify(&err, &store, &limits, &stderr)),
+            Ok(Ok(Err(message))) if message.len() as u64 > limits.output_bytes => {
+                Err(Failure::OutputLimit {
+                    size: message.len() as u64,
+                    limit: limits.output_bytes,
+                })
+            }
+            Ok(Ok(Err(message))) => Err(Failure::Plugin(message)),
+            Ok(Ok(Ok(output))) => parse_output(output, limits.output_bytes),
+        };
+        // Dropping the store ends whatever the plugin left open: unfinished uploads
+        // abort, streams close.
+        drop(store);
+        Outcome {
+            result,
+            duration: started.elapsed(),
+            stdout: stdout.text(),
+            stderr: stderr.text(),
+        }
+    }
+}
+
+fn parse_output(output: String, limit: u64) -> Result<serde_json::Value, Failure> {
+    let size = output.len() as u64;
+    if size > limit {
+        return Err(Failure::OutputLimit { size, limit });
+    }
+    serde_json::from_str(&output).map_err(|err| Failure::InvalidOutput(err.to_string()))
+}
+
+/// Names the reason a call into the plugin failed.
+fn classify(
+    err: &wasmtime::Error,
+    store: &Store<InvocationState>,
+    limits: &Limits,
+    stderr: &CapturedOutput,
+) -> Failure {
+    // A failed memory.grow surfaces as whatever the guest does next (usually an abort),
+    // so the limiter's record is the reliable signal.
+    if store.data().memory.exceeded {
+        return Failure::MemoryLimit(limits.memory_bytes);
+    }
+    if err.chain().any(|cause| cause.is::<TimeLimitReached>()) {
+        return Failure::TimeLimit(limits.time);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(trap) => {
+            let mut message = trap.to_string();
+            if let Some(panic) = panic_message(&stderr.text()) {
+                message = format!("{message} ({panic})");
+            }
+            Failure::Trap(message)
+        }
+        None => Failure::Host(format!("{err:#}")),
+    }
+}
+
+/// The Rust panic line a guest printed before trapping, if any.
+fn panic_message(stderr: &str) -> Option<&str> {
+    stderr
+        .lines()
+        .rev()
+        .find(|line| line.contains("panicked at"))
+        .map(str::trim)
+}
+
+/// Marks an invocation stopped by the epoch callback.
+#[derive(Debug, thiserror::Error)]
+#[error("the invocation's time limit was reached")]
+struct TimeLimitReached;
+
+/// Caps an instance's linear memory and remembers that the cap was hit.
+struct MemoryLimit {
+    limit: u64,
+    exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimit {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; a million is far beyond any real plugin.
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Advances the engine's epoch on its own thread, so that even a guest spinning on every
+/// executor thread is interrupted.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine) -> EpochTicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new()
+            .name("xacct-epoch".into())
+            .spawn({
+                let (engine, stop) = (engine.clone(), stop.clone());
+                move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                }
+            })
+            .expect("spawning the epoch thread");
+        EpochTicker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Test-only plugin that misbehaves on request, in one account only, so tests can check
+//! that the failure stays that account's and the others' results are intact.
+//!
+//! Input: `{"mode": "...", "only": "<account id>"}`; accounts other than `only` answer
+//! `{"account": id}`. Modes: `spin` (infinite loop), `alloc` (allocate without bound),
+//! `output` (return `size` bytes), `panic`, `fail` (return an error), `recurse` (no base
+//! case), `hang` (call list-buckets, which the test backend never answers), `print`.
+
+use serde::Deserialize;
+use xacct_guest::serde_json::{Value, json};
+use xacct_guest::{Plugin, Result, export_plugin};
+
+struct Misbehave;
+
+#[derive(Deserialize)]
+struct Input {
+    mode: String,
+    only: Option<String>,
+    #[serde(default)]
+    size: usize,
+}
+
+#[inline(never)]
+fn recurse(depth: u64, trail: &mut [u8; 64]) -> u64 {
+    trail[(depth % 64) as usize] = depth as u8;
+    if depth == std::hint::black_box(u64::MAX) {
+        return 0;
+    }
+    recurse(depth + 1, trail) + u64::from(trail[0])
+}
+
+impl Plugin for Misbehave {
+    type Input = Input;
+    type Output = Value;
+
+    fn run(input: Input) -> Result<Value> {
+        let account = xacct_guest::account()?;
+        if input.only.as_ref().is_some_and(|only| *only != account.id) {
+            return Ok(json!({ "account": account.id }));
+        }
+        match input.mode.as_str() {
+            "spin" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "output" => Ok(Value::String("x".repeat(input.size))),
+            "panic" => panic!("deliberate panic in account {}", account.id),
+            "fail" => Err("deliberate failure".into()),
+            "recurse" => Ok(json!(recurse(0, &mut [0; 64]))),
+            "hang" => Ok(json!(account.s3()?.buckets()?.len())),
+            "print" => {
+                println!("to stdout from {}", account.id);
+                eprintln!("to stderr from {}", account.id);
+                Ok(json!({ "account": account.id }))
+            }
+            other => Err(format!("unknown mode {other:?}").into()),
+        }
+    }
+}
+
+export_plugin!(Misbehave);

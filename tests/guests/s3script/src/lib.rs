@@ -1,0 +1,219 @@
+//! Test-only plugin that runs a script of S3 operations through the WIT interface and
+//! reports each one's result or typed error, so tests can check the capability layer
+//! and the backends' S3 semantics from inside a real guest.
+//!
+//! Input: `{"steps": [{"op": "put", "bucket": "b", "key": "k", "body": "text"}, ...]}`.
+//! Each step may name an `account` (id or alias); the default is the first in scope.
+
+use serde::Deserialize;
+use xacct_guest::serde_json::{Value, json};
+use xacct_guest::{
+    ObjectReader, Plugin, PutOptions, Result, S3, S3Error, Tag, Upload, accounts, export_plugin,
+    find_account,
+};
+
+struct Script;
+
+#[derive(Deserialize)]
+struct Input {
+    steps: Vec<Step>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Step {
+    op: String,
+    account: Option<String>,
+    bucket: String,
+    key: String,
+    to_bucket: String,
+    to_key: String,
+    body: String,
+    prefix: Option<String>,
+    delimiter: Option<String>,
+    max_keys: Option<u32>,
+    token: Option<String>,
+    start_after: Option<String>,
+    first: Option<u64>,
+    last: Option<u64>,
+    content_type: Option<String>,
+    metadata: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+    keys: Vec<String>,
+}
+
+fn error_json(err: &S3Error) -> Value {
+    let (kind, message) = match err {
+        S3Error::NotFound(m) => ("not-found", m.clone()),
+        S3Error::AccessDenied(d) => ("access-denied", format!("{} (by {})", d.message, d.by)),
+        S3Error::Throttled(m) => ("throttled", m.clone()),
+        S3Error::InvalidInput(m) => ("invalid-input", m.clone()),
+        S3Error::LimitExceeded(m) => ("limit-exceeded", m.clone()),
+        S3Error::Unavailable(m) => ("unavailable", m.clone()),
+        S3Error::Other(m) => ("other", m.clone()),
+    };
+    json!({ "kind": kind, "message": message })
+}
+
+fn read_all(mut reader: ObjectReader) -> Value {
+    let mut body = Vec::new();
+    match std::io::Read::read_to_end(&mut reader, &mut body) {
+        Ok(_) => json!({
+            "body": String::from_utf8_lossy(&body),
+            "content_length": reader.content_length,
+            "size": reader.meta.size,
+            "content_type": reader.meta.content_type,
+        }),
+        Err(err) => json!({ "read_error": err.to_string() }),
+    }
+}
+
+fn step(step: &Step) -> std::result::Result<Value, S3Error> {
+    let account = match &step.account {
+        Some(name) => match find_account(name) {
+            Ok(account) => account,
+            // Not in scope: ask the host anyway, to see its answer.
+            Err(_) => return S3::open(name).map(|_| Value::Null),
+        },
+        None => accounts()
+            .into_iter()
+            .next()
+            .ok_or_else(|| S3Error::Other("no account in scope".into()))?,
+    };
+    let s3 = S3::open(&account.id)?;
+    let (bucket, key) = (step.bucket.as_str(), step.key.as_str());
+    Ok(match step.op.as_str() {
+        "buckets" => json!(
+            s3.list_buckets()?
+                .into_iter()
+                .map(|b| b.name)
+                .collect::<Vec<_>>()
+        ),
+        "list" => {
+            let page = s3.list_objects(&xacct_guest::ListObjectsRequest {
+                bucket: bucket.into(),
+                prefix: step.prefix.clone(),
+                delimiter: step.delimiter.clone(),
+                max_keys: step.max_keys,
+                continuation_token: step.token.clone(),
+                start_after: step.start_after.clone(),
+            })?;
+            json!({
+                "keys": page.objects.iter().map(|o| &o.key).collect::<Vec<_>>(),
+                "sizes": page.objects.iter().map(|o| o.size).collect::<Vec<_>>(),
+                "prefixes": page.common_prefixes,
+                "token": page.next_continuation_token,
+            })
+        }
+        "list_all" => {
+            let mut listing = s3.list(bucket).prefix(step.prefix.as_deref().unwrap_or(""));
+            if let Some(d) = &step.delimiter {
+                listing = listing.delimiter(d);
+            }
+            if let Some(n) = step.max_keys {
+                listing = listing.page_size(n);
+            }
+            let (mut keys, mut prefixes, mut pages) = (Vec::new(), Vec::new(), 0);
+            for page in listing.pages() {
+                let page = page?;
+                pages += 1;
+                keys.extend(page.objects.into_iter().map(|o| o.key));
+                prefixes.extend(page.common_prefixes);
+            }
+            json!({ "keys": keys, "prefixes": prefixes, "pages": pages })
+        }
+        "head" => {
+            let meta = s3.head_object(bucket, key)?;
+            json!({ "size": meta.size, "etag": meta.etag, "content_type": meta.content_type, "metadata": meta.metadata })
+        }
+        "get" => {
+            let reader = match step.first {
+                Some(first) => s3.get_range(bucket, key, first, step.last),
+                None => s3.get(bucket, key),
+            };
+            read_all(reader?)
+        }
+        "put" => {
+            let options = PutOptions {
+                content_type: step.content_type.clone(),
+                metadata: step.metadata.clone(),
+            };
+            let stored = s3
+                .put_with(bucket, key, options)?
+                .copy_from(step.body.as_bytes())?;
+            json!({ "etag": stored.etag, "size": stored.size })
+        }
+        "put_abandon" => {
+            let mut writer = s3.put(bucket, key)?;
+            std::io::Write::write_all(&mut writer, step.body.as_bytes())
+                .map_err(|e| S3Error::Other(e.to_string()))?;
+            drop(writer);
+            Value::Null
+        }
+        "finish_with_open_body" => {
+            let upload = s3.put_object(
+                bucket,
+                key,
+                &PutOptions {
+                    content_type: None,
+                    metadata: Vec::new(),
+                },
+            )?;
+            let body = upload.body()?;
+            let result = Upload::finish(upload);
+            drop(body);
+            json!(result?.size)
+        }
+        "delete" => json!(s3.delete_object(bucket, key)?),
+        "delete_many" => {
+            let result = s3.delete_objects(bucket, &step.keys)?;
+            let failed: Vec<Value> = result
+                .failed
+                .iter()
+                .map(|(k, e)| json!({ "key": k, "error": error_json(e) }))
+                .collect();
+            json!({ "deleted": result.deleted, "failed": failed })
+        }
+        "copy" => {
+            let stored = s3.copy_object(bucket, key, &step.to_bucket, &step.to_key)?;
+            json!({ "etag": stored.etag, "size": stored.size })
+        }
+        "tags_get" => json!(
+            s3.get_object_tagging(bucket, key)?
+                .into_iter()
+                .map(|t| (t.key, t.value))
+                .collect::<Vec<_>>()
+        ),
+        "tags_put" => {
+            let tags: Vec<Tag> = step
+                .tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect();
+            json!(s3.put_object_tagging(bucket, key, &tags)?)
+        }
+        other => return Err(S3Error::Other(format!("unknown op {other:?}"))),
+    })
+}
+
+impl Plugin for Script {
+    type Input = Input;
+    type Output = Value;
+
+    fn run(input: Input) -> Result<Value> {
+        let results: Vec<Value> = input
+            .steps
+            .iter()
+            .map(|s| match step(s) {
+                Ok(value) => json!({ "ok": value }),
+                Err(err) => json!({ "error": error_json(&err) }),
+            })
+            .collect();
+        Ok(json!({ "results": results }))
+    }
+}
+
+export_plugin!(Script);
