@@ -498,7 +498,7 @@ region = "eu-west-1"
     #[test]
     fn malformed_toml_reports_its_line() {
         let err = invalid("concurrency = 2\nplugins = [\n");
-        assert_eq!(err.line, 3);
+        assert_eq!(err.line, 2, "{err}");
         assert!(err.key.is_empty());
     }
 }

@@ -278,13 +278,19 @@ fn classify(
     }
 }
 
-/// The Rust panic line a guest printed before trapping, if any.
-fn panic_message(stderr: &str) -> Option<&str> {
-    stderr
-        .lines()
-        .rev()
-        .find(|line| line.contains("panicked at"))
-        .map(str::trim)
+/// The last Rust panic a guest printed before trapping, if any: `panicked at FILE:LINE:COL:
+/// MESSAGE` (the standard hook prints the message on the line after the location).
+fn panic_message(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines
+        .iter()
+        .rposition(|line| line.contains("panicked at "))?;
+    let location = &lines[at][lines[at].find("panicked at ")?..];
+    let message = lines.get(at + 1).filter(|line| !line.starts_with("note:"));
+    Some(match message {
+        Some(message) => format!("{} {}", location, message.trim()),
+        None => location.trim().to_owned(),
+    })
 }
 
 /// Marks an invocation stopped by the epoch callback.

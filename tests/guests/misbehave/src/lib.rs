@@ -4,7 +4,8 @@
 //! Input: `{"mode": "...", "only": "<account id>"}`; accounts other than `only` answer
 //! `{"account": id}`. Modes: `spin` (infinite loop), `alloc` (allocate without bound),
 //! `output` (return `size` bytes), `panic`, `fail` (return an error), `recurse` (no base
-//! case), `hang` (call list-buckets, which the test backend never answers), `print`.
+//! case), `hang` (call list-buckets, which the test backend never answers), `print`,
+//! `put-then-spin` (write 1 MiB to an upload of bucket `bkt`, then loop).
 
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
@@ -61,6 +62,15 @@ impl Plugin for Misbehave {
                 println!("to stdout from {}", account.id);
                 eprintln!("to stderr from {}", account.id);
                 Ok(json!({ "account": account.id }))
+            }
+            "put-then-spin" => {
+                let s3 = account.s3()?;
+                let mut writer = s3.put("bkt", "partial")?;
+                std::io::Write::write_all(&mut writer, &vec![7; 1 << 20])?;
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
             }
             other => Err(format!("unknown mode {other:?}").into()),
         }

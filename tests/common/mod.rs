@@ -1,0 +1,194 @@
+//! Shared harness of the integration tests: real components built from `plugins/` and
+//! `tests/guests/` (by `scripts/build-guests`), a scratch directory per test holding the
+//! local backend's data, the plugin directory and a config, and helpers to run plugins
+//! through the same pipeline the CLI uses.
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+pub mod conformance;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use xacct::capability::Backend;
+use xacct::config::Config;
+use xacct::pipeline::{self, RunRequest};
+use xacct::plan::Mode;
+use xacct::report::{Entry, Report, Status};
+use xacct::sandbox::Sandbox;
+
+/// The accounts every scratch world has, as (id, alias).
+pub const ACCOUNTS: [(&str, &str); 3] = [
+    ("111111111111", "dev"),
+    ("222222222222", "staging"),
+    ("333333333333", "prod"),
+];
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// The compiled component of a guest crate.
+pub fn guest(name: &str) -> PathBuf {
+    let path = target_dir()
+        .join("wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the guests first with scripts/build-guests (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// One sandbox per test binary, with a compile cache shared by all tests, so each guest
+/// is compiled once per machine rather than once per test.
+pub fn sandbox() -> Arc<Sandbox> {
+    static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
+    SANDBOX
+        .get_or_init(|| {
+            Arc::new(Sandbox::new(Some(target_dir().join("xacct-test-cache"))).unwrap())
+        })
+        .clone()
+}
+
+/// A scratch deployment: data, plugins and config in a temporary directory.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+}
+
+impl World {
+    /// A world with the given guests in its plugin directory, the three [`ACCOUNTS`],
+    /// and `extra` appended to the config.
+    pub fn new(guests: &[&str], extra: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        for name in guests {
+            std::fs::copy(guest(name), dir.path().join(format!("plugins/{name}.wasm"))).unwrap();
+        }
+        for (id, _) in ACCOUNTS {
+            std::fs::create_dir_all(dir.path().join("data").join(id)).unwrap();
+        }
+        let mut text = String::from("plugins = \"plugins\"\n[local]\nroot = \"data\"\n");
+        text.push_str(extra);
+        for (id, alias) in ACCOUNTS {
+            text.push_str(&format!(
+                "\n[[account]]\nid = \"{id}\"\nalias = \"{alias}\"\n"
+            ));
+        }
+        let config_path = dir.path().join("xacct.toml");
+        std::fs::write(&config_path, &text).unwrap();
+        let config = Config::load(&config_path).unwrap();
+        World { dir, config }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Writes an object straight into the local backend's tree.
+    pub fn put_file(&self, account: &str, bucket: &str, key: &str, body: impl AsRef<[u8]>) {
+        let path = self.data().join(account).join(bucket).join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+
+    pub fn bucket(&self, account: &str, bucket: &str) {
+        std::fs::create_dir_all(self.data().join(account).join(bucket)).unwrap();
+    }
+
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        pipeline::backend(&self.config).unwrap()
+    }
+
+    pub async fn run(&self, plugin: &str, input: serde_json::Value, mode: Mode) -> Report {
+        self.run_on(self.backend(), plugin, input, mode).await
+    }
+
+    pub async fn run_on(
+        &self,
+        backend: Arc<dyn Backend>,
+        plugin: &str,
+        input: serde_json::Value,
+        mode: Mode,
+    ) -> Report {
+        let request = RunRequest {
+            plugin: plugin.to_owned(),
+            input: input.to_string(),
+            mode,
+        };
+        pipeline::run(&self.config, &sandbox(), backend, &request)
+            .await
+            .unwrap()
+    }
+
+    /// Runs the `s3script` guest in the first account and returns each step's result.
+    pub async fn script(&self, steps: serde_json::Value) -> Vec<serde_json::Value> {
+        let report = self
+            .run(
+                "s3script",
+                serde_json::json!({ "steps": steps }),
+                Mode::AllAccounts,
+            )
+            .await;
+        let output = ok(&report.entries[0]);
+        output["results"].as_array().unwrap().clone()
+    }
+}
+
+/// The output of an entry that must have succeeded.
+pub fn ok(entry: &Entry) -> &serde_json::Value {
+    assert_eq!(
+        entry.status,
+        Status::Ok,
+        "expected ok, got {:?}",
+        entry.error
+    );
+    entry.output.as_ref().unwrap()
+}
+
+/// The error kind and message of an entry that must have failed.
+pub fn failed(entry: &Entry) -> (&str, &str) {
+    assert_eq!(
+        entry.status,
+        Status::Error,
+        "expected an error, got {:?}",
+        entry.output
+    );
+    let error = entry.error.as_ref().unwrap();
+    (&error.kind, &error.message)
+}
+
+/// The result of a script step that must have succeeded.
+pub fn step_ok(result: &serde_json::Value) -> &serde_json::Value {
+    assert!(result.get("ok").is_some(), "expected ok, got {result}");
+    &result["ok"]
+}
+
+/// The error kind of a script step that must have failed.
+pub fn step_error(result: &serde_json::Value) -> &str {
+    result["error"]["kind"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error, got {result}"))
+}
+
+/// Every file below `dir`, relative, sorted.
+pub fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                out.push(path.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

@@ -1,0 +1,168 @@
+//! S3 semantics on the local backend: the shared conformance suite, and what is the local
+//! backend's own business (keys that would escape their bucket, atomic puts on disk).
+
+mod common;
+
+use common::{World, failed, files_below, ok, step_error, step_ok};
+use serde_json::json;
+use xacct::plan::Mode;
+
+#[tokio::test]
+async fn the_local_backend_passes_the_conformance_suite() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "conf-a");
+    world.bucket("111111111111", "conf-b");
+    common::conformance::check(&world, "conf-a", "conf-b").await;
+    assert_eq!(
+        files_below(&world.data().join(".xacct/tmp")),
+        Vec::<String>::new(),
+        "no temporary file is left"
+    );
+}
+
+#[tokio::test]
+async fn keys_that_would_escape_their_bucket_never_touch_the_file_system() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "jail");
+    world.put_file("111111111111", "secret", "password", "hunter2");
+    let before = files_below(world.dir.path());
+    let evil = [
+        "../secret/password",
+        "a/../../secret/password",
+        "../../../../../../etc/passwd",
+        "/etc/passwd",
+        "a/./b",
+        "a//b",
+        "trailing/",
+        "back\\slash",
+        "nul\u{0}byte",
+        "..",
+    ];
+    let mut steps = Vec::new();
+    for key in evil {
+        steps.push(json!({"op": "put", "bucket": "jail", "key": key, "body": "pwned"}));
+        steps.push(json!({"op": "get", "bucket": "jail", "key": key}));
+        steps.push(json!({"op": "head", "bucket": "jail", "key": key}));
+        steps.push(json!({"op": "delete", "bucket": "jail", "key": key}));
+        steps.push(
+            json!({"op": "copy", "bucket": "jail", "key": key, "to_bucket": "jail", "to_key": "x"}),
+        );
+        steps.push(json!({"op": "copy", "bucket": "secret", "key": "password", "to_bucket": "jail", "to_key": key}));
+        steps.push(json!({"op": "tags_put", "bucket": "jail", "key": key, "tags": [["a", "b"]]}));
+    }
+    let results = world.script(json!(steps)).await;
+    for (step, result) in steps.iter().zip(&results) {
+        assert_eq!(step_error(result), "invalid-input", "{step} gave {result}");
+    }
+    // Bucket names that are paths are refused too.
+    let results = world
+        .script(json!([
+            {"op": "list", "bucket": ".."},
+            {"op": "get", "bucket": "../111111111111/secret", "key": "password"},
+            {"op": "put", "bucket": "/tmp", "key": "x", "body": "x"},
+        ]))
+        .await;
+    for result in &results {
+        assert_eq!(step_error(result), "invalid-input", "{result}");
+    }
+    assert_eq!(
+        files_below(world.dir.path()),
+        before,
+        "nothing was written anywhere"
+    );
+    assert_eq!(
+        std::fs::read_to_string(world.data().join("111111111111/secret/password")).unwrap(),
+        "hunter2"
+    );
+}
+
+#[tokio::test]
+async fn a_key_cannot_be_both_object_and_folder_on_the_local_backend() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "bkt");
+    let results = world
+        .script(json!([
+            {"op": "put", "bucket": "bkt", "key": "d", "body": "file"},
+            {"op": "put", "bucket": "bkt", "key": "d/e", "body": "nested"},
+            {"op": "put", "bucket": "bkt", "key": "f/g", "body": "nested"},
+            {"op": "put", "bucket": "bkt", "key": "f", "body": "file"},
+            {"op": "get", "bucket": "bkt", "key": "d"},
+        ]))
+        .await;
+    step_ok(&results[0]);
+    assert_eq!(step_error(&results[1]), "invalid-input");
+    step_ok(&results[2]);
+    assert_eq!(step_error(&results[3]), "invalid-input");
+    assert_eq!(
+        step_ok(&results[4])["body"],
+        "file",
+        "the refused put changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_last_key_of_a_folder_removes_the_folder() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "bkt");
+    let results = world
+        .script(json!([
+            {"op": "put", "bucket": "bkt", "key": "x/y/z", "body": "1"},
+            {"op": "delete", "bucket": "bkt", "key": "x/y/z"},
+            {"op": "put", "bucket": "bkt", "key": "x", "body": "now a file"},
+        ]))
+        .await;
+    step_ok(&results[2]);
+    assert_eq!(files_below(&world.data().join("111111111111/bkt")), ["x"]);
+}
+
+#[tokio::test]
+async fn a_put_cut_short_by_the_time_limit_leaves_no_object() {
+    let world = World::new(&["s3script", "misbehave"], "[limits]\ntime_secs = 2\n");
+    world.bucket("222222222222", "bkt");
+    let input = json!({"mode": "put-then-spin", "only": "222222222222"});
+    let report = world.run("misbehave", input, Mode::PerAccount).await;
+    assert_eq!(failed(&report.entries[1]).0, "time-limit");
+    ok(&report.entries[0]);
+    assert_eq!(
+        files_below(&world.data().join("222222222222")),
+        Vec::<String>::new()
+    );
+    // The backend's put task notices the abort right after the invocation ends.
+    for _ in 0..100 {
+        if files_below(&world.data().join(".xacct/tmp")).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        files_below(&world.data().join(".xacct/tmp")),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_per_account_invocation_can_open_only_its_own_account() {
+    let world = World::new(&["s3script"], "");
+    let steps = json!([
+        {"op": "buckets"},
+        {"op": "buckets", "account": "222222222222"},
+        {"op": "buckets", "account": "999999999999"},
+    ]);
+    let report = world
+        .run("s3script", json!({ "steps": steps }), Mode::PerAccount)
+        .await;
+    let results = ok(&report.entries[0])["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    step_ok(&results[0]);
+    for denied in &results[1..] {
+        assert_eq!(step_error(denied), "access-denied");
+        let message = denied["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("not in this invocation's scope"),
+            "{message}"
+        );
+        assert!(message.contains("by the xacct grant"), "{message}");
+    }
+}

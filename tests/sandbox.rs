@@ -1,0 +1,287 @@
+//! The sandbox: what a plugin can see, and how each way of misbehaving ends — as that
+//! account's error, with the host alive and the other accounts' results intact.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use common::{World, failed, ok};
+use serde_json::{Value, json};
+use xacct::bindings::s3::{
+    Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta, PutOptions,
+    PutResult, Tag,
+};
+use xacct::bindings::{Account, S3Error};
+use xacct::capability::Backend;
+use xacct::capability::backend::{ObjectStream, PutBody};
+use xacct::plan::Mode;
+use xacct::report::Report;
+
+/// `[limits]` small enough for the tests to hit quickly.
+const TIGHT: &str = "[limits]\nmemory_mib = 32\ntime_secs = 2\noutput_kib = 64\n";
+
+async fn misbehave(world: &World, mode: &str, extra: Value) -> Report {
+    let mut input = json!({ "mode": mode, "only": "222222222222" });
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    world.run("misbehave", input, Mode::PerAccount).await
+}
+
+/// The misbehaving account failed with `kind`; the two others answered normally.
+fn only_staging_failed(report: &Report, kind: &str) -> String {
+    assert_eq!(report.entries.len(), 3);
+    for entry in [&report.entries[0], &report.entries[2]] {
+        assert_eq!(
+            ok(entry)["account"],
+            entry.account_id,
+            "other accounts are intact"
+        );
+    }
+    let (actual, message) = failed(&report.entries[1]);
+    assert_eq!(actual, kind, "{message}");
+    message.to_owned()
+}
+
+#[tokio::test]
+async fn a_plugin_sees_no_environment_no_files_and_no_network() {
+    let world = World::new(&["probe"], "");
+    // The test process has variables (PATH, HOME, ...) a leaky sandbox would pass on.
+    assert!(std::env::vars().next().is_some());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let report = world
+        .run("probe", json!({ "port": port }), Mode::PerAccount)
+        .await;
+    let seen = ok(&report.entries[0]);
+    assert_eq!(seen["env"], json!([]), "no environment variables");
+    assert_eq!(seen["args"], json!([]), "no arguments");
+    for file in seen["files"].as_array().unwrap() {
+        assert!(file["read_dir"].get("err").is_some(), "{file}");
+        assert!(file["read"].get("err").is_some(), "{file}");
+    }
+    assert!(seen["write"].get("err").is_some(), "{seen}");
+    assert!(seen["tcp"].get("err").is_some(), "{seen}");
+    assert!(seen["udp"].get("err").is_some(), "{seen}");
+    assert!(seen["dns"].get("err").is_some(), "{seen}");
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_err(),
+        "nothing connected to the test's listener"
+    );
+    assert!(!world.dir.path().join("escape.txt").exists());
+}
+
+#[tokio::test]
+async fn an_infinite_loop_hits_the_time_limit() {
+    let world = World::new(&["misbehave"], TIGHT);
+    let started = Instant::now();
+    let report = misbehave(&world, "spin", json!({})).await;
+    let message = only_staging_failed(&report, "time-limit");
+    assert!(message.contains("2 s"), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the limit stopped the guest"
+    );
+}
+
+#[tokio::test]
+async fn an_allocation_bomb_hits_the_memory_limit() {
+    let world = World::new(&["misbehave"], TIGHT);
+    let message = only_staging_failed(&misbehave(&world, "alloc", json!({})).await, "memory-limit");
+    assert!(message.contains("32 MiB"), "{message}");
+}
+
+#[tokio::test]
+async fn oversized_output_hits_the_output_limit() {
+    let world = World::new(&["misbehave"], TIGHT);
+    let report = misbehave(&world, "output", json!({ "size": 100_000 })).await;
+    let message = only_staging_failed(&report, "output-limit");
+    assert!(message.contains("65536"), "{message}");
+    // Just under the limit passes.
+    let report = misbehave(&world, "output", json!({ "size": 60_000 })).await;
+    assert_eq!(ok(&report.entries[1]).as_str().unwrap().len(), 60_000);
+}
+
+#[tokio::test]
+async fn a_guest_panic_is_a_trap_carrying_the_panic_message() {
+    let world = World::new(&["misbehave"], TIGHT);
+    let report = misbehave(&world, "panic", json!({})).await;
+    let message = only_staging_failed(&report, "trap");
+    assert!(
+        message.contains("deliberate panic in account 222222222222"),
+        "{message}"
+    );
+    assert!(report.entries[1].stderr.contains("deliberate panic"));
+}
+
+#[tokio::test]
+async fn deep_recursion_is_a_trap() {
+    let world = World::new(&["misbehave"], TIGHT);
+    let message = only_staging_failed(&misbehave(&world, "recurse", json!({})).await, "trap");
+    assert!(message.contains("call stack exhausted"), "{message}");
+}
+
+#[tokio::test]
+async fn a_plugin_error_is_reported_as_such() {
+    let world = World::new(&["misbehave"], TIGHT);
+    let message = only_staging_failed(&misbehave(&world, "fail", json!({})).await, "plugin-error");
+    assert_eq!(message, "deliberate failure");
+}
+
+#[tokio::test]
+async fn plugin_output_is_captured_per_account() {
+    let world = World::new(&["misbehave"], TIGHT);
+    let report = world
+        .run("misbehave", json!({ "mode": "print" }), Mode::PerAccount)
+        .await;
+    for entry in &report.entries {
+        assert_eq!(
+            entry.stdout,
+            format!("to stdout from {}\n", entry.account_id)
+        );
+        assert_eq!(
+            entry.stderr,
+            format!("to stderr from {}\n", entry.account_id)
+        );
+    }
+}
+
+/// The local backend, except that listing one account's buckets never returns: a host
+/// call that hangs, as a stuck network call would.
+struct HangsForStaging(Arc<dyn Backend>);
+
+#[async_trait]
+impl Backend for HangsForStaging {
+    async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error> {
+        if account.id == "222222222222" {
+            std::future::pending::<()>().await;
+        }
+        self.0.list_buckets(account).await
+    }
+    async fn list_objects(
+        &self,
+        a: &Account,
+        r: ListObjectsRequest,
+    ) -> Result<ListObjectsPage, S3Error> {
+        self.0.list_objects(a, r).await
+    }
+    async fn head_object(&self, a: &Account, b: &str, k: &str) -> Result<ObjectMeta, S3Error> {
+        self.0.head_object(a, b, k).await
+    }
+    async fn get_object(
+        &self,
+        a: &Account,
+        b: &str,
+        k: &str,
+        r: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error> {
+        self.0.get_object(a, b, k, r).await
+    }
+    async fn put_object(
+        &self,
+        a: &Account,
+        b: &str,
+        k: &str,
+        o: PutOptions,
+        body: PutBody,
+    ) -> Result<PutResult, S3Error> {
+        self.0.put_object(a, b, k, o, body).await
+    }
+    async fn delete_object(&self, a: &Account, b: &str, k: &str) -> Result<(), S3Error> {
+        self.0.delete_object(a, b, k).await
+    }
+    async fn delete_objects(
+        &self,
+        a: &Account,
+        b: &str,
+        k: Vec<String>,
+    ) -> Result<DeleteResult, S3Error> {
+        self.0.delete_objects(a, b, k).await
+    }
+    async fn copy_object(
+        &self,
+        a: &Account,
+        s: (&str, &str),
+        t: (&str, &str),
+    ) -> Result<PutResult, S3Error> {
+        self.0.copy_object(a, s, t).await
+    }
+    async fn get_object_tagging(&self, a: &Account, b: &str, k: &str) -> Result<Vec<Tag>, S3Error> {
+        self.0.get_object_tagging(a, b, k).await
+    }
+    async fn put_object_tagging(
+        &self,
+        a: &Account,
+        b: &str,
+        k: &str,
+        t: Vec<Tag>,
+    ) -> Result<(), S3Error> {
+        self.0.put_object_tagging(a, b, k, t).await
+    }
+}
+
+#[tokio::test]
+async fn a_host_call_that_never_returns_hits_the_time_limit() {
+    let world = World::new(&["misbehave"], TIGHT);
+    let backend = Arc::new(HangsForStaging(world.backend()));
+    let input = json!({ "mode": "hang" });
+    let report = world
+        .run_on(backend, "misbehave", input, Mode::PerAccount)
+        .await;
+    assert_eq!(ok(&report.entries[0]), &json!(0));
+    assert_eq!(ok(&report.entries[2]), &json!(0));
+    assert_eq!(failed(&report.entries[1]).0, "time-limit");
+}
+
+#[tokio::test]
+async fn wrong_world_and_non_wasm_files_fail_alone() {
+    let world = World::new(&["hello", "not-a-plugin"], "");
+    std::fs::write(
+        world.dir.path().join("plugins/garbage.wasm"),
+        b"\0asm garbage",
+    )
+    .unwrap();
+
+    let report = world.run("not-a-plugin", json!({}), Mode::PerAccount).await;
+    assert_eq!(report.entries.len(), 3, "every planned account is reported");
+    for entry in &report.entries {
+        let (kind, message) = failed(entry);
+        assert_eq!(kind, "load");
+        assert!(
+            message.contains("not built for world xacct:plugin/plugin@0.1.0"),
+            "{message}"
+        );
+        assert!(message.contains("does not export `run"), "{message}");
+    }
+    let report = world.run("garbage", json!({}), Mode::PerAccount).await;
+    let (kind, message) = failed(&report.entries[0]);
+    assert_eq!(kind, "load");
+    assert!(message.contains("not a WebAssembly component"), "{message}");
+
+    // The good plugin beside them is unaffected.
+    assert!(
+        world
+            .run("hello", json!({}), Mode::PerAccount)
+            .await
+            .all_ok()
+    );
+}
+
+#[tokio::test]
+async fn many_failing_invocations_leave_the_host_serving() {
+    let world = World::new(&["misbehave"], TIGHT);
+    for mode in ["alloc", "panic", "recurse", "alloc"] {
+        let report = world
+            .run("misbehave", json!({ "mode": mode }), Mode::PerAccount)
+            .await;
+        assert!(report.entries.iter().all(|e| e.error.is_some()));
+    }
+    let report = world
+        .run("misbehave", json!({ "mode": "print" }), Mode::PerAccount)
+        .await;
+    assert!(report.all_ok());
+}
