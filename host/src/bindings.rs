@@ -13,9 +13,9 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use xacct::plugin::accounts::Account;
-pub use xacct::plugin::s3;
-pub use xacct::plugin::types::{AccessDenied, DeniedBy, Error as S3Error};
+pub use self::xacct::plugin::accounts::Account;
+pub use self::xacct::plugin::s3;
+pub use self::xacct::plugin::types::{AccessDenied, DeniedBy, Error as S3Error};
 
 /// The world every plugin must be built for, as named in messages to operators.
 pub const WORLD: &str = "xacct:plugin/plugin@0.1.0";

@@ -173,11 +173,17 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
         );
     }
     let mut stdout = std::io::stdout().lock();
-    match args.output {
-        Output::Json => report.write_json(&mut stdout)?,
-        Output::Table => report.write_table(&mut stdout)?,
+    let written = match args.output {
+        Output::Json => report.write_json(&mut stdout),
+        Output::Table => report.write_table(&mut stdout),
     }
-    stdout.flush()?;
+    .and_then(|()| stdout.flush());
+    // A reader that stopped early (`| head`) is not an error of the run.
+    if let Err(err) = written
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(err.into());
+    }
     Ok(if report.all_ok() {
         ExitCode::SUCCESS
     } else {

@@ -398,10 +398,10 @@ fn list_blocking(
             rest.find(d)
                 .map(|at| key[..prefix.len() + at + d.len()].to_owned())
         });
-        if let (Some(common), Some(Resume::AfterPrefix(previous))) = (&rolled_up, &last) {
-            if common == previous {
-                continue;
-            }
+        if let (Some(common), Some(Resume::AfterPrefix(previous))) = (&rolled_up, &last)
+            && common == previous
+        {
+            continue;
         }
         if count == max_keys {
             page.next_continuation_token = last.as_ref().map(Resume::token);

@@ -59,12 +59,13 @@ pub fn plugin_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
     let mut plugins = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|ext| ext == "wasm") && path.is_file() {
-            if let Some(name) = path.file_stem().and_then(|s| s.to_str()) {
-                if is_plugin_name(name) {
-                    plugins.push((name.to_owned(), path));
-                }
-            }
+        let name = path.file_stem().and_then(|s| s.to_str());
+        if let Some(name) = name
+            && path.extension().is_some_and(|ext| ext == "wasm")
+            && is_plugin_name(name)
+            && path.is_file()
+        {
+            plugins.push((name.to_owned(), path.clone()));
         }
     }
     plugins.sort();
@@ -125,10 +126,10 @@ pub(super) fn compile(
         path: path.to_owned(),
         reason: err.to_string(),
     })?;
-    if let Some(cached) = cached {
-        if let Err(err) = store_artifact(&component, &cached) {
-            tracing::warn!(path = %cached.display(), "cannot cache the compiled plugin: {err}");
-        }
+    if let Some(cached) = cached
+        && let Err(err) = store_artifact(&component, &cached)
+    {
+        tracing::warn!(path = %cached.display(), "cannot cache the compiled plugin: {err}");
     }
     Ok(component)
 }
