@@ -18,6 +18,7 @@ use xacct::capability::Backend;
 use xacct::capability::backend::{ObjectStream, PutBody};
 use xacct::plan::Mode;
 use xacct::report::Report;
+use xacct::sandbox::Sandbox;
 
 /// `[limits]` small enough for the tests to hit quickly.
 const TIGHT: &str = "[limits]\nmemory_mib = 32\ntime_secs = 2\noutput_kib = 64\n";
@@ -77,11 +78,13 @@ async fn a_plugin_sees_no_environment_no_files_and_no_network() {
 
 #[tokio::test]
 async fn an_infinite_loop_hits_the_time_limit() {
-    let world = World::new(&["misbehave"], TIGHT);
+    // The plugin's own section overrides [limits].
+    let limits = format!("{TIGHT}[plugin.misbehave.limits]\ntime_secs = 1\n");
+    let world = World::new(&["misbehave"], &limits);
     let started = Instant::now();
     let report = misbehave(&world, "spin", json!({})).await;
     let message = only_staging_failed(&report, "time-limit");
-    assert!(message.contains("2 s"), "{message}");
+    assert!(message.contains("1 s"), "{message}");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the limit stopped the guest"
@@ -239,7 +242,7 @@ async fn a_host_call_that_never_returns_hits_the_time_limit() {
 
 #[tokio::test]
 async fn wrong_world_and_non_wasm_files_fail_alone() {
-    let world = World::new(&["hello", "not-a-plugin"], "");
+    let world = World::new(&["hello", "not-a-plugin", "extra_import"], "");
     std::fs::write(
         world.dir.path().join("plugins/garbage.wasm"),
         b"\0asm garbage",
@@ -257,6 +260,18 @@ async fn wrong_world_and_non_wasm_files_fail_alone() {
         );
         assert!(message.contains("does not export `run"), "{message}");
     }
+    let report = world.run("extra_import", json!({}), Mode::PerAccount).await;
+    let (kind, message) = failed(&report.entries[0]);
+    assert_eq!(kind, "load");
+    assert!(
+        message.contains("not built for world xacct:plugin/plugin@0.1.0"),
+        "{message}"
+    );
+    assert!(
+        message.contains("test:extra/secrets"),
+        "the extra import is named: {message}"
+    );
+
     let report = world.run("garbage", json!({}), Mode::PerAccount).await;
     let (kind, message) = failed(&report.entries[0]);
     assert_eq!(kind, "load");
@@ -284,4 +299,36 @@ async fn many_failing_invocations_leave_the_host_serving() {
         .run("misbehave", json!({ "mode": "print" }), Mode::PerAccount)
         .await;
     assert!(report.all_ok());
+}
+
+#[test]
+fn compiled_plugins_are_cached_by_content_and_a_bad_entry_is_recompiled() {
+    let cache = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::new(Some(cache.path().to_owned())).unwrap();
+    let path = common::guest("hello");
+    let first = sandbox.load("hello", &path).unwrap();
+    let entries = common::files_below(cache.path());
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(
+        entries[0].starts_with(&first.sha256),
+        "keyed by the component's sha256"
+    );
+    assert!(entries[0].ends_with(".cwasm"));
+
+    // A second load deserialises the artifact instead of compiling: the file is untouched.
+    let artifact = cache.path().join(&entries[0]);
+    let modified = std::fs::metadata(&artifact).unwrap().modified().unwrap();
+    sandbox.load("hello", &path).unwrap();
+    assert_eq!(
+        std::fs::metadata(&artifact).unwrap().modified().unwrap(),
+        modified
+    );
+
+    // A corrupt artifact costs a compile, not a failure.
+    std::fs::write(&artifact, b"corrupt").unwrap();
+    sandbox.load("hello", &path).unwrap();
+    assert!(
+        std::fs::metadata(&artifact).unwrap().len() > 1000,
+        "the entry was rewritten"
+    );
 }

@@ -135,10 +135,10 @@ fn scope_label(scope: &Scope) -> String {
 /// Puts what the plugin printed and how it ended into the host's log, under the
 /// invocation's span (plugin and account fields).
 fn log_outcome(outcome: &Outcome) {
-    for line in outcome.stdout.lines() {
+    for line in outcome.stdout.lines().filter(|l| !l.is_empty()) {
         tracing::info!(stream = "stdout", "{line}");
     }
-    for line in outcome.stderr.lines() {
+    for line in outcome.stderr.lines().filter(|l| !l.is_empty()) {
         tracing::info!(stream = "stderr", "{line}");
     }
     match &outcome.result {
