@@ -21,6 +21,14 @@ async fn the_local_backend_passes_the_conformance_suite() {
 }
 
 #[tokio::test]
+async fn a_continuation_token_the_backend_did_not_issue_is_invalid_input() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "bkt");
+    let steps = json!([{"op": "list", "bucket": "bkt", "token": "not-a-token"}]);
+    assert_eq!(step_error(&world.script(steps).await[0]), "invalid-input");
+}
+
+#[tokio::test]
 async fn keys_that_would_escape_their_bucket_never_touch_the_file_system() {
     let world = World::new(&["s3script"], "");
     world.bucket("111111111111", "jail");

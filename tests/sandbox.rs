@@ -230,7 +230,7 @@ impl Backend for HangsForStaging {
 #[tokio::test]
 async fn a_host_call_that_never_returns_hits_the_time_limit() {
     let world = World::new(&["misbehave"], TIGHT);
-    let backend = Arc::new(HangsForStaging(world.backend()));
+    let backend = Arc::new(HangsForStaging(world.backend("misbehave").await));
     let input = json!({ "mode": "hang" });
     let report = world
         .run_on(backend, "misbehave", input, Mode::PerAccount)

@@ -47,6 +47,22 @@ pub struct Config {
 pub enum BackendConfig {
     /// The embedded local backend: `<root>/<account-id>/<bucket>/<key>`.
     Local { root: PathBuf },
+    /// AWS: the home identity assumes each account's role.
+    Aws(AwsConfig),
+}
+
+/// The home identity: where xacct runs and whose credentials assume the target roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// The home region; the default region of every account.
+    pub region: String,
+    /// A named profile for the home credentials; `None`: the standard chain.
+    pub profile: Option<String>,
+    /// An STS- and S3-compatible endpoint instead of AWS (`AWS_ENDPOINT_URL` works too).
+    pub endpoint_url: Option<String>,
+    /// The home principal's ARN, for the trust policies `xacct iam` prints; `None`: ask
+    /// STS who the home identity is.
+    pub home_principal: Option<String>,
 }
 
 /// One target account.
@@ -56,6 +72,13 @@ pub struct AccountConfig {
     pub alias: String,
     pub region: String,
     pub tags: BTreeMap<String, String>,
+    /// The role to assume (a full ARN; a name in the file is expanded). Required with
+    /// `[aws]`.
+    pub role_arn: Option<String>,
+    /// The `sts:ExternalId` the role's trust policy expects.
+    pub external_id: Option<String>,
+    /// How long assumed credentials last (900 s to 43200 s; `None`: STS's default).
+    pub session_duration: Option<Duration>,
 }
 
 /// Per-invocation limits.
@@ -178,7 +201,8 @@ struct RawConfig {
     plugins: Option<String>,
     cache_dir: Option<String>,
     concurrency: Option<Spanned<i64>>,
-    local: Option<RawLocal>,
+    local: Option<Spanned<RawLocal>>,
+    aws: Option<Spanned<RawAws>>,
     limits: Option<RawLimits>,
     #[serde(default)]
     plugin: BTreeMap<Spanned<String>, RawPlugin>,
@@ -190,6 +214,15 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawLocal {
     root: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAws {
+    region: Option<Spanned<String>>,
+    profile: Option<String>,
+    endpoint_url: Option<Spanned<String>>,
+    home_principal: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -214,6 +247,9 @@ struct RawAccount {
     region: Option<String>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
+    role: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    session_duration: Option<Spanned<i64>>,
 }
 
 struct Validator<'a> {
@@ -266,19 +302,30 @@ impl Validator<'_> {
             let limits = self.limits(plugin.limits, default_limits, &key)?;
             plugin_limits.insert(name.into_inner(), limits);
         }
-        let root = raw
-            .local
-            .and_then(|local| local.root)
-            .unwrap_or_else(|| "xacct-data".to_owned());
+        let backend = match (raw.local, raw.aws) {
+            (Some(_), Some(aws)) => {
+                return Err(self.invalid(
+                    aws.span(),
+                    "aws".into(),
+                    "both [local] and [aws] are configured".into(),
+                    "keep the one backend you mean (--local-root runs an [aws] config locally)",
+                ));
+            }
+            (_, Some(aws)) => BackendConfig::Aws(self.aws(aws)?),
+            (local, None) => {
+                let root = local.and_then(|local| local.into_inner().root);
+                BackendConfig::Local {
+                    root: self.resolve(root.as_deref().unwrap_or("xacct-data")),
+                }
+            }
+        };
         Ok(Config {
             path: self.path.to_owned(),
             plugins_dir: self.resolve(raw.plugins.as_deref().unwrap_or("plugins")),
             cache_dir: raw.cache_dir.map(|dir| self.resolve(&dir)),
             concurrency,
-            backend: BackendConfig::Local {
-                root: self.resolve(&root),
-            },
-            accounts: self.accounts(raw.account)?,
+            accounts: self.accounts(raw.account, &backend)?,
+            backend,
             default_limits,
             plugin_limits,
         })
@@ -320,7 +367,99 @@ impl Validator<'_> {
         Ok(limits)
     }
 
-    fn accounts(&self, raw: Vec<RawAccount>) -> Result<Vec<AccountConfig>, ConfigError> {
+    fn aws(&self, raw: Spanned<RawAws>) -> Result<AwsConfig, ConfigError> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let Some(region) = raw.region else {
+            return Err(self.invalid(
+                span,
+                "aws.region".into(),
+                "the home region is missing".into(),
+                "add region = \"us-east-1\" (your home region) to [aws]",
+            ));
+        };
+        if !is_region(region.get_ref()) {
+            return Err(self.invalid(
+                region.span(),
+                "aws.region".into(),
+                format!("{:?} is not a region name", region.get_ref()),
+                "use a region such as \"us-east-1\"",
+            ));
+        }
+        if let Some(url) = &raw.endpoint_url
+            && !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
+        {
+            return Err(self.invalid(
+                url.span(),
+                "aws.endpoint_url".into(),
+                format!("{:?} is not an http(s) URL", url.get_ref()),
+                "write the endpoint as http://host:port or https://host",
+            ));
+        }
+        if let Some(principal) = &raw.home_principal
+            && parse_arn(principal.get_ref())
+                .is_none_or(|arn| arn.service != "iam" && arn.service != "sts")
+        {
+            return Err(self.invalid(
+                principal.span(),
+                "aws.home_principal".into(),
+                format!("{:?} is not an IAM principal ARN", principal.get_ref()),
+                "use the ARN of the home role or user, e.g. arn:aws:iam::123456789012:role/xacct",
+            ));
+        }
+        Ok(AwsConfig {
+            region: region.into_inner(),
+            profile: raw.profile,
+            endpoint_url: raw.endpoint_url.map(Spanned::into_inner),
+            home_principal: raw.home_principal.map(Spanned::into_inner),
+        })
+    }
+
+    /// The role's full ARN: a name is expanded into the account; an ARN must be in it.
+    fn role_arn(
+        &self,
+        role: &Spanned<String>,
+        id: &str,
+        key: String,
+    ) -> Result<String, ConfigError> {
+        let written = role.get_ref();
+        match parse_arn(written) {
+            Some(arn) if arn.service == "iam" && arn.resource.starts_with("role/") => {
+                if arn.account == id {
+                    Ok(written.clone())
+                } else {
+                    Err(self.invalid(
+                        role.span(),
+                        key,
+                        format!(
+                            "the role ARN is in account {}, but this entry's id is {id}",
+                            arn.account
+                        ),
+                        "use a role in the account itself, or give just the role's name",
+                    ))
+                }
+            }
+            Some(_) => Err(self.invalid(
+                role.span(),
+                key,
+                format!("{written:?} is not an IAM role ARN"),
+                "write arn:aws:iam::<id>:role/<name>, or just the role's name",
+            )),
+            None if is_role_name(written) => Ok(format!("arn:aws:iam::{id}:role/{written}")),
+            None => Err(self.invalid(
+                role.span(),
+                key,
+                format!("{written:?} is neither a role name nor a role ARN"),
+                "give the role's name (letters, digits, +=,.@_- and / for a path) or its full ARN",
+            )),
+        }
+    }
+
+    fn accounts(
+        &self,
+        raw: Vec<RawAccount>,
+        backend: &BackendConfig,
+    ) -> Result<Vec<AccountConfig>, ConfigError> {
         let mut accounts: Vec<AccountConfig> = Vec::with_capacity(raw.len());
         let mut seen_ids = BTreeMap::new();
         let mut seen_aliases = BTreeMap::new();
@@ -360,15 +499,106 @@ impl Validator<'_> {
                     "give each account its own alias",
                 ));
             }
+            let role_arn = match (&account.role, backend) {
+                (Some(role), _) => Some(self.role_arn(role, id, key("role"))?),
+                (None, BackendConfig::Aws(_)) => {
+                    return Err(self.invalid(
+                        account.id.span(),
+                        key("role"),
+                        "the role to assume is missing".into(),
+                        "add role = \"<role name or ARN>\" to this [[account]]",
+                    ));
+                }
+                (None, BackendConfig::Local { .. }) => None,
+            };
+            if let Some(external_id) = &account.external_id {
+                let valid = (2..=1224).contains(&external_id.get_ref().len())
+                    && external_id
+                        .get_ref()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+                if !valid {
+                    return Err(self.invalid(
+                        external_id.span(),
+                        key("external_id"),
+                        "not a valid external id".into(),
+                        "use 2 to 1224 letters, digits or +=,.@:/-_",
+                    ));
+                }
+            }
+            let session_duration = match &account.session_duration {
+                Some(secs) if (900..=43200).contains(secs.get_ref()) => {
+                    Some(Duration::from_secs(*secs.get_ref() as u64))
+                }
+                Some(secs) => {
+                    return Err(self.invalid(
+                        secs.span(),
+                        key("session_duration"),
+                        format!("{} s is outside what STS allows", secs.get_ref()),
+                        "set session_duration to 900..=43200 seconds (and within the role's maximum)",
+                    ));
+                }
+                None => None,
+            };
+            let default_region = match backend {
+                BackendConfig::Aws(aws) => aws.region.as_str(),
+                BackendConfig::Local { .. } => "local",
+            };
             accounts.push(AccountConfig {
                 id: account.id.into_inner(),
                 alias: account.alias.into_inner(),
-                region: account.region.unwrap_or_else(|| "local".to_owned()),
+                region: account.region.unwrap_or_else(|| default_region.to_owned()),
                 tags: account.tags,
+                role_arn,
+                external_id: account.external_id.map(Spanned::into_inner),
+                session_duration,
             });
         }
         Ok(accounts)
     }
+}
+
+/// The parts of an ARN that matter here.
+pub struct Arn<'a> {
+    pub service: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+/// Splits `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
+pub fn parse_arn(text: &str) -> Option<Arn<'_>> {
+    let mut parts = text.splitn(6, ':');
+    if parts.next()? != "arn" || !parts.next()?.starts_with("aws") {
+        return None;
+    }
+    let service = parts.next()?;
+    let _region = parts.next()?;
+    let account = parts.next()?;
+    let resource = parts.next()?;
+    let valid =
+        account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !resource.is_empty();
+    valid.then_some(Arn {
+        service,
+        account,
+        resource,
+    })
+}
+
+fn is_role_name(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or_default();
+    (1..=64).contains(&base.len())
+        && name.len() <= 512
+        && !name.starts_with('/')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+fn is_region(region: &str) -> bool {
+    (1..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_alias(alias: &str) -> bool {
@@ -493,6 +723,79 @@ region = "eu-west-1"
         assert_eq!(err.key, "plugin.hello.limits.time_secs");
         let err = invalid("concurrency = 0\n");
         assert_eq!(err.key, "concurrency");
+    }
+
+    const AWS: &str = r#"
+[aws]
+region = "eu-west-1"
+endpoint_url = "http://127.0.0.1:5000"
+
+[[account]]
+id = "111111111111"
+alias = "dev"
+role = "xacct-target"
+external_id = "ext-1"
+session_duration = 3600
+
+[[account]]
+id = "222222222222"
+alias = "prod"
+region = "us-east-2"
+role = "arn:aws:iam::222222222222:role/ops/xacct"
+"#;
+
+    #[test]
+    fn aws_accounts_expand_role_names_and_inherit_the_home_region() {
+        let config = parse(AWS).unwrap();
+        let BackendConfig::Aws(aws) = &config.backend else {
+            panic!("an [aws] config has the AWS backend")
+        };
+        assert_eq!(aws.region, "eu-west-1");
+        assert_eq!(aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        let dev = &config.accounts[0];
+        assert_eq!(
+            dev.role_arn.as_deref(),
+            Some("arn:aws:iam::111111111111:role/xacct-target")
+        );
+        assert_eq!(dev.external_id.as_deref(), Some("ext-1"));
+        assert_eq!(dev.session_duration, Some(Duration::from_secs(3600)));
+        assert_eq!(dev.region, "eu-west-1");
+        let prod = &config.accounts[1];
+        assert_eq!(
+            prod.role_arn.as_deref(),
+            Some("arn:aws:iam::222222222222:role/ops/xacct")
+        );
+        assert_eq!(prod.region, "us-east-2");
+    }
+
+    #[test]
+    fn aws_account_errors_name_line_key_and_fix() {
+        let err = invalid(&AWS.replace(
+            "arn:aws:iam::222222222222:role",
+            "arn:aws:iam::333333333333:role",
+        ));
+        assert_eq!((err.line, err.key.as_str()), (17, "account[1].role"));
+        assert!(err.problem.contains("in account 333333333333"), "{err}");
+        let err = invalid(&AWS.replace("3600", "600"));
+        assert_eq!(
+            (err.line, err.key.as_str()),
+            (11, "account[0].session_duration")
+        );
+        assert!(err.fix.contains("900..=43200"));
+        let err = invalid(&AWS.replace("43200", "x").replace("3600", "43201"));
+        assert_eq!(err.key, "account[0].session_duration");
+        let err = invalid(&AWS.replace("role = \"xacct-target\"\n", ""));
+        assert_eq!(err.key, "account[0].role");
+        let err = invalid(&AWS.replace("region = \"eu-west-1\"\n", ""));
+        assert_eq!(err.key, "aws.region");
+        let err = invalid(&AWS.replace("external_id = \"ext-1\"", "external_id = \"a b\""));
+        assert_eq!(err.key, "account[0].external_id");
+        let err = invalid(&AWS.replace("xacct-target", "bad role!"));
+        assert_eq!(err.key, "account[0].role");
+        let err = invalid(&format!("{AWS}\n[local]\nroot = \"x\"\n"));
+        assert_eq!(err.key, "aws");
+        let err = invalid(&AWS.replace("http://127.0.0.1:5000", "127.0.0.1:5000"));
+        assert_eq!(err.key, "aws.endpoint_url");
     }
 
     #[test]

@@ -4,11 +4,12 @@
 //! The host reads as one pipeline, one module per stage:
 //!
 //! ```text
-//! config ──▶ plan ──▶ sandbox ──▶ capability ──▶ report
+//! config ──▶ plan ──▶ credentials ──▶ sandbox ──▶ capability ──▶ report
 //! ```
 //!
 //! - [`config`]: parse and validate `xacct.toml`;
 //! - [`plan`]: which plugin runs against which accounts, in which invocations;
+//! - [`credentials`]: the home identity assumes each account's role (AWS backend);
 //! - [`sandbox`]: wasmtime, the WASI sandbox and per-invocation limits;
 //! - [`capability`]: the host side of the WIT `s3` interface and its backends;
 //! - [`report`]: per-account results;
@@ -19,6 +20,8 @@
 pub mod bindings;
 pub mod capability;
 pub mod config;
+pub mod credentials;
+pub mod iam;
 pub mod pipeline;
 pub mod plan;
 pub mod report;

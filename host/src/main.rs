@@ -11,8 +11,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use xacct::capability::error_message;
 use xacct::config::{BackendConfig, Config};
-use xacct::pipeline::{self, RunRequest};
+use xacct::credentials::Sessions;
+use xacct::pipeline::{self, RunRequest, Service};
 use xacct::plan::Mode;
 use xacct::sandbox::{Sandbox, plugin_files};
 
@@ -33,13 +35,32 @@ enum Command {
     Run(RunArgs),
     /// List the plugins in the plugin directory and whether each fits the xacct world.
     Plugins(ConfigArgs),
+    /// Assume every configured account's role and print the assumed-role ARN (AWS).
+    Check(CheckArgs),
+    /// Print the IAM policies the config needs: the home identity's and each role's trust.
+    Iam(ConfigFile),
+}
+
+#[derive(Args)]
+struct ConfigFile {
+    /// Config file [default: $XACCT_CONFIG, else ./xacct.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    #[command(flatten)]
+    config: ConfigFile,
 }
 
 #[derive(Args)]
 struct ConfigArgs {
-    /// Config file [default: $XACCT_CONFIG, else ./xacct.toml].
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    file: ConfigFile,
     /// Plugin directory [default: the config's `plugins`].
     #[arg(long, value_name = "DIR")]
     plugins: Option<PathBuf>,
@@ -103,6 +124,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run(args).await,
             Command::Plugins(args) => plugins(args),
+            Command::Check(args) => check(args).await,
+            Command::Iam(args) => iam(args).await,
         }
     });
     match result {
@@ -129,8 +152,7 @@ fn init_logging(format: LogFormat) {
 
 /// Loads the config and applies the command-line overrides.
 fn load_config(args: &ConfigArgs) -> Result<Config, UsageError> {
-    let path = Config::locate(args.config.as_deref())?;
-    let mut config = Config::load(&path)?;
+    let mut config = load_config_file(&args.file)?;
     if let Some(dir) = &args.plugins {
         config.plugins_dir = dir.clone();
     }
@@ -138,6 +160,22 @@ fn load_config(args: &ConfigArgs) -> Result<Config, UsageError> {
         config.backend = BackendConfig::Local { root: root.clone() };
     }
     Ok(config)
+}
+
+fn load_config_file(args: &ConfigFile) -> Result<Config, UsageError> {
+    let path = Config::locate(args.config.as_deref())?;
+    Ok(Config::load(&path)?)
+}
+
+/// The AWS sessions of an `[aws]` config, or a usage error naming the file.
+async fn aws_sessions(config: &Config, command: &str) -> Result<Arc<Sessions>, UsageError> {
+    match Service::connect(config, None).await? {
+        Service::Aws(sessions) => Ok(sessions),
+        Service::Local(_) => Err(UsageError(anyhow::anyhow!(
+            "{}: `xacct {command}` needs an [aws] section (the local backend assumes no roles)",
+            config.path.display()
+        ))),
+    }
 }
 
 /// The compiled-plugin cache: the config's `cache_dir`, else the user's cache directory.
@@ -155,7 +193,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     serde_json::from_str::<serde_json::Value>(&args.input)
         .context("--input is not valid JSON; fix: quote it for your shell, e.g. --input '{\"key\": \"value\"}'")?;
     let sandbox = Arc::new(Sandbox::new(cache_dir(&config))?);
-    let backend = pipeline::backend(&config)?;
+    let backend = Service::connect(&config, None)
+        .await?
+        .backend_for(&args.plugin);
     let request = RunRequest {
         plugin: args.plugin,
         input: args.input,
@@ -189,6 +229,83 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
+    let config = load_config_file(&args.config)?;
+    let sessions = aws_sessions(&config, "check").await?;
+    let checks = config.accounts.iter().map(|account| {
+        let sessions = sessions.clone();
+        async move {
+            let session = sessions.session(&account.id, "check").await?;
+            session.caller_arn().await
+        }
+    });
+    let results = futures::future::join_all(checks).await;
+    let rows: Vec<serde_json::Value> = config
+        .accounts
+        .iter()
+        .zip(&results)
+        .map(|(account, result)| match result {
+            Ok(arn) => serde_json::json!({"account_id": account.id, "alias": account.alias, "status": "ok", "assumed_role_arn": arn}),
+            Err(err) => serde_json::json!({"account_id": account.id, "alias": account.alias, "status": "error", "error": error_message(err)}),
+        })
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    match args.output {
+        Output::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&rows)?)?,
+        Output::Table => {
+            for row in &rows {
+                let detail = row
+                    .get("assumed_role_arn")
+                    .or(row.get("error"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                writeln!(
+                    stdout,
+                    "{}  {:<16} {:<6} {detail}",
+                    row["account_id"].as_str().unwrap_or_default(),
+                    row["alias"].as_str().unwrap_or_default(),
+                    row["status"].as_str().unwrap_or_default()
+                )?;
+            }
+        }
+    }
+    Ok(if results.iter().all(Result::is_ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {
+    let config = load_config_file(&args)?;
+    let BackendConfig::Aws(aws) = &config.backend else {
+        return Err(UsageError(anyhow::anyhow!(
+            "{}: `xacct iam` needs an [aws] section with the accounts' roles",
+            config.path.display()
+        )));
+    };
+    let home = match &aws.home_principal {
+        Some(principal) => principal.clone(),
+        None => {
+            let caller = aws_sessions(&config, "iam").await?.home_caller_arn().await.map_err(|err| {
+                anyhow::anyhow!(
+                    "cannot tell who the home identity is ({}); fix: set aws.home_principal in {}",
+                    error_message(&err),
+                    config.path.display()
+                )
+            })?;
+            xacct::iam::principal_of_caller(&caller)
+        }
+    };
+    let documents = xacct::iam::documents(&config, &home);
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&documents)?
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {

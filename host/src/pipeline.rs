@@ -1,17 +1,21 @@
-//! The pipeline end to end: config → plan → sandbox → capability → report.
+//! The pipeline end to end: config → plan → credentials → sandbox → capability → report.
 //!
 //! This is the one place that knows the order of the stages; each stage lives in its own
 //! module and knows nothing of the others' internals.
 
 use std::sync::Arc;
 
+use aws_credential_types::provider::SharedCredentialsProvider;
+use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::capability::aws::AwsBackend;
 use crate::capability::local::LocalBackend;
-use crate::capability::{Backend, Capability};
+use crate::capability::{Backend, Capability, error_message};
 use crate::config::{BackendConfig, Config};
+use crate::credentials::Sessions;
 use crate::plan::{Mode, Plan, Scope};
 use crate::report::{Entry, Report};
 use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
@@ -37,17 +41,41 @@ pub enum RunError {
     },
 }
 
-/// The backend the config names.
-pub fn backend(config: &Config) -> Result<Arc<dyn Backend>, RunError> {
-    match &config.backend {
-        BackendConfig::Local { root } => {
-            if !root.is_dir() {
-                return Err(RunError::MissingLocalRoot {
-                    config: config.path.clone(),
-                    root: root.clone(),
-                });
+/// The S3 service the config names, connected once per process: every run of the
+/// process shares it, and with it the AWS sessions and their cached credentials.
+pub enum Service {
+    Local(Arc<LocalBackend>),
+    Aws(Arc<Sessions>),
+}
+
+impl Service {
+    /// Connects to the configured backend. `home_credentials` replaces the standard AWS
+    /// credential chain (for embedding); the CLI passes `None`.
+    pub async fn connect(
+        config: &Config,
+        home_credentials: Option<SharedCredentialsProvider>,
+    ) -> Result<Service, RunError> {
+        match &config.backend {
+            BackendConfig::Local { root } => {
+                if !root.is_dir() {
+                    return Err(RunError::MissingLocalRoot {
+                        config: config.path.clone(),
+                        root: root.clone(),
+                    });
+                }
+                Ok(Service::Local(Arc::new(LocalBackend::new(root))))
             }
-            Ok(Arc::new(LocalBackend::new(root)))
+            BackendConfig::Aws(aws) => Ok(Service::Aws(Arc::new(
+                Sessions::load(aws, &config.accounts, home_credentials).await,
+            ))),
+        }
+    }
+
+    /// The backend that serves `plugin` (on AWS, its sessions are named after it).
+    pub fn backend_for(&self, plugin: &str) -> Arc<dyn Backend> {
+        match self {
+            Service::Local(local) => local.clone(),
+            Service::Aws(sessions) => Arc::new(AwsBackend::new(sessions.clone(), plugin)),
         }
     }
 }
@@ -69,9 +97,35 @@ pub async fn run(
         Err(err) => Err(Failure::Load(err.to_string())),
     };
     let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
+
+    // Credentials: an account whose role cannot be assumed is that account's error, and
+    // the plugin runs against the others.
+    let prepared: Vec<_> = futures::stream::iter(&plan.accounts)
+        .map(|account| backend.prepare_account(account))
+        .buffered(config.concurrency)
+        .collect()
+        .await;
+    let mut unprepared = Vec::new();
+    let mut ready = Vec::new();
+    for (account, prepared) in plan.accounts.iter().zip(prepared) {
+        match prepared {
+            Ok(()) => ready.push(account.clone()),
+            Err(err) => {
+                let failure = Failure::Credentials(error_message(&err));
+                let outcome = Outcome::failed(failure);
+                let scope = vec![(account.id.clone(), account.alias.clone())];
+                unprepared.push(Entry::new(Mode::PerAccount, scope, outcome));
+            }
+        }
+    }
+    let ready = Plan {
+        accounts: ready,
+        ..plan.clone()
+    };
+
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut tasks = JoinSet::new();
-    for (index, scope) in plan.scopes().into_iter().enumerate() {
+    for (index, scope) in ready.scopes().into_iter().enumerate() {
         let (sandbox, plugin, backend, permits) = (
             sandbox.clone(),
             plugin.clone(),
@@ -104,7 +158,7 @@ pub async fn run(
         finished.push(joined.expect("invocation tasks do not panic"));
     }
     finished.sort_by_key(|(index, _, _)| *index);
-    let entries = finished
+    let mut entries: Vec<Entry> = finished
         .into_iter()
         .map(|(_, scope, outcome)| {
             let accounts = scope
@@ -114,7 +168,12 @@ pub async fn run(
             Entry::new(plan.mode, accounts, outcome)
         })
         .collect();
+    entries.extend(unprepared);
+    // Config order, whatever stage an entry ended in (an all-accounts entry first).
+    let position = |entry: &Entry| plan.accounts.iter().position(|a| a.id == entry.account_id);
+    entries.sort_by_key(position);
     Ok(Report {
+        assume_role_calls: backend.assume_role_calls(),
         plugin: plan.plugin,
         sha256,
         mode: match plan.mode {

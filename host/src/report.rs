@@ -2,6 +2,7 @@
 //! all-accounts invocation): status, the plugin's JSON output or its typed error, and how
 //! long it took; rendered as a table for people or as JSON for programs.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -17,6 +18,9 @@ pub struct Report {
     pub sha256: Option<String>,
     pub mode: &'static str,
     pub entries: Vec<Entry>,
+    /// AssumeRole calls the process has made so far, per account (AWS backend only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub assume_role_calls: BTreeMap<String, u64>,
 }
 
 /// The account id an all-accounts entry carries.
@@ -53,7 +57,7 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryError {
     /// `plugin-error`, `time-limit`, `memory-limit`, `output-limit`, `invalid-output`,
-    /// `trap`, `load` or `host`.
+    /// `trap`, `load`, `credentials` or `host`.
     pub kind: String,
     pub message: String,
 }
@@ -149,7 +153,16 @@ impl Report {
                 .collect();
             writeln!(out, "{}", line.join("  ").trim_end())?;
         }
-        writeln!(out, "{}: {}", self.plugin, self.summary())
+        writeln!(out, "{}: {}", self.plugin, self.summary())?;
+        if !self.assume_role_calls.is_empty() {
+            let calls: Vec<String> = self
+                .assume_role_calls
+                .iter()
+                .map(|(id, n)| format!("{id}={n}"))
+                .collect();
+            writeln!(out, "AssumeRole calls: {}", calls.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -183,6 +196,7 @@ mod tests {
             plugin: "hello".into(),
             sha256: None,
             mode: "per-account",
+            assume_role_calls: BTreeMap::new(),
             entries: vec![
                 Entry::new(
                     Mode::PerAccount,

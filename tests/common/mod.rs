@@ -6,13 +6,15 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod conformance;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use aws_credential_types::provider::SharedCredentialsProvider;
 use xacct::capability::Backend;
 use xacct::config::Config;
-use xacct::pipeline::{self, RunRequest};
+use xacct::pipeline::{self, RunRequest, Service};
 use xacct::plan::Mode;
 use xacct::report::{Entry, Report, Status};
 use xacct::sandbox::Sandbox;
@@ -58,31 +60,64 @@ pub fn sandbox() -> Arc<Sandbox> {
 pub struct World {
     pub dir: tempfile::TempDir,
     pub config: Config,
+    /// The home identity's credentials on the AWS backend.
+    home: Option<SharedCredentialsProvider>,
+    service: tokio::sync::OnceCell<Service>,
 }
 
 impl World {
-    /// A world with the given guests in its plugin directory, the three [`ACCOUNTS`],
-    /// and `extra` appended to the config.
+    /// A world on the local backend with the given guests in its plugin directory, the
+    /// three [`ACCOUNTS`], and `extra` appended to the config.
     pub fn new(guests: &[&str], extra: &str) -> World {
+        let text = format!("[local]\nroot = \"data\"\n{extra}{}", account_entries(""));
+        let world = World::with_config(guests, &text, None);
+        for (id, _) in ACCOUNTS {
+            std::fs::create_dir_all(world.data().join(id)).unwrap();
+        }
+        world
+    }
+
+    /// A world on the AWS backend at `endpoint` (moto), whose accounts assume `role`.
+    pub fn aws(
+        guests: &[&str],
+        endpoint: &str,
+        role: &str,
+        home: SharedCredentialsProvider,
+    ) -> World {
+        let text = format!(
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}",
+            account_entries(&format!("role = \"{role}\"\n"))
+        );
+        World::with_config(guests, &text, Some(home))
+    }
+
+    fn with_config(guests: &[&str], text: &str, home: Option<SharedCredentialsProvider>) -> World {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         for name in guests {
             std::fs::copy(guest(name), dir.path().join(format!("plugins/{name}.wasm"))).unwrap();
         }
-        for (id, _) in ACCOUNTS {
-            std::fs::create_dir_all(dir.path().join("data").join(id)).unwrap();
-        }
-        let mut text = String::from("plugins = \"plugins\"\n[local]\nroot = \"data\"\n");
-        text.push_str(extra);
-        for (id, alias) in ACCOUNTS {
-            text.push_str(&format!(
-                "\n[[account]]\nid = \"{id}\"\nalias = \"{alias}\"\n"
-            ));
-        }
         let config_path = dir.path().join("xacct.toml");
-        std::fs::write(&config_path, &text).unwrap();
+        std::fs::write(&config_path, format!("plugins = \"plugins\"\n{text}")).unwrap();
         let config = Config::load(&config_path).unwrap();
-        World { dir, config }
+        World {
+            dir,
+            config,
+            home,
+            service: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The world's service, connected once: every run of the world shares it, as every
+    /// run of one xacct process does.
+    pub async fn service(&self) -> &Service {
+        self.service
+            .get_or_init(|| async {
+                Service::connect(&self.config, self.home.clone())
+                    .await
+                    .unwrap()
+            })
+            .await
     }
 
     pub fn data(&self) -> PathBuf {
@@ -100,12 +135,13 @@ impl World {
         std::fs::create_dir_all(self.data().join(account).join(bucket)).unwrap();
     }
 
-    pub fn backend(&self) -> Arc<dyn Backend> {
-        pipeline::backend(&self.config).unwrap()
+    pub async fn backend(&self, plugin: &str) -> Arc<dyn Backend> {
+        self.service().await.backend_for(plugin)
     }
 
     pub async fn run(&self, plugin: &str, input: serde_json::Value, mode: Mode) -> Report {
-        self.run_on(self.backend(), plugin, input, mode).await
+        self.run_on(self.backend(plugin).await, plugin, input, mode)
+            .await
     }
 
     pub async fn run_on(
@@ -137,6 +173,14 @@ impl World {
         let output = ok(&report.entries[0]);
         output["results"].as_array().unwrap().clone()
     }
+}
+
+/// `[[account]]` entries for [`ACCOUNTS`], each with `extra` lines.
+fn account_entries(extra: &str) -> String {
+    ACCOUNTS
+        .iter()
+        .map(|(id, alias)| format!("\n[[account]]\nid = \"{id}\"\nalias = \"{alias}\"\n{extra}"))
+        .collect()
 }
 
 /// The output of an entry that must have succeeded.

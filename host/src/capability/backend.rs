@@ -5,6 +5,7 @@
 //! The request and result records are the WIT types themselves: a backend answers in the
 //! contract's vocabulary and nothing needs translating twice.
 
+use std::collections::BTreeMap;
 use std::pin::Pin;
 
 use async_trait::async_trait;
@@ -23,12 +24,23 @@ pub struct ObjectStream {
     pub meta: ObjectMeta,
     /// How many bytes `body` yields.
     pub content_length: u64,
-    pub body: Pin<Box<dyn AsyncRead + Send + Sync>>,
+    pub body: Pin<Box<dyn AsyncRead + Send>>,
 }
 
 /// An S3 implementation, shared by every invocation of a run.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
+    /// Obtains what serving `account` needs before a plugin runs against it (on AWS:
+    /// assumed-role credentials), so that a failure is the account's error up front.
+    async fn prepare_account(&self, _account: &Account) -> Result<(), S3Error> {
+        Ok(())
+    }
+
+    /// AssumeRole calls made so far, per account id; empty where there are none.
+    fn assume_role_calls(&self) -> BTreeMap<String, u64> {
+        BTreeMap::new()
+    }
+
     async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error>;
     async fn list_objects(
         &self,

@@ -5,6 +5,7 @@
 //! account's client, an upload, a stream), never the credentials or clients behind them,
 //! and every message it gets back was written by the host.
 
+pub mod aws;
 pub mod backend;
 pub mod local;
 mod upload;
@@ -25,6 +26,19 @@ use crate::plan::Scope;
 pub use backend::Backend;
 use backend::denied_by_xacct;
 pub use upload::UploadHandle;
+
+/// The text of an S3 error, for the host's own reports.
+pub fn error_message(err: &S3Error) -> String {
+    match err {
+        S3Error::AccessDenied(denied) => denied.message.clone(),
+        S3Error::NotFound(message)
+        | S3Error::Throttled(message)
+        | S3Error::InvalidInput(message)
+        | S3Error::LimitExceeded(message)
+        | S3Error::Unavailable(message)
+        | S3Error::Other(message) => message.clone(),
+    }
+}
 
 /// What one invocation may reach: the accounts in its scope, through one backend.
 pub struct Capability {

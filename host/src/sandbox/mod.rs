@@ -98,6 +98,8 @@ pub enum Failure {
     Trap(String),
     #[error("{0}")]
     Load(String),
+    #[error("{0}")]
+    Credentials(String),
     #[error("host error: {0}")]
     Host(String),
 }
@@ -113,6 +115,7 @@ impl Failure {
             Failure::InvalidOutput(_) => "invalid-output",
             Failure::Trap(_) => "trap",
             Failure::Load(_) => "load",
+            Failure::Credentials(_) => "credentials",
             Failure::Host(_) => "host",
         }
     }

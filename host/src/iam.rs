@@ -1,0 +1,131 @@
+//! The IAM documents an operator creates so that xacct can work: generated from the
+//! config, so that what is granted is exactly what is configured.
+//!
+//! - the home identity's policy: `sts:AssumeRole` on exactly the configured role ARNs;
+//! - per target role, the trust policy naming the home principal (with an
+//!   `sts:ExternalId` condition where the account sets one).
+
+use serde_json::{Value, json};
+
+use crate::config::Config;
+
+/// The documents for `config`, trusting `home_principal` (an IAM user or role ARN).
+pub fn documents(config: &Config, home_principal: &str) -> Value {
+    let mut role_arns: Vec<&str> = config
+        .accounts
+        .iter()
+        .filter_map(|a| a.role_arn.as_deref())
+        .collect();
+    role_arns.sort_unstable();
+    role_arns.dedup();
+    let roles: Vec<Value> = config
+        .accounts
+        .iter()
+        .filter_map(|account| {
+            let role = account.role_arn.as_deref()?;
+            let mut statement = json!({
+                "Effect": "Allow",
+                "Principal": { "AWS": home_principal },
+                "Action": "sts:AssumeRole",
+            });
+            if let Some(external_id) = &account.external_id {
+                statement["Condition"] =
+                    json!({ "StringEquals": { "sts:ExternalId": external_id } });
+            }
+            Some(json!({
+                "account": account.id,
+                "alias": account.alias,
+                "role": role,
+                "trust_policy": { "Version": "2012-10-17", "Statement": [statement] },
+            }))
+        })
+        .collect();
+    json!({
+        "home_principal": home_principal,
+        "home_policy": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "XacctAssumeTargetRoles",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": role_arns,
+            }],
+        },
+        "roles": roles,
+    })
+}
+
+/// The principal to trust for the caller STS reports: an assumed-role session stands for
+/// its role (`arn:aws:sts::A:assumed-role/R/S` → `arn:aws:iam::A:role/R`).
+pub fn principal_of_caller(caller_arn: &str) -> String {
+    let assumed = caller_arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":sts::"))
+        .and_then(|(partition, rest)| {
+            let (account, resource) = rest.split_once(':')?;
+            let role = resource.strip_prefix("assumed-role/")?.split('/').next()?;
+            Some(format!("arn:{partition}:iam::{account}:role/{role}"))
+        });
+    assumed.unwrap_or_else(|| caller_arn.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn documents_allow_exactly_the_configured_roles() {
+        let text = r#"
+[aws]
+region = "us-east-1"
+[[account]]
+id = "222222222222"
+alias = "b"
+role = "xacct"
+external_id = "secret-ext"
+[[account]]
+id = "333333333333"
+alias = "c"
+role = "arn:aws:iam::333333333333:role/ops/xacct"
+"#;
+        let config = Config::parse(text, Path::new("xacct.toml")).unwrap();
+        let home = "arn:aws:iam::111111111111:role/xacct-runner";
+        let docs = documents(&config, home);
+        assert_eq!(
+            docs["home_policy"],
+            json!({"Version": "2012-10-17", "Statement": [{
+                "Sid": "XacctAssumeTargetRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Resource": ["arn:aws:iam::222222222222:role/xacct", "arn:aws:iam::333333333333:role/ops/xacct"],
+            }]})
+        );
+        assert_eq!(
+            docs["roles"][0]["trust_policy"],
+            json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": home}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "secret-ext"}},
+            }]})
+        );
+        assert!(
+            docs["roles"][1]["trust_policy"]["Statement"][0]
+                .get("Condition")
+                .is_none()
+        );
+        assert_eq!(
+            docs["roles"][1]["role"],
+            "arn:aws:iam::333333333333:role/ops/xacct"
+        );
+    }
+
+    #[test]
+    fn an_assumed_role_caller_is_trusted_as_its_role() {
+        assert_eq!(
+            principal_of_caller("arn:aws:sts::111111111111:assumed-role/runner/i-123"),
+            "arn:aws:iam::111111111111:role/runner"
+        );
+        assert_eq!(
+            principal_of_caller("arn:aws:iam::111111111111:user/ci"),
+            "arn:aws:iam::111111111111:user/ci"
+        );
+    }
+}

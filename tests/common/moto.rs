@@ -1,0 +1,297 @@
+//! A real STS + S3 + IAM protocol server for the AWS backend's tests: `moto` in server
+//! mode on 127.0.0.1, on a free port, one per test, stopped when the test's [`Moto`] is
+//! dropped. Accounts, roles and buckets are seeded through the real AWS APIs (the Rust
+//! SDK), then moto's IAM enforcement is turned on so that the home identity's
+//! `sts:AssumeRole` permission and each role's S3 permissions are really checked.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use serde_json::json;
+
+/// moto's default account: the home account A.
+pub const HOME_ACCOUNT: &str = "123456789012";
+/// The role every target account gets.
+pub const ROLE: &str = "xacct-target";
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+fn moto_server() -> PathBuf {
+    let path = std::env::var_os("XACCT_MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
+        });
+    assert!(
+        path.is_file(),
+        "{} is missing: scripts/test installs moto[server] into .venv (or set XACCT_MOTO_SERVER)",
+        path.display()
+    );
+    path
+}
+
+impl Moto {
+    /// Starts moto and waits until it answers.
+    pub fn start() -> Moto {
+        let mut child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting moto_server");
+        // moto logs every request: keep draining both pipes so it never blocks on them.
+        // XACCT_MOTO_LOG=1 shows moto's own log, for debugging a test.
+        let echo = std::env::var_os("XACCT_MOTO_LOG").is_some();
+        let (lines, announced) = mpsc::channel();
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if echo {
+                        eprintln!("moto: {line}");
+                    }
+                    let _ = lines.send(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let port = loop {
+            let line = announced
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("moto_server did not say where it listens");
+            if let Some(at) = line.find("http://127.0.0.1:") {
+                let digits: String = line[at + 17..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                break digits.parse::<u16>().unwrap();
+            }
+        };
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        while moto.request("GET", "/moto-api/", "").0 != 200 {
+            assert!(Instant::now() < deadline, "moto_server never became ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// A plain HTTP/1.1 request to moto's own API: (status, body).
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let address = self.endpoint.trim_start_matches("http://");
+        let Ok(mut stream) = TcpStream::connect(address) else {
+            return (0, String::new());
+        };
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut response = String::new();
+        if stream.write_all(request.as_bytes()).is_err()
+            || stream.read_to_string(&mut response).is_err()
+        {
+            return (0, String::new());
+        }
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, response)
+    }
+
+    /// From now on moto authenticates every request and enforces IAM policies.
+    pub fn enforce_iam(&self) {
+        let (status, response) = self.request("POST", "/moto-api/reset-auth", "0");
+        assert_eq!(status, 200, "{response}");
+    }
+
+    async fn sdk_config(&self, credentials: Credentials) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(credentials)
+            .load()
+            .await
+    }
+
+    /// Credentials acting in `account`, obtained before IAM is enforced (the seeding
+    /// role need not exist then).
+    async fn act_in(&self, account: &str) -> aws_config::SdkConfig {
+        let bootstrap = Credentials::new("AKIAXACCTBOOTSTRAP00", "bootstrap", None, None, "seed");
+        self.assume(bootstrap, &format!("arn:aws:iam::{account}:role/seed"))
+            .await
+    }
+
+    async fn assume(&self, base: Credentials, role_arn: &str) -> aws_config::SdkConfig {
+        let base = self.sdk_config(base).await;
+        let assumed = aws_sdk_sts::Client::new(&base)
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("xacct-test")
+            .send()
+            .await
+            .unwrap();
+        let c = assumed.credentials().unwrap();
+        let credentials = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "seed",
+        );
+        self.sdk_config(credentials).await
+    }
+
+    /// An S3 client acting in `account`, for seeding before [`Moto::enforce_iam`].
+    pub async fn s3_in(&self, account: &str) -> aws_sdk_s3::Client {
+        s3_client(&self.act_in(account).await)
+    }
+
+    /// An S3 client acting in `account` through its xacct role, as the home identity:
+    /// for reading back once IAM is enforced.
+    pub async fn s3_as_home(&self, home: &Home, account: &str) -> aws_sdk_s3::Client {
+        let base = Credentials::new(
+            &home.access_key_id,
+            &home.secret_access_key,
+            None,
+            None,
+            "test-home",
+        );
+        s3_client(
+            &self
+                .assume(base, &format!("arn:aws:iam::{account}:role/{ROLE}"))
+                .await,
+        )
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// What one target account gets.
+pub struct Target<'a> {
+    pub id: &'a str,
+    /// Buckets created in it.
+    pub buckets: &'a [&'a str],
+    /// S3 actions its role may perform.
+    pub s3_actions: &'a [&'a str],
+    /// Whether the home identity may assume its role.
+    pub assumable: bool,
+}
+
+/// The home identity, seeded.
+pub struct Home {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl Home {
+    pub fn provider(&self) -> SharedCredentialsProvider {
+        SharedCredentialsProvider::new(Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            None,
+            None,
+            "test-home",
+        ))
+    }
+}
+
+/// Seeds the home user (allowed to assume the assumable targets' roles) and each target's
+/// role and buckets, through the real IAM, STS and S3 APIs.
+pub async fn seed(moto: &Moto, targets: &[Target<'_>]) -> Home {
+    let home_account = moto.act_in(HOME_ACCOUNT).await;
+    let iam = aws_sdk_iam::Client::new(&home_account);
+    iam.create_user()
+        .user_name("xacct-home")
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("xacct-home")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let assumable: Vec<String> = targets
+        .iter()
+        .filter(|t| t.assumable)
+        .map(|t| format!("arn:aws:iam::{}:role/{ROLE}", t.id))
+        .collect();
+    let home_policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": assumable},
+        {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+    ]});
+    iam.put_user_policy()
+        .user_name("xacct-home")
+        .policy_name("xacct-assume")
+        .policy_document(home_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    for target in targets {
+        let config = moto.act_in(target.id).await;
+        let iam = aws_sdk_iam::Client::new(&config);
+        let trust = json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{HOME_ACCOUNT}:user/xacct-home")},
+            "Action": "sts:AssumeRole",
+        }]});
+        iam.create_role()
+            .role_name(ROLE)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .unwrap();
+        let permissions = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": target.s3_actions, "Resource": "*"},
+            {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        ]});
+        iam.put_role_policy()
+            .role_name(ROLE)
+            .policy_name("xacct-s3")
+            .policy_document(permissions.to_string())
+            .send()
+            .await
+            .unwrap();
+        let s3 = s3_client(&config);
+        for bucket in target.buckets {
+            s3.create_bucket().bucket(*bucket).send().await.unwrap();
+        }
+    }
+    Home {
+        access_key_id: key.access_key_id().to_owned(),
+        secret_access_key: key.secret_access_key().to_owned(),
+    }
+}
