@@ -10,6 +10,7 @@ use std::process::Command;
 use common::moto::{self, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok, step_error, step_ok};
 use serde_json::{Value, json};
+use xacct::pipeline::Service;
 use xacct::plan::Mode;
 use xacct::report::Report;
 
@@ -368,4 +369,53 @@ async fn check_iam_and_run_from_the_command_line() {
     assert_eq!(report["entries"][2]["error"]["kind"], "credentials");
     assert_eq!(report["assume_role_calls"]["111111111111"], 1);
     assert!(!stdout.contains(&home.access_key_id) && !stderr.contains(&home.secret_access_key));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_uses_share_one_assume_role() {
+    let (moto, home) = deployment(prod(true), ALL_S3).await;
+    let world = world(&moto, &home, &[]);
+    moto.enforce_iam();
+    let Service::Aws(sessions) = world.service().await else {
+        panic!("an [aws] world has AWS sessions")
+    };
+    let session = sessions.session(ACCOUNTS[0].0, "many").await.unwrap();
+    let uses = (0..16).map(|_| session.ensure_credentials());
+    for result in futures::future::join_all(uses).await {
+        result.unwrap();
+    }
+    assert_eq!(sessions.assume_role_calls()[ACCOUNTS[0].0], 1);
+    // Another plugin gets a session of its own.
+    let other = sessions.session(ACCOUNTS[0].0, "other").await.unwrap();
+    other.ensure_credentials().await.unwrap();
+    assert_eq!(sessions.assume_role_calls()[ACCOUNTS[0].0], 2);
+    assert_eq!(sessions.assume_role_calls()[ACCOUNTS[1].0], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_large_put_leaves_no_object_and_no_multipart_upload() {
+    let (moto, home) = deployment(prod(true), ALL_S3).await;
+    let world = world(&moto, &home, &["s3script"]);
+    moto.enforce_iam();
+    // 12 MiB: past the first 8 MiB part, so a multipart upload was started.
+    let chunk = "x".repeat(1 << 20);
+    let steps = json!([
+        {"op": "put_abandon", "bucket": "dev-data", "key": "abandoned", "body": chunk, "repeat": 12},
+        {"op": "head", "bucket": "dev-data", "key": "abandoned"},
+    ]);
+    let results = world.script(steps).await;
+    step_ok(&results[0]);
+    assert_eq!(step_error(&results[1]), "not-found");
+    // The invocation ended only after the backend aborted the upload.
+    let dev = moto.s3_as_home(&home, ACCOUNTS[0].0).await;
+    let uploads = dev
+        .list_multipart_uploads()
+        .bucket("dev-data")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        uploads.uploads().is_empty(),
+        "the multipart upload was aborted"
+    );
 }

@@ -25,7 +25,7 @@ use crate::bindings::{Account, S3Error};
 use crate::plan::Scope;
 pub use backend::Backend;
 use backend::denied_by_xacct;
-pub use upload::UploadHandle;
+pub use upload::{PutTasks, UploadHandle};
 
 /// The text of an S3 error, for the host's own reports.
 pub fn error_message(err: &S3Error) -> String {
@@ -44,11 +44,21 @@ pub fn error_message(err: &S3Error) -> String {
 pub struct Capability {
     backend: Arc<dyn Backend>,
     scope: Scope,
+    puts: PutTasks,
 }
 
 impl Capability {
     pub fn new(backend: Arc<dyn Backend>, scope: Scope) -> Self {
-        Capability { backend, scope }
+        Capability {
+            backend,
+            scope,
+            puts: PutTasks::default(),
+        }
+    }
+
+    /// The invocation's puts, to wait for once it has ended.
+    pub fn put_tasks(&self) -> PutTasks {
+        self.puts.clone()
     }
 }
 
@@ -164,7 +174,7 @@ impl s3::HostClient for CapabilityView<'_> {
         options: PutOptions,
     ) -> HostResult<Resource<UploadHandle>> {
         let (backend, account) = self.client(&client)?;
-        let upload = UploadHandle::start(|body| async move {
+        let upload = UploadHandle::start(&self.capability.puts, |body| async move {
             backend
                 .put_object(&account, &bucket, &key, options, body)
                 .await

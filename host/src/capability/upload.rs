@@ -5,7 +5,11 @@
 //! so an object larger than both the guest's and the host's memory streams through.
 //! The put commits only when the guest calls `upload.finish`; every other ending — the
 //! upload dropped, the invocation timed out or trapped — drops the commit sender, and
-//! the backend discards what it received.
+//! the backend discards what it received. [`PutTasks`] lets the invocation wait for
+//! that cleanup, so a process never exits with a multipart upload left open.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -22,28 +26,57 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks buffered between the guest and the backend.
 const CHANNEL_CHUNKS: usize = 4;
 
+/// The backend tasks of one invocation's puts.
+#[derive(Clone, Default)]
+pub struct PutTasks(Arc<Mutex<Vec<JoinHandle<()>>>>);
+
+impl PutTasks {
+    fn spawn<F>(&self, put: F) -> oneshot::Receiver<Result<PutResult, S3Error>>
+    where
+        F: Future<Output = Result<PutResult, S3Error>> + Send + 'static,
+    {
+        let (result_tx, result_rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _ = result_tx.send(put.await);
+        });
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        result_rx
+    }
+
+    /// Waits (at most `grace`) until every put has committed or cleaned up.
+    pub async fn settle(&self, grace: Duration) {
+        let tasks = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if tokio::time::timeout(grace, futures::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            tracing::warn!("an abandoned put was still cleaning up when the invocation ended");
+        }
+    }
+}
+
 /// The host side of an `upload` resource.
 pub struct UploadHandle {
     /// The stream the guest writes to, until it takes it with `upload.body`.
     body: Option<BodySink>,
     /// Sent by `finish`; dropped (= abort) otherwise.
     commit: Option<oneshot::Sender<()>>,
-    put: JoinHandle<Result<PutResult, S3Error>>,
+    result: oneshot::Receiver<Result<PutResult, S3Error>>,
 }
 
 impl UploadHandle {
-    /// Starts a put: `start` receives the body and runs as its own task.
-    pub fn start<F>(start: impl FnOnce(PutBody) -> F) -> UploadHandle
+    /// Starts a put: `start` receives the body and runs as a task of `tasks`.
+    pub fn start<F>(tasks: &PutTasks, start: impl FnOnce(PutBody) -> F) -> UploadHandle
     where
         F: Future<Output = Result<PutResult, S3Error>> + Send + 'static,
     {
         let (chunks_tx, chunks_rx) = mpsc::channel(CHANNEL_CHUNKS);
         let (commit_tx, commit_rx) = oneshot::channel();
-        let put = tokio::spawn(start(PutBody::new(chunks_rx, commit_rx)));
+        let result = tasks.spawn(start(PutBody::new(chunks_rx, commit_rx)));
         UploadHandle {
             body: Some(BodySink { chunks: chunks_tx }),
             commit: Some(commit_tx),
-            put,
+            result,
         }
     }
 
@@ -67,10 +100,7 @@ impl UploadHandle {
             // If the backend already gave up, its own error is the answer below.
             let _ = commit.send(());
         }
-        match (&mut self.put).await {
-            Ok(result) => result,
-            Err(_) => Err(aborted()),
-        }
+        (&mut self.result).await.unwrap_or_else(|_| Err(aborted()))
     }
 }
 

@@ -34,6 +34,10 @@ use crate::config::{Limits, MAX_MEMORY_MIB};
 /// How often the epoch advances: the granularity of the time limit for guest code.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// How long an ended invocation waits for its abandoned puts to clean up (an aborted
+/// multipart upload is one S3 call).
+const PUT_CLEANUP_GRACE: Duration = Duration::from_secs(30);
+
 /// The wasmtime engine, linker and plugin cache shared by every invocation of a process.
 pub struct Sandbox {
     engine: Engine,
@@ -183,6 +187,7 @@ impl Sandbox {
         input: &str,
     ) -> Outcome {
         let started = Instant::now();
+        let puts = capability.put_tasks();
         let (stdout, stderr) = (CapturedOutput::default(), CapturedOutput::default());
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
@@ -235,8 +240,9 @@ impl Sandbox {
             Ok(Ok(Ok(output))) => parse_output(output, limits.output_bytes),
         };
         // Dropping the store ends whatever the plugin left open: unfinished uploads
-        // abort, streams close.
+        // abort, streams close. The invocation is over once the aborts are done.
         drop(store);
+        puts.settle(PUT_CLEANUP_GRACE).await;
         Outcome {
             result,
             duration: started.elapsed(),

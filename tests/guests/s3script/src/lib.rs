@@ -40,6 +40,8 @@ struct Step {
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     keys: Vec<String>,
+    /// `put_abandon`: how many times to write `body`.
+    repeat: usize,
 }
 
 fn error_json(err: &S3Error) -> Value {
@@ -145,8 +147,10 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
         }
         "put_abandon" => {
             let mut writer = s3.put(bucket, key)?;
-            std::io::Write::write_all(&mut writer, step.body.as_bytes())
-                .map_err(|e| S3Error::Other(e.to_string()))?;
+            for _ in 0..step.repeat.max(1) {
+                std::io::Write::write_all(&mut writer, step.body.as_bytes())
+                    .map_err(|e| S3Error::Other(e.to_string()))?;
+            }
             drop(writer);
             Value::Null
         }
