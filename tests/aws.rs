@@ -10,6 +10,7 @@ use std::process::Command;
 use common::moto::{self, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok, step_error, step_ok};
 use serde_json::{Value, json};
+use xacct::credentials::SessionSpec;
 use xacct::pipeline::Service;
 use xacct::plan::Mode;
 use xacct::report::Report;
@@ -344,15 +345,19 @@ async fn check_iam_and_run_from_the_command_line() {
         documents["home_policy"]["Statement"][0]["Resource"],
         json!(roles)
     );
-    assert_eq!(
-        documents["home_policy"]["Statement"][0]["Action"],
-        "sts:AssumeRole"
-    );
+    let assume = json!(["sts:AssumeRole", "sts:TagSession"]);
+    assert_eq!(documents["home_policy"]["Statement"][0]["Action"], assume);
     for (role, (id, _)) in documents["roles"].as_array().unwrap().iter().zip(ACCOUNTS) {
         assert_eq!(role["account"], id);
         let statement = &role["trust_policy"]["Statement"][0];
         assert_eq!(statement["Principal"]["AWS"], home_principal);
-        assert_eq!(statement["Action"], "sts:AssumeRole");
+        assert_eq!(statement["Action"], assume);
+        // Every plugin of this config may do everything: the role needs all of it.
+        let permissions = role["permission_policy"]["Statement"].as_array().unwrap();
+        assert!(
+            permissions.iter().any(|s| s["Action"] == "s3:ListBucket"),
+            "{permissions:?}"
+        );
     }
 
     let (code, stdout, stderr) = xacct(&world, &home, &["run", "hello", "--output", "json"]);
@@ -379,14 +384,20 @@ async fn concurrent_first_uses_share_one_assume_role() {
     let Service::Aws(sessions) = world.service().await else {
         panic!("an [aws] world has AWS sessions")
     };
-    let session = sessions.session(ACCOUNTS[0].0, "many").await.unwrap();
+    let session = sessions
+        .session(ACCOUNTS[0].0, &SessionSpec::host("many"))
+        .await
+        .unwrap();
     let uses = (0..16).map(|_| session.ensure_credentials());
     for result in futures::future::join_all(uses).await {
         result.unwrap();
     }
     assert_eq!(sessions.assume_role_calls()[ACCOUNTS[0].0], 1);
     // Another plugin gets a session of its own.
-    let other = sessions.session(ACCOUNTS[0].0, "other").await.unwrap();
+    let other = sessions
+        .session(ACCOUNTS[0].0, &SessionSpec::host("other"))
+        .await
+        .unwrap();
     other.ensure_credentials().await.unwrap();
     assert_eq!(sessions.assume_role_calls()[ACCOUNTS[0].0], 2);
     assert_eq!(sessions.assume_role_calls()[ACCOUNTS[1].0], 0);

@@ -159,8 +159,8 @@ async fn a_missing_plugin_is_a_run_error_naming_the_available_ones() {
         input: "{}".into(),
         mode: Mode::PerAccount,
     };
-    let backend = world.backend("nope").await;
-    let err = xacct::pipeline::run(&world.config, &common::sandbox(), backend, &request)
+    let service = world.service().await;
+    let err = xacct::pipeline::run(&world.config, &common::sandbox(), service, &request)
         .await
         .unwrap_err();
     let message = err.to_string();

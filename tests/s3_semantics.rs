@@ -5,6 +5,7 @@ mod common;
 
 use common::{World, failed, files_below, ok, step_error, step_ok};
 use serde_json::json;
+use xacct::bindings::S3Error;
 use xacct::plan::Mode;
 
 #[tokio::test]
@@ -58,9 +59,55 @@ async fn keys_that_would_escape_their_bucket_never_touch_the_file_system() {
         steps.push(json!({"op": "copy", "bucket": "secret", "key": "password", "to_bucket": "jail", "to_key": key}));
         steps.push(json!({"op": "tags_put", "bucket": "jail", "key": key, "tags": [["a", "b"]]}));
     }
+    // Through a guest: the grant refuses dot segments first, the backend the rest.
     let results = world.script(json!(steps)).await;
     for (step, result) in steps.iter().zip(&results) {
-        assert_eq!(step_error(result), "invalid-input", "{step} gave {result}");
+        let kind = step_error(result);
+        assert!(
+            kind == "invalid-input" || kind == "access-denied",
+            "{step} gave {result}"
+        );
+    }
+    // The backend alone refuses every one of them too.
+    let backend = world.backend().await;
+    let account = xacct::bindings::Account {
+        id: "111111111111".into(),
+        alias: "dev".into(),
+        region: "local".into(),
+        tags: Vec::new(),
+    };
+    for key in evil {
+        let refused = |result: Result<(), S3Error>| matches!(result, Err(S3Error::InvalidInput(_)));
+        assert!(
+            refused(backend.head_object(&account, "jail", key).await.map(drop)),
+            "{key:?}"
+        );
+        assert!(
+            refused(
+                backend
+                    .get_object(&account, "jail", key, None)
+                    .await
+                    .map(drop)
+            ),
+            "{key:?}"
+        );
+        assert!(
+            refused(backend.delete_object(&account, "jail", key).await),
+            "{key:?}"
+        );
+        assert!(
+            refused(
+                backend
+                    .get_object_tagging(&account, "jail", key)
+                    .await
+                    .map(drop)
+            ),
+            "{key:?}"
+        );
+        let copied = backend
+            .copy_object(&account, ("secret", "password"), ("jail", key))
+            .await;
+        assert!(refused(copied.map(drop)), "{key:?}");
     }
     // Bucket names that are paths are refused too.
     let results = world

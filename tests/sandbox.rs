@@ -16,6 +16,7 @@ use xacct::bindings::s3::{
 use xacct::bindings::{Account, S3Error};
 use xacct::capability::Backend;
 use xacct::capability::backend::{ObjectStream, PutBody};
+use xacct::pipeline::Service;
 use xacct::plan::Mode;
 use xacct::report::Report;
 use xacct::sandbox::Sandbox;
@@ -230,10 +231,10 @@ impl Backend for HangsForStaging {
 #[tokio::test]
 async fn a_host_call_that_never_returns_hits_the_time_limit() {
     let world = World::new(&["misbehave"], TIGHT);
-    let backend = Arc::new(HangsForStaging(world.backend("misbehave").await));
+    let service = Service::Custom(Arc::new(HangsForStaging(world.backend().await)));
     let input = json!({ "mode": "hang" });
     let report = world
-        .run_on(backend, "misbehave", input, Mode::PerAccount)
+        .run_on(&service, "misbehave", input, Mode::PerAccount)
         .await;
     assert_eq!(ok(&report.entries[0]), &json!(0));
     assert_eq!(ok(&report.entries[2]), &json!(0));
@@ -242,7 +243,8 @@ async fn a_host_call_that_never_returns_hits_the_time_limit() {
 
 #[tokio::test]
 async fn wrong_world_and_non_wasm_files_fail_alone() {
-    let world = World::new(&["hello", "not-a-plugin", "extra_import"], "");
+    let grant_garbage = "[plugin.garbage]\naccounts = [\"*\"]\n";
+    let world = World::new(&["hello", "not-a-plugin", "extra_import"], grant_garbage);
     std::fs::write(
         world.dir.path().join("plugins/garbage.wasm"),
         b"\0asm garbage",

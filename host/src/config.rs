@@ -13,10 +13,15 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::policy::{AccountSelector, Action, Grant, S3Rule};
+
 /// The file looked for in the current directory when no `--config` is given.
 pub const DEFAULT_FILE: &str = "xacct.toml";
 /// The environment variable naming a config file, used when no `--config` is given.
 pub const ENV_VAR: &str = "XACCT_CONFIG";
+
+/// The largest inline session policy STS accepts (packed, as sent).
+const MAX_SESSION_POLICY_BYTES: usize = 2048;
 
 /// Largest memory limit a plugin may be given; the pooling allocator reserves this much
 /// address space per instance slot.
@@ -38,8 +43,16 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     /// Limits for plugins without their own `[plugin.NAME.limits]`.
     pub default_limits: Limits,
-    /// Per-plugin limits, already merged over the defaults.
-    pub plugin_limits: BTreeMap<String, Limits>,
+    /// The `[plugin.NAME]` sections: grants and limits (merged over the defaults).
+    pub plugins: BTreeMap<String, PluginConfig>,
+}
+
+/// What the config says of one plugin.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    pub limits: Limits,
+    /// `None`: the plugin may touch nothing (deny by default).
+    pub grant: Option<Grant>,
 }
 
 /// Which S3 implementation serves the plugins.
@@ -81,7 +94,7 @@ pub struct AccountConfig {
     pub session_duration: Option<Duration>,
 }
 
-/// Per-invocation limits.
+/// Per-invocation limits and budgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Linear memory of the plugin instance, in bytes.
@@ -90,6 +103,14 @@ pub struct Limits {
     pub time: Duration,
     /// Size of the JSON the plugin returns, in bytes.
     pub output_bytes: u64,
+    /// S3 calls that reach the backend.
+    pub s3_calls: u64,
+    /// Object bytes read.
+    pub read_bytes: u64,
+    /// Object bytes written.
+    pub write_bytes: u64,
+    /// Handles (clients, uploads, streams) open at once.
+    pub handles: u64,
 }
 
 impl Default for Limits {
@@ -98,6 +119,10 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             time: Duration::from_secs(60),
             output_bytes: 1 << 20,
+            s3_calls: 100_000,
+            read_bytes: 100 << 30,
+            write_bytes: 100 << 30,
+            handles: 1_000,
         }
     }
 }
@@ -105,10 +130,14 @@ impl Default for Limits {
 impl Config {
     /// Limits of a plugin: its own section if it has one, else the defaults.
     pub fn limits_for(&self, plugin: &str) -> Limits {
-        self.plugin_limits
+        self.plugins
             .get(plugin)
-            .copied()
-            .unwrap_or(self.default_limits)
+            .map_or(self.default_limits, |p| p.limits)
+    }
+
+    /// The grant of a plugin, if it has one.
+    pub fn grant_for(&self, plugin: &str) -> Option<&Grant> {
+        self.plugins.get(plugin).and_then(|p| p.grant.as_ref())
     }
 
     /// Reads and validates a config file.
@@ -231,12 +260,28 @@ struct RawLimits {
     memory_mib: Option<Spanned<i64>>,
     time_secs: Option<Spanned<i64>>,
     output_kib: Option<Spanned<i64>>,
+    s3_calls: Option<Spanned<i64>>,
+    read_mib: Option<Spanned<i64>>,
+    write_mib: Option<Spanned<i64>>,
+    handles: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlugin {
     limits: Option<RawLimits>,
+    accounts: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    s3: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    buckets: Spanned<String>,
+    #[serde(default)]
+    prefix: String,
+    actions: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -288,20 +333,6 @@ impl Validator<'_> {
             }
         };
         let default_limits = self.limits(raw.limits, Limits::default(), "limits")?;
-        let mut plugin_limits = BTreeMap::new();
-        for (name, plugin) in raw.plugin {
-            if !is_plugin_name(name.get_ref()) {
-                return Err(self.invalid(
-                    name.span(),
-                    format!("plugin.{}", name.get_ref()),
-                    format!("{:?} is not a plugin name", name.get_ref()),
-                    "name the section after the plugin's file without .wasm (letters, digits, '-', '_')",
-                ));
-            }
-            let key = format!("plugin.{}.limits", name.get_ref());
-            let limits = self.limits(plugin.limits, default_limits, &key)?;
-            plugin_limits.insert(name.into_inner(), limits);
-        }
         let backend = match (raw.local, raw.aws) {
             (Some(_), Some(aws)) => {
                 return Err(self.invalid(
@@ -319,16 +350,129 @@ impl Validator<'_> {
                 }
             }
         };
+        let accounts = self.accounts(raw.account, &backend)?;
+        let mut plugins = BTreeMap::new();
+        for (name, plugin) in raw.plugin {
+            let key = format!("plugin.{}", name.get_ref());
+            if !is_plugin_name(name.get_ref()) {
+                return Err(self.invalid(
+                    name.span(),
+                    key,
+                    format!("{:?} is not a plugin name", name.get_ref()),
+                    "name the section after the plugin's file without .wasm (letters, digits, '-', '_')",
+                ));
+            }
+            let limits = self.limits(plugin.limits, default_limits, &format!("{key}.limits"))?;
+            let grant = self.grant(
+                &key,
+                name.span(),
+                plugin.accounts,
+                plugin.s3,
+                &accounts,
+                &backend,
+            )?;
+            plugins.insert(name.into_inner(), PluginConfig { limits, grant });
+        }
         Ok(Config {
             path: self.path.to_owned(),
             plugins_dir: self.resolve(raw.plugins.as_deref().unwrap_or("plugins")),
             cache_dir: raw.cache_dir.map(|dir| self.resolve(&dir)),
             concurrency,
-            accounts: self.accounts(raw.account, &backend)?,
+            accounts,
             backend,
             default_limits,
-            plugin_limits,
+            plugins,
         })
+    }
+
+    /// A plugin's grant: `accounts` plus `s3` rules. Without `accounts` there is none.
+    fn grant(
+        &self,
+        key: &str,
+        section: Range<usize>,
+        accounts: Option<Spanned<Vec<Spanned<String>>>>,
+        rules: Vec<RawRule>,
+        configured: &[AccountConfig],
+        backend: &BackendConfig,
+    ) -> Result<Option<Grant>, ConfigError> {
+        let Some(accounts) = accounts else {
+            if rules.is_empty() {
+                return Ok(None);
+            }
+            return Err(self.invalid(
+                section,
+                format!("{key}.accounts"),
+                "S3 rules are given, but no accounts".into(),
+                &format!("add accounts = [\"*\"] (or ids, aliases, \"tag:key=value\") to [{key}]"),
+            ));
+        };
+        let mut selectors = Vec::new();
+        for selector in accounts.into_inner() {
+            let parsed = AccountSelector::parse(selector.get_ref()).map_err(|problem| {
+                self.invalid(
+                    selector.span(),
+                    format!("{key}.accounts"),
+                    problem,
+                    "use \"*\", a 12-digit id, an alias or \"tag:key=value\"",
+                )
+            })?;
+            let known = match &parsed {
+                AccountSelector::Id(id) => configured.iter().any(|a| a.id == *id),
+                AccountSelector::Alias(alias) => configured.iter().any(|a| a.alias == *alias),
+                AccountSelector::All | AccountSelector::Tag(..) => true,
+            };
+            if !known {
+                return Err(self.invalid(
+                    selector.span(),
+                    format!("{key}.accounts"),
+                    format!("{:?} names no configured account", selector.get_ref()),
+                    "use the id or alias of an [[account]] entry",
+                ));
+            }
+            selectors.push(parsed);
+        }
+        let mut s3 = Vec::new();
+        for (index, rule) in rules.into_iter().enumerate() {
+            let rule_key = format!("{key}.s3[{index}]");
+            let mut actions = std::collections::BTreeSet::new();
+            for action in &rule.actions {
+                let parsed = Action::parse(action.get_ref()).ok_or_else(|| {
+                    self.invalid(
+                        action.span(),
+                        format!("{rule_key}.actions"),
+                        format!("{:?} is not an action", action.get_ref()),
+                        "use list, read, write, delete or tag",
+                    )
+                })?;
+                actions.insert(parsed);
+            }
+            let span = rule.buckets.span();
+            let parsed =
+                S3Rule::new(rule.buckets.get_ref(), &rule.prefix, actions).map_err(|problem| {
+                    self.invalid(
+                        span,
+                        rule_key,
+                        problem,
+                        "fix the bucket glob or prefix of this rule",
+                    )
+                })?;
+            s3.push(parsed);
+        }
+        let grant = Grant {
+            key: key.to_owned(),
+            accounts: selectors,
+            s3,
+        };
+        let policy_size = grant.session_policy().to_string().len();
+        if matches!(backend, BackendConfig::Aws(_)) && policy_size > MAX_SESSION_POLICY_BYTES {
+            return Err(self.invalid(
+                section,
+                format!("{key}.s3"),
+                format!("the grant's session policy takes {policy_size} bytes; AWS accepts {MAX_SESSION_POLICY_BYTES}"),
+                "merge rules (bucket globs) or split the plugin",
+            ));
+        }
+        Ok(Some(grant))
     }
 
     fn limits(
@@ -363,6 +507,18 @@ impl Validator<'_> {
         }
         if let Some(kib) = check(raw.output_kib, "output_kib", 1 << 20)? {
             limits.output_bytes = kib << 10;
+        }
+        if let Some(calls) = check(raw.s3_calls, "s3_calls", i64::MAX)? {
+            limits.s3_calls = calls;
+        }
+        if let Some(mib) = check(raw.read_mib, "read_mib", 1 << 30)? {
+            limits.read_bytes = mib << 20;
+        }
+        if let Some(mib) = check(raw.write_mib, "write_mib", 1 << 30)? {
+            limits.write_bytes = mib << 20;
+        }
+        if let Some(handles) = check(raw.handles, "handles", 1_000_000)? {
+            limits.handles = handles;
         }
         Ok(limits)
     }
@@ -644,6 +800,10 @@ memory_mib = 32
 [plugin.hello.limits]
 time_secs = 5
 
+[plugin.hello]
+accounts = ["dev", "tag:env=prod"]
+s3 = [{ buckets = "*", actions = ["list"] }]
+
 [[account]]
 id = "111111111111"
 alias = "dev"
@@ -679,6 +839,32 @@ region = "eu-west-1"
             "plugin limits inherit the defaults"
         );
         assert_eq!(config.limits_for("other").time, Duration::from_secs(60));
+        let grant = config.grant_for("hello").unwrap();
+        assert!(grant.covers(&config.accounts[0]));
+        assert!(!grant.covers(&config.accounts[1]));
+        assert!(config.grant_for("other").is_none(), "deny by default");
+    }
+
+    #[test]
+    fn grant_errors_name_line_key_and_fix() {
+        let base = "[[account]]\nid = \"111111111111\"\nalias = \"dev\"\n[plugin.p]\n";
+        let err = invalid(&format!(
+            "{base}accounts = [\"*\"]\ns3 = [{{ buckets = \"b*\", actions = [\"read\", \"nuke\"] }}]\n"
+        ));
+        assert_eq!((err.line, err.key.as_str()), (6, "plugin.p.s3[0].actions"));
+        assert!(err.problem.contains("\"nuke\""), "{err}");
+        let err = invalid(&format!(
+            "{base}accounts = [\"*\"]\ns3 = [{{ buckets = \"b[0-9]\", actions = [\"read\"] }}]\n"
+        ));
+        assert_eq!(err.key, "plugin.p.s3[0]");
+        let err = invalid(&format!("{base}accounts = [\"prod\"]\n"));
+        assert_eq!((err.line, err.key.as_str()), (5, "plugin.p.accounts"));
+        let err = invalid(&format!(
+            "{base}s3 = [{{ buckets = \"b\", actions = [\"read\"] }}]\n"
+        ));
+        assert_eq!(err.key, "plugin.p.accounts");
+        let err = invalid(&format!("{base}accounts = [\"tag:x\"]\n"));
+        assert_eq!(err.key, "plugin.p.accounts");
     }
 
     #[test]

@@ -36,13 +36,45 @@ pub struct Sessions {
     open: Mutex<HashMap<SessionKey, Arc<Session>>>,
 }
 
-/// What makes two sessions distinct: a different role, external id or session name
-/// (which names the plugin) never shares credentials.
+/// What makes two sessions distinct: a different role, external id, session name (which
+/// names the plugin), session policy or session tags never shares credentials.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct SessionKey {
     role_arn: String,
     external_id: Option<String>,
     session_name: String,
+    policy: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
+/// Who a session is for: a plugin (named in the session name and tags) and the inline
+/// session policy that bounds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSpec {
+    pub plugin: String,
+    /// The sha256 of the plugin's component, carried as a session tag.
+    pub sha256: Option<String>,
+    /// The inline session policy (IAM JSON).
+    pub policy: Option<String>,
+}
+
+impl SessionSpec {
+    /// A session for the host's own use (`xacct check`), bounded by the role alone.
+    pub fn host(purpose: &str) -> SessionSpec {
+        SessionSpec {
+            plugin: purpose.to_owned(),
+            sha256: None,
+            policy: None,
+        }
+    }
+
+    fn tags(&self) -> Vec<(String, String)> {
+        let mut tags = vec![("xacct-plugin".to_owned(), self.plugin.clone())];
+        if let Some(sha256) = &self.sha256 {
+            tags.push(("xacct-sha256".to_owned(), sha256.clone()));
+        }
+        tags
+    }
 }
 
 /// An assumed role in one account.
@@ -83,9 +115,13 @@ impl Sessions {
         }
     }
 
-    /// The session of `account_id` for `plugin`, opened on first use. No STS call happens
+    /// The session of `account_id` for `spec`, opened on first use. No STS call happens
     /// here: credentials are assumed on the first request that needs them.
-    pub async fn session(&self, account_id: &str, plugin: &str) -> Result<Arc<Session>, S3Error> {
+    pub async fn session(
+        &self,
+        account_id: &str,
+        spec: &SessionSpec,
+    ) -> Result<Arc<Session>, S3Error> {
         let account = self
             .accounts
             .get(account_id)
@@ -96,7 +132,9 @@ impl Sessions {
         let key = SessionKey {
             role_arn,
             external_id: account.external_id.clone(),
-            session_name: session_name(plugin),
+            session_name: session_name(&spec.plugin),
+            policy: spec.policy.clone(),
+            tags: spec.tags(),
         };
         if let Some(session) = self
             .open
@@ -123,6 +161,10 @@ impl Sessions {
         if let Some(duration) = account.session_duration {
             role = role.session_length(duration);
         }
+        if let Some(policy) = &key.policy {
+            role = role.policy(policy);
+        }
+        role = role.tags(key.tags.clone());
         let assume_role_calls = Arc::new(AtomicU64::new(0));
         let credentials = SharedCredentialsProvider::new(RoleCredentials {
             provider: role.build().await,

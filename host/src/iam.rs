@@ -1,13 +1,19 @@
 //! The IAM documents an operator creates so that xacct can work: generated from the
 //! config, so that what is granted is exactly what is configured.
 //!
-//! - the home identity's policy: `sts:AssumeRole` on exactly the configured role ARNs;
+//! - the home identity's policy: `sts:AssumeRole` (and `sts:TagSession`, for the session
+//!   tags naming the plugin) on exactly the configured role ARNs;
 //! - per target role, the trust policy naming the home principal (with an
-//!   `sts:ExternalId` condition where the account sets one).
+//!   `sts:ExternalId` condition where the account sets one), and the smallest permission
+//!   policy covering the grant of every plugin that may run in that account.
 
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::policy::permission_policy;
+
+/// What the home identity does to a role: assume it, with session tags.
+const ASSUME: [&str; 2] = ["sts:AssumeRole", "sts:TagSession"];
 
 /// The documents for `config`, trusting `home_principal` (an IAM user or role ARN).
 pub fn documents(config: &Config, home_principal: &str) -> Value {
@@ -26,17 +32,23 @@ pub fn documents(config: &Config, home_principal: &str) -> Value {
             let mut statement = json!({
                 "Effect": "Allow",
                 "Principal": { "AWS": home_principal },
-                "Action": "sts:AssumeRole",
+                "Action": ASSUME,
             });
             if let Some(external_id) = &account.external_id {
                 statement["Condition"] =
                     json!({ "StringEquals": { "sts:ExternalId": external_id } });
             }
+            let grants = config
+                .plugins
+                .values()
+                .filter_map(|p| p.grant.as_ref())
+                .filter(|g| g.covers(account));
             Some(json!({
                 "account": account.id,
                 "alias": account.alias,
                 "role": role,
                 "trust_policy": { "Version": "2012-10-17", "Statement": [statement] },
+                "permission_policy": permission_policy(grants),
             }))
         })
         .collect();
@@ -47,7 +59,7 @@ pub fn documents(config: &Config, home_principal: &str) -> Value {
             "Statement": [{
                 "Sid": "XacctAssumeTargetRoles",
                 "Effect": "Allow",
-                "Action": "sts:AssumeRole",
+                "Action": ASSUME,
                 "Resource": role_arns,
             }],
         },
@@ -88,6 +100,9 @@ external_id = "secret-ext"
 id = "333333333333"
 alias = "c"
 role = "arn:aws:iam::333333333333:role/ops/xacct"
+[plugin.reader]
+accounts = ["b"]
+s3 = [{ buckets = "reports", prefix = "2024/", actions = ["read"] }]
 "#;
         let config = Config::parse(text, Path::new("xacct.toml")).unwrap();
         let home = "arn:aws:iam::111111111111:role/xacct-runner";
@@ -95,14 +110,14 @@ role = "arn:aws:iam::333333333333:role/ops/xacct"
         assert_eq!(
             docs["home_policy"],
             json!({"Version": "2012-10-17", "Statement": [{
-                "Sid": "XacctAssumeTargetRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Sid": "XacctAssumeTargetRoles", "Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Resource": ["arn:aws:iam::222222222222:role/xacct", "arn:aws:iam::333333333333:role/ops/xacct"],
             }]})
         );
         assert_eq!(
             docs["roles"][0]["trust_policy"],
             json!({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"AWS": home}, "Action": "sts:AssumeRole",
+                "Effect": "Allow", "Principal": {"AWS": home}, "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Condition": {"StringEquals": {"sts:ExternalId": "secret-ext"}},
             }]})
         );
@@ -114,6 +129,14 @@ role = "arn:aws:iam::333333333333:role/ops/xacct"
         assert_eq!(
             docs["roles"][1]["role"],
             "arn:aws:iam::333333333333:role/ops/xacct"
+        );
+        assert_eq!(
+            docs["roles"][0]["permission_policy"]["Statement"],
+            json!([{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::reports/2024/*"}])
+        );
+        assert_eq!(
+            docs["roles"][1]["permission_policy"]["Statement"][0]["Effect"], "Deny",
+            "no plugin may run in c: its role needs no S3 permission"
         );
     }
 

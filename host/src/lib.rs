@@ -24,5 +24,6 @@ pub mod credentials;
 pub mod iam;
 pub mod pipeline;
 pub mod plan;
+pub mod policy;
 pub mod report;
 pub mod sandbox;

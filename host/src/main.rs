@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use xacct::capability::error_message;
 use xacct::config::{BackendConfig, Config};
-use xacct::credentials::Sessions;
+use xacct::credentials::{SessionSpec, Sessions};
 use xacct::pipeline::{self, RunRequest, Service};
 use xacct::plan::Mode;
 use xacct::sandbox::{Sandbox, plugin_files};
@@ -171,7 +171,7 @@ fn load_config_file(args: &ConfigFile) -> Result<Config, UsageError> {
 async fn aws_sessions(config: &Config, command: &str) -> Result<Arc<Sessions>, UsageError> {
     match Service::connect(config, None).await? {
         Service::Aws(sessions) => Ok(sessions),
-        Service::Local(_) => Err(UsageError(anyhow::anyhow!(
+        Service::Local(_) | Service::Custom(_) => Err(UsageError(anyhow::anyhow!(
             "{}: `xacct {command}` needs an [aws] section (the local backend assumes no roles)",
             config.path.display()
         ))),
@@ -193,9 +193,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     serde_json::from_str::<serde_json::Value>(&args.input)
         .context("--input is not valid JSON; fix: quote it for your shell, e.g. --input '{\"key\": \"value\"}'")?;
     let sandbox = Arc::new(Sandbox::new(cache_dir(&config))?);
-    let backend = Service::connect(&config, None)
-        .await?
-        .backend_for(&args.plugin);
+    let service = Service::connect(&config, None).await?;
     let request = RunRequest {
         plugin: args.plugin,
         input: args.input,
@@ -205,8 +203,8 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
             Mode::PerAccount
         },
     };
-    let report = pipeline::run(&config, &sandbox, backend, &request).await?;
-    if report.entries.is_empty() {
+    let report = pipeline::run(&config, &sandbox, &service, &request).await?;
+    if report.entries.is_empty() && report.notes.is_empty() {
         eprintln!(
             "no account in scope: add [[account]] entries to {}",
             config.path.display()
@@ -237,7 +235,9 @@ async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
     let checks = config.accounts.iter().map(|account| {
         let sessions = sessions.clone();
         async move {
-            let session = sessions.session(&account.id, "check").await?;
+            let session = sessions
+                .session(&account.id, &SessionSpec::host("check"))
+                .await?;
             session.caller_arn().await
         }
     });

@@ -15,8 +15,9 @@ use crate::capability::aws::AwsBackend;
 use crate::capability::local::LocalBackend;
 use crate::capability::{Backend, Capability, error_message};
 use crate::config::{BackendConfig, Config};
-use crate::credentials::Sessions;
+use crate::credentials::{SessionSpec, Sessions};
 use crate::plan::{Mode, Plan, Scope};
+use crate::policy::Grant;
 use crate::report::{Entry, Report};
 use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
 
@@ -46,6 +47,8 @@ pub enum RunError {
 pub enum Service {
     Local(Arc<LocalBackend>),
     Aws(Arc<Sessions>),
+    /// A backend supplied by an embedder.
+    Custom(Arc<dyn Backend>),
 }
 
 impl Service {
@@ -71,11 +74,25 @@ impl Service {
         }
     }
 
-    /// The backend that serves `plugin` (on AWS, its sessions are named after it).
-    pub fn backend_for(&self, plugin: &str) -> Arc<dyn Backend> {
+    /// The backend that serves `plugin`. On AWS its sessions are named after it, tagged
+    /// with its sha256, and bounded by its grant's session policy.
+    pub fn backend_for(
+        &self,
+        plugin: &str,
+        sha256: Option<&str>,
+        grant: Option<&Grant>,
+    ) -> Arc<dyn Backend> {
         match self {
             Service::Local(local) => local.clone(),
-            Service::Aws(sessions) => Arc::new(AwsBackend::new(sessions.clone(), plugin)),
+            Service::Custom(backend) => backend.clone(),
+            Service::Aws(sessions) => {
+                let spec = SessionSpec {
+                    plugin: plugin.to_owned(),
+                    sha256: sha256.map(str::to_owned),
+                    policy: grant.map(|grant| grant.session_policy().to_string()),
+                };
+                Arc::new(AwsBackend::new(sessions.clone(), spec))
+            }
         }
     }
 }
@@ -85,10 +102,16 @@ impl Service {
 pub async fn run(
     config: &Config,
     sandbox: &Arc<Sandbox>,
-    backend: Arc<dyn Backend>,
+    service: &Service,
     request: &RunRequest,
 ) -> Result<Report, RunError> {
     let plan = Plan::new(config, &request.plugin, request.mode);
+    let grant = Arc::new(
+        config
+            .grant_for(&request.plugin)
+            .cloned()
+            .unwrap_or_else(|| Grant::none(&request.plugin)),
+    );
     let path = plugin_file(&config.plugins_dir, &request.plugin)?;
     // A plugin that fails to load is every planned account's error, not the run's: the
     // report still says which accounts did not get their run.
@@ -97,11 +120,17 @@ pub async fn run(
         Err(err) => Err(Failure::Load(err.to_string())),
     };
     let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
+    let backend = service.backend_for(&request.plugin, sha256.as_deref(), Some(&grant));
 
     // Credentials: an account whose role cannot be assumed is that account's error, and
-    // the plugin runs against the others.
+    // the plugin runs against the others. (A plugin that did not load needs none.)
     let prepared: Vec<_> = futures::stream::iter(&plan.accounts)
-        .map(|account| backend.prepare_account(account))
+        .map(|account| async {
+            match &plugin {
+                Ok(_) => backend.prepare_account(account).await,
+                Err(_) => Ok(()),
+            }
+        })
         .buffered(config.concurrency)
         .collect()
         .await;
@@ -126,11 +155,12 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut tasks = JoinSet::new();
     for (index, scope) in ready.scopes().into_iter().enumerate() {
-        let (sandbox, plugin, backend, permits) = (
+        let (sandbox, plugin, backend, permits, grant) = (
             sandbox.clone(),
             plugin.clone(),
             backend.clone(),
             permits.clone(),
+            grant.clone(),
         );
         let (input, limits) = (request.input.clone(), plan.limits);
         let span = tracing::info_span!("invocation", plugin = %plan.plugin, account = %scope_label(&scope));
@@ -142,7 +172,7 @@ pub async fn run(
                     .expect("the semaphore is never closed");
                 let outcome = match &plugin {
                     Ok(plugin) => {
-                        let capability = Capability::new(backend, scope.clone());
+                        let capability = Capability::new(backend, scope.clone(), grant, limits);
                         sandbox.invoke(plugin, capability, limits, &input).await
                     }
                     Err(failure) => Outcome::failed(failure.clone()),
@@ -174,6 +204,7 @@ pub async fn run(
     entries.sort_by_key(position);
     Ok(Report {
         assume_role_calls: backend.assume_role_calls(),
+        notes: plan.note.clone().into_iter().collect(),
         plugin: plan.plugin,
         sha256,
         mode: match plan.mode {

@@ -27,16 +27,37 @@ pub struct Plan {
     pub limits: Limits,
     /// The planned accounts, in config order.
     pub accounts: Vec<Account>,
+    /// Why accounts are missing from the plan, for the operator.
+    pub note: Option<String>,
 }
 
 impl Plan {
-    /// Plans `plugin` over every configured account.
+    /// Plans `plugin` over the configured accounts its grant covers (none without one).
     pub fn new(config: &Config, plugin: &str, mode: Mode) -> Plan {
+        let grant = config.grant_for(plugin);
+        let note = match grant {
+            None => Some(format!(
+                "plugin {plugin:?} has no grant, so it runs against no account: add [plugin.{plugin}] \
+                 with accounts = [...] and s3 rules to {}",
+                config.path.display()
+            )),
+            Some(grant) if !config.accounts.iter().any(|a| grant.covers(a)) => Some(format!(
+                "the grant of plugin {plugin:?} ({}) covers no configured account",
+                grant.key
+            )),
+            Some(_) => None,
+        };
         Plan {
             plugin: plugin.to_owned(),
             mode,
             limits: config.limits_for(plugin),
-            accounts: config.accounts.iter().map(account).collect(),
+            accounts: config
+                .accounts
+                .iter()
+                .filter(|a| grant.is_some_and(|g| g.covers(a)))
+                .map(account)
+                .collect(),
+            note,
         }
     }
 
@@ -75,8 +96,32 @@ mod tests {
 
     fn config() -> Config {
         let text = "[[account]]\nid = \"111111111111\"\nalias = \"a\"\ntags = { team = \"x\", env = \"dev\" }\n\
-                    [[account]]\nid = \"222222222222\"\nalias = \"b\"\n";
+                    [[account]]\nid = \"222222222222\"\nalias = \"b\"\n\
+                    [plugin.hello]\naccounts = [\"*\"]\n[plugin.replicate]\naccounts = [\"*\"]\n\
+                    [plugin.devonly]\naccounts = [\"tag:env=dev\"]\n";
         Config::parse(text, Path::new("xacct.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_grant_decides_the_accounts_and_no_grant_means_none() {
+        let config = config();
+        let dev = Plan::new(&config, "devonly", Mode::PerAccount);
+        assert_eq!(
+            dev.accounts
+                .iter()
+                .map(|a| a.alias.as_str())
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert!(dev.note.is_none());
+        let none = Plan::new(&config, "ungranted", Mode::PerAccount);
+        assert!(none.accounts.is_empty());
+        assert!(none.scopes().is_empty());
+        let note = none.note.unwrap();
+        assert!(
+            note.contains("[plugin.ungranted]") && note.contains("xacct.toml"),
+            "{note}"
+        );
     }
 
     #[test]

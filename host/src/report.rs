@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::capability::budget::Usage;
 use crate::plan::Mode;
 use crate::sandbox::{Failure, Outcome};
 
@@ -21,6 +22,9 @@ pub struct Report {
     /// AssumeRole calls the process has made so far, per account (AWS backend only).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub assume_role_calls: BTreeMap<String, u64>,
+    /// What the operator should know about the plan (e.g. a plugin without a grant).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The account id an all-accounts entry carries.
@@ -40,6 +44,9 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<EntryError>,
     pub duration_ms: u64,
+    /// S3 calls made and refused, bytes read and written.
+    #[serde(flatten)]
+    pub usage: Usage,
     /// What the plugin printed; logged, not part of the JSON report.
     #[serde(skip)]
     pub stdout: String,
@@ -56,8 +63,8 @@ pub enum Status {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryError {
-    /// `plugin-error`, `time-limit`, `memory-limit`, `output-limit`, `invalid-output`,
-    /// `trap`, `load`, `credentials` or `host`.
+    /// `plugin-error`, `time-limit`, `memory-limit`, `output-limit`, `limit-exceeded`
+    /// (a budget), `invalid-output`, `trap`, `load`, `credentials` or `host`.
     pub kind: String,
     pub message: String,
 }
@@ -81,6 +88,7 @@ impl Entry {
             output,
             error,
             duration_ms: outcome.duration.as_millis() as u64,
+            usage: outcome.usage,
             stdout: outcome.stdout,
             stderr: outcome.stderr,
         }
@@ -98,8 +106,9 @@ impl From<&Failure> for EntryError {
 
 impl Report {
     /// True when every invocation succeeded.
+    /// True when at least one invocation ran and every one succeeded.
     pub fn all_ok(&self) -> bool {
-        self.entries.iter().all(|entry| entry.status == Status::Ok)
+        !self.entries.is_empty() && self.entries.iter().all(|entry| entry.status == Status::Ok)
     }
 
     /// `N ok, M failed`.
@@ -119,6 +128,9 @@ impl Report {
 
     /// A table: one line per entry, the result compacted to one line.
     pub fn write_table(&self, out: &mut impl Write) -> io::Result<()> {
+        for note in &self.notes {
+            writeln!(out, "note: {note}")?;
+        }
         const RESULT_WIDTH: usize = 100;
         let rows: Vec<[String; 5]> = self
             .entries
@@ -185,6 +197,7 @@ mod tests {
         Outcome {
             result,
             duration: Duration::from_millis(7),
+            usage: Usage::default(),
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -197,6 +210,7 @@ mod tests {
             sha256: None,
             mode: "per-account",
             assume_role_calls: BTreeMap::new(),
+            notes: Vec::new(),
             entries: vec![
                 Entry::new(
                     Mode::PerAccount,

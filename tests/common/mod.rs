@@ -66,9 +66,15 @@ pub struct World {
 }
 
 impl World {
-    /// A world on the local backend with the given guests in its plugin directory, the
-    /// three [`ACCOUNTS`], and `extra` appended to the config.
+    /// A world on the local backend with the given guests in its plugin directory, each
+    /// granted everything in every account, the three [`ACCOUNTS`], and `extra` appended
+    /// to the config.
     pub fn new(guests: &[&str], extra: &str) -> World {
+        World::local(guests, &format!("{}{extra}", full_grants(guests)))
+    }
+
+    /// Like [`World::new`], but the plugins have only the grants `extra` gives them.
+    pub fn local(guests: &[&str], extra: &str) -> World {
         let text = format!("[local]\nroot = \"data\"\n{extra}{}", account_entries(""));
         let world = World::with_config(guests, &text, None);
         for (id, _) in ACCOUNTS {
@@ -85,7 +91,8 @@ impl World {
         home: SharedCredentialsProvider,
     ) -> World {
         let text = format!(
-            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}",
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}{}",
+            full_grants(guests),
             account_entries(&format!("role = \"{role}\"\n"))
         );
         World::with_config(guests, &text, Some(home))
@@ -135,18 +142,18 @@ impl World {
         std::fs::create_dir_all(self.data().join(account).join(bucket)).unwrap();
     }
 
-    pub async fn backend(&self, plugin: &str) -> Arc<dyn Backend> {
-        self.service().await.backend_for(plugin)
+    /// The backend as an embedder would get it (no plugin identity, no grant).
+    pub async fn backend(&self) -> Arc<dyn Backend> {
+        self.service().await.backend_for("test", None, None)
     }
 
     pub async fn run(&self, plugin: &str, input: serde_json::Value, mode: Mode) -> Report {
-        self.run_on(self.backend(plugin).await, plugin, input, mode)
-            .await
+        self.run_on(self.service().await, plugin, input, mode).await
     }
 
     pub async fn run_on(
         &self,
-        backend: Arc<dyn Backend>,
+        service: &Service,
         plugin: &str,
         input: serde_json::Value,
         mode: Mode,
@@ -156,7 +163,7 @@ impl World {
             input: input.to_string(),
             mode,
         };
-        pipeline::run(&self.config, &sandbox(), backend, &request)
+        pipeline::run(&self.config, &sandbox(), service, &request)
             .await
             .unwrap()
     }
@@ -173,6 +180,18 @@ impl World {
         let output = ok(&report.entries[0]);
         output["results"].as_array().unwrap().clone()
     }
+}
+
+/// Grants of every action on every bucket of every account.
+fn full_grants(guests: &[&str]) -> String {
+    guests
+        .iter()
+        .map(|name| {
+            format!(
+                "[plugin.{name}]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", actions = [\"list\", \"read\", \"write\", \"delete\", \"tag\"] }}]\n"
+            )
+        })
+        .collect()
 }
 
 /// `[[account]]` entries for [`ACCOUNTS`], each with `extra` lines.

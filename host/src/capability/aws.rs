@@ -30,7 +30,7 @@ use crate::bindings::s3::{
     ObjectSummary, PutOptions, PutResult, Tag,
 };
 use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
-use crate::credentials::{Session, Sessions};
+use crate::credentials::{Session, SessionSpec, Sessions};
 
 /// Bodies up to this size are one PutObject; larger ones are multipart uploads in parts
 /// of this size (S3's minimum part is 5 MiB).
@@ -39,19 +39,16 @@ const PART_BYTES: usize = 8 << 20;
 /// S3 through each account's assumed role, for one plugin.
 pub struct AwsBackend {
     sessions: Arc<Sessions>,
-    plugin: String,
+    spec: SessionSpec,
 }
 
 impl AwsBackend {
-    pub fn new(sessions: Arc<Sessions>, plugin: &str) -> Self {
-        AwsBackend {
-            sessions,
-            plugin: plugin.to_owned(),
-        }
+    pub fn new(sessions: Arc<Sessions>, spec: SessionSpec) -> Self {
+        AwsBackend { sessions, spec }
     }
 
     async fn session(&self, account: &Account) -> Result<Arc<Session>, S3Error> {
-        self.sessions.session(&account.id, &self.plugin).await
+        self.sessions.session(&account.id, &self.spec).await
     }
 
     async fn s3(&self, account: &Account) -> Result<aws_sdk_s3::Client, S3Error> {

@@ -1,16 +1,18 @@
 //! Stage 5 of the pipeline: **capability**. The host side of the WIT `accounts` and `s3`
 //! interfaces: what a plugin can reach, and the only way it reaches anything.
 //!
-//! Every call goes scope check → backend → typed result. A plugin holds handles (an
-//! account's client, an upload, a stream), never the credentials or clients behind them,
-//! and every message it gets back was written by the host.
+//! Every call goes scope and grant check → budget → backend → typed result. A refused
+//! call never reaches the backend. A plugin holds handles (an account's client, an
+//! upload, a stream), never the credentials or clients behind them, and every message it
+//! gets back was written by the host.
 
 pub mod aws;
 pub mod backend;
+pub mod budget;
 pub mod local;
 mod upload;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasData, Resource, ResourceTable, ResourceTableError};
 use wasmtime_wasi::p2::pipe::AsyncReadStream;
@@ -22,9 +24,12 @@ use crate::bindings::s3::{
 };
 use crate::bindings::xacct::plugin::{accounts, types};
 use crate::bindings::{Account, S3Error};
+use crate::config::Limits;
 use crate::plan::Scope;
+use crate::policy::{Action, Grant};
 pub use backend::Backend;
 use backend::denied_by_xacct;
+use budget::{Budget, MeteredReader};
 pub use upload::{PutTasks, UploadHandle};
 
 /// The text of an S3 error, for the host's own reports.
@@ -40,25 +45,38 @@ pub fn error_message(err: &S3Error) -> String {
     }
 }
 
-/// What one invocation may reach: the accounts in its scope, through one backend.
+/// What one invocation may reach: the accounts in its scope, through one backend, within
+/// the plugin's grant and the invocation's budgets.
 pub struct Capability {
     backend: Arc<dyn Backend>,
     scope: Scope,
+    grant: Arc<Grant>,
+    budget: Arc<Budget>,
     puts: PutTasks,
+    /// Table slots of the handles this capability opened (clients, uploads, streams).
+    handles: Mutex<Vec<u32>>,
 }
 
 impl Capability {
-    pub fn new(backend: Arc<dyn Backend>, scope: Scope) -> Self {
+    pub fn new(backend: Arc<dyn Backend>, scope: Scope, grant: Arc<Grant>, limits: Limits) -> Self {
         Capability {
             backend,
             scope,
+            grant,
+            budget: Budget::new(limits),
             puts: PutTasks::default(),
+            handles: Mutex::new(Vec::new()),
         }
     }
 
     /// The invocation's puts, to wait for once it has ended.
     pub fn put_tasks(&self) -> PutTasks {
         self.puts.clone()
+    }
+
+    /// The invocation's budgets and what it spent.
+    pub fn budget(&self) -> Arc<Budget> {
+        self.budget.clone()
     }
 }
 
@@ -83,14 +101,75 @@ impl HasData for CapabilityData {
 
 type HostResult<T> = wasmtime::Result<Result<T, S3Error>>;
 
+/// What a call needs the grant to allow.
+enum Needs<'a> {
+    ListBuckets,
+    List { bucket: &'a str, prefix: &'a str },
+    Object(Action, &'a str, &'a str),
+}
+
+/// A call that passed its checks: the backend and the account to call it for.
+type Admitted = Result<(Arc<dyn Backend>, Account), S3Error>;
+
 impl CapabilityView<'_> {
-    /// The account behind a client handle, and the backend to reach it with.
-    fn client(
-        &self,
+    /// Checks a call against the grant, then spends one S3 call of the budget. A refusal
+    /// is the guest's access-denied (`Ok(Err)`); an overspent budget traps (`Err`).
+    fn admit(
+        &mut self,
         client: &Resource<ClientHandle>,
-    ) -> wasmtime::Result<(Arc<dyn Backend>, Account)> {
-        let handle = self.table.get(client)?;
-        Ok((self.capability.backend.clone(), handle.account.clone()))
+        needs: &[Needs<'_>],
+    ) -> wasmtime::Result<Admitted> {
+        let account = self.table.get(client)?.account.clone();
+        let grant = &self.capability.grant;
+        for need in needs {
+            let checked = match need {
+                Needs::ListBuckets => grant.check_list_buckets(),
+                Needs::List { bucket, prefix } => grant.check_list(bucket, prefix),
+                Needs::Object(action, bucket, key) => grant.check(*action, bucket, key),
+            };
+            if let Err(denied) = checked {
+                self.capability.budget.note_denied();
+                return Ok(Err(denied));
+            }
+        }
+        self.capability.budget.spend_call()?;
+        Ok(Ok((self.capability.backend.clone(), account)))
+    }
+
+    /// Puts a handle in the table if the handle budget allows one more.
+    fn push_handle<T: Send + 'static>(
+        &mut self,
+        value: T,
+        parent: Option<&Resource<UploadHandle>>,
+    ) -> wasmtime::Result<Resource<T>> {
+        let mut handles = self
+            .capability
+            .handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Handles the guest dropped have left the table.
+        handles.retain(|rep| self.table.get_any_mut(*rep).is_ok());
+        self.capability.budget.admit_handle(handles.len())?;
+        let resource = match parent {
+            Some(parent) => self.table.push_child(value, parent)?,
+            None => self.table.push(value)?,
+        };
+        handles.push(resource.rep());
+        Ok(resource)
+    }
+}
+
+/// Runs an admitted call.
+async fn call<T, F>(
+    admitted: Admitted,
+    op: impl FnOnce(Arc<dyn Backend>, Account) -> F,
+) -> HostResult<T>
+where
+    F: Future<Output = Result<T, S3Error>>,
+{
+    match admitted {
+        Ok((backend, account)) => Ok(op(backend, account).await),
+        Err(denied) => Ok(Err(denied)),
     }
 }
 
@@ -107,6 +186,7 @@ impl s3::Host for CapabilityView<'_> {}
 impl s3::HostClient for CapabilityView<'_> {
     async fn open(&mut self, account_id: String) -> HostResult<Resource<ClientHandle>> {
         let Some(account) = self.capability.scope.iter().find(|a| a.id == account_id) else {
+            self.capability.budget.note_denied();
             return Ok(Err(denied_by_xacct(format!(
                 "account {account_id:?} is not in this invocation's scope"
             ))));
@@ -114,7 +194,7 @@ impl s3::HostClient for CapabilityView<'_> {
         let handle = ClientHandle {
             account: account.clone(),
         };
-        Ok(Ok(self.table.push(handle)?))
+        Ok(Ok(self.push_handle(handle, None)?))
     }
 
     async fn account(&mut self, client: Resource<ClientHandle>) -> wasmtime::Result<Account> {
@@ -122,8 +202,14 @@ impl s3::HostClient for CapabilityView<'_> {
     }
 
     async fn list_buckets(&mut self, client: Resource<ClientHandle>) -> HostResult<Vec<Bucket>> {
-        let (backend, account) = self.client(&client)?;
-        Ok(backend.list_buckets(&account).await)
+        let admitted = self.admit(&client, &[Needs::ListBuckets])?;
+        let grant = self.capability.grant.clone();
+        call(admitted, |backend, account| async move {
+            let mut buckets = backend.list_buckets(&account).await?;
+            buckets.retain(|bucket| grant.shows_bucket(&bucket.name));
+            Ok(buckets)
+        })
+        .await
     }
 
     async fn list_objects(
@@ -131,8 +217,20 @@ impl s3::HostClient for CapabilityView<'_> {
         client: Resource<ClientHandle>,
         request: ListObjectsRequest,
     ) -> HostResult<ListObjectsPage> {
-        let (backend, account) = self.client(&client)?;
-        Ok(backend.list_objects(&account, request).await)
+        let prefix = request.prefix.clone().unwrap_or_default();
+        let needs = [Needs::List {
+            bucket: &request.bucket,
+            prefix: &prefix,
+        }];
+        let admitted = self.admit(&client, &needs)?;
+        let grant = self.capability.grant.clone();
+        call(admitted, |backend, account| async move {
+            let bucket = request.bucket.clone();
+            let mut page = backend.list_objects(&account, request).await?;
+            grant.filter_page(&bucket, &mut page);
+            Ok(page)
+        })
+        .await
     }
 
     async fn head_object(
@@ -141,8 +239,11 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<ObjectMeta> {
-        let (backend, account) = self.client(&client)?;
-        Ok(backend.head_object(&account, &bucket, &key).await)
+        let admitted = self.admit(&client, &[Needs::Object(Action::Read, &bucket, &key)])?;
+        call(admitted, |backend, account| async move {
+            backend.head_object(&account, &bucket, &key).await
+        })
+        .await
     }
 
     async fn get_object(
@@ -152,17 +253,22 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         range: Option<ByteRange>,
     ) -> HostResult<ObjectBody> {
-        let (backend, account) = self.client(&client)?;
-        let object = match backend.get_object(&account, &bucket, &key, range).await {
+        let admitted = self.admit(&client, &[Needs::Object(Action::Read, &bucket, &key)])?;
+        let object = match call(admitted, |backend, account| async move {
+            backend.get_object(&account, &bucket, &key, range).await
+        })
+        .await?
+        {
             Ok(object) => object,
             Err(err) => return Ok(Err(err)),
         };
+        let body = MeteredReader::new(object.body, self.capability.budget.clone());
         // Not a child of the client: a stream stays readable after its client is dropped.
-        let stream: DynInputStream = Box::new(AsyncReadStream::new(object.body));
+        let stream: DynInputStream = Box::new(AsyncReadStream::new(body));
         Ok(Ok(ObjectBody {
             meta: object.meta,
             content_length: object.content_length,
-            body: self.table.push(stream)?,
+            body: self.push_handle(stream, None)?,
         }))
     }
 
@@ -173,13 +279,18 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         options: PutOptions,
     ) -> HostResult<Resource<UploadHandle>> {
-        let (backend, account) = self.client(&client)?;
-        let upload = UploadHandle::start(&self.capability.puts, |body| async move {
+        let (backend, account) =
+            match self.admit(&client, &[Needs::Object(Action::Write, &bucket, &key)])? {
+                Ok(admitted) => admitted,
+                Err(denied) => return Ok(Err(denied)),
+            };
+        let budget = self.capability.budget.clone();
+        let upload = UploadHandle::start(&self.capability.puts, budget, |body| async move {
             backend
                 .put_object(&account, &bucket, &key, options, body)
                 .await
         });
-        Ok(Ok(self.table.push(upload)?))
+        Ok(Ok(self.push_handle(upload, None)?))
     }
 
     async fn delete_object(
@@ -188,8 +299,11 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<()> {
-        let (backend, account) = self.client(&client)?;
-        Ok(backend.delete_object(&account, &bucket, &key).await)
+        let admitted = self.admit(&client, &[Needs::Object(Action::Delete, &bucket, &key)])?;
+        call(admitted, |backend, account| async move {
+            backend.delete_object(&account, &bucket, &key).await
+        })
+        .await
     }
 
     async fn delete_objects(
@@ -198,8 +312,33 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         keys: Vec<String>,
     ) -> HostResult<DeleteResult> {
-        let (backend, account) = self.client(&client)?;
-        Ok(backend.delete_objects(&account, &bucket, keys).await)
+        // Keys outside the grant fail one by one; the rest go in one call.
+        let grant = self.capability.grant.clone();
+        let (allowed, refused): (Vec<String>, Vec<String>) = keys
+            .into_iter()
+            .partition(|key| grant.check(Action::Delete, &bucket, key).is_ok());
+        let failed: Vec<(String, S3Error)> = refused
+            .into_iter()
+            .map(|key| {
+                self.capability.budget.note_denied();
+                let denied = grant.check(Action::Delete, &bucket, &key).unwrap_err();
+                (key, denied)
+            })
+            .collect();
+        if allowed.is_empty() {
+            self.table.get(&client)?;
+            return Ok(Ok(DeleteResult {
+                deleted: Vec::new(),
+                failed,
+            }));
+        }
+        let admitted = self.admit(&client, &[])?;
+        call(admitted, |backend, account| async move {
+            let mut result = backend.delete_objects(&account, &bucket, allowed).await?;
+            result.failed.extend(failed);
+            Ok(result)
+        })
+        .await
     }
 
     async fn copy_object(
@@ -210,14 +349,19 @@ impl s3::HostClient for CapabilityView<'_> {
         target_bucket: String,
         target_key: String,
     ) -> HostResult<PutResult> {
-        let (backend, account) = self.client(&client)?;
-        Ok(backend
-            .copy_object(
-                &account,
-                (&source_bucket, &source_key),
-                (&target_bucket, &target_key),
-            )
-            .await)
+        let needs = [
+            Needs::Object(Action::Read, &source_bucket, &source_key),
+            Needs::Object(Action::Write, &target_bucket, &target_key),
+        ];
+        let admitted = self.admit(&client, &needs)?;
+        call(admitted, |backend, account| async move {
+            let (source, target) = (
+                (source_bucket.as_str(), source_key.as_str()),
+                (target_bucket.as_str(), target_key.as_str()),
+            );
+            backend.copy_object(&account, source, target).await
+        })
+        .await
     }
 
     async fn get_object_tagging(
@@ -226,8 +370,11 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<Vec<Tag>> {
-        let (backend, account) = self.client(&client)?;
-        Ok(backend.get_object_tagging(&account, &bucket, &key).await)
+        let admitted = self.admit(&client, &[Needs::Object(Action::Tag, &bucket, &key)])?;
+        call(admitted, |backend, account| async move {
+            backend.get_object_tagging(&account, &bucket, &key).await
+        })
+        .await
     }
 
     async fn put_object_tagging(
@@ -237,10 +384,13 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         tags: Vec<Tag>,
     ) -> HostResult<()> {
-        let (backend, account) = self.client(&client)?;
-        Ok(backend
-            .put_object_tagging(&account, &bucket, &key, tags)
-            .await)
+        let admitted = self.admit(&client, &[Needs::Object(Action::Tag, &bucket, &key)])?;
+        call(admitted, |backend, account| async move {
+            backend
+                .put_object_tagging(&account, &bucket, &key, tags)
+                .await
+        })
+        .await
     }
 
     async fn drop(&mut self, client: Resource<ClientHandle>) -> wasmtime::Result<()> {
@@ -261,7 +411,7 @@ impl s3::HostUpload for CapabilityView<'_> {
         };
         let stream: DynOutputStream = Box::new(sink);
         // A child of the upload: `finish` can tell whether the guest closed it.
-        Ok(Ok(self.table.push_child(stream, &upload)?))
+        Ok(Ok(self.push_handle(stream, Some(&upload))?))
     }
 
     async fn finish(&mut self, upload: Resource<UploadHandle>) -> HostResult<PutResult> {

@@ -18,6 +18,7 @@ use wasmtime_wasi::async_trait;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
 use super::backend::{PutBody, aborted};
+use super::budget::Budget;
 use crate::bindings::S3Error;
 use crate::bindings::s3::PutResult;
 
@@ -65,8 +66,13 @@ pub struct UploadHandle {
 }
 
 impl UploadHandle {
-    /// Starts a put: `start` receives the body and runs as a task of `tasks`.
-    pub fn start<F>(tasks: &PutTasks, start: impl FnOnce(PutBody) -> F) -> UploadHandle
+    /// Starts a put: `start` receives the body and runs as a task of `tasks`; the bytes
+    /// written count against `budget`.
+    pub fn start<F>(
+        tasks: &PutTasks,
+        budget: Arc<Budget>,
+        start: impl FnOnce(PutBody) -> F,
+    ) -> UploadHandle
     where
         F: Future<Output = Result<PutResult, S3Error>> + Send + 'static,
     {
@@ -74,7 +80,10 @@ impl UploadHandle {
         let (commit_tx, commit_rx) = oneshot::channel();
         let result = tasks.spawn(start(PutBody::new(chunks_rx, commit_rx)));
         UploadHandle {
-            body: Some(BodySink { chunks: chunks_tx }),
+            body: Some(BodySink {
+                chunks: chunks_tx,
+                budget,
+            }),
             commit: Some(commit_tx),
             result,
         }
@@ -107,12 +116,16 @@ impl UploadHandle {
 /// The `wasi:io` output-stream of an upload.
 pub struct BodySink {
     chunks: mpsc::Sender<Bytes>,
+    budget: Arc<Budget>,
 }
 
 impl OutputStream for BodySink {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
         if bytes.is_empty() {
             return Ok(());
+        }
+        if let Err(spent) = self.budget.spend_written(bytes.len()) {
+            return Err(StreamError::Trap(wasmtime::Error::new(spent)));
         }
         self.chunks.try_send(bytes).map_err(|err| match err {
             mpsc::error::TrySendError::Closed(_) => StreamError::Closed,

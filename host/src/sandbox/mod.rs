@@ -28,6 +28,7 @@ pub use catalog::{LoadError, LoadedPlugin, plugin_file, plugin_files};
 use output::CapturedOutput;
 
 use crate::bindings::xacct::plugin::{accounts, s3, types};
+use crate::capability::budget::{BudgetExhausted, Usage};
 use crate::capability::{Capability, CapabilityData, CapabilityView};
 use crate::config::{Limits, MAX_MEMORY_MIB};
 
@@ -68,6 +69,8 @@ impl WasiView for InvocationState {
 pub struct Outcome {
     pub result: Result<serde_json::Value, Failure>,
     pub duration: Duration,
+    /// The S3 calls and bytes it spent.
+    pub usage: Usage,
     /// What the plugin printed.
     pub stdout: String,
     pub stderr: String,
@@ -79,6 +82,7 @@ impl Outcome {
         Outcome {
             result: Err(failure),
             duration: Duration::ZERO,
+            usage: Usage::default(),
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -96,6 +100,8 @@ pub enum Failure {
     MemoryLimit(u64),
     #[error("output of {size} bytes exceeds the limit of {limit} bytes")]
     OutputLimit { size: u64, limit: u64 },
+    #[error("{0}")]
+    Budget(String),
     #[error("output is not JSON: {0}")]
     InvalidOutput(String),
     #[error("plugin trapped: {0}")]
@@ -116,6 +122,7 @@ impl Failure {
             Failure::TimeLimit(_) => "time-limit",
             Failure::MemoryLimit(_) => "memory-limit",
             Failure::OutputLimit { .. } => "output-limit",
+            Failure::Budget(_) => "limit-exceeded",
             Failure::InvalidOutput(_) => "invalid-output",
             Failure::Trap(_) => "trap",
             Failure::Load(_) => "load",
@@ -188,6 +195,7 @@ impl Sandbox {
     ) -> Outcome {
         let started = Instant::now();
         let puts = capability.put_tasks();
+        let budget = capability.budget();
         let (stdout, stderr) = (CapturedOutput::default(), CapturedOutput::default());
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
@@ -211,12 +219,16 @@ impl Sandbox {
         store.limiter(|state| &mut state.memory);
         // Guest code yields to the executor at every epoch tick, so the host's timeout
         // below also fires for a guest that never calls the host; the callback itself
-        // is the hard stop.
+        // is the hard stop, for time and for an overspent budget alike.
         let deadline = started + limits.time;
         store.set_epoch_deadline(1);
+        let ticking_budget = budget.clone();
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
                 Err(wasmtime::Error::new(TimeLimitReached))
+            } else if ticking_budget.is_spent() {
+                let reason = ticking_budget.overrun_reason().unwrap_or_default();
+                Err(wasmtime::Error::new(BudgetExhausted(reason)))
             } else {
                 Ok(UpdateDeadline::Yield(1))
             }
@@ -239,6 +251,13 @@ impl Sandbox {
             Ok(Ok(Err(message))) => Err(Failure::Plugin(message)),
             Ok(Ok(Ok(output))) => parse_output(output, limits.output_bytes),
         };
+        // A spent budget ends the invocation as such, whatever the guest made of it.
+        let result = match budget.overrun_reason() {
+            Some(reason) if !matches!(result, Err(Failure::MemoryLimit(_))) => {
+                Err(Failure::Budget(reason))
+            }
+            _ => result,
+        };
         // Dropping the store ends whatever the plugin left open: unfinished uploads
         // abort, streams close. The invocation is over once the aborts are done.
         drop(store);
@@ -246,6 +265,7 @@ impl Sandbox {
         Outcome {
             result,
             duration: started.elapsed(),
+            usage: budget.usage(),
             stdout: stdout.text(),
             stderr: stderr.text(),
         }

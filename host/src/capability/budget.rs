@@ -1,0 +1,222 @@
+//! Per-invocation budgets: S3 calls, bytes read, bytes written, handles open at once.
+//!
+//! Spending past a budget records the reason and ends the invocation: the call that
+//! overspent fails (a trap, or a stream error for bytes), the sandbox's epoch check traps
+//! the guest at its next tick, and the report says `limit-exceeded` — even if the guest
+//! swallowed the error and returned normally.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use serde::Serialize;
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::config::Limits;
+
+/// The trap that ends an invocation whose budget is spent.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BudgetExhausted(pub String);
+
+/// What an invocation used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// S3 calls that reached the backend.
+    pub s3_calls: u64,
+    /// Calls the grant refused (they never reached the backend).
+    pub denied_calls: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+}
+
+/// An invocation's budgets and what it has spent.
+pub struct Budget {
+    limits: Limits,
+    calls: AtomicU64,
+    denied: AtomicU64,
+    read: AtomicU64,
+    written: AtomicU64,
+    spent: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Budget {
+    pub fn new(limits: Limits) -> Arc<Budget> {
+        Arc::new(Budget {
+            limits,
+            calls: AtomicU64::new(0),
+            denied: AtomicU64::new(0),
+            read: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            spent: AtomicBool::new(false),
+            reason: Mutex::new(None),
+        })
+    }
+
+    /// Records the first budget overrun.
+    fn overrun(&self, reason: String) -> BudgetExhausted {
+        let mut first = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        let reason = first.get_or_insert(reason).clone();
+        self.spent.store(true, Ordering::Release);
+        BudgetExhausted(reason)
+    }
+
+    /// Cheap enough for every epoch tick.
+    pub fn is_spent(&self) -> bool {
+        self.spent.load(Ordering::Acquire)
+    }
+
+    /// Why the invocation overran, if it did.
+    pub fn overrun_reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// One more S3 call is about to reach the backend.
+    pub fn spend_call(&self) -> Result<(), BudgetExhausted> {
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if calls > self.limits.s3_calls {
+            return Err(self.overrun(format!(
+                "S3 call budget of {} calls exhausted",
+                self.limits.s3_calls
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn note_denied(&self) {
+        self.denied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn spend_bytes(
+        &self,
+        counter: &AtomicU64,
+        bytes: usize,
+        limit: u64,
+        what: &str,
+    ) -> Result<(), BudgetExhausted> {
+        let total = counter.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
+        if total > limit {
+            return Err(self.overrun(format!("{what} budget of {limit} bytes exhausted")));
+        }
+        Ok(())
+    }
+
+    pub fn spend_written(&self, bytes: usize) -> Result<(), BudgetExhausted> {
+        self.spend_bytes(&self.written, bytes, self.limits.write_bytes, "write")
+    }
+
+    /// A handle is about to open while `open` are open already.
+    pub fn admit_handle(&self, open: usize) -> Result<(), BudgetExhausted> {
+        if open as u64 >= self.limits.handles {
+            return Err(self.overrun(format!(
+                "handle budget of {} open handles exhausted",
+                self.limits.handles
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn usage(&self) -> Usage {
+        Usage {
+            s3_calls: self.calls.load(Ordering::Relaxed),
+            denied_calls: self.denied.load(Ordering::Relaxed),
+            bytes_read: self.read.load(Ordering::Relaxed),
+            bytes_written: self.written.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// An object body that counts what the guest reads against the read budget.
+pub struct MeteredReader<R> {
+    inner: R,
+    budget: Arc<Budget>,
+}
+
+impl<R> MeteredReader<R> {
+    pub fn new(inner: R, budget: Arc<Budget>) -> Self {
+        MeteredReader { inner, budget }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for MeteredReader<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let read = buf.filled().len() - before;
+            let budget = &self.budget;
+            if let Err(spent) =
+                budget.spend_bytes(&budget.read, read, budget.limits.read_bytes, "read")
+            {
+                // The bytes past the budget are not handed over.
+                buf.set_filled(before);
+                return Poll::Ready(Err(io::Error::other(spent.0)));
+            }
+        }
+        polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            s3_calls: 2,
+            handles: 1,
+            write_bytes: 10,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn overspending_records_the_first_reason() {
+        let budget = Budget::new(limits());
+        budget.spend_call().unwrap();
+        budget.spend_call().unwrap();
+        assert!(!budget.is_spent());
+        let err = budget.spend_call().unwrap_err();
+        assert_eq!(err.0, "S3 call budget of 2 calls exhausted");
+        assert!(budget.is_spent());
+        budget.spend_written(11).unwrap_err();
+        assert_eq!(
+            budget.overrun_reason().unwrap(),
+            "S3 call budget of 2 calls exhausted"
+        );
+        assert_eq!(budget.usage().s3_calls, 3);
+    }
+
+    #[test]
+    fn handles_are_admitted_up_to_the_budget() {
+        let budget = Budget::new(limits());
+        budget.admit_handle(0).unwrap();
+        assert!(budget.admit_handle(1).is_err());
+    }
+
+    #[tokio::test]
+    async fn reads_past_the_budget_fail() {
+        use tokio::io::AsyncReadExt;
+        let budget = Budget::new(Limits {
+            read_bytes: 5,
+            ..Limits::default()
+        });
+        let mut reader = MeteredReader::new(&b"0123456789"[..], budget.clone());
+        let mut out = Vec::new();
+        assert!(reader.read_to_end(&mut out).await.is_err());
+        assert_eq!(
+            budget.overrun_reason().unwrap(),
+            "read budget of 5 bytes exhausted"
+        );
+    }
+}
