@@ -334,3 +334,61 @@ fn compiled_plugins_are_cached_by_content_and_a_bad_entry_is_recompiled() {
         "the entry was rewritten"
     );
 }
+
+#[tokio::test]
+async fn budgets_are_per_invocation_and_overspending_ends_it() {
+    let world = World::new(&["s3script"], "[limits]\ns3_calls = 3\n");
+    let calls = |n: usize| json!({ "steps": vec![json!({"op": "buckets"}); n] });
+    let report = world.run("s3script", calls(3), Mode::PerAccount).await;
+    assert!(report.all_ok(), "each invocation has its own three calls");
+    assert!(report.entries.iter().all(|e| e.usage.s3_calls == 3));
+    let report = world.run("s3script", calls(4), Mode::PerAccount).await;
+    for entry in &report.entries {
+        let (kind, message) = failed(entry);
+        assert_eq!(
+            (kind, message),
+            ("limit-exceeded", "S3 call budget of 3 calls exhausted")
+        );
+    }
+}
+
+#[tokio::test]
+async fn byte_budgets_stop_reads_and_writes() {
+    let world = World::new(&["s3script"], "[limits]\nread_mib = 1\nwrite_mib = 1\n");
+    world.put_file("111111111111", "bkt", "two-mib", vec![b'x'; 2 << 20]);
+    world.put_file("111111111111", "bkt", "small", "fits");
+    let read = json!({ "steps": [{"op": "get", "bucket": "bkt", "key": "two-mib"}] });
+    let report = world.run("s3script", read, Mode::AllAccounts).await;
+    assert_eq!(
+        failed(&report.entries[0]),
+        ("limit-exceeded", "read budget of 1048576 bytes exhausted")
+    );
+
+    let chunk = "y".repeat(512 << 10);
+    let write = json!({ "steps": [{"op": "put_abandon", "bucket": "bkt", "key": "big", "body": chunk, "repeat": 3}] });
+    let report = world.run("s3script", write, Mode::AllAccounts).await;
+    assert_eq!(
+        failed(&report.entries[0]),
+        ("limit-exceeded", "write budget of 1048576 bytes exhausted")
+    );
+    assert!(!world.data().join("111111111111/bkt/big").exists());
+
+    let small = json!({ "steps": [{"op": "get", "bucket": "bkt", "key": "small"}] });
+    let report = world.run("s3script", small, Mode::AllAccounts).await;
+    assert_eq!(ok(&report.entries[0])["results"][0]["ok"]["body"], "fits");
+    assert_eq!(report.entries[0].usage.bytes_read, 4);
+}
+
+#[tokio::test]
+async fn a_plugin_without_a_grant_runs_nowhere_and_is_told_why() {
+    let world = World::local(&["hello"], "");
+    let report = world.run("hello", json!({}), Mode::PerAccount).await;
+    assert!(report.entries.is_empty());
+    assert!(!report.all_ok(), "nothing ran: not a success");
+    assert_eq!(report.notes.len(), 1);
+    assert!(
+        report.notes[0].contains("add [plugin.hello]"),
+        "{}",
+        report.notes[0]
+    );
+}

@@ -83,16 +83,27 @@ impl World {
         world
     }
 
-    /// A world on the AWS backend at `endpoint` (moto), whose accounts assume `role`.
+    /// A world on the AWS backend at `endpoint` (moto), whose accounts assume `role`,
+    /// the guests granted everything.
     pub fn aws(
         guests: &[&str],
         endpoint: &str,
         role: &str,
         home: SharedCredentialsProvider,
     ) -> World {
+        World::aws_with_grants(guests, endpoint, role, home, &full_grants(guests))
+    }
+
+    /// Like [`World::aws`], with the grants (and any other config) in `extra`.
+    pub fn aws_with_grants(
+        guests: &[&str],
+        endpoint: &str,
+        role: &str,
+        home: SharedCredentialsProvider,
+        extra: &str,
+    ) -> World {
         let text = format!(
-            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}{}",
-            full_grants(guests),
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{extra}{}",
             account_entries(&format!("role = \"{role}\"\n"))
         );
         World::with_config(guests, &text, Some(home))

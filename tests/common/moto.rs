@@ -116,6 +116,34 @@ impl Moto {
         (status, response)
     }
 
+    /// moto's record of every AssumeRole it answered.
+    pub fn assumed_roles(&self) -> Vec<serde_json::Value> {
+        let (status, response) = self.request("GET", "/moto-api/data.json", "");
+        assert_eq!(status, 200, "{response}");
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        // Tolerate a chunked body: the JSON object is between the first '{' and last '}'.
+        let json = &body[body.find('{').unwrap_or(0)..=body.rfind('}').unwrap_or(0)];
+        let data: serde_json::Value = serde_json::from_str(json).expect("moto's data.json");
+        data["sts"]["AssumedRole"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every credential secret in play: the home user's keys and every assumed role's
+    /// access key id, secret and session token.
+    pub fn secrets(&self, home: &Home) -> Vec<String> {
+        let mut secrets = vec![home.access_key_id.clone(), home.secret_access_key.clone()];
+        for role in self.assumed_roles() {
+            for field in ["access_key_id", "secret_access_key", "session_token"] {
+                if let Some(secret) = role[field].as_str() {
+                    secrets.push(secret.to_owned());
+                }
+            }
+        }
+        secrets
+    }
+
     /// From now on moto authenticates every request and enforces IAM policies.
     pub fn enforce_iam(&self) {
         let (status, response) = self.request("POST", "/moto-api/reset-auth", "0");

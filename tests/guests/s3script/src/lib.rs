@@ -40,7 +40,7 @@ struct Step {
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     keys: Vec<String>,
-    /// `put_abandon`: how many times to write `body`.
+    /// `put_abandon`: how many times to write `body`; `leak_clients`: how many to open.
     repeat: usize,
 }
 
@@ -153,6 +153,26 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
             }
             drop(writer);
             Value::Null
+        }
+        "leak_clients" => {
+            // Opens clients and never drops them; reports how many it got.
+            let mut opened = 0;
+            for _ in 0..step.repeat {
+                match S3::open(&account.id) {
+                    Ok(client) => {
+                        std::mem::forget(client);
+                        opened += 1;
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            json!(opened)
+        }
+        "drop_client_then_read" => {
+            // The object's stream outlives the client it came from.
+            let reader = S3::open(&account.id)?.get(bucket, key)?;
+            drop(s3);
+            read_all(reader)
         }
         "finish_with_open_body" => {
             let upload = s3.put_object(
