@@ -22,8 +22,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::{Bytes, BytesMut};
 
 use super::backend::{
-    Backend, MAX_DELETE_KEYS, MAX_LIST_KEYS, ObjectStream, PutBody, aborted, check_bucket_name,
-    check_tags,
+    Backend, ObjectStream, PutBody, aborted, check_bucket_name, check_delete_batch, check_tags,
+    empty_page, page_size,
 };
 use crate::bindings::s3::{
     Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
@@ -241,14 +241,9 @@ impl Backend for AwsBackend {
     ) -> Result<ListObjectsPage, S3Error> {
         check_bucket_name(&request.bucket)?;
         let what = format!("ListObjectsV2 on {:?}", request.bucket);
-        let max_keys = request.max_keys.unwrap_or(MAX_LIST_KEYS).min(MAX_LIST_KEYS);
-        if max_keys == 0 {
-            return Ok(ListObjectsPage {
-                objects: Vec::new(),
-                common_prefixes: Vec::new(),
-                next_continuation_token: None,
-            });
-        }
+        let Some(max_keys) = page_size(&request) else {
+            return Ok(empty_page());
+        };
         let output = self
             .s3(account)
             .await?
@@ -498,12 +493,7 @@ impl Backend for AwsBackend {
         keys: Vec<String>,
     ) -> Result<DeleteResult, S3Error> {
         check_bucket_name(bucket)?;
-        if keys.len() > MAX_DELETE_KEYS {
-            return Err(S3Error::InvalidInput(format!(
-                "{} keys given; delete-objects takes at most {MAX_DELETE_KEYS}",
-                keys.len()
-            )));
-        }
+        check_delete_batch(&keys)?;
         let mut result = DeleteResult {
             deleted: Vec::new(),
             failed: Vec::new(),

@@ -177,10 +177,37 @@ pub fn check_tags(tags: &[Tag]) -> Result<(), S3Error> {
 }
 
 /// The most keys one `delete-objects` call takes, as on S3.
-pub const MAX_DELETE_KEYS: usize = 1000;
+const MAX_DELETE_KEYS: usize = 1000;
 
 /// The most keys (plus common prefixes) one listing page holds, as on S3.
-pub const MAX_LIST_KEYS: u32 = 1000;
+const MAX_LIST_KEYS: u32 = 1000;
+
+/// How many entries a listing page may hold, as S3 bounds `max-keys`; `None` when the
+/// request asks for none (the answer is an empty, final page).
+pub fn page_size(request: &ListObjectsRequest) -> Option<u32> {
+    let size = request.max_keys.unwrap_or(MAX_LIST_KEYS).min(MAX_LIST_KEYS);
+    (size > 0).then_some(size)
+}
+
+/// A page with nothing in it and nothing after it.
+pub fn empty_page() -> ListObjectsPage {
+    ListObjectsPage {
+        objects: Vec::new(),
+        common_prefixes: Vec::new(),
+        next_continuation_token: None,
+    }
+}
+
+/// Refuses a batch delete larger than S3 takes.
+pub fn check_delete_batch(keys: &[String]) -> Result<(), S3Error> {
+    if keys.len() > MAX_DELETE_KEYS {
+        return Err(S3Error::InvalidInput(format!(
+            "{} keys given; delete-objects takes at most {MAX_DELETE_KEYS}",
+            keys.len()
+        )));
+    }
+    Ok(())
+}
 
 /// Access denied by the xacct host itself.
 pub fn denied_by_xacct(message: String) -> S3Error {

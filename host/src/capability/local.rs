@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::backend::{
-    Backend, MAX_DELETE_KEYS, MAX_LIST_KEYS, ObjectStream, PutBody, aborted, check_bucket_name,
-    check_tags,
+    Backend, ObjectStream, PutBody, aborted, check_bucket_name, check_delete_batch, check_tags,
+    empty_page, page_size,
 };
 use crate::bindings::s3::{
     Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
@@ -362,20 +362,16 @@ fn list_blocking(
 ) -> Result<ListObjectsPage, S3Error> {
     let prefix = request.prefix.as_deref().unwrap_or("");
     let delimiter = request.delimiter.as_deref().filter(|d| !d.is_empty());
-    let max_keys = request.max_keys.unwrap_or(MAX_LIST_KEYS).min(MAX_LIST_KEYS) as usize;
+    let Some(max_keys) = page_size(request) else {
+        return Ok(empty_page());
+    };
+    let max_keys = max_keys as usize;
     let resume = match (&request.continuation_token, &request.start_after) {
         (Some(token), _) => Some(Resume::parse(token)?),
         (None, Some(after)) => Some(Resume::AfterKey(after.clone())),
         (None, None) => None,
     };
-    let mut page = ListObjectsPage {
-        objects: Vec::new(),
-        common_prefixes: Vec::new(),
-        next_continuation_token: None,
-    };
-    if max_keys == 0 {
-        return Ok(page);
-    }
+    let mut page = empty_page();
     // Only the directory the prefix names can hold matching keys: start the walk there.
     let (start_dir, start_key) = match prefix.rfind('/') {
         Some(slash) if key_to_path(&prefix[..slash]).is_ok() => {
@@ -590,12 +586,7 @@ impl Backend for LocalBackend {
         bucket: &str,
         keys: Vec<String>,
     ) -> Result<DeleteResult, S3Error> {
-        if keys.len() > MAX_DELETE_KEYS {
-            return Err(S3Error::InvalidInput(format!(
-                "{} keys given; delete-objects takes at most {MAX_DELETE_KEYS}",
-                keys.len()
-            )));
-        }
+        check_delete_batch(&keys)?;
         self.existing_bucket_dir(account, bucket)?;
         let mut result = DeleteResult {
             deleted: Vec::new(),
