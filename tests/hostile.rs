@@ -285,3 +285,51 @@ async fn a_stream_outlives_its_dropped_client() {
         .await;
     assert_eq!(step_ok(&results[0])["body"], "public");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_that_do_not_fit_never_run_and_assume_nothing() {
+    let arena = arena().await;
+    let plugins = arena.world.dir.path().join("plugins");
+    std::fs::copy(
+        common::guest("extra_import"),
+        plugins.join("extra_import.wasm"),
+    )
+    .unwrap();
+    std::fs::write(plugins.join("garbage.wasm"), b"\0asm\x01\0\0\0garbage").unwrap();
+    let before = arena.moto.assumed_roles().len();
+    for (plugin, expected) in [
+        ("extra_import", "test:extra/secrets"),
+        ("garbage", "not a WebAssembly component"),
+    ] {
+        let report = arena.world.run(plugin, json!({}), Mode::PerAccount).await;
+        assert!(
+            report.entries.is_empty(),
+            "{plugin} has no grant: it runs nowhere"
+        );
+        assert!(report.notes[0].contains(&format!("[plugin.{plugin}]")));
+        let granted = World::aws_with_grants(
+            &[],
+            &arena.moto.endpoint,
+            ROLE,
+            arena.home.provider(),
+            &format!("[plugin.{plugin}]\naccounts = [\"*\"]\n"),
+        );
+        std::fs::copy(
+            plugins.join(format!("{plugin}.wasm")),
+            granted.dir.path().join(format!("plugins/{plugin}.wasm")),
+        )
+        .unwrap();
+        let report = granted.run(plugin, json!({}), Mode::PerAccount).await;
+        arena.assert_no_credentials(&report);
+        for entry in &report.entries {
+            let (kind, message) = failed(entry);
+            assert_eq!(kind, "load");
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+    assert_eq!(
+        arena.moto.assumed_roles().len(),
+        before,
+        "no role was assumed for them"
+    );
+}

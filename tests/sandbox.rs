@@ -392,3 +392,42 @@ async fn a_plugin_without_a_grant_runs_nowhere_and_is_told_why() {
         report.notes[0]
     );
 }
+
+#[tokio::test]
+async fn grants_bound_plugins_on_the_local_backend_too() {
+    let grant = "[plugin.s3script]\naccounts = [\"dev\"]\n\
+                 s3 = [{ buckets = \"data\", prefix = \"allowed/\", actions = [\"list\", \"read\"] }]\n";
+    let world = World::local(&["s3script"], grant);
+    world.put_file("111111111111", "data", "allowed/a.txt", "public");
+    world.put_file("111111111111", "data", "secret/s.txt", "TOP-SECRET");
+    world.put_file("111111111111", "other", "x.txt", "OTHER");
+    let steps = json!([
+        {"op": "get", "bucket": "data", "key": "allowed/a.txt"},
+        {"op": "buckets"},
+        {"op": "get", "bucket": "data", "key": "secret/s.txt"},
+        {"op": "list", "bucket": "data"},
+        {"op": "get", "bucket": "other", "key": "x.txt"},
+        {"op": "put", "bucket": "data", "key": "allowed/new", "body": "x"},
+        {"op": "buckets", "account": "staging"},
+    ]);
+    let report = world
+        .run("s3script", json!({ "steps": steps }), Mode::AllAccounts)
+        .await;
+    assert_eq!(
+        report.entries[0].scope,
+        ["111111111111"],
+        "the grant's accounts only"
+    );
+    let results = ok(&report.entries[0])["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(results[0]["ok"]["body"], "public");
+    assert_eq!(results[1]["ok"], json!(["data"]));
+    for denied in &results[2..] {
+        assert_eq!(denied["error"]["kind"], "access-denied", "{denied}");
+    }
+    assert_eq!(report.entries[0].usage.denied_calls, 5);
+    assert_eq!(report.entries[0].usage.s3_calls, 2);
+    assert!(!world.data().join("111111111111/data/allowed/new").exists());
+}
