@@ -154,13 +154,9 @@ async fn replicate_per_account_is_refused_by_the_plugin_not_the_host() {
 #[tokio::test]
 async fn a_missing_plugin_is_a_run_error_naming_the_available_ones() {
     let world = sample_world();
-    let request = xacct::pipeline::RunRequest {
-        plugin: "nope".into(),
-        input: "{}".into(),
-        mode: Mode::PerAccount,
-    };
+    let request = xacct::pipeline::RunRequest::new("nope", "{}", Mode::PerAccount);
     let service = world.service().await;
-    let err = xacct::pipeline::run(&world.config, &common::sandbox(), service, &request)
+    let err = xacct::pipeline::run(&world.config, &common::sandbox(), service, &request, &())
         .await
         .unwrap_err();
     let message = err.to_string();

@@ -161,6 +161,12 @@ impl fmt::Display for DeniedBy {
     }
 }
 
+/// Whether this is a dry run: puts, deletes, copies and tag writes then succeed without
+/// effect (and are reported as planned); report what you would do.
+pub fn dry_run() -> bool {
+    bindings::xacct::plugin::invocation::dry_run()
+}
+
 /// Every account this invocation may touch, in config order.
 pub fn accounts() -> Vec<Account> {
     bindings::xacct::plugin::accounts::in_scope()

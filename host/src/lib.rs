@@ -17,6 +17,7 @@
 //!
 //! The WIT contract is in `wit/xacct.wit`; [`bindings`] is generated from it.
 
+pub mod audit;
 pub mod bindings;
 pub mod capability;
 pub mod config;

@@ -7,15 +7,20 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use indicatif::{ProgressBar, ProgressStyle};
+use xacct::audit::AuditLog;
 use xacct::capability::error_message;
 use xacct::config::{BackendConfig, Config};
 use xacct::credentials::{SessionSpec, Sessions};
-use xacct::pipeline::{self, RunRequest, Service};
-use xacct::plan::Mode;
+use xacct::pipeline::{self, Progress, RunRequest, Service};
+use xacct::plan::{Mode, Plan, Selection};
+use xacct::policy::Grant;
+use xacct::report::{Entry, Report};
 use xacct::sandbox::{Sandbox, plugin_files};
 
 /// Run WebAssembly plugins across many AWS accounts; the plugins never hold credentials.
@@ -79,17 +84,54 @@ struct RunArgs {
     /// Run one instance that sees every account, instead of one instance per account.
     #[arg(long)]
     all_accounts: bool,
-    /// Report format.
+    /// Only this account (id or alias); repeat for more. [default: every granted account]
+    #[arg(long = "account", value_name = "ID|ALIAS")]
+    accounts: Vec<String>,
+    /// Only accounts with this tag; repeat: all must match.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
+    /// Leave this account (id or alias) out; repeatable.
+    #[arg(long = "exclude", value_name = "ID|ALIAS")]
+    exclude: Vec<String>,
+    /// Print which accounts would run, with which grant and limits, and call nothing.
+    #[arg(long)]
+    plan: bool,
+    /// Invocations at once [default: the config's `concurrency`].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    concurrency: Option<u16>,
+    /// Time limit of each invocation, in seconds [default: the plugin's limits].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    timeout: Option<u64>,
+    /// Plan puts, deletes, copies and tag writes instead of executing them; the plugin is
+    /// told (`dry-run`), and the report and audit log list what it would have done.
+    #[arg(long)]
+    dry_run: bool,
+    /// Append one JSON line per S3 call to this file.
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    /// Write DIR/<plugin>/<account>/result.json and plugin.log for each account.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+    /// Report format: a table, one JSON document, or one JSON line per account as it
+    /// finishes.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
     #[command(flatten)]
     config: ConfigArgs,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     Table,
     Json,
+    Jsonl,
+}
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -189,31 +231,61 @@ fn cache_dir(config: &Config) -> Option<PathBuf> {
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
-    let config = load_config(&args.config)?;
+    let mut config = load_config(&args.config)?;
     serde_json::from_str::<serde_json::Value>(&args.input)
         .context("--input is not valid JSON; fix: quote it for your shell, e.g. --input '{\"key\": \"value\"}'")?;
+    if let Some(concurrency) = args.concurrency {
+        config.concurrency = usize::from(concurrency);
+    }
+    let selection = Selection {
+        accounts: args.accounts,
+        tags: args.tags,
+        exclude: args.exclude,
+    };
+    selection.validate(&config).map_err(|problem| anyhow::anyhow!("--account/--exclude: {problem}"))?;
+    let mode = if args.all_accounts { Mode::AllAccounts } else { Mode::PerAccount };
+    let mut request = RunRequest::new(&args.plugin, &args.input, mode);
+    request.selection = selection;
+    request.timeout = args.timeout.map(Duration::from_secs);
+    request.dry_run = args.dry_run;
+    if args.plan {
+        let plan = pipeline::plan(&config, &request);
+        print_plan(&plan, config.grant_for(&args.plugin), args.output)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(path) = &args.audit {
+        request.audit = Some(Arc::new(AuditLog::open(path)?));
+    }
+    let cancel = request.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling: running invocations stop, waiting ones are skipped; the report follows");
+            cancel.cancel();
+        }
+    });
     let sandbox = Arc::new(Sandbox::new(cache_dir(&config))?);
     let service = Service::connect(&config, None).await?;
-    let request = RunRequest {
-        plugin: args.plugin,
-        input: args.input,
-        mode: if args.all_accounts {
-            Mode::AllAccounts
-        } else {
-            Mode::PerAccount
-        },
-    };
-    let report = pipeline::run(&config, &sandbox, &service, &request).await?;
+    let progress = Terminal::new(args.output);
+    let report = pipeline::run(&config, &sandbox, &service, &request, &progress).await?;
+    progress.done();
     if report.entries.is_empty() && report.notes.is_empty() {
         eprintln!(
             "no account in scope: add [[account]] entries to {}",
             config.path.display()
         );
     }
+    if let Some(dir) = &args.out_dir {
+        write_out_dir(dir, &report).with_context(|| format!("--out-dir {}", dir.display()))?;
+    }
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
         Output::Json => report.write_json(&mut stdout),
         Output::Table => report.write_table(&mut stdout),
+        // The entries went out as they finished; the summary goes to stderr.
+        Output::Jsonl => {
+            eprintln!("{}: {}", report.plugin, report.summary());
+            Ok(())
+        }
     }
     .and_then(|()| stdout.flush());
     // A reader that stopped early (`| head`) is not an error of the run.
@@ -227,6 +299,113 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The progress of a run on the terminal: a bar on stderr when it is a terminal, and the
+/// entries as JSON lines on stdout as they finish with `--output jsonl`.
+struct Terminal {
+    bar: Option<ProgressBar>,
+    jsonl: bool,
+}
+
+impl Terminal {
+    fn new(output: Output) -> Terminal {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} accounts, {elapsed} {msg}")
+                    .expect("a valid template"),
+            );
+            bar
+        });
+        Terminal {
+            bar,
+            jsonl: output == Output::Jsonl,
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Terminal {
+    fn started(&self, invocations: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(invocations as u64);
+        }
+    }
+
+    fn finished(&self, entry: &Entry) {
+        if self.jsonl {
+            let line = serde_json::to_string(entry).expect("entries serialise");
+            match &self.bar {
+                Some(bar) => bar.suspend(|| println!("{line}")),
+                None => println!("{line}"),
+            }
+        }
+        if let Some(bar) = &self.bar {
+            if entry.error.is_some() {
+                bar.set_message(format!("(last failure: {})", entry.account_id));
+            }
+            bar.inc(1);
+        }
+    }
+}
+
+/// `DIR/<plugin>/<account>/result.json` and `plugin.log` per entry.
+fn write_out_dir(dir: &Path, report: &Report) -> std::io::Result<()> {
+    for entry in &report.entries {
+        let name = if entry.account_id == xacct::report::ALL_ACCOUNTS { "all-accounts" } else { &entry.account_id };
+        let dir = dir.join(&report.plugin).join(name);
+        std::fs::create_dir_all(&dir)?;
+        let mut result = serde_json::to_vec_pretty(entry).expect("entries serialise");
+        result.push(b'\n');
+        std::fs::write(dir.join("result.json"), result)?;
+        std::fs::write(dir.join("plugin.log"), format!("== stdout\n{}== stderr\n{}", entry.stdout, entry.stderr))?;
+    }
+    Ok(())
+}
+
+/// `--plan`: what would run, with which grant and limits; nothing is called.
+fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), UsageError> {
+    let limits = plan.limits;
+    let document = serde_json::json!({
+        "plugin": plan.plugin,
+        "mode": match plan.mode { Mode::PerAccount => "per-account", Mode::AllAccounts => "all-accounts" },
+        "accounts": plan.accounts.iter().map(|a| serde_json::json!({
+            "id": a.id, "alias": a.alias, "region": a.region, "tags": a.tags,
+        })).collect::<Vec<_>>(),
+        "grant": grant.map(Grant::describe),
+        "limits": {
+            "memory_mib": limits.memory_bytes >> 20,
+            "time_secs": limits.time.as_secs(),
+            "output_kib": limits.output_bytes >> 10,
+            "s3_calls": limits.s3_calls,
+            "read_mib": limits.read_bytes >> 20,
+            "write_mib": limits.write_bytes >> 20,
+            "handles": limits.handles,
+        },
+        "notes": plan.note.iter().collect::<Vec<_>>(),
+    });
+    let mut stdout = std::io::stdout().lock();
+    if output != Output::Table {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
+        return Ok(());
+    }
+    writeln!(stdout, "plan: {} ({}) on {} account(s); nothing is called", plan.plugin, document["mode"].as_str().unwrap_or_default(), plan.accounts.len())?;
+    if let Some(note) = &plan.note {
+        writeln!(stdout, "note: {note}")?;
+    }
+    writeln!(stdout, "grant: {}", document["grant"])?;
+    writeln!(stdout, "limits: {}", document["limits"])?;
+    for account in &plan.accounts {
+        let tags: Vec<String> = account.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(stdout, "{}  {:<16} {:<12} {}", account.id, account.alias, account.region, tags.join(","))?;
+    }
+    Ok(())
 }
 
 async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
@@ -254,6 +433,11 @@ async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
     let mut stdout = std::io::stdout().lock();
     match args.output {
         Output::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&rows)?)?,
+        Output::Jsonl => {
+            for row in &rows {
+                writeln!(stdout, "{row}")?;
+            }
+        }
         Output::Table => {
             for row in &rows {
                 let detail = row

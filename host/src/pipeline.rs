@@ -4,8 +4,10 @@
 //! module and knows nothing of the others' internals.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+use tokio_util::sync::CancellationToken;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -13,21 +15,49 @@ use tracing::Instrument;
 
 use crate::capability::aws::AwsBackend;
 use crate::capability::local::LocalBackend;
-use crate::capability::{Backend, Capability, error_message};
+use crate::audit::AuditLog;
+use crate::bindings::Account;
+use crate::capability::{Backend, Capability, RunContext, error_message};
 use crate::config::{BackendConfig, Config};
 use crate::credentials::{SessionSpec, Sessions};
-use crate::plan::{Mode, Plan, Scope};
+use crate::plan::{Mode, Plan, Scope, Selection};
 use crate::policy::Grant;
 use crate::report::{Entry, Report};
 use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
 
-/// What to run.
-#[derive(Debug, Clone)]
+/// What to run, and how.
+#[derive(Clone)]
 pub struct RunRequest {
     pub plugin: String,
     /// JSON text handed to the plugin's `run`.
     pub input: String,
     pub mode: Mode,
+    /// The operator's choice among the accounts the grant covers.
+    pub selection: Selection,
+    /// Replaces the plugin's time limit for this run.
+    pub timeout: Option<Duration>,
+    /// Plan mutations instead of executing them.
+    pub dry_run: bool,
+    /// Where every S3 call is recorded.
+    pub audit: Option<Arc<AuditLog>>,
+    /// Ends the run: in-flight invocations stop cleanly, waiting ones are skipped.
+    pub cancel: CancellationToken,
+}
+
+impl RunRequest {
+    /// A plain run: every account, no dry run, no audit log.
+    pub fn new(plugin: &str, input: &str, mode: Mode) -> RunRequest {
+        RunRequest {
+            plugin: plugin.to_owned(),
+            input: input.to_owned(),
+            mode,
+            selection: Selection::default(),
+            timeout: None,
+            dry_run: false,
+            audit: None,
+            cancel: CancellationToken::new(),
+        }
+    }
 }
 
 /// Why a run could not start at all (as opposed to an account failing).
@@ -97,6 +127,26 @@ impl Service {
     }
 }
 
+/// Follows a run as it goes (progress bars, streamed output).
+pub trait Progress: Send + Sync {
+    /// The run will make `invocations` invocations.
+    fn started(&self, _invocations: usize) {}
+    /// An entry of the report is final.
+    fn finished(&self, _entry: &Entry) {}
+}
+
+/// No one is watching.
+impl Progress for () {}
+
+/// The plan of a request: its accounts and its limits, with the request's overrides.
+pub fn plan(config: &Config, request: &RunRequest) -> Plan {
+    let mut plan = Plan::new(config, &request.plugin, request.mode, &request.selection);
+    if let Some(timeout) = request.timeout {
+        plan.limits.time = timeout;
+    }
+    plan
+}
+
 /// Runs a plugin over its planned accounts: one invocation per scope, at most
 /// `config.concurrency` at a time, and reports every one of them.
 pub async fn run(
@@ -104,8 +154,10 @@ pub async fn run(
     sandbox: &Arc<Sandbox>,
     service: &Service,
     request: &RunRequest,
+    progress: &dyn Progress,
 ) -> Result<Report, RunError> {
-    let plan = Plan::new(config, &request.plugin, request.mode);
+    let started = Instant::now();
+    let plan = plan(config, request);
     let grant = Arc::new(
         config
             .grant_for(&request.plugin)
@@ -121,6 +173,16 @@ pub async fn run(
     };
     let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
     let backend = service.backend_for(&request.plugin, sha256.as_deref(), Some(&grant));
+    let context = Arc::new(RunContext {
+        plugin: request.plugin.clone(),
+        sha256: sha256.clone().unwrap_or_default(),
+        dry_run: request.dry_run,
+        audit: request.audit.clone(),
+    });
+    progress.started(match plan.mode {
+        Mode::PerAccount => plan.accounts.len(),
+        Mode::AllAccounts => usize::from(!plan.accounts.is_empty()),
+    });
 
     // Credentials: an account whose role cannot be assumed is that account's error, and
     // the plugin runs against the others. (A plugin that did not load needs none.)
@@ -134,16 +196,16 @@ pub async fn run(
         .buffered(config.concurrency)
         .collect()
         .await;
-    let mut unprepared = Vec::new();
+    let mut entries = Vec::new();
     let mut ready = Vec::new();
     for (account, prepared) in plan.accounts.iter().zip(prepared) {
         match prepared {
             Ok(()) => ready.push(account.clone()),
             Err(err) => {
-                let failure = Failure::Credentials(error_message(&err));
-                let outcome = Outcome::failed(failure);
-                let scope = vec![(account.id.clone(), account.alias.clone())];
-                unprepared.push(Entry::new(Mode::PerAccount, scope, outcome));
+                let outcome = Outcome::failed(Failure::Credentials(error_message(&err)));
+                let entry = Entry::new(Mode::PerAccount, accounts_of(std::slice::from_ref(account)), outcome);
+                progress.finished(&entry);
+                entries.push(entry);
             }
         }
     }
@@ -154,51 +216,47 @@ pub async fn run(
 
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut tasks = JoinSet::new();
-    for (index, scope) in ready.scopes().into_iter().enumerate() {
-        let (sandbox, plugin, backend, permits, grant) = (
+    for scope in ready.scopes() {
+        let (sandbox, plugin, backend, permits, grant, context) = (
             sandbox.clone(),
             plugin.clone(),
             backend.clone(),
             permits.clone(),
             grant.clone(),
+            context.clone(),
         );
-        let (input, limits) = (request.input.clone(), plan.limits);
+        let (input, limits, cancel) = (request.input.clone(), plan.limits, request.cancel.clone());
         let span = tracing::info_span!("invocation", plugin = %plan.plugin, account = %scope_label(&scope));
         tasks.spawn(
             async move {
-                let _permit = permits
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
+                // Cancelled before its turn: the invocation never starts.
+                let permit = tokio::select! {
+                    permit = permits.acquire_owned() => permit.expect("the semaphore is never closed"),
+                    () = cancel.cancelled() => return (scope, None),
+                };
                 let outcome = match &plugin {
                     Ok(plugin) => {
-                        let capability = Capability::new(backend, scope.clone(), grant, limits);
-                        sandbox.invoke(plugin, capability, limits, &input).await
+                        let capability = Capability::new(backend, scope.clone(), grant, limits, context);
+                        sandbox.invoke(plugin, capability, limits, &input, &cancel).await
                     }
                     Err(failure) => Outcome::failed(failure.clone()),
                 };
+                drop(permit);
                 log_outcome(&outcome);
-                (index, scope, outcome)
+                (scope, Some(outcome))
             }
             .instrument(span),
         );
     }
-    let mut finished = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        finished.push(joined.expect("invocation tasks do not panic"));
+        let (scope, outcome) = joined.expect("invocation tasks do not panic");
+        let entry = match outcome {
+            Some(outcome) => Entry::new(plan.mode, accounts_of(&scope), outcome),
+            None => Entry::skipped(plan.mode, accounts_of(&scope)),
+        };
+        progress.finished(&entry);
+        entries.push(entry);
     }
-    finished.sort_by_key(|(index, _, _)| *index);
-    let mut entries: Vec<Entry> = finished
-        .into_iter()
-        .map(|(_, scope, outcome)| {
-            let accounts = scope
-                .iter()
-                .map(|a| (a.id.clone(), a.alias.clone()))
-                .collect();
-            Entry::new(plan.mode, accounts, outcome)
-        })
-        .collect();
-    entries.extend(unprepared);
     // Config order, whatever stage an entry ended in (an all-accounts entry first).
     let position = |entry: &Entry| plan.accounts.iter().position(|a| a.id == entry.account_id);
     entries.sort_by_key(position);
@@ -211,8 +269,15 @@ pub async fn run(
             Mode::PerAccount => "per-account",
             Mode::AllAccounts => "all-accounts",
         },
+        dry_run: request.dry_run,
+        duration_ms: started.elapsed().as_millis() as u64,
         entries,
     })
+}
+
+/// (id, alias) of each account.
+fn accounts_of(accounts: &[Account]) -> Vec<(String, String)> {
+    accounts.iter().map(|a| (a.id.clone(), a.alias.clone())).collect()
 }
 
 fn scope_label(scope: &Scope) -> String {

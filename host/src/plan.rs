@@ -19,6 +19,36 @@ pub enum Mode {
 /// The accounts one invocation may touch.
 pub type Scope = Arc<[Account]>;
 
+/// The operator's choice of accounts for one run (`--account`, `--tag`, `--exclude`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Ids or aliases; empty: every account.
+    pub accounts: Vec<String>,
+    /// `(key, value)` tags an account must all carry.
+    pub tags: Vec<(String, String)>,
+    /// Ids or aliases left out.
+    pub exclude: Vec<String>,
+}
+
+impl Selection {
+    /// Every id or alias named must be configured: a typo must not silently select nothing.
+    pub fn validate(&self, config: &Config) -> Result<(), String> {
+        for name in self.accounts.iter().chain(&self.exclude) {
+            if !config.accounts.iter().any(|a| a.id == *name || a.alias == *name) {
+                return Err(format!("{name:?} names no account in {}", config.path.display()));
+            }
+        }
+        Ok(())
+    }
+
+    fn selects(&self, account: &AccountConfig) -> bool {
+        let named = |names: &[String]| names.iter().any(|n| *n == account.id || *n == account.alias);
+        (self.accounts.is_empty() || named(&self.accounts))
+            && self.tags.iter().all(|(k, v)| account.tags.get(k) == Some(v))
+            && !named(&self.exclude)
+    }
+}
+
 /// What will run.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -32,8 +62,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Plans `plugin` over the configured accounts its grant covers (none without one).
-    pub fn new(config: &Config, plugin: &str, mode: Mode) -> Plan {
+    /// Plans `plugin` over the configured accounts its grant covers (none without one)
+    /// and the operator selects.
+    pub fn new(config: &Config, plugin: &str, mode: Mode, selection: &Selection) -> Plan {
         let grant = config.grant_for(plugin);
         let note = match grant {
             None => Some(format!(
@@ -54,7 +85,7 @@ impl Plan {
             accounts: config
                 .accounts
                 .iter()
-                .filter(|a| grant.is_some_and(|g| g.covers(a)))
+                .filter(|a| grant.is_some_and(|g| g.covers(a)) && selection.selects(a))
                 .map(account)
                 .collect(),
             note,
@@ -105,7 +136,7 @@ mod tests {
     #[test]
     fn the_grant_decides_the_accounts_and_no_grant_means_none() {
         let config = config();
-        let dev = Plan::new(&config, "devonly", Mode::PerAccount);
+        let dev = Plan::new(&config, "devonly", Mode::PerAccount, &Selection::default());
         assert_eq!(
             dev.accounts
                 .iter()
@@ -114,7 +145,7 @@ mod tests {
             ["a"]
         );
         assert!(dev.note.is_none());
-        let none = Plan::new(&config, "ungranted", Mode::PerAccount);
+        let none = Plan::new(&config, "ungranted", Mode::PerAccount, &Selection::default());
         assert!(none.accounts.is_empty());
         assert!(none.scopes().is_empty());
         let note = none.note.unwrap();
@@ -126,7 +157,7 @@ mod tests {
 
     #[test]
     fn per_account_mode_gives_each_invocation_exactly_one_account() {
-        let plan = Plan::new(&config(), "hello", Mode::PerAccount);
+        let plan = Plan::new(&config(), "hello", Mode::PerAccount, &Selection::default());
         let scopes = plan.scopes();
         assert_eq!(scopes.len(), 2);
         assert_eq!(scopes[0].len(), 1);
@@ -140,8 +171,27 @@ mod tests {
     }
 
     #[test]
+    fn the_selection_narrows_the_grant() {
+        let config = config();
+        let plan = |selection: Selection| {
+            Plan::new(&config, "hello", Mode::PerAccount, &selection)
+                .accounts
+                .into_iter()
+                .map(|a| a.alias)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(plan(Selection::default()), ["a", "b"]);
+        assert_eq!(plan(Selection { accounts: vec!["222222222222".into()], ..Default::default() }), ["b"]);
+        assert_eq!(plan(Selection { tags: vec![("env".into(), "dev".into())], ..Default::default() }), ["a"]);
+        assert_eq!(plan(Selection { exclude: vec!["a".into()], ..Default::default() }), ["b"]);
+        let devonly = Plan::new(&config, "devonly", Mode::PerAccount, &Selection { accounts: vec!["b".into()], ..Default::default() });
+        assert!(devonly.accounts.is_empty(), "the selection cannot widen the grant");
+        assert!(Selection { accounts: vec!["nope".into()], ..Default::default() }.validate(&config).is_err());
+    }
+
+    #[test]
     fn all_accounts_mode_gives_one_invocation_every_account() {
-        let plan = Plan::new(&config(), "replicate", Mode::AllAccounts);
+        let plan = Plan::new(&config(), "replicate", Mode::AllAccounts, &Selection::default());
         let scopes = plan.scopes();
         assert_eq!(scopes.len(), 1);
         assert_eq!(scopes[0].len(), 2);

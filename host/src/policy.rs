@@ -86,6 +86,17 @@ pub enum AccountSelector {
     Tag(String, String),
 }
 
+impl fmt::Display for AccountSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountSelector::All => f.write_str("*"),
+            AccountSelector::Id(id) => f.write_str(id),
+            AccountSelector::Alias(alias) => f.write_str(alias),
+            AccountSelector::Tag(key, value) => write!(f, "tag:{key}={value}"),
+        }
+    }
+}
+
 impl AccountSelector {
     /// `*`, a 12-digit id, `tag:key=value`, or an alias.
     pub fn parse(text: &str) -> Result<AccountSelector, String> {
@@ -183,6 +194,19 @@ impl Grant {
             accounts: Vec::new(),
             s3: Vec::new(),
         }
+    }
+
+    /// The grant as the operator wrote it, for `--plan`.
+    pub fn describe(&self) -> Value {
+        json!({
+            "key": self.key,
+            "accounts": self.accounts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "s3": self.s3.iter().map(|rule| json!({
+                "buckets": rule.buckets,
+                "prefix": rule.prefix,
+                "actions": rule.actions.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
     }
 
     pub fn covers(&self, account: &AccountConfig) -> bool {

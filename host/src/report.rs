@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::capability::PlannedOperation;
 use crate::capability::budget::Usage;
 use crate::plan::Mode;
 use crate::sandbox::{Failure, Outcome};
@@ -18,6 +19,10 @@ pub struct Report {
     /// sha256 of the component that ran (absent when it could not be loaded).
     pub sha256: Option<String>,
     pub mode: &'static str,
+    /// Mutations were planned, not executed.
+    pub dry_run: bool,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
     pub entries: Vec<Entry>,
     /// AssumeRole calls the process has made so far, per account (AWS backend only).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -47,6 +52,9 @@ pub struct Entry {
     /// S3 calls made and refused, bytes read and written.
     #[serde(flatten)]
     pub usage: Usage,
+    /// In a dry run: the mutations the plugin asked for, not executed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<PlannedOperation>,
     /// What the plugin printed; logged, not part of the JSON report.
     #[serde(skip)]
     pub stdout: String,
@@ -59,6 +67,8 @@ pub struct Entry {
 pub enum Status {
     Ok,
     Error,
+    /// The run was cancelled before this invocation started.
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,9 +99,23 @@ impl Entry {
             error,
             duration_ms: outcome.duration.as_millis() as u64,
             usage: outcome.usage,
+            planned: outcome.planned,
             stdout: outcome.stdout,
             stderr: outcome.stderr,
         }
+    }
+}
+
+impl Entry {
+    /// The entry of an invocation the run was cancelled before starting.
+    pub fn skipped(mode: Mode, scope: Vec<(String, String)>) -> Entry {
+        let mut entry = Entry::new(mode, scope, Outcome::failed(Failure::Cancelled));
+        entry.status = Status::Skipped;
+        entry.error = Some(EntryError {
+            kind: "skipped".to_owned(),
+            message: "the run was cancelled before this invocation started".to_owned(),
+        });
+        entry
     }
 }
 
@@ -113,12 +137,20 @@ impl Report {
 
     /// `N ok, M failed`.
     pub fn summary(&self) -> String {
-        let ok = self
-            .entries
-            .iter()
-            .filter(|e| e.status == Status::Ok)
-            .count();
-        format!("{ok} ok, {} failed", self.entries.len() - ok)
+        let count = |status| self.entries.iter().filter(|e| e.status == status).count();
+        let total = |f: fn(&Usage) -> u64| self.entries.iter().map(|e| f(&e.usage)).sum::<u64>();
+        format!(
+            "{} ok, {} failed, {} skipped in {:.1} s; {} S3 calls ({} denied), {} read, {} written{}",
+            count(Status::Ok),
+            count(Status::Error),
+            count(Status::Skipped),
+            self.duration_ms as f64 / 1000.0,
+            total(|u| u.s3_calls),
+            total(|u| u.denied_calls),
+            bytes(total(|u| u.bytes_read)),
+            bytes(total(|u| u.bytes_written)),
+            if self.dry_run { " (dry run: mutations planned, not executed)" } else { "" },
+        )
     }
 
     pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
@@ -178,6 +210,18 @@ impl Report {
     }
 }
 
+/// Bytes for people: `512 B`, `1.5 KiB`, `3.0 MiB`, `2.0 GiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_owned()
@@ -198,6 +242,7 @@ mod tests {
             result,
             duration: Duration::from_millis(7),
             usage: Usage::default(),
+            planned: Vec::new(),
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -209,6 +254,8 @@ mod tests {
             plugin: "hello".into(),
             sha256: None,
             mode: "per-account",
+            dry_run: false,
+            duration_ms: 1500,
             assume_role_calls: BTreeMap::new(),
             notes: Vec::new(),
             entries: vec![
@@ -225,7 +272,10 @@ mod tests {
             ],
         };
         assert!(!report.all_ok());
-        assert_eq!(report.summary(), "1 ok, 1 failed");
+        assert_eq!(
+            report.summary(),
+            "1 ok, 1 failed, 0 skipped in 1.5 s; 0 S3 calls (0 denied), 0 B read, 0 B written"
+        );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["entries"][0]["status"], "ok");
         assert_eq!(json["entries"][0]["output"]["n"], 1);

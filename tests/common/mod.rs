@@ -109,7 +109,8 @@ impl World {
         World::with_config(guests, &text, Some(home))
     }
 
-    fn with_config(guests: &[&str], text: &str, home: Option<SharedCredentialsProvider>) -> World {
+    /// A world with `text` as its config (after the plugin directory line).
+    pub fn with_config(guests: &[&str], text: &str, home: Option<SharedCredentialsProvider>) -> World {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         for name in guests {
@@ -169,12 +170,13 @@ impl World {
         input: serde_json::Value,
         mode: Mode,
     ) -> Report {
-        let request = RunRequest {
-            plugin: plugin.to_owned(),
-            input: input.to_string(),
-            mode,
-        };
-        pipeline::run(&self.config, &sandbox(), service, &request)
+        let request = RunRequest::new(plugin, &input.to_string(), mode);
+        self.run_request(service, &request).await
+    }
+
+    /// Runs a request as built by the test.
+    pub async fn run_request(&self, service: &Service, request: &RunRequest) -> Report {
+        pipeline::run(&self.config, &sandbox(), service, request, &())
             .await
             .unwrap()
     }

@@ -13,6 +13,9 @@ pub mod local;
 mod upload;
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
 
 use wasmtime::component::{HasData, Resource, ResourceTable, ResourceTableError};
 use wasmtime_wasi::p2::pipe::AsyncReadStream;
@@ -22,13 +25,14 @@ use crate::bindings::s3::{
     self, Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectBody,
     ObjectMeta, PutOptions, PutResult, Tag,
 };
-use crate::bindings::xacct::plugin::{accounts, types};
+use crate::audit::{AuditEvent, AuditLog, timestamp};
+use crate::bindings::xacct::plugin::{accounts, invocation, types};
 use crate::bindings::{Account, S3Error};
 use crate::config::Limits;
 use crate::plan::Scope;
 use crate::policy::{Action, Grant};
 pub use backend::Backend;
-use backend::denied_by_xacct;
+use backend::{ObjectStream, denied_by_xacct};
 use budget::{Budget, MeteredReader};
 pub use upload::{PutTasks, UploadHandle};
 
@@ -45,27 +49,55 @@ pub fn error_message(err: &S3Error) -> String {
     }
 }
 
+/// What every invocation of one run shares: who is running, and how.
+pub struct RunContext {
+    pub plugin: String,
+    /// sha256 of the plugin's component.
+    pub sha256: String,
+    /// Mutations are planned, not executed.
+    pub dry_run: bool,
+    pub audit: Option<Arc<AuditLog>>,
+}
+
+/// A mutation a dry run did not execute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedOperation {
+    pub operation: &'static str,
+    pub bucket: String,
+    pub key: String,
+}
+
 /// What one invocation may reach: the accounts in its scope, through one backend, within
 /// the plugin's grant and the invocation's budgets.
 pub struct Capability {
     backend: Arc<dyn Backend>,
     scope: Scope,
     grant: Arc<Grant>,
+    run: Arc<RunContext>,
     budget: Arc<Budget>,
     puts: PutTasks,
     /// Table slots of the handles this capability opened (clients, uploads, streams).
     handles: Mutex<Vec<u32>>,
+    planned: Mutex<Vec<PlannedOperation>>,
 }
 
 impl Capability {
-    pub fn new(backend: Arc<dyn Backend>, scope: Scope, grant: Arc<Grant>, limits: Limits) -> Self {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        scope: Scope,
+        grant: Arc<Grant>,
+        limits: Limits,
+        run: Arc<RunContext>,
+    ) -> Self {
         Capability {
             backend,
             scope,
             grant,
+            run,
             budget: Budget::new(limits),
             puts: PutTasks::default(),
             handles: Mutex::new(Vec::new()),
+            planned: Mutex::new(Vec::new()),
         }
     }
 
@@ -77,6 +109,11 @@ impl Capability {
     /// The invocation's budgets and what it spent.
     pub fn budget(&self) -> Arc<Budget> {
         self.budget.clone()
+    }
+
+    /// The mutations a dry run planned, so far.
+    pub fn planned(&self) -> Vec<PlannedOperation> {
+        self.planned.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -102,26 +139,120 @@ impl HasData for CapabilityData {
 type HostResult<T> = wasmtime::Result<Result<T, S3Error>>;
 
 /// What a call needs the grant to allow.
-enum Needs<'a> {
+enum Needs {
     ListBuckets,
-    List { bucket: &'a str, prefix: &'a str },
-    Object(Action, &'a str, &'a str),
+    List { bucket: String, prefix: String },
+    Object(Action, String, String),
 }
 
-/// A call that passed its checks: the backend and the account to call it for.
-type Admitted = Result<(Arc<dyn Backend>, Account), S3Error>;
+/// One S3 call, as the grant and the audit log see it.
+struct Call {
+    operation: &'static str,
+    bucket: Option<String>,
+    key: Option<String>,
+    prefix: Option<String>,
+    needs: Vec<Needs>,
+}
+
+impl Call {
+    fn object(operation: &'static str, action: Action, bucket: &str, key: &str) -> Call {
+        Call {
+            operation,
+            bucket: Some(bucket.to_owned()),
+            key: Some(key.to_owned()),
+            prefix: None,
+            needs: vec![Needs::Object(action, bucket.to_owned(), key.to_owned())],
+        }
+    }
+}
+
+/// How many object bytes a call's result moved, for the audit log.
+trait Moved {
+    fn bytes(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl Moved for ObjectStream {
+    fn bytes(&self) -> Option<u64> {
+        Some(self.content_length)
+    }
+}
+
+impl Moved for PutResult {
+    fn bytes(&self) -> Option<u64> {
+        Some(self.size)
+    }
+}
+
+impl Moved for () {}
+impl Moved for Vec<Bucket> {}
+impl Moved for ListObjectsPage {}
+impl Moved for ObjectMeta {}
+impl Moved for DeleteResult {}
+impl Moved for Vec<Tag> {}
+
+/// The audit outcome of an error.
+fn outcome_of(err: &S3Error) -> &'static str {
+    match err {
+        S3Error::NotFound(_) => "not-found",
+        S3Error::AccessDenied(_) => "access-denied",
+        S3Error::Throttled(_) => "throttled",
+        S3Error::InvalidInput(_) => "invalid-input",
+        S3Error::LimitExceeded(_) => "limit-exceeded",
+        S3Error::Unavailable(_) => "unavailable",
+        S3Error::Other(_) => "other",
+    }
+}
+
+/// Records calls of one account to the run's audit log.
+#[derive(Clone)]
+struct Auditor {
+    run: Arc<RunContext>,
+    account: String,
+}
+
+impl Auditor {
+    fn record(&self, call: &Call, outcome: &str, bytes: Option<u64>, started: Instant) {
+        let Some(audit) = &self.run.audit else { return };
+        audit.record(&AuditEvent {
+            time: timestamp(),
+            plugin: self.run.plugin.clone(),
+            sha256: self.run.sha256.clone(),
+            account: self.account.clone(),
+            operation: call.operation,
+            bucket: call.bucket.clone(),
+            key: call.key.clone(),
+            prefix: call.prefix.clone(),
+            bytes,
+            outcome: outcome.to_owned(),
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
+    }
+}
+
+/// Where an admitted call goes.
+enum Route {
+    /// Refused by the grant: the guest gets this error.
+    Denied(S3Error),
+    /// A dry run's mutation: planned, not executed.
+    Planned,
+    Execute(Arc<dyn Backend>, Account),
+}
 
 impl CapabilityView<'_> {
-    /// Checks a call against the grant, then spends one S3 call of the budget. A refusal
-    /// is the guest's access-denied (`Ok(Err)`); an overspent budget traps (`Err`).
-    fn admit(
-        &mut self,
-        client: &Resource<ClientHandle>,
-        needs: &[Needs<'_>],
-    ) -> wasmtime::Result<Admitted> {
+    /// Checks a call against the grant and spends one S3 call of the budget (an overspent
+    /// budget traps); in a dry run, a mutation is planned instead. Refusals and planned
+    /// mutations are audited here.
+    fn route(&mut self, client: &Resource<ClientHandle>, call: &Call, mutates: bool) -> wasmtime::Result<(Route, Auditor)> {
+        let started = Instant::now();
         let account = self.table.get(client)?.account.clone();
+        let auditor = Auditor {
+            run: self.capability.run.clone(),
+            account: account.id.clone(),
+        };
         let grant = &self.capability.grant;
-        for need in needs {
+        for need in &call.needs {
             let checked = match need {
                 Needs::ListBuckets => grant.check_list_buckets(),
                 Needs::List { bucket, prefix } => grant.check_list(bucket, prefix),
@@ -129,11 +260,50 @@ impl CapabilityView<'_> {
             };
             if let Err(denied) = checked {
                 self.capability.budget.note_denied();
-                return Ok(Err(denied));
+                auditor.record(call, "denied", None, started);
+                return Ok((Route::Denied(denied), auditor));
             }
         }
+        if mutates && self.capability.run.dry_run {
+            auditor.record(call, "planned", None, started);
+            self.capability.planned.lock().unwrap_or_else(|e| e.into_inner()).push(PlannedOperation {
+                operation: call.operation,
+                bucket: call.bucket.clone().unwrap_or_default(),
+                key: call.key.clone().unwrap_or_default(),
+            });
+            return Ok((Route::Planned, auditor));
+        }
         self.capability.budget.spend_call()?;
-        Ok(Ok((self.capability.backend.clone(), account)))
+        Ok((Route::Execute(self.capability.backend.clone(), account), auditor))
+    }
+
+    /// Runs a call: routed, executed on the backend, audited. A mutation gives the
+    /// answer a dry run returns instead (`planned`); a read gives `None`.
+    async fn perform<T: Moved, F>(
+        &mut self,
+        client: &Resource<ClientHandle>,
+        call: Call,
+        planned: Option<T>,
+        op: impl FnOnce(Arc<dyn Backend>, Account) -> F,
+    ) -> wasmtime::Result<Result<T, S3Error>>
+    where
+        F: Future<Output = Result<T, S3Error>>,
+    {
+        let started = Instant::now();
+        let (route, auditor) = self.route(client, &call, planned.is_some())?;
+        Ok(match (route, planned) {
+            (Route::Denied(denied), _) => Err(denied),
+            (Route::Planned, Some(planned)) => Ok(planned),
+            (Route::Planned, None) => unreachable!("only mutations are planned"),
+            (Route::Execute(backend, account), _) => {
+                let result = op(backend, account).await;
+                match &result {
+                    Ok(value) => auditor.record(&call, "ok", value.bytes(), started),
+                    Err(err) => auditor.record(&call, outcome_of(err), None, started),
+                }
+                result
+            }
+        })
     }
 
     /// Puts a handle in the table if the handle budget allows one more.
@@ -142,11 +312,7 @@ impl CapabilityView<'_> {
         value: T,
         parent: Option<&Resource<UploadHandle>>,
     ) -> wasmtime::Result<Resource<T>> {
-        let mut handles = self
-            .capability
-            .handles
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut handles = self.capability.handles.lock().unwrap_or_else(|e| e.into_inner());
         // Handles the guest dropped have left the table.
         handles.retain(|rep| self.table.get_any_mut(*rep).is_ok());
         self.capability.budget.admit_handle(handles.len())?;
@@ -159,17 +325,11 @@ impl CapabilityView<'_> {
     }
 }
 
-/// Runs an admitted call.
-async fn call<T, F>(
-    admitted: Admitted,
-    op: impl FnOnce(Arc<dyn Backend>, Account) -> F,
-) -> HostResult<T>
-where
-    F: Future<Output = Result<T, S3Error>>,
-{
-    match admitted {
-        Ok((backend, account)) => Ok(op(backend, account).await),
-        Err(denied) => Ok(Err(denied)),
+/// What a dry run answers for a mutation it did not execute.
+fn planned_put(size: u64) -> PutResult {
+    PutResult {
+        etag: "\"dry-run\"".to_owned(),
+        size,
     }
 }
 
@@ -178,6 +338,12 @@ impl types::Host for CapabilityView<'_> {}
 impl accounts::Host for CapabilityView<'_> {
     async fn in_scope(&mut self) -> wasmtime::Result<Vec<Account>> {
         Ok(self.capability.scope.to_vec())
+    }
+}
+
+impl invocation::Host for CapabilityView<'_> {
+    async fn dry_run(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.capability.run.dry_run)
     }
 }
 
@@ -202,9 +368,15 @@ impl s3::HostClient for CapabilityView<'_> {
     }
 
     async fn list_buckets(&mut self, client: Resource<ClientHandle>) -> HostResult<Vec<Bucket>> {
-        let admitted = self.admit(&client, &[Needs::ListBuckets])?;
+        let call = Call {
+            operation: "ListBuckets",
+            bucket: None,
+            key: None,
+            prefix: None,
+            needs: vec![Needs::ListBuckets],
+        };
         let grant = self.capability.grant.clone();
-        call(admitted, |backend, account| async move {
+        self.perform(&client, call, None, |backend, account| async move {
             let mut buckets = backend.list_buckets(&account).await?;
             buckets.retain(|bucket| grant.shows_bucket(&bucket.name));
             Ok(buckets)
@@ -218,13 +390,18 @@ impl s3::HostClient for CapabilityView<'_> {
         request: ListObjectsRequest,
     ) -> HostResult<ListObjectsPage> {
         let prefix = request.prefix.clone().unwrap_or_default();
-        let needs = [Needs::List {
-            bucket: &request.bucket,
-            prefix: &prefix,
-        }];
-        let admitted = self.admit(&client, &needs)?;
+        let call = Call {
+            operation: "ListObjectsV2",
+            bucket: Some(request.bucket.clone()),
+            key: None,
+            prefix: Some(prefix.clone()),
+            needs: vec![Needs::List {
+                bucket: request.bucket.clone(),
+                prefix,
+            }],
+        };
         let grant = self.capability.grant.clone();
-        call(admitted, |backend, account| async move {
+        self.perform(&client, call, None, |backend, account| async move {
             let bucket = request.bucket.clone();
             let mut page = backend.list_objects(&account, request).await?;
             grant.filter_page(&bucket, &mut page);
@@ -239,8 +416,8 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<ObjectMeta> {
-        let admitted = self.admit(&client, &[Needs::Object(Action::Read, &bucket, &key)])?;
-        call(admitted, |backend, account| async move {
+        let call = Call::object("HeadObject", Action::Read, &bucket, &key);
+        self.perform(&client, call, None, |backend, account| async move {
             backend.head_object(&account, &bucket, &key).await
         })
         .await
@@ -253,12 +430,13 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         range: Option<ByteRange>,
     ) -> HostResult<ObjectBody> {
-        let admitted = self.admit(&client, &[Needs::Object(Action::Read, &bucket, &key)])?;
-        let object = match call(admitted, |backend, account| async move {
-            backend.get_object(&account, &bucket, &key, range).await
-        })
-        .await?
-        {
+        let call = Call::object("GetObject", Action::Read, &bucket, &key);
+        let object = self
+            .perform(&client, call, None, |backend, account| async move {
+                backend.get_object(&account, &bucket, &key, range).await
+            })
+            .await?;
+        let object = match object {
             Ok(object) => object,
             Err(err) => return Ok(Err(err)),
         };
@@ -279,17 +457,29 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         options: PutOptions,
     ) -> HostResult<Resource<UploadHandle>> {
-        let (backend, account) =
-            match self.admit(&client, &[Needs::Object(Action::Write, &bucket, &key)])? {
-                Ok(admitted) => admitted,
-                Err(denied) => return Ok(Err(denied)),
-            };
+        let call = Call::object("PutObject", Action::Write, &bucket, &key);
+        let started = Instant::now();
+        let (route, auditor) = self.route(&client, &call, true)?;
         let budget = self.capability.budget.clone();
-        let upload = UploadHandle::start(&self.capability.puts, budget, |body| async move {
-            backend
-                .put_object(&account, &bucket, &key, options, body)
-                .await
-        });
+        // The put ends when the guest finishes the upload; it is audited then.
+        let upload = match route {
+            Route::Denied(denied) => return Ok(Err(denied)),
+            Route::Planned => UploadHandle::start(&self.capability.puts, budget, |mut body| async move {
+                let mut size = 0;
+                while let Some(chunk) = body.next_chunk().await {
+                    size += chunk.len() as u64;
+                }
+                Ok(planned_put(size))
+            }),
+            Route::Execute(backend, account) => UploadHandle::start(&self.capability.puts, budget, |body| async move {
+                let result = backend.put_object(&account, &bucket, &key, options, body).await;
+                match &result {
+                    Ok(stored) => auditor.record(&call, "ok", Some(stored.size), started),
+                    Err(err) => auditor.record(&call, outcome_of(err), None, started),
+                }
+                result
+            }),
+        };
         Ok(Ok(self.push_handle(upload, None)?))
     }
 
@@ -299,8 +489,8 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<()> {
-        let admitted = self.admit(&client, &[Needs::Object(Action::Delete, &bucket, &key)])?;
-        call(admitted, |backend, account| async move {
+        let call = Call::object("DeleteObject", Action::Delete, &bucket, &key);
+        self.perform(&client, call, Some(()), |backend, account| async move {
             backend.delete_object(&account, &bucket, &key).await
         })
         .await
@@ -312,33 +502,40 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         keys: Vec<String>,
     ) -> HostResult<DeleteResult> {
-        // Keys outside the grant fail one by one; the rest go in one call.
+        // As on S3, keys the grant refuses fail one by one; the rest go in one call.
         let grant = self.capability.grant.clone();
-        let (allowed, refused): (Vec<String>, Vec<String>) = keys
-            .into_iter()
-            .partition(|key| grant.check(Action::Delete, &bucket, key).is_ok());
-        let failed: Vec<(String, S3Error)> = refused
-            .into_iter()
-            .map(|key| {
-                self.capability.budget.note_denied();
-                let denied = grant.check(Action::Delete, &bucket, &key).unwrap_err();
-                (key, denied)
-            })
-            .collect();
-        if allowed.is_empty() {
-            self.table.get(&client)?;
-            return Ok(Ok(DeleteResult {
-                deleted: Vec::new(),
-                failed,
-            }));
+        let (allowed, refused): (Vec<String>, Vec<String>) =
+            keys.into_iter().partition(|key| grant.check(Action::Delete, &bucket, key).is_ok());
+        let mut failed = Vec::new();
+        for key in refused {
+            let call = Call::object("DeleteObjects", Action::Delete, &bucket, &key);
+            if let (Route::Denied(denied), _) = self.route(&client, &call, true)? {
+                failed.push((key, denied));
+            }
         }
-        let admitted = self.admit(&client, &[])?;
-        call(admitted, |backend, account| async move {
-            let mut result = backend.delete_objects(&account, &bucket, allowed).await?;
+        if allowed.is_empty() {
+            return Ok(Ok(DeleteResult { deleted: Vec::new(), failed }));
+        }
+        let call = Call {
+            operation: "DeleteObjects",
+            bucket: Some(bucket.clone()),
+            key: None,
+            prefix: None,
+            needs: Vec::new(),
+        };
+        let planned = DeleteResult {
+            deleted: allowed.clone(),
+            failed: Vec::new(),
+        };
+        let result = self
+            .perform(&client, call, Some(planned), |backend, account| async move {
+                backend.delete_objects(&account, &bucket, allowed).await
+            })
+            .await?;
+        Ok(result.map(|mut result| {
             result.failed.extend(failed);
-            Ok(result)
-        })
-        .await
+            result
+        }))
     }
 
     async fn copy_object(
@@ -349,16 +546,19 @@ impl s3::HostClient for CapabilityView<'_> {
         target_bucket: String,
         target_key: String,
     ) -> HostResult<PutResult> {
-        let needs = [
-            Needs::Object(Action::Read, &source_bucket, &source_key),
-            Needs::Object(Action::Write, &target_bucket, &target_key),
-        ];
-        let admitted = self.admit(&client, &needs)?;
-        call(admitted, |backend, account| async move {
-            let (source, target) = (
-                (source_bucket.as_str(), source_key.as_str()),
-                (target_bucket.as_str(), target_key.as_str()),
-            );
+        let call = Call {
+            operation: "CopyObject",
+            bucket: Some(target_bucket.clone()),
+            key: Some(target_key.clone()),
+            prefix: None,
+            needs: vec![
+                Needs::Object(Action::Read, source_bucket.clone(), source_key.clone()),
+                Needs::Object(Action::Write, target_bucket.clone(), target_key.clone()),
+            ],
+        };
+        self.perform(&client, call, Some(planned_put(0)), |backend, account| async move {
+            let source = (source_bucket.as_str(), source_key.as_str());
+            let target = (target_bucket.as_str(), target_key.as_str());
             backend.copy_object(&account, source, target).await
         })
         .await
@@ -370,8 +570,8 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<Vec<Tag>> {
-        let admitted = self.admit(&client, &[Needs::Object(Action::Tag, &bucket, &key)])?;
-        call(admitted, |backend, account| async move {
+        let call = Call::object("GetObjectTagging", Action::Tag, &bucket, &key);
+        self.perform(&client, call, None, |backend, account| async move {
             backend.get_object_tagging(&account, &bucket, &key).await
         })
         .await
@@ -384,11 +584,9 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         tags: Vec<Tag>,
     ) -> HostResult<()> {
-        let admitted = self.admit(&client, &[Needs::Object(Action::Tag, &bucket, &key)])?;
-        call(admitted, |backend, account| async move {
-            backend
-                .put_object_tagging(&account, &bucket, &key, tags)
-                .await
+        let call = Call::object("PutObjectTagging", Action::Tag, &bucket, &key);
+        self.perform(&client, call, Some(()), |backend, account| async move {
+            backend.put_object_tagging(&account, &bucket, &key, tags).await
         })
         .await
     }

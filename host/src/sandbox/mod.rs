@@ -27,9 +27,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 pub use catalog::{LoadError, LoadedPlugin, plugin_file, plugin_files};
 use output::CapturedOutput;
 
-use crate::bindings::xacct::plugin::{accounts, s3, types};
+use crate::bindings::xacct::plugin::{accounts, invocation, s3, types};
 use crate::capability::budget::{BudgetExhausted, Usage};
-use crate::capability::{Capability, CapabilityData, CapabilityView};
+use crate::capability::{Capability, CapabilityData, CapabilityView, PlannedOperation};
+use tokio_util::sync::CancellationToken;
 use crate::config::{Limits, MAX_MEMORY_MIB};
 
 /// How often the epoch advances: the granularity of the time limit for guest code.
@@ -71,6 +72,8 @@ pub struct Outcome {
     pub duration: Duration,
     /// The S3 calls and bytes it spent.
     pub usage: Usage,
+    /// The mutations a dry run did not execute.
+    pub planned: Vec<PlannedOperation>,
     /// What the plugin printed.
     pub stdout: String,
     pub stderr: String,
@@ -83,6 +86,7 @@ impl Outcome {
             result: Err(failure),
             duration: Duration::ZERO,
             usage: Usage::default(),
+            planned: Vec::new(),
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -110,6 +114,8 @@ pub enum Failure {
     Load(String),
     #[error("{0}")]
     Credentials(String),
+    #[error("cancelled by the operator while running")]
+    Cancelled,
     #[error("host error: {0}")]
     Host(String),
 }
@@ -127,6 +133,7 @@ impl Failure {
             Failure::Trap(_) => "trap",
             Failure::Load(_) => "load",
             Failure::Credentials(_) => "credentials",
+            Failure::Cancelled => "cancelled",
             Failure::Host(_) => "host",
         }
     }
@@ -165,6 +172,7 @@ impl Sandbox {
         }
         types::add_to_linker::<_, CapabilityData>(&mut linker, view).map_err(error)?;
         accounts::add_to_linker::<_, CapabilityData>(&mut linker, view).map_err(error)?;
+        invocation::add_to_linker::<_, CapabilityData>(&mut linker, view).map_err(error)?;
         s3::add_to_linker::<_, CapabilityData>(&mut linker, view).map_err(error)?;
         Ok(Sandbox {
             _epoch: EpochTicker::start(&engine),
@@ -185,13 +193,15 @@ impl Sandbox {
         )
     }
 
-    /// Runs `plugin` once with `input`, reaching the world only through `capability`.
+    /// Runs `plugin` once with `input`, reaching the world only through `capability`,
+    /// until it returns, fails, hits a limit, or `cancel` fires.
     pub async fn invoke(
         &self,
         plugin: &LoadedPlugin,
         capability: Capability,
         limits: Limits,
         input: &str,
+        cancel: &CancellationToken,
     ) -> Outcome {
         let started = Instant::now();
         let puts = capability.put_tasks();
@@ -234,22 +244,26 @@ impl Sandbox {
             }
         });
 
-        let called = tokio::time::timeout(limits.time, async {
+        let call = tokio::time::timeout(limits.time, async {
             let instance = plugin.pre.instantiate_async(&mut store).await?;
             instance.call_run(&mut store, input).await
-        })
-        .await;
+        });
+        let called = tokio::select! {
+            called = call => Some(called),
+            () = cancel.cancelled() => None,
+        };
         let result = match called {
-            Err(_elapsed) => Err(Failure::TimeLimit(limits.time)),
-            Ok(Err(err)) => Err(classify(&err, &store, &limits, &stderr)),
-            Ok(Ok(Err(message))) if message.len() as u64 > limits.output_bytes => {
+            None => Err(Failure::Cancelled),
+            Some(Err(_elapsed)) => Err(Failure::TimeLimit(limits.time)),
+            Some(Ok(Err(err))) => Err(classify(&err, &store, &limits, &stderr)),
+            Some(Ok(Ok(Err(message)))) if message.len() as u64 > limits.output_bytes => {
                 Err(Failure::OutputLimit {
                     size: message.len() as u64,
                     limit: limits.output_bytes,
                 })
             }
-            Ok(Ok(Err(message))) => Err(Failure::Plugin(message)),
-            Ok(Ok(Ok(output))) => parse_output(output, limits.output_bytes),
+            Some(Ok(Ok(Err(message)))) => Err(Failure::Plugin(message)),
+            Some(Ok(Ok(Ok(output)))) => parse_output(output, limits.output_bytes),
         };
         // A spent budget ends the invocation as such, whatever the guest made of it.
         let result = match budget.overrun_reason() {
@@ -258,6 +272,7 @@ impl Sandbox {
             }
             _ => result,
         };
+        let planned = store.data().capability.planned();
         // Dropping the store ends whatever the plugin left open: unfinished uploads
         // abort, streams close. The invocation is over once the aborts are done.
         drop(store);
@@ -266,6 +281,7 @@ impl Sandbox {
             result,
             duration: started.elapsed(),
             usage: budget.usage(),
+            planned,
             stdout: stdout.text(),
             stderr: stderr.text(),
         }

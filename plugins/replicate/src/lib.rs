@@ -30,6 +30,8 @@ struct Location {
 
 #[derive(Serialize)]
 struct Output {
+    /// True in a dry run: nothing was written, `keys` is what would be.
+    dry_run: bool,
     copied: u64,
     bytes: u64,
     keys: Vec<String>,
@@ -44,6 +46,7 @@ impl Plugin for Replicate {
         let target = find_account(&input.target.account)?.s3()?;
         let target_prefix = input.target_prefix.as_deref().unwrap_or(&input.prefix);
         let mut output = Output {
+            dry_run: xacct_guest::dry_run(),
             copied: 0,
             bytes: 0,
             keys: Vec::new(),
