@@ -242,8 +242,14 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
         tags: args.tags,
         exclude: args.exclude,
     };
-    selection.validate(&config).map_err(|problem| anyhow::anyhow!("--account/--exclude: {problem}"))?;
-    let mode = if args.all_accounts { Mode::AllAccounts } else { Mode::PerAccount };
+    selection
+        .validate(&config)
+        .map_err(|problem| anyhow::anyhow!("--account/--exclude: {problem}"))?;
+    let mode = if args.all_accounts {
+        Mode::AllAccounts
+    } else {
+        Mode::PerAccount
+    };
     let mut request = RunRequest::new(&args.plugin, &args.input, mode);
     request.selection = selection;
     request.timeout = args.timeout.map(Duration::from_secs);
@@ -259,7 +265,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     let cancel = request.cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("cancelling: running invocations stop, waiting ones are skipped; the report follows");
+            eprintln!(
+                "cancelling: running invocations stop, waiting ones are skipped; the report follows"
+            );
             cancel.cancel();
         }
     });
@@ -358,13 +366,20 @@ impl Progress for Terminal {
 /// `DIR/<plugin>/<account>/result.json` and `plugin.log` per entry.
 fn write_out_dir(dir: &Path, report: &Report) -> std::io::Result<()> {
     for entry in &report.entries {
-        let name = if entry.account_id == xacct::report::ALL_ACCOUNTS { "all-accounts" } else { &entry.account_id };
+        let name = if entry.account_id == xacct::report::ALL_ACCOUNTS {
+            "all-accounts"
+        } else {
+            &entry.account_id
+        };
         let dir = dir.join(&report.plugin).join(name);
         std::fs::create_dir_all(&dir)?;
         let mut result = serde_json::to_vec_pretty(entry).expect("entries serialise");
         result.push(b'\n');
         std::fs::write(dir.join("result.json"), result)?;
-        std::fs::write(dir.join("plugin.log"), format!("== stdout\n{}== stderr\n{}", entry.stdout, entry.stderr))?;
+        std::fs::write(
+            dir.join("plugin.log"),
+            format!("== stdout\n{}== stderr\n{}", entry.stdout, entry.stderr),
+        )?;
     }
     Ok(())
 }
@@ -395,15 +410,32 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
         writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
         return Ok(());
     }
-    writeln!(stdout, "plan: {} ({}) on {} account(s); nothing is called", plan.plugin, document["mode"].as_str().unwrap_or_default(), plan.accounts.len())?;
+    writeln!(
+        stdout,
+        "plan: {} ({}) on {} account(s); nothing is called",
+        plan.plugin,
+        document["mode"].as_str().unwrap_or_default(),
+        plan.accounts.len()
+    )?;
     if let Some(note) = &plan.note {
         writeln!(stdout, "note: {note}")?;
     }
     writeln!(stdout, "grant: {}", document["grant"])?;
     writeln!(stdout, "limits: {}", document["limits"])?;
     for account in &plan.accounts {
-        let tags: Vec<String> = account.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        writeln!(stdout, "{}  {:<16} {:<12} {}", account.id, account.alias, account.region, tags.join(","))?;
+        let tags: Vec<String> = account
+            .tags
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        writeln!(
+            stdout,
+            "{}  {:<16} {:<12} {}",
+            account.id,
+            account.alias,
+            account.region,
+            tags.join(",")
+        )?;
     }
     Ok(())
 }

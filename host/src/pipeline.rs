@@ -7,16 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
-use tokio_util::sync::CancellationToken;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::capability::aws::AwsBackend;
-use crate::capability::local::LocalBackend;
 use crate::audit::AuditLog;
 use crate::bindings::Account;
+use crate::capability::aws::AwsBackend;
+use crate::capability::local::LocalBackend;
 use crate::capability::{Backend, Capability, RunContext, error_message};
 use crate::config::{BackendConfig, Config};
 use crate::credentials::{SessionSpec, Sessions};
@@ -203,7 +203,11 @@ pub async fn run(
             Ok(()) => ready.push(account.clone()),
             Err(err) => {
                 let outcome = Outcome::failed(Failure::Credentials(error_message(&err)));
-                let entry = Entry::new(Mode::PerAccount, accounts_of(std::slice::from_ref(account)), outcome);
+                let entry = Entry::new(
+                    Mode::PerAccount,
+                    accounts_of(std::slice::from_ref(account)),
+                    outcome,
+                );
                 progress.finished(&entry);
                 entries.push(entry);
             }
@@ -277,7 +281,10 @@ pub async fn run(
 
 /// (id, alias) of each account.
 fn accounts_of(accounts: &[Account]) -> Vec<(String, String)> {
-    accounts.iter().map(|a| (a.id.clone(), a.alias.clone())).collect()
+    accounts
+        .iter()
+        .map(|a| (a.id.clone(), a.alias.clone()))
+        .collect()
 }
 
 fn scope_label(scope: &Scope) -> String {

@@ -34,17 +34,31 @@ impl Selection {
     /// Every id or alias named must be configured: a typo must not silently select nothing.
     pub fn validate(&self, config: &Config) -> Result<(), String> {
         for name in self.accounts.iter().chain(&self.exclude) {
-            if !config.accounts.iter().any(|a| a.id == *name || a.alias == *name) {
-                return Err(format!("{name:?} names no account in {}", config.path.display()));
+            if !config
+                .accounts
+                .iter()
+                .any(|a| a.id == *name || a.alias == *name)
+            {
+                return Err(format!(
+                    "{name:?} names no account in {}",
+                    config.path.display()
+                ));
             }
         }
         Ok(())
     }
 
     fn selects(&self, account: &AccountConfig) -> bool {
-        let named = |names: &[String]| names.iter().any(|n| *n == account.id || *n == account.alias);
+        let named = |names: &[String]| {
+            names
+                .iter()
+                .any(|n| *n == account.id || *n == account.alias)
+        };
         (self.accounts.is_empty() || named(&self.accounts))
-            && self.tags.iter().all(|(k, v)| account.tags.get(k) == Some(v))
+            && self
+                .tags
+                .iter()
+                .all(|(k, v)| account.tags.get(k) == Some(v))
             && !named(&self.exclude)
     }
 }
@@ -145,7 +159,12 @@ mod tests {
             ["a"]
         );
         assert!(dev.note.is_none());
-        let none = Plan::new(&config, "ungranted", Mode::PerAccount, &Selection::default());
+        let none = Plan::new(
+            &config,
+            "ungranted",
+            Mode::PerAccount,
+            &Selection::default(),
+        );
         assert!(none.accounts.is_empty());
         assert!(none.scopes().is_empty());
         let note = none.note.unwrap();
@@ -181,17 +200,58 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(plan(Selection::default()), ["a", "b"]);
-        assert_eq!(plan(Selection { accounts: vec!["222222222222".into()], ..Default::default() }), ["b"]);
-        assert_eq!(plan(Selection { tags: vec![("env".into(), "dev".into())], ..Default::default() }), ["a"]);
-        assert_eq!(plan(Selection { exclude: vec!["a".into()], ..Default::default() }), ["b"]);
-        let devonly = Plan::new(&config, "devonly", Mode::PerAccount, &Selection { accounts: vec!["b".into()], ..Default::default() });
-        assert!(devonly.accounts.is_empty(), "the selection cannot widen the grant");
-        assert!(Selection { accounts: vec!["nope".into()], ..Default::default() }.validate(&config).is_err());
+        assert_eq!(
+            plan(Selection {
+                accounts: vec!["222222222222".into()],
+                ..Default::default()
+            }),
+            ["b"]
+        );
+        assert_eq!(
+            plan(Selection {
+                tags: vec![("env".into(), "dev".into())],
+                ..Default::default()
+            }),
+            ["a"]
+        );
+        assert_eq!(
+            plan(Selection {
+                exclude: vec!["a".into()],
+                ..Default::default()
+            }),
+            ["b"]
+        );
+        let devonly = Plan::new(
+            &config,
+            "devonly",
+            Mode::PerAccount,
+            &Selection {
+                accounts: vec!["b".into()],
+                ..Default::default()
+            },
+        );
+        assert!(
+            devonly.accounts.is_empty(),
+            "the selection cannot widen the grant"
+        );
+        assert!(
+            Selection {
+                accounts: vec!["nope".into()],
+                ..Default::default()
+            }
+            .validate(&config)
+            .is_err()
+        );
     }
 
     #[test]
     fn all_accounts_mode_gives_one_invocation_every_account() {
-        let plan = Plan::new(&config(), "replicate", Mode::AllAccounts, &Selection::default());
+        let plan = Plan::new(
+            &config(),
+            "replicate",
+            Mode::AllAccounts,
+            &Selection::default(),
+        );
         let scopes = plan.scopes();
         assert_eq!(scopes.len(), 1);
         assert_eq!(scopes[0].len(), 2);

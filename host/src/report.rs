@@ -149,7 +149,11 @@ impl Report {
             total(|u| u.denied_calls),
             bytes(total(|u| u.bytes_read)),
             bytes(total(|u| u.bytes_written)),
-            if self.dry_run { " (dry run: mutations planned, not executed)" } else { "" },
+            if self.dry_run {
+                " (dry run: mutations planned, not executed)"
+            } else {
+                ""
+            },
         )
     }
 
@@ -219,7 +223,11 @@ fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 fn shorten(text: &str, max: usize) -> String {

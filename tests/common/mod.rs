@@ -110,7 +110,11 @@ impl World {
     }
 
     /// A world with `text` as its config (after the plugin directory line).
-    pub fn with_config(guests: &[&str], text: &str, home: Option<SharedCredentialsProvider>) -> World {
+    pub fn with_config(
+        guests: &[&str],
+        text: &str,
+        home: Option<SharedCredentialsProvider>,
+    ) -> World {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         for name in guests {
@@ -196,7 +200,7 @@ impl World {
 }
 
 /// Grants of every action on every bucket of every account.
-fn full_grants(guests: &[&str]) -> String {
+pub fn full_grants(guests: &[&str]) -> String {
     guests
         .iter()
         .map(|name| {

@@ -21,11 +21,11 @@ use wasmtime::component::{HasData, Resource, ResourceTable, ResourceTableError};
 use wasmtime_wasi::p2::pipe::AsyncReadStream;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream};
 
+use crate::audit::{AuditEvent, AuditLog, timestamp};
 use crate::bindings::s3::{
     self, Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectBody,
     ObjectMeta, PutOptions, PutResult, Tag,
 };
-use crate::audit::{AuditEvent, AuditLog, timestamp};
 use crate::bindings::xacct::plugin::{accounts, invocation, types};
 use crate::bindings::{Account, S3Error};
 use crate::config::Limits;
@@ -113,7 +113,10 @@ impl Capability {
 
     /// The mutations a dry run planned, so far.
     pub fn planned(&self) -> Vec<PlannedOperation> {
-        self.planned.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.planned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -244,7 +247,12 @@ impl CapabilityView<'_> {
     /// Checks a call against the grant and spends one S3 call of the budget (an overspent
     /// budget traps); in a dry run, a mutation is planned instead. Refusals and planned
     /// mutations are audited here.
-    fn route(&mut self, client: &Resource<ClientHandle>, call: &Call, mutates: bool) -> wasmtime::Result<(Route, Auditor)> {
+    fn route(
+        &mut self,
+        client: &Resource<ClientHandle>,
+        call: &Call,
+        mutates: bool,
+    ) -> wasmtime::Result<(Route, Auditor)> {
         let started = Instant::now();
         let account = self.table.get(client)?.account.clone();
         let auditor = Auditor {
@@ -266,15 +274,22 @@ impl CapabilityView<'_> {
         }
         if mutates && self.capability.run.dry_run {
             auditor.record(call, "planned", None, started);
-            self.capability.planned.lock().unwrap_or_else(|e| e.into_inner()).push(PlannedOperation {
-                operation: call.operation,
-                bucket: call.bucket.clone().unwrap_or_default(),
-                key: call.key.clone().unwrap_or_default(),
-            });
+            self.capability
+                .planned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(PlannedOperation {
+                    operation: call.operation,
+                    bucket: call.bucket.clone().unwrap_or_default(),
+                    key: call.key.clone().unwrap_or_default(),
+                });
             return Ok((Route::Planned, auditor));
         }
         self.capability.budget.spend_call()?;
-        Ok((Route::Execute(self.capability.backend.clone(), account), auditor))
+        Ok((
+            Route::Execute(self.capability.backend.clone(), account),
+            auditor,
+        ))
     }
 
     /// Runs a call: routed, executed on the backend, audited. A mutation gives the
@@ -312,7 +327,11 @@ impl CapabilityView<'_> {
         value: T,
         parent: Option<&Resource<UploadHandle>>,
     ) -> wasmtime::Result<Resource<T>> {
-        let mut handles = self.capability.handles.lock().unwrap_or_else(|e| e.into_inner());
+        let mut handles = self
+            .capability
+            .handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         // Handles the guest dropped have left the table.
         handles.retain(|rep| self.table.get_any_mut(*rep).is_ok());
         self.capability.budget.admit_handle(handles.len())?;
@@ -464,21 +483,27 @@ impl s3::HostClient for CapabilityView<'_> {
         // The put ends when the guest finishes the upload; it is audited then.
         let upload = match route {
             Route::Denied(denied) => return Ok(Err(denied)),
-            Route::Planned => UploadHandle::start(&self.capability.puts, budget, |mut body| async move {
-                let mut size = 0;
-                while let Some(chunk) = body.next_chunk().await {
-                    size += chunk.len() as u64;
-                }
-                Ok(planned_put(size))
-            }),
-            Route::Execute(backend, account) => UploadHandle::start(&self.capability.puts, budget, |body| async move {
-                let result = backend.put_object(&account, &bucket, &key, options, body).await;
-                match &result {
-                    Ok(stored) => auditor.record(&call, "ok", Some(stored.size), started),
-                    Err(err) => auditor.record(&call, outcome_of(err), None, started),
-                }
-                result
-            }),
+            Route::Planned => {
+                UploadHandle::start(&self.capability.puts, budget, |mut body| async move {
+                    let mut size = 0;
+                    while let Some(chunk) = body.next_chunk().await {
+                        size += chunk.len() as u64;
+                    }
+                    Ok(planned_put(size))
+                })
+            }
+            Route::Execute(backend, account) => {
+                UploadHandle::start(&self.capability.puts, budget, |body| async move {
+                    let result = backend
+                        .put_object(&account, &bucket, &key, options, body)
+                        .await;
+                    match &result {
+                        Ok(stored) => auditor.record(&call, "ok", Some(stored.size), started),
+                        Err(err) => auditor.record(&call, outcome_of(err), None, started),
+                    }
+                    result
+                })
+            }
         };
         Ok(Ok(self.push_handle(upload, None)?))
     }
@@ -504,8 +529,9 @@ impl s3::HostClient for CapabilityView<'_> {
     ) -> HostResult<DeleteResult> {
         // As on S3, keys the grant refuses fail one by one; the rest go in one call.
         let grant = self.capability.grant.clone();
-        let (allowed, refused): (Vec<String>, Vec<String>) =
-            keys.into_iter().partition(|key| grant.check(Action::Delete, &bucket, key).is_ok());
+        let (allowed, refused): (Vec<String>, Vec<String>) = keys
+            .into_iter()
+            .partition(|key| grant.check(Action::Delete, &bucket, key).is_ok());
         let mut failed = Vec::new();
         for key in refused {
             let call = Call::object("DeleteObjects", Action::Delete, &bucket, &key);
@@ -514,7 +540,10 @@ impl s3::HostClient for CapabilityView<'_> {
             }
         }
         if allowed.is_empty() {
-            return Ok(Ok(DeleteResult { deleted: Vec::new(), failed }));
+            return Ok(Ok(DeleteResult {
+                deleted: Vec::new(),
+                failed,
+            }));
         }
         let call = Call {
             operation: "DeleteObjects",
@@ -528,9 +557,14 @@ impl s3::HostClient for CapabilityView<'_> {
             failed: Vec::new(),
         };
         let result = self
-            .perform(&client, call, Some(planned), |backend, account| async move {
-                backend.delete_objects(&account, &bucket, allowed).await
-            })
+            .perform(
+                &client,
+                call,
+                Some(planned),
+                |backend, account| async move {
+                    backend.delete_objects(&account, &bucket, allowed).await
+                },
+            )
             .await?;
         Ok(result.map(|mut result| {
             result.failed.extend(failed);
@@ -556,11 +590,16 @@ impl s3::HostClient for CapabilityView<'_> {
                 Needs::Object(Action::Write, target_bucket.clone(), target_key.clone()),
             ],
         };
-        self.perform(&client, call, Some(planned_put(0)), |backend, account| async move {
-            let source = (source_bucket.as_str(), source_key.as_str());
-            let target = (target_bucket.as_str(), target_key.as_str());
-            backend.copy_object(&account, source, target).await
-        })
+        self.perform(
+            &client,
+            call,
+            Some(planned_put(0)),
+            |backend, account| async move {
+                let source = (source_bucket.as_str(), source_key.as_str());
+                let target = (target_bucket.as_str(), target_key.as_str());
+                backend.copy_object(&account, source, target).await
+            },
+        )
         .await
     }
 
@@ -586,7 +625,9 @@ impl s3::HostClient for CapabilityView<'_> {
     ) -> HostResult<()> {
         let call = Call::object("PutObjectTagging", Action::Tag, &bucket, &key);
         self.perform(&client, call, Some(()), |backend, account| async move {
-            backend.put_object_tagging(&account, &bucket, &key, tags).await
+            backend
+                .put_object_tagging(&account, &bucket, &key, tags)
+                .await
         })
         .await
     }

@@ -30,8 +30,8 @@ use output::CapturedOutput;
 use crate::bindings::xacct::plugin::{accounts, invocation, s3, types};
 use crate::capability::budget::{BudgetExhausted, Usage};
 use crate::capability::{Capability, CapabilityData, CapabilityView, PlannedOperation};
-use tokio_util::sync::CancellationToken;
 use crate::config::{Limits, MAX_MEMORY_MIB};
+use tokio_util::sync::CancellationToken;
 
 /// How often the epoch advances: the granularity of the time limit for guest code.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
