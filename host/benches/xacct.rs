@@ -1,0 +1,463 @@
+//! xacct's benchmarks, each a ratio against a baseline measured in the same run on the
+//! same servers (this machine is shared and noisy: absolute times vary, ratios much less).
+//!
+//! Run with `scripts/bench` (it builds the guests and installs moto first), which runs
+//! `cargo bench --bench xacct`. Results go to stdout as Markdown and to
+//! `target/bench/results.json`. `XACCT_BENCH_STREAM_MIB` sets the streamed object's size
+//! (default 1024).
+
+#[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use common::moto::{self, Home, Moto, ROLE, Target};
+use common::{World, full_grants};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use xacct::bindings::Account;
+use xacct::capability::{Capability, RunContext};
+use xacct::pipeline::{self, RunRequest};
+use xacct::plan::{Mode, Scope};
+
+/// Results, in the order measured.
+struct Results {
+    rows: Vec<(String, String, String)>,
+    json: serde_json::Map<String, Value>,
+}
+
+impl Results {
+    fn add(&mut self, name: &str, measured: String, verdict: String, data: Value) {
+        eprintln!("{name}: {measured} — {verdict}");
+        self.rows.push((name.to_owned(), measured, verdict));
+        self.json.insert(name.to_owned(), data);
+    }
+}
+
+fn median_p99(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}
+
+fn target(met: bool, goal: &str) -> String {
+    format!("{} (target {goal})", if met { "met" } else { "MISSED" })
+}
+
+/// Peak resident memory of this process since the last reset, in MiB.
+fn peak_rss_mib() -> f64 {
+    status_kib("VmHWM:") as f64 / 1024.0
+}
+
+fn rss_mib() -> f64 {
+    status_kib("VmRSS:") as f64 / 1024.0
+}
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / (1 << 20) as f64 / elapsed.as_secs_f64()
+}
+
+fn account(id: &str) -> Account {
+    Account {
+        id: id.to_owned(),
+        alias: id.to_owned(),
+        region: "us-east-1".to_owned(),
+        tags: Vec::new(),
+    }
+}
+
+async fn sdk_config(endpoint: &str, credentials: Credentials) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+fn home_credentials(home: &Home) -> Credentials {
+    Credentials::new(&home.access_key_id, &home.secret_access_key, None, None, "bench")
+}
+
+/// What the classic Lambda handler does for one account: a new STS client, AssumeRole,
+/// a new S3 client from the returned keys, then the calls.
+async fn classic_handler(home: &aws_config::SdkConfig, account: &str) -> usize {
+    let sts = aws_sdk_sts::Client::new(home);
+    let assumed = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/{ROLE}"))
+        .role_session_name("classic-handler")
+        .send()
+        .await
+        .unwrap();
+    let c = assumed.credentials().unwrap();
+    let credentials = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "assumed");
+    let config = aws_sdk_s3::config::Builder::from(home).credentials_provider(credentials).force_path_style(true).build();
+    let s3 = aws_sdk_s3::Client::from_conf(config);
+    let buckets = s3.list_buckets().send().await.unwrap();
+    let bucket = buckets.buckets()[0].name().unwrap().to_owned();
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    let key = listed.contents()[0].key().unwrap().to_owned();
+    let object = s3.get_object().bucket(&bucket).key(&key).send().await.unwrap();
+    object.body.collect().await.unwrap().into_bytes().len()
+}
+
+/// a. Instantiate + call of a no-op plugin vs one HeadObject against moto.
+async fn overhead(results: &mut Results) {
+    let world = World::new(&["bench"], "");
+    let sandbox = common::sandbox();
+    let plugin = sandbox.load("bench", &common::guest("bench")).unwrap();
+    let backend = world.backend().await;
+    let grant = Arc::new(world.config.grant_for("bench").unwrap().clone());
+    let limits = world.config.limits_for("bench");
+    let context = Arc::new(RunContext { plugin: "bench".into(), sha256: plugin.sha256.clone(), dry_run: false, audit: None });
+    let scope = Scope::from(vec![account("111111111111")]);
+    let cancel = CancellationToken::new();
+    let mut samples = Vec::new();
+    for round in 0..5200 {
+        let capability = Capability::new(backend.clone(), scope.clone(), grant.clone(), limits, context.clone());
+        let started = Instant::now();
+        let outcome = sandbox.invoke(&plugin, capability, limits, r#"{"mode": "noop"}"#, &cancel).await;
+        let elapsed = started.elapsed();
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        if round >= 200 {
+            samples.push(elapsed);
+        }
+    }
+    let (median, p99) = median_p99(samples);
+
+    let moto = Moto::start();
+    let s3 = moto.s3_in("111111111111").await;
+    s3.create_bucket().bucket("head").send().await.unwrap();
+    s3.put_object().bucket("head").key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    let mut heads = Vec::new();
+    for round in 0..320 {
+        let started = Instant::now();
+        s3.head_object().bucket("head").key("k").send().await.unwrap();
+        if round >= 20 {
+            heads.push(started.elapsed());
+        }
+    }
+    let (head_median, _) = median_p99(heads);
+    let ratio = median / head_median;
+    results.add(
+        "a. instantiate + call (no-op plugin)",
+        format!("median {median:.1} µs, p99 {p99:.1} µs; HeadObject on moto median {head_median:.0} µs; ratio {:.2}%", ratio * 100.0),
+        target(median <= 50.0 && ratio <= 0.01, "≤ 50 µs median and ≤ 1% of a HeadObject"),
+        json!({"median_us": median, "p99_us": p99, "head_object_median_us": head_median, "ratio": ratio}),
+    );
+}
+
+/// b. 50 accounts through xacct vs the classic handler in a sequential loop; then ten
+/// runs in one process.
+async fn fan_out(results: &mut Results) {
+    const ACCOUNTS: usize = 50;
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..ACCOUNTS).map(|i| (300_000_000_000u64 + i as u64).to_string()).collect();
+    let buckets: Vec<[String; 1]> = (0..ACCOUNTS).map(|i| [format!("fan-{i:02}")]).collect();
+    let bucket_refs: Vec<[&str; 1]> = buckets.iter().map(|[b]| [b.as_str()]).collect();
+    let targets: Vec<Target> = ids
+        .iter()
+        .zip(&bucket_refs)
+        .map(|(id, buckets)| Target { id, buckets, s3_actions: &["s3:*"], assumable: true })
+        .collect();
+    let home = moto::seed(&moto, &targets).await;
+    for (id, [bucket]) in ids.iter().zip(&buckets) {
+        let s3 = moto.s3_in(id).await;
+        s3.put_object().bucket(bucket).key("small.json").body(vec![b'x'; 1024].into()).send().await.unwrap();
+    }
+    moto.enforce_iam();
+
+    let home_config = sdk_config(&moto.endpoint, home_credentials(&home)).await;
+    let started = Instant::now();
+    for id in &ids {
+        assert_eq!(classic_handler(&home_config, id).await, 1024);
+    }
+    let native = started.elapsed();
+
+    let mut text = format!("[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}", moto.endpoint, full_grants(&["bench"]));
+    for (i, id) in ids.iter().enumerate() {
+        text.push_str(&format!("\n[[account]]\nid = \"{id}\"\nalias = \"fan-{i:02}\"\nrole = \"{ROLE}\"\n"));
+    }
+    let world = World::with_config(&["bench"], &text, Some(aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home))));
+    let request = RunRequest::new("bench", r#"{"mode": "sample"}"#, Mode::PerAccount);
+    let mut runs = Vec::new();
+    let mut assume_role_calls = 0;
+    for _ in 0..10 {
+        let started = Instant::now();
+        let report = world.run_request(world.service().await, &request).await;
+        runs.push(started.elapsed());
+        assert!(report.all_ok(), "{:?}", report.entries.iter().find_map(|e| e.error.as_ref()));
+        assume_role_calls = report.assume_role_calls.values().sum::<u64>();
+    }
+    let first = runs[0];
+    let speedup = native.as_secs_f64() / first.as_secs_f64();
+    let warm = runs[1..].iter().sum::<Duration>() / 9;
+    results.add(
+        "b. fan-out over 50 accounts",
+        format!(
+            "classic sequential loop {:.2} s; xacct first run {:.2} s ({speedup:.1}× faster), later runs {:.2} s on average; AssumeRole calls over 10 runs: {assume_role_calls}",
+            native.as_secs_f64(),
+            first.as_secs_f64(),
+            warm.as_secs_f64()
+        ),
+        target(speedup >= 3.0 && assume_role_calls == 50, "≥ 3× faster, exactly 50 AssumeRole calls"),
+        json!({"native_s": native.as_secs_f64(), "xacct_first_s": first.as_secs_f64(), "xacct_warm_s": warm.as_secs_f64(), "speedup": speedup, "assume_role_calls": assume_role_calls}),
+    );
+}
+
+/// c. A large object through a plugin capped at 64 MiB vs native, on moto and locally.
+async fn streaming(results: &mut Results) {
+    let mib: u64 = std::env::var("XACCT_BENCH_STREAM_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let size = mib << 20;
+    const PART: usize = 8 << 20;
+    let block: Vec<u8> = (0..PART).map(|i| (i * 31 % 251) as u8).collect();
+
+    // moto: native multipart put and streamed get, then the same through the plugin.
+    let moto = Moto::start();
+    let id = "400000000000";
+    let home = moto::seed(&moto, &[Target { id, buckets: &["stream"], s3_actions: &["s3:*"], assumable: true }]).await;
+    moto.enforce_iam();
+    let s3 = moto.s3_as_home(&home, id).await;
+    let started = Instant::now();
+    let upload = s3.create_multipart_upload().bucket("stream").key("native").send().await.unwrap();
+    let upload_id = upload.upload_id().unwrap().to_owned();
+    let mut parts = Vec::new();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(PART as u64) as usize;
+        let number = parts.len() as i32 + 1;
+        let part = s3.upload_part().bucket("stream").key("native").upload_id(&upload_id).part_number(number).body(ByteStream::from(block[..n].to_vec())).send().await.unwrap();
+        parts.push(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag().map(str::to_owned)).build());
+        left -= n as u64;
+    }
+    s3.complete_multipart_upload().bucket("stream").key("native").upload_id(&upload_id).multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build()).send().await.unwrap();
+    let native_put = started.elapsed();
+    let started = Instant::now();
+    let mut body = s3.get_object().bucket("stream").key("native").send().await.unwrap().body.into_async_read();
+    let mut sink = vec![0u8; 1 << 20];
+    let mut read = 0u64;
+    loop {
+        match tokio::io::AsyncReadExt::read(&mut body, &mut sink).await.unwrap() {
+            0 => break,
+            n => read += n as u64,
+        }
+    }
+    assert_eq!(read, size);
+    let native_get = started.elapsed();
+
+    let grants = "[plugin.bench]\naccounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\", \"read\", \"write\"] }]\n[limits]\nmemory_mib = 64\ntime_secs = 3600\nread_mib = 1048576\nwrite_mib = 1048576\n";
+    let text = format!("[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{grants}\n[[account]]\nid = \"{id}\"\nalias = \"stream\"\nrole = \"{ROLE}\"\n", moto.endpoint);
+    let world = World::with_config(&["bench"], &text, Some(aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home))));
+    let run = |input: Value| {
+        let world = &world;
+        async move {
+            let request = RunRequest::new("bench", &input.to_string(), Mode::PerAccount);
+            reset_peak_rss();
+            let started = Instant::now();
+            let report = world.run_request(world.service().await, &request).await;
+            let elapsed = started.elapsed();
+            let entry = &report.entries[0];
+            assert_eq!(common::ok(entry), &json!(size), "{:?}", entry.error);
+            (elapsed, peak_rss_mib())
+        }
+    };
+    let (plugin_put, put_rss) = run(json!({"mode": "write", "bucket": "stream", "key": "plugin", "size": size})).await;
+    let (plugin_get, get_rss) = run(json!({"mode": "read", "bucket": "stream", "key": "native"})).await;
+    let ratio = |native: Duration, plugin: Duration| native.as_secs_f64() / plugin.as_secs_f64();
+    let (get_ratio, put_ratio) = (ratio(native_get, plugin_get), ratio(native_put, plugin_put));
+    let peak = get_rss.max(put_rss);
+    results.add(
+        &format!("c. streaming {mib} MiB on moto"),
+        format!(
+            "GET: native {:.0} MiB/s, plugin {:.0} MiB/s ({get_ratio:.2}×); PUT: native {:.0} MiB/s, plugin {:.0} MiB/s ({put_ratio:.2}×); host peak RSS {peak:.0} MiB",
+            mib_per_s(size, native_get),
+            mib_per_s(size, plugin_get),
+            mib_per_s(size, native_put),
+            mib_per_s(size, plugin_put)
+        ),
+        target(get_ratio >= 0.9 && put_ratio >= 0.9 && peak <= 256.0, "≥ 0.9× native, peak RSS ≤ 256 MiB"),
+        json!({"mib": mib, "native_get_s": native_get.as_secs_f64(), "plugin_get_s": plugin_get.as_secs_f64(), "native_put_s": native_put.as_secs_f64(), "plugin_put_s": plugin_put.as_secs_f64(), "get_ratio": get_ratio, "put_ratio": put_ratio, "peak_rss_mib": peak}),
+    );
+    drop(world);
+    drop(moto);
+
+    // Local backend: the plugin vs plain file I/O on the same disk.
+    let world = World::local(&["bench"], grants);
+    let dir = world.data().join("111111111111/stream");
+    std::fs::create_dir_all(&dir).unwrap();
+    let started = Instant::now();
+    let mut file = std::fs::File::create(dir.join("native")).unwrap();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(PART as u64) as usize;
+        file.write_all(&block[..n]).unwrap();
+        left -= n as u64;
+    }
+    file.sync_all().unwrap();
+    drop(file);
+    let native_write = started.elapsed();
+    let started = Instant::now();
+    let mut file = std::fs::File::open(dir.join("native")).unwrap();
+    let mut read = 0u64;
+    loop {
+        match file.read(&mut sink).unwrap() {
+            0 => break,
+            n => read += n as u64,
+        }
+    }
+    assert_eq!(read, size);
+    let native_read = started.elapsed();
+    let started = Instant::now();
+    std::fs::copy(dir.join("native"), dir.join("copy")).unwrap();
+    let copy = started.elapsed();
+    std::fs::remove_file(dir.join("copy")).unwrap();
+    let local = |input: Value| {
+        let world = &world;
+        async move {
+            let request = RunRequest::new("bench", &input.to_string(), Mode::AllAccounts);
+            reset_peak_rss();
+            let started = Instant::now();
+            let report = world.run_request(world.service().await, &request).await;
+            let elapsed = started.elapsed();
+            assert_eq!(common::ok(&report.entries[0]), &json!(size), "{:?}", report.entries[0].error);
+            (elapsed, peak_rss_mib())
+        }
+    };
+    let (plugin_write, write_rss) = local(json!({"mode": "write", "bucket": "stream", "key": "plugin", "size": size})).await;
+    let (plugin_read, read_rss) = local(json!({"mode": "read", "bucket": "stream", "key": "native"})).await;
+    let (read_ratio, write_ratio) = (ratio(native_read, plugin_read), ratio(native_write, plugin_write));
+    let peak = read_rss.max(write_rss);
+    results.add(
+        &format!("c. streaming {mib} MiB on the local backend"),
+        format!(
+            "GET: plain read {:.0} MiB/s, plugin {:.0} MiB/s ({read_ratio:.2}×); PUT: plain write {:.0} MiB/s, plugin {:.0} MiB/s ({write_ratio:.2}×); plain copy {:.0} MiB/s; host peak RSS {peak:.0} MiB",
+            mib_per_s(size, native_read),
+            mib_per_s(size, plugin_read),
+            mib_per_s(size, native_write),
+            mib_per_s(size, plugin_write),
+            mib_per_s(size, copy)
+        ),
+        target(read_ratio >= 0.9 && write_ratio >= 0.9 && peak <= 256.0, "≥ 0.9× plain file I/O, peak RSS ≤ 256 MiB"),
+        json!({"mib": mib, "plain_read_s": native_read.as_secs_f64(), "plugin_read_s": plugin_read.as_secs_f64(), "plain_write_s": native_write.as_secs_f64(), "plugin_write_s": plugin_write.as_secs_f64(), "plain_copy_s": copy.as_secs_f64(), "read_ratio": read_ratio, "write_ratio": write_ratio, "peak_rss_mib": peak}),
+    );
+}
+
+/// d. Process start to first result, with and without the compiled-component cache.
+fn cold_start(results: &mut Results) {
+    let world = World::new(&["bench"], "");
+    let cache = world.dir.path().join("cache");
+    let start = |fresh: bool| {
+        if fresh {
+            let _ = std::fs::remove_dir_all(&cache);
+        }
+        let started = Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_xacct"))
+            .args(["run", "bench", "--account", "dev", "--output", "json", "--input", r#"{"mode": "noop"}"#])
+            .current_dir(world.dir.path())
+            .env("XDG_CACHE_HOME", &cache)
+            .env_remove("XACCT_CONFIG")
+            .output()
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        elapsed
+    };
+    let uncached: Vec<Duration> = (0..7).map(|_| start(true)).collect();
+    start(false);
+    let cached: Vec<Duration> = (0..7).map(|_| start(false)).collect();
+    let (uncached, _) = median_p99(uncached);
+    let (cached, _) = median_p99(cached);
+    let ratio = uncached / cached;
+    results.add(
+        "d. cold start (process start to first result)",
+        format!("without cache {:.1} ms, with cache {:.1} ms ({ratio:.1}× faster)", uncached / 1000.0, cached / 1000.0),
+        target(ratio >= 20.0, "cached ≥ 20× faster"),
+        json!({"uncached_ms": uncached / 1000.0, "cached_ms": cached / 1000.0, "ratio": ratio}),
+    );
+}
+
+/// e. Memory per concurrent plugin instance.
+async fn concurrent_instances(results: &mut Results) {
+    const INSTANCES: usize = 256;
+    let mut text = format!("concurrency = {INSTANCES}\n[local]\nroot = \"data\"\n{}", full_grants(&["bench"]));
+    for i in 0..INSTANCES {
+        text.push_str(&format!("\n[[account]]\nid = \"{}\"\nalias = \"i{i:03}\"\n", 500_000_000_000u64 + i as u64));
+    }
+    let world = World::with_config(&["bench"], &text, None);
+    std::fs::create_dir_all(world.data()).unwrap();
+    let config = world.config.clone();
+    // Warm up: the engine, the compiled plugin, one instance.
+    let warm = RunRequest::new("bench", r#"{"mode": "noop"}"#, Mode::PerAccount);
+    pipeline::run(&config, &common::sandbox(), world.service().await, &warm, &()).await.unwrap();
+    let baseline = rss_mib();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0.0f64;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_mib());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let request = RunRequest::new("bench", r#"{"mode": "sleep", "ms": 3000}"#, Mode::PerAccount);
+    let report = pipeline::run(&config, &common::sandbox(), world.service().await, &request, &()).await.unwrap();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap();
+    assert!(report.all_ok());
+    assert_eq!(report.entries.len(), INSTANCES);
+    let per_instance = (peak - baseline) / INSTANCES as f64;
+    results.add(
+        "e. 256 concurrent plugin instances",
+        format!("host RSS {baseline:.0} MiB idle, {peak:.0} MiB with 256 instances: {per_instance:.2} MiB per instance"),
+        target(per_instance <= 4.0, "≤ 4 MiB per instance"),
+        json!({"baseline_mib": baseline, "peak_mib": peak, "per_instance_mib": per_instance}),
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; there are no other options.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let mut results = Results { rows: Vec::new(), json: serde_json::Map::new() };
+    runtime.block_on(async {
+        overhead(&mut results).await;
+        fan_out(&mut results).await;
+        streaming(&mut results).await;
+        concurrent_instances(&mut results).await;
+    });
+    cold_start(&mut results);
+
+    let out = common::target_dir().join("bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&Value::Object(results.json)).unwrap()).unwrap();
+    println!("| benchmark | measured | verdict |\n|---|---|---|");
+    for (name, measured, verdict) in results.rows {
+        println!("| {name} | {measured} | {verdict} |");
+    }
+}
