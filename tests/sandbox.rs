@@ -306,7 +306,7 @@ async fn many_failing_invocations_leave_the_host_serving() {
 #[test]
 fn compiled_plugins_are_cached_by_content_and_a_bad_entry_is_recompiled() {
     let cache = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::new(Some(cache.path().to_owned())).unwrap();
+    let sandbox = Sandbox::new(Some(cache.path().to_owned()), 1).unwrap();
     let path = common::guest("hello");
     let first = sandbox.load("hello", &path).unwrap();
     let entries = common::files_below(cache.path());

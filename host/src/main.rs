@@ -271,7 +271,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
             cancel.cancel();
         }
     });
-    let sandbox = Arc::new(Sandbox::new(cache_dir(&config))?);
+    let sandbox = Arc::new(Sandbox::new(cache_dir(&config), config.concurrency as u32)?);
     let service = Service::connect(&config, None).await?;
     let progress = Terminal::new(args.output);
     let report = pipeline::run(&config, &sandbox, &service, &request, &progress).await?;
@@ -526,7 +526,7 @@ async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {
 
 fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
     let config = load_config(&args)?;
-    let sandbox = Sandbox::new(cache_dir(&config))?;
+    let sandbox = Sandbox::new(cache_dir(&config), 1)?;
     let files = plugin_files(&config.plugins_dir)?;
     let mut stdout = std::io::stdout().lock();
     let mut all_ok = true;

@@ -51,7 +51,7 @@ pub fn sandbox() -> Arc<Sandbox> {
     static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
     SANDBOX
         .get_or_init(|| {
-            Arc::new(Sandbox::new(Some(target_dir().join("xacct-test-cache"))).unwrap())
+            Arc::new(Sandbox::new(Some(target_dir().join("xacct-test-cache")), 1000).unwrap())
         })
         .clone()
 }

@@ -33,6 +33,9 @@ use crate::bindings::s3::{
 };
 use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
 
+/// How much of a file one blocking read takes.
+const READ_BUFFER: usize = 1 << 20;
+
 /// Serves S3 from `root`.
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
@@ -521,7 +524,12 @@ impl Backend for LocalBackend {
         Ok(ObjectStream {
             meta,
             content_length,
-            body: Box::pin(file.take(content_length)),
+            // Large reads: each read of a tokio file is a hop to the blocking pool, and the
+            // guest's stream takes 64 KiB at a time.
+            body: Box::pin(tokio::io::BufReader::with_capacity(
+                READ_BUFFER,
+                file.take(content_length),
+            )),
         })
     }
 

@@ -47,6 +47,9 @@ impl PutTasks {
     /// Waits (at most `grace`) until every put has committed or cleaned up.
     pub async fn settle(&self, grace: Duration) {
         let tasks = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if tasks.is_empty() {
+            return;
+        }
         if tokio::time::timeout(grace, futures::future::join_all(tasks))
             .await
             .is_err()

@@ -33,6 +33,10 @@ use crate::capability::{Capability, CapabilityData, CapabilityView, PlannedOpera
 use crate::config::{Limits, MAX_MEMORY_MIB};
 use tokio_util::sync::CancellationToken;
 
+/// Core instances (and so memories and tables) one plugin component may hold: a Rust
+/// plugin has a few (its module plus WASI adapter shims).
+const CORE_INSTANCES_PER_PLUGIN: u32 = 4;
+
 /// How often the epoch advances: the granularity of the time limit for guest code.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -145,16 +149,20 @@ impl Failure {
 pub struct SandboxError(String);
 
 impl Sandbox {
-    /// Builds the engine; `cache_dir` holds precompiled plugins (none: compile every time).
-    pub fn new(cache_dir: Option<PathBuf>) -> Result<Sandbox, SandboxError> {
+    /// Builds the engine for up to `instances` live plugin instances at once; `cache_dir`
+    /// holds precompiled plugins (none: compile every time).
+    pub fn new(cache_dir: Option<PathBuf>, instances: u32) -> Result<Sandbox, SandboxError> {
         let error = |err: wasmtime::Error| SandboxError(format!("{err:#}"));
+        // The pool reserves address space per slot up front: size it to the run, not to
+        // the largest run imaginable (start-up time grows with it).
+        let instances = instances.max(1);
         let mut pool = PoolingAllocationConfig::new();
         pool.max_memory_size((MAX_MEMORY_MIB << 20) as usize)
-            .total_component_instances(1000)
-            .total_core_instances(4000)
-            .total_memories(1000)
-            .total_tables(4000)
-            .total_stacks(1000);
+            .total_component_instances(instances)
+            .total_core_instances(instances * CORE_INSTANCES_PER_PLUGIN)
+            .total_memories(instances * CORE_INSTANCES_PER_PLUGIN)
+            .total_tables(instances * CORE_INSTANCES_PER_PLUGIN)
+            .total_stacks(instances);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -390,7 +398,9 @@ impl EpochTicker {
                 let (engine, stop) = (engine.clone(), stop.clone());
                 move || {
                     while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(EPOCH_TICK);
+                        // Parked rather than slept, so that dropping the ticker wakes it
+                        // at once instead of holding process exit for a tick.
+                        std::thread::park_timeout(EPOCH_TICK);
                         engine.increment_epoch();
                     }
                 }
@@ -407,6 +417,7 @@ impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
