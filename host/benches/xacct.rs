@@ -7,7 +7,6 @@
 //! (default 1024).
 
 #[path = "../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::io::{Read, Write};
