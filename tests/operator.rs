@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::moto::{self, Moto, ROLE, Target};
+use common::moto::{self, Moto, ROLE};
 use common::{World, full_grants};
 use serde_json::{Value, json};
 
@@ -398,19 +398,7 @@ async fn a_hundred_aws_accounts_with_an_audit_log_free_of_credentials() {
     let ids: Vec<String> = (0..100)
         .map(|i| (200_000_000_000u64 + i).to_string())
         .collect();
-    let buckets: Vec<[String; 1]> = (0..100).map(|i| [format!("bucket-{i:03}")]).collect();
-    let bucket_refs: Vec<[&str; 1]> = buckets.iter().map(|[b]| [b.as_str()]).collect();
-    let targets: Vec<Target> = ids
-        .iter()
-        .zip(&bucket_refs)
-        .map(|(id, buckets)| Target {
-            id,
-            buckets,
-            s3_actions: &["s3:*"],
-            assumable: true,
-        })
-        .collect();
-    let home = moto::seed(&moto, &targets).await;
+    let home = moto::seed_accounts(&moto, &ids, |i| format!("bucket-{i:03}")).await;
     let mut text = format!(
         "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}",
         moto.endpoint,

@@ -119,14 +119,7 @@ async fn classic_handler(home: &aws_config::SdkConfig, account: &str) -> usize {
         .send()
         .await
         .unwrap();
-    let c = assumed.credentials().unwrap();
-    let credentials = Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "assumed",
-    );
+    let credentials = moto::assumed_credentials(&assumed);
     let config = aws_sdk_s3::config::Builder::from(home)
         .credentials_provider(credentials)
         .force_path_style(true)
@@ -224,20 +217,9 @@ async fn fan_out(results: &mut Results) {
     let ids: Vec<String> = (0..ACCOUNTS)
         .map(|i| (300_000_000_000u64 + i as u64).to_string())
         .collect();
-    let buckets: Vec<[String; 1]> = (0..ACCOUNTS).map(|i| [format!("fan-{i:02}")]).collect();
-    let bucket_refs: Vec<[&str; 1]> = buckets.iter().map(|[b]| [b.as_str()]).collect();
-    let targets: Vec<Target> = ids
-        .iter()
-        .zip(&bucket_refs)
-        .map(|(id, buckets)| Target {
-            id,
-            buckets,
-            s3_actions: &["s3:*"],
-            assumable: true,
-        })
-        .collect();
-    let home = moto::seed(&moto, &targets).await;
-    for (id, [bucket]) in ids.iter().zip(&buckets) {
+    let home = moto::seed_accounts(&moto, &ids, |i| format!("fan-{i:02}")).await;
+    for (i, id) in ids.iter().enumerate() {
+        let bucket = format!("fan-{i:02}");
         let s3 = moto.s3_in(id).await;
         s3.put_object()
             .bucket(bucket)

@@ -176,14 +176,7 @@ impl Moto {
             .send()
             .await
             .unwrap();
-        let c = assumed.credentials().unwrap();
-        let credentials = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
-            "seed",
-        );
+        let credentials = assumed_credentials(&assumed);
         self.sdk_config(credentials).await
     }
 
@@ -215,6 +208,40 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The credentials an AssumeRole returned, as the SDK takes them.
+pub fn assumed_credentials(
+    assumed: &aws_sdk_sts::operation::assume_role::AssumeRoleOutput,
+) -> Credentials {
+    let c = assumed
+        .credentials()
+        .expect("AssumeRole returns credentials");
+    Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "assumed",
+    )
+}
+
+/// Seeds accounts `ids`, each with one bucket (`bucket(i)`), all assumable, all of S3
+/// allowed to their role.
+pub async fn seed_accounts(moto: &Moto, ids: &[String], bucket: impl Fn(usize) -> String) -> Home {
+    let buckets: Vec<[String; 1]> = (0..ids.len()).map(|i| [bucket(i)]).collect();
+    let bucket_refs: Vec<[&str; 1]> = buckets.iter().map(|[b]| [b.as_str()]).collect();
+    let targets: Vec<Target> = ids
+        .iter()
+        .zip(&bucket_refs)
+        .map(|(id, buckets)| Target {
+            id,
+            buckets,
+            s3_actions: &["s3:*"],
+            assumable: true,
+        })
+        .collect();
+    seed(moto, &targets).await
 }
 
 fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
