@@ -353,6 +353,42 @@ async fn budgets_are_per_invocation_and_overspending_ends_it() {
 }
 
 #[tokio::test]
+async fn refused_calls_have_a_budget_and_a_write_past_its_permit_traps() {
+    let grant = "[limits]\ns3_calls = 3\n[plugin.s3script]\naccounts = [\"*\"]\n\
+                 s3 = [{ buckets = \"bkt\", actions = [\"write\"] }]\n";
+    let world = World::local(&["s3script"], grant);
+    world.bucket("111111111111", "bkt");
+    let denied = json!({ "steps": vec![json!({"op": "get", "bucket": "bkt", "key": "k"}); 5] });
+    let report = world.run("s3script", denied, Mode::AllAccounts).await;
+    assert_eq!(
+        failed(&report.entries[0]),
+        ("limit-exceeded", "refused-call budget of 3 calls exhausted")
+    );
+
+    let keys: Vec<String> = (0..1001).map(|i| format!("k{i}")).collect();
+    let steps = json!({ "steps": [{"op": "delete_many", "bucket": "bkt", "keys": keys}] });
+    let report = world.run("s3script", steps, Mode::AllAccounts).await;
+    let result = &ok(&report.entries[0])["results"][0];
+    assert_eq!(
+        result["error"]["kind"], "invalid-input",
+        "too many keys, before any grant check"
+    );
+    assert_eq!(report.entries[0].usage.denied_calls, 0);
+
+    let oversized = json!({ "steps": [{"op": "oversized_write", "bucket": "bkt", "key": "big"}] });
+    let report = world.run("s3script", oversized, Mode::AllAccounts).await;
+    let (kind, message) = failed(&report.entries[0]);
+    assert_eq!(
+        (kind, message),
+        (
+            "trap",
+            "plugin trapped: write larger than check-write permitted"
+        )
+    );
+    assert!(!world.data().join("111111111111/bkt/big").exists());
+}
+
+#[tokio::test]
 async fn byte_budgets_stop_reads_and_writes() {
     let world = World::new(&["s3script"], "[limits]\nread_mib = 1\nwrite_mib = 1\n");
     world.put_file("111111111111", "bkt", "two-mib", vec![b'x'; 2 << 20]);

@@ -44,6 +44,9 @@ pub struct AuditEvent {
     pub key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// The keys of a batch (DeleteObjects).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
     /// Object bytes the call moved (a get's body length, a put's or copy's size).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,

@@ -174,6 +174,7 @@ impl Sessions {
         let region = Region::new(account.region.clone());
         let s3 = aws_sdk_s3::config::Builder::from(&self.home)
             .region(region.clone())
+            .timeout_config(s3_timeouts())
             .credentials_provider(credentials.clone())
             .identity_cache(IdentityCache::no_cache())
             .force_path_style(self.path_style)
@@ -249,6 +250,15 @@ impl Session {
             )),
         }
     }
+}
+
+/// Bounds on every S3 request: a stalled call fails (and an unfinished multipart upload
+/// is aborted) instead of holding an invocation, or its cleanup, forever.
+fn s3_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(120))
+        .build()
 }
 
 /// `xacct-<plugin>`, as RoleSessionName allows (`[\w+=,.@-]`, 2 to 64 characters), so that

@@ -210,6 +210,7 @@ async fn uploads(world: &World, bucket: &str) {
             put(bucket, "empty", ""),
             {"op": "get", "bucket": bucket, "key": "empty"},
             {"op": "put", "bucket": "no-such-bucket-xacct", "key": "k", "body": "x"},
+            {"op": "get", "bucket": bucket, "key": "a", "first": 1, "last": 0},
         ]))
         .await;
     step_ok(&results[0]);
@@ -227,4 +228,9 @@ async fn uploads(world: &World, bucket: &str) {
     assert_eq!(step_ok(&results[4])["size"], 0);
     assert_eq!(step_ok(&results[5])["body"], "");
     assert_eq!(step_error(&results[6]), "not-found");
+    assert_eq!(
+        step_error(&results[7]),
+        "invalid-input",
+        "a range that ends before it starts"
+    );
 }

@@ -32,9 +32,16 @@ use crate::bindings::s3::{
 use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
 use crate::credentials::{Session, SessionSpec, Sessions};
 
-/// Bodies up to this size are one PutObject; larger ones are multipart uploads in parts
-/// of this size (S3's minimum part is 5 MiB).
+/// Bodies up to this size are one PutObject; larger ones are multipart uploads whose
+/// parts start at this size (S3's minimum part is 5 MiB).
 const PART_BYTES: usize = 8 << 20;
+
+/// The size of the part after `parts` parts: S3 takes at most 10,000 parts, so parts
+/// double every thousand up to 64 MiB (objects up to about 490 GiB, at most 64 MiB
+/// buffered per upload).
+fn part_size(parts: usize) -> usize {
+    PART_BYTES << (parts / 1000).min(3)
+}
 
 /// S3 through each account's assumed role, for one plugin.
 pub struct AwsBackend {
@@ -368,8 +375,12 @@ impl Backend for AwsBackend {
             while let Some(chunk) = body.next_chunk().await {
                 total += chunk.len() as u64;
                 buffer.extend_from_slice(&chunk);
-                while buffer.len() >= PART_BYTES {
-                    let part = buffer.split_to(PART_BYTES).freeze();
+                loop {
+                    let size = part_size(multipart.as_ref().map_or(0, |m| m.parts.len()));
+                    if buffer.len() < size {
+                        break;
+                    }
+                    let part = buffer.split_to(size).freeze();
                     if multipart.is_none() {
                         let created = s3
                             .create_multipart_upload()
@@ -556,12 +567,18 @@ impl Backend for AwsBackend {
         }
         let what =
             format!("CopyObject {source_bucket}/{source_key} to {target_bucket}/{target_key}");
+        // CopyObject does not say how large the copy is; the source (which the grant
+        // lets the plugin read) does.
+        let source = self.head_object(account, source_bucket, source_key).await?;
         let s3 = self.s3(account).await?;
         let output = s3
             .copy_object()
             .copy_source(copy_source(source_bucket, source_key))
             .bucket(target_bucket)
             .key(target_key)
+            // Tags stay behind, as on the local backend: copying them would need tagging
+            // permissions a `read` + `write` grant does not give.
+            .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
             .send()
             .await
             .map_err(|e| sdk_error(&e, &what))?;
@@ -570,11 +587,9 @@ impl Backend for AwsBackend {
             .and_then(|r| r.e_tag())
             .unwrap_or_default()
             .to_owned();
-        // CopyObject does not say how large the copy is.
-        let meta = self.head_object(account, target_bucket, target_key).await?;
         Ok(PutResult {
             etag,
-            size: meta.size,
+            size: source.size,
         })
     }
 
@@ -731,6 +746,15 @@ mod tests {
     #[test]
     fn copy_sources_are_url_encoded_keeping_slashes() {
         assert_eq!(copy_source("b", "a/b c+d%é"), "b/a/b%20c%2Bd%25%C3%A9");
+    }
+
+    #[test]
+    fn parts_grow_so_that_ten_thousand_hold_large_objects() {
+        assert_eq!(part_size(0), 8 << 20);
+        assert_eq!(part_size(1500), 16 << 20);
+        assert_eq!(part_size(9999), 64 << 20);
+        let capacity: u64 = (0..10_000).map(|n| part_size(n) as u64).sum();
+        assert!(capacity > 450 << 30, "{capacity}");
     }
 
     #[test]

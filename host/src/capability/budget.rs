@@ -89,8 +89,17 @@ impl Budget {
         Ok(())
     }
 
-    pub fn note_denied(&self) {
-        self.denied.fetch_add(1, Ordering::Relaxed);
+    /// One more call was refused by the grant. Refusals are bounded like calls: each
+    /// costs an audit line.
+    pub fn note_denied(&self) -> Result<(), BudgetExhausted> {
+        let denied = self.denied.fetch_add(1, Ordering::Relaxed) + 1;
+        if denied > self.limits.s3_calls {
+            return Err(self.overrun(format!(
+                "refused-call budget of {} calls exhausted",
+                self.limits.s3_calls
+            )));
+        }
+        Ok(())
     }
 
     fn spend_bytes(
@@ -132,7 +141,8 @@ impl Budget {
     }
 }
 
-/// An object body that counts what the guest reads against the read budget.
+/// An object body as the guest reads it: counted against the read budget, its errors
+/// written by the host.
 pub struct MeteredReader<R> {
     inner: R,
     budget: Arc<Budget>,
@@ -151,7 +161,16 @@ impl<R: AsyncRead + Unpin> AsyncRead for MeteredReader<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        // A backend's own error text (an SDK's, a file system's) never reaches the guest.
+        let polled = match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Err(err)) => {
+                return Poll::Ready(Err(io::Error::new(
+                    err.kind(),
+                    "reading the object's body failed",
+                )));
+            }
+            polled => polled,
+        };
         if let Poll::Ready(Ok(())) = polled {
             let read = buf.filled().len() - before;
             let budget = &self.budget;
@@ -202,6 +221,37 @@ mod tests {
         let budget = Budget::new(limits());
         budget.admit_handle(0).unwrap();
         assert!(budget.admit_handle(1).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_body_error_reaches_the_guest_in_host_words() {
+        use tokio::io::AsyncReadExt;
+        struct Failing;
+        impl AsyncRead for Failing {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+                _: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                Poll::Ready(Err(io::Error::other(
+                    "hyper: connection reset; x-amz-id-2: SECRET-ISH",
+                )))
+            }
+        }
+        let mut reader = MeteredReader::new(Failing, Budget::new(Limits::default()));
+        let err = reader.read_to_end(&mut Vec::new()).await.unwrap_err();
+        assert_eq!(err.to_string(), "reading the object's body failed");
+    }
+
+    #[test]
+    fn refusals_have_a_budget_too() {
+        let budget = Budget::new(limits());
+        budget.note_denied().unwrap();
+        budget.note_denied().unwrap();
+        assert_eq!(
+            budget.note_denied().unwrap_err().0,
+            "refused-call budget of 2 calls exhausted"
+        );
     }
 
     #[tokio::test]

@@ -625,7 +625,11 @@ impl Backend for LocalBackend {
         );
         blocking(move || {
             object_metadata(&source, &source_bucket, &source_key)?;
-            let sidecar = read_sidecar(&source.sidecar)?;
+            // Content type and metadata travel; tags do not (as on the AWS backend).
+            let sidecar = Sidecar {
+                tags: Vec::new(),
+                ..read_sidecar(&source.sidecar)?
+            };
             let what = format!("copying {source_key:?}");
             std::fs::create_dir_all(&tmp_dir).map_err(|e| io_error(e, &what))?;
             let tmp = tempfile::NamedTempFile::new_in(&tmp_dir)

@@ -154,6 +154,8 @@ struct Call {
     bucket: Option<String>,
     key: Option<String>,
     prefix: Option<String>,
+    /// The keys of a batch call.
+    keys: Vec<String>,
     needs: Vec<Needs>,
 }
 
@@ -164,6 +166,7 @@ impl Call {
             bucket: Some(bucket.to_owned()),
             key: Some(key.to_owned()),
             prefix: None,
+            keys: Vec::new(),
             needs: vec![Needs::Object(action, bucket.to_owned(), key.to_owned())],
         }
     }
@@ -227,6 +230,7 @@ impl Auditor {
             bucket: call.bucket.clone(),
             key: call.key.clone(),
             prefix: call.prefix.clone(),
+            keys: call.keys.clone(),
             bytes,
             outcome: outcome.to_owned(),
             duration_ms: started.elapsed().as_millis() as u64,
@@ -267,22 +271,27 @@ impl CapabilityView<'_> {
                 Needs::Object(action, bucket, key) => grant.check(*action, bucket, key),
             };
             if let Err(denied) = checked {
-                self.capability.budget.note_denied();
+                self.capability.budget.note_denied()?;
                 auditor.record(call, "denied", None, started);
                 return Ok((Route::Denied(denied), auditor));
             }
         }
         if mutates && self.capability.run.dry_run {
             auditor.record(call, "planned", None, started);
-            self.capability
+            let keys = match &call.key {
+                Some(key) => std::slice::from_ref(key),
+                None => &call.keys[..],
+            };
+            let mut planned = self
+                .capability
                 .planned
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(PlannedOperation {
-                    operation: call.operation,
-                    bucket: call.bucket.clone().unwrap_or_default(),
-                    key: call.key.clone().unwrap_or_default(),
-                });
+                .unwrap_or_else(|e| e.into_inner());
+            planned.extend(keys.iter().map(|key| PlannedOperation {
+                operation: call.operation,
+                bucket: call.bucket.clone().unwrap_or_default(),
+                key: key.clone(),
+            }));
             return Ok((Route::Planned, auditor));
         }
         self.capability.budget.spend_call()?;
@@ -371,7 +380,7 @@ impl s3::Host for CapabilityView<'_> {}
 impl s3::HostClient for CapabilityView<'_> {
     async fn open(&mut self, account_id: String) -> HostResult<Resource<ClientHandle>> {
         let Some(account) = self.capability.scope.iter().find(|a| a.id == account_id) else {
-            self.capability.budget.note_denied();
+            self.capability.budget.note_denied()?;
             return Ok(Err(denied_by_xacct(format!(
                 "account {account_id:?} is not in this invocation's scope"
             ))));
@@ -392,6 +401,7 @@ impl s3::HostClient for CapabilityView<'_> {
             bucket: None,
             key: None,
             prefix: None,
+            keys: Vec::new(),
             needs: vec![Needs::ListBuckets],
         };
         let grant = self.capability.grant.clone();
@@ -414,6 +424,7 @@ impl s3::HostClient for CapabilityView<'_> {
             bucket: Some(request.bucket.clone()),
             key: None,
             prefix: Some(prefix.clone()),
+            keys: Vec::new(),
             needs: vec![Needs::List {
                 bucket: request.bucket.clone(),
                 prefix,
@@ -449,6 +460,17 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         range: Option<ByteRange>,
     ) -> HostResult<ObjectBody> {
+        if let Some(ByteRange {
+            first,
+            last: Some(last),
+        }) = range
+            && last < first
+        {
+            // S3 would ignore such a Range header and send the whole object.
+            return Ok(Err(S3Error::InvalidInput(format!(
+                "range {first}-{last} ends before it starts"
+            ))));
+        }
         let call = Call::object("GetObject", Action::Read, &bucket, &key);
         let object = self
             .perform(&client, call, None, |backend, account| async move {
@@ -527,6 +549,9 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         keys: Vec<String>,
     ) -> HostResult<DeleteResult> {
+        if let Err(too_many) = backend::check_delete_batch(&keys) {
+            return Ok(Err(too_many));
+        }
         // As on S3, keys the grant refuses fail one by one; the rest go in one call.
         let grant = self.capability.grant.clone();
         let (allowed, refused): (Vec<String>, Vec<String>) = keys
@@ -550,6 +575,7 @@ impl s3::HostClient for CapabilityView<'_> {
             bucket: Some(bucket.clone()),
             key: None,
             prefix: None,
+            keys: allowed.clone(),
             needs: Vec::new(),
         };
         let planned = DeleteResult {
@@ -585,6 +611,7 @@ impl s3::HostClient for CapabilityView<'_> {
             bucket: Some(target_bucket.clone()),
             key: Some(target_key.clone()),
             prefix: None,
+            keys: Vec::new(),
             needs: vec![
                 Needs::Object(Action::Read, source_bucket.clone(), source_key.clone()),
                 Needs::Object(Action::Write, target_bucket.clone(), target_key.clone()),

@@ -127,6 +127,11 @@ impl OutputStream for BodySink {
         if bytes.is_empty() {
             return Ok(());
         }
+        // check-write never permits more: a larger write would let one upload pin as much
+        // host memory as the guest has.
+        if bytes.len() > CHUNK_BYTES {
+            return Err(StreamError::trap("write larger than check-write permitted"));
+        }
         if let Err(spent) = self.budget.spend_written(bytes.len()) {
             return Err(StreamError::Trap(wasmtime::Error::new(spent)));
         }

@@ -42,7 +42,7 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// How long an ended invocation waits for its abandoned puts to clean up (an aborted
 /// multipart upload is one S3 call).
-const PUT_CLEANUP_GRACE: Duration = Duration::from_secs(30);
+const PUT_CLEANUP_GRACE: Duration = Duration::from_secs(150);
 
 /// The wasmtime engine, linker and plugin cache shared by every invocation of a process.
 pub struct Sandbox {
@@ -162,7 +162,11 @@ impl Sandbox {
             .total_core_instances(instances * CORE_INSTANCES_PER_PLUGIN)
             .total_memories(instances * CORE_INSTANCES_PER_PLUGIN)
             .total_tables(instances * CORE_INSTANCES_PER_PLUGIN)
-            .total_stacks(instances);
+            .total_stacks(instances)
+            // One component may not take more than its share of the pool.
+            .max_core_instances_per_component(CORE_INSTANCES_PER_PLUGIN)
+            .max_memories_per_component(CORE_INSTANCES_PER_PLUGIN)
+            .max_tables_per_component(CORE_INSTANCES_PER_PLUGIN);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -230,6 +234,7 @@ impl Sandbox {
                 capability,
                 memory: MemoryLimit {
                     limit: limits.memory_bytes,
+                    used: 0,
                     exceeded: false,
                 },
             },
@@ -253,8 +258,15 @@ impl Sandbox {
         });
 
         let call = tokio::time::timeout(limits.time, async {
-            let instance = plugin.pre.instantiate_async(&mut store).await?;
-            instance.call_run(&mut store, input).await
+            let instance = plugin
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|err| (Stage::Instantiate, err))?;
+            instance
+                .call_run(&mut store, input)
+                .await
+                .map_err(|err| (Stage::Call, err))
         });
         let called = tokio::select! {
             called = call => Some(called),
@@ -263,7 +275,7 @@ impl Sandbox {
         let result = match called {
             None => Err(Failure::Cancelled),
             Some(Err(_elapsed)) => Err(Failure::TimeLimit(limits.time)),
-            Some(Ok(Err(err))) => Err(classify(&err, &store, &limits, &stderr)),
+            Some(Ok(Err((stage, err)))) => Err(classify(stage, &err, &store, &limits, &stderr)),
             Some(Ok(Ok(Err(message)))) if message.len() as u64 > limits.output_bytes => {
                 Err(Failure::OutputLimit {
                     size: message.len() as u64,
@@ -305,7 +317,16 @@ fn parse_output(output: String, limit: u64) -> Result<serde_json::Value, Failure
 }
 
 /// Names the reason a call into the plugin failed.
+/// Where an invocation failed: setting the instance up is the host's part, running it
+/// the plugin's.
+#[derive(Clone, Copy)]
+enum Stage {
+    Instantiate,
+    Call,
+}
+
 fn classify(
+    stage: Stage,
     err: &wasmtime::Error,
     store: &Store<InvocationState>,
     limits: &Limits,
@@ -327,7 +348,12 @@ fn classify(
             }
             Failure::Trap(message)
         }
-        None => Failure::Host(format!("{err:#}")),
+        // A host function refused the guest (a handle it does not hold, a write past
+        // its permit): the plugin's fault, told without the wasm backtrace.
+        None => match stage {
+            Stage::Call => Failure::Trap(err.root_cause().to_string()),
+            Stage::Instantiate => Failure::Host(format!("{err:#}")),
+        },
     }
 }
 
@@ -354,20 +380,25 @@ struct TimeLimitReached;
 /// Caps an instance's linear memory and remembers that the cap was hit.
 struct MemoryLimit {
     limit: u64,
+    /// Bytes of every linear memory of the instance together: a component may hold
+    /// several, and the limit is the instance's.
+    used: u64,
     exceeded: bool,
 }
 
 impl ResourceLimiter for MemoryLimit {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.limit {
+        let used = self.used - (current as u64).min(self.used) + desired as u64;
+        if used > self.limit {
             self.exceeded = true;
             return Ok(false);
         }
+        self.used = used;
         Ok(true)
     }
 
@@ -420,5 +451,40 @@ impl Drop for EpochTicker {
             thread.thread().unpark();
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_limit_counts_every_memory_of_the_instance() {
+        let mut limit = MemoryLimit {
+            limit: 100,
+            used: 0,
+            exceeded: false,
+        };
+        assert!(limit.memory_growing(0, 60, None).unwrap());
+        assert!(
+            limit.memory_growing(60, 80, None).unwrap(),
+            "growing one memory"
+        );
+        assert!(
+            !limit.memory_growing(0, 30, None).unwrap(),
+            "a second memory past the total"
+        );
+        assert!(limit.exceeded);
+        assert!(limit.memory_growing(0, 20, None).unwrap());
+    }
+
+    #[test]
+    fn panic_messages_are_found_in_stderr() {
+        let stderr = "thread '<unnamed>' panicked at src/lib.rs:3:5:\nboom\nnote: run with RUST_BACKTRACE=1\n";
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "panicked at src/lib.rs:3:5: boom"
+        );
+        assert_eq!(panic_message("nothing"), None);
     }
 }

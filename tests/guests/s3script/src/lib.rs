@@ -174,6 +174,20 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
             drop(s3);
             read_all(reader)
         }
+        "oversized_write" => {
+            // Writes more than check-write permits, as a hostile guest could.
+            let upload = s3.put_object(
+                bucket,
+                key,
+                &PutOptions {
+                    content_type: None,
+                    metadata: Vec::new(),
+                },
+            )?;
+            let body = upload.body()?;
+            let written = body.write(&vec![0; 4 << 20]);
+            json!(written.is_ok())
+        }
         "finish_with_open_body" => {
             let upload = s3.put_object(
                 bucket,
