@@ -37,6 +37,9 @@ use tokio_util::sync::CancellationToken;
 /// plugin has a few (its module plus WASI adapter shims).
 const CORE_INSTANCES_PER_PLUGIN: u32 = 4;
 
+/// What each pool slot keeps resident between instances (per memory, table and stack).
+const KEEP_RESIDENT_BYTES: usize = 64 << 10;
+
 /// How often the epoch advances: the granularity of the time limit for guest code.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -163,6 +166,11 @@ impl Sandbox {
             .total_memories(instances * CORE_INSTANCES_PER_PLUGIN)
             .total_tables(instances * CORE_INSTANCES_PER_PLUGIN)
             .total_stacks(instances)
+            // Slots are reused invocation after invocation: zeroing the first pages in
+            // place is cheaper than returning them to the kernel and faulting them back.
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_BYTES)
+            .async_stack_keep_resident(KEEP_RESIDENT_BYTES)
             // One component may not take more than its share of the pool.
             .max_core_instances_per_component(CORE_INSTANCES_PER_PLUGIN)
             .max_memories_per_component(CORE_INSTANCES_PER_PLUGIN)
