@@ -422,7 +422,7 @@ async fn a_hundred_aws_accounts_with_an_audit_log_free_of_credentials() {
             "\n[[account]]\nid = \"{id}\"\nalias = \"aws-{i:03}\"\nrole = \"{ROLE}\"\n"
         ));
     }
-    let world = World::with_config(&["hello"], &text, Some(home.provider()));
+    let mut world = World::with_config(&["hello"], &text, Some(home.provider()));
     moto.enforce_iam();
 
     let audit = world.dir.path().join("audit.jsonl");
@@ -431,17 +431,8 @@ async fn a_hundred_aws_accounts_with_an_audit_log_free_of_credentials() {
     request.audit = Some(std::sync::Arc::new(
         xacct::audit::AuditLog::open(&audit).unwrap(),
     ));
-    let mut config = world.config.clone();
-    config.concurrency = 8;
-    let report = xacct::pipeline::run(
-        &config,
-        &common::sandbox(),
-        world.service().await,
-        &request,
-        &(),
-    )
-    .await
-    .unwrap();
+    world.config.concurrency = 8;
+    let report = world.run_request(world.service().await, &request).await;
     assert_eq!(report.entries.len(), 100);
     for (i, entry) in report.entries.iter().enumerate() {
         assert_eq!(

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use xacct::bindings::Account;
 use xacct::capability::{Capability, RunContext};
-use xacct::pipeline::{self, RunRequest};
+use xacct::pipeline::RunRequest;
 use xacct::plan::{Mode, Scope};
 
 /// Results, in the order measured.
@@ -648,18 +648,9 @@ async fn concurrent_instances(results: &mut Results) {
     }
     let world = World::with_config(&["bench"], &text, None);
     std::fs::create_dir_all(world.data()).unwrap();
-    let config = world.config.clone();
     // Warm up: the engine, the compiled plugin, one instance.
     let warm = RunRequest::new("bench", r#"{"mode": "noop"}"#, Mode::PerAccount);
-    pipeline::run(
-        &config,
-        &common::sandbox(),
-        world.service().await,
-        &warm,
-        &(),
-    )
-    .await
-    .unwrap();
+    world.run_request(world.service().await, &warm).await;
     let baseline = rss_mib();
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
@@ -678,15 +669,7 @@ async fn concurrent_instances(results: &mut Results) {
         r#"{"mode": "sleep", "ms": 3000}"#,
         Mode::PerAccount,
     );
-    let report = pipeline::run(
-        &config,
-        &common::sandbox(),
-        world.service().await,
-        &request,
-        &(),
-    )
-    .await
-    .unwrap();
+    let report = world.run_request(world.service().await, &request).await;
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let peak = sampler.join().unwrap();
     assert!(report.all_ok());

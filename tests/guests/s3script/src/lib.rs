@@ -70,6 +70,21 @@ fn read_all(mut reader: ObjectReader) -> Value {
     }
 }
 
+/// An upload and its body stream, through the raw client (no SDK writer in between).
+fn raw_upload(
+    s3: &S3,
+    bucket: &str,
+    key: &str,
+) -> std::result::Result<(Upload, wasip2::io::streams::OutputStream), S3Error> {
+    let options = PutOptions {
+        content_type: None,
+        metadata: Vec::new(),
+    };
+    let upload = s3.put_object(bucket, key, &options)?;
+    let body = upload.body()?;
+    Ok((upload, body))
+}
+
 fn step(step: &Step) -> std::result::Result<Value, S3Error> {
     let account = match &step.account {
         Some(name) => match find_account(name) {
@@ -176,28 +191,12 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
         }
         "oversized_write" => {
             // Writes more than check-write permits, as a hostile guest could.
-            let upload = s3.put_object(
-                bucket,
-                key,
-                &PutOptions {
-                    content_type: None,
-                    metadata: Vec::new(),
-                },
-            )?;
-            let body = upload.body()?;
+            let (_upload, body) = raw_upload(&s3, bucket, key)?;
             let written = body.write(&vec![0; 4 << 20]);
             json!(written.is_ok())
         }
         "finish_with_open_body" => {
-            let upload = s3.put_object(
-                bucket,
-                key,
-                &PutOptions {
-                    content_type: None,
-                    metadata: Vec::new(),
-                },
-            )?;
-            let body = upload.body()?;
+            let (upload, body) = raw_upload(&s3, bucket, key)?;
             let result = Upload::finish(upload);
             drop(body);
             json!(result?.size)
