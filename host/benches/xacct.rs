@@ -6,7 +6,7 @@
 //! `target/bench/results.json`. `XACCT_BENCH_STREAM_MIB` sets the streamed object's size
 //! (default 1024); `XACCT_BENCH_ONLY=a,b` runs only some of the benchmarks.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/integration/common/mod.rs"]
 mod common;
 
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! with bounded concurrency, reading and keeping the results, auditing every S3 call,
 //! dry runs, cancellation and logs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,7 @@
 //! The sample plugins on the local backend against known data, and the `xacct` command
 //! line around them.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! the home identity assumes a role in each account, plugins act in exactly that
 //! account, and no credential reaches them.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

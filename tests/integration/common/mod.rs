@@ -3,7 +3,7 @@
 //! local backend's data, the plugin directory and a config, and helpers to run plugins
 //! through the same pipeline the CLI uses.
 
-#![allow(dead_code)] // each test binary uses its own part of the harness
+#![allow(dead_code)] // the benchmarks use their own part of the harness
 
 pub mod conformance;
 pub mod moto;

@@ -1,7 +1,7 @@
 //! The sandbox: what a plugin can see, and how each way of misbehaving ends — as that
 //! account's error, with the host alive and the other accounts' results intact.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

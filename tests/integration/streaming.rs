@@ -1,7 +1,7 @@
 //! Objects larger than the plugin's memory stream through it: a 256 MiB object is read
 //! (get) and written (put) by the `replicate` plugin capped at 64 MiB, byte for byte.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 

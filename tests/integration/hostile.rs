@@ -3,7 +3,7 @@
 //! plugin got back or printed contains any credential of the run (the home user's keys,
 //! or any assumed role's access key id, secret or session token, as moto issued them).
 
-mod common;
+use crate::common;
 
 use common::moto::{self, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok, step_error, step_ok};

@@ -1,7 +1,7 @@
 //! S3 semantics on the local backend: the shared conformance suite, and what is the local
 //! backend's own business (keys that would escape their bucket, atomic puts on disk).
 
-mod common;
+use crate::common;
 
 use common::{World, failed, files_below, ok, step_error, step_ok};
 use serde_json::json;

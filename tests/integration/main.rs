@@ -1,0 +1,15 @@
+//! xacct's integration tests: one test binary (as ripgrep has), one module per area, so
+//! that wasmtime and the AWS SDK are linked once rather than once per area.
+//!
+//! The harness (`common`) builds nothing itself: `scripts/build-guests` compiles the real
+//! components it runs, and `scripts/install-moto` the AWS protocol server it starts.
+
+mod common;
+
+mod aws;
+mod hostile;
+mod operator;
+mod plugins;
+mod s3_semantics;
+mod sandbox;
+mod streaming;
