@@ -683,6 +683,95 @@ async fn concurrent_instances(results: &mut Results) {
     );
 }
 
+/// f. Plugins that try to exhaust the host's memory, 16 at once at the default limits on
+/// the AWS backend (moto): each opens as many object streams as it can and reads none,
+/// then starts as many uploads as it can, writes 7 MiB to each and finishes none. Peak
+/// host RSS against the idle baseline of the same process.
+async fn hostile_memory(results: &mut Results) {
+    const INVOCATIONS: usize = 16;
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..INVOCATIONS)
+        .map(|i| (600_000_000_000u64 + i as u64).to_string())
+        .collect();
+    let bucket = |i: usize| format!("hoard-{i:02}");
+    let home = moto::seed_accounts(&moto, &ids, bucket).await;
+    for (i, id) in ids.iter().enumerate() {
+        moto.s3_in(id)
+            .await
+            .put_object()
+            .bucket(bucket(i))
+            .key("object")
+            .body(vec![7u8; 4 << 20].into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut text = format!(
+        "concurrency = {INVOCATIONS}\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}",
+        moto.endpoint,
+        full_grants(&["s3script"])
+    );
+    for (i, id) in ids.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[[account]]\nid = \"{id}\"\nalias = \"h{i:02}\"\nrole = \"{ROLE}\"\n"
+        ));
+    }
+    let world = World::with_config(&["s3script"], &text, Some(home.provider()));
+    moto.enforce_iam();
+    let warm = RunRequest::new("s3script", r#"{"steps": []}"#, Mode::PerAccount);
+    world.run_request(world.service().await, &warm).await;
+    let baseline = rss_mib();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0.0f64;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_mib());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let mib = "h".repeat(1 << 20);
+    let started = Instant::now();
+    let runs = ids.iter().enumerate().map(|(i, id)| {
+        let steps = json!([
+            {"op": "hoard_streams", "bucket": bucket(i), "key": "object", "repeat": 900},
+            {"op": "hoard_uploads", "bucket": bucket(i), "key": "u", "body": mib, "size": 7, "repeat": 200},
+        ]);
+        let mut request = RunRequest::new(
+            "s3script",
+            &json!({ "steps": steps }).to_string(),
+            Mode::PerAccount,
+        );
+        request.selection.accounts = vec![id.clone()];
+        let world = &world;
+        async move { world.run_request(world.service().await, &request).await }
+    });
+    let reports = futures::future::join_all(runs).await;
+    let elapsed = started.elapsed();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap();
+    let kinds: Vec<String> = reports
+        .iter()
+        .map(|report| match &report.entries[0].error {
+            Some(error) => error.kind.clone(),
+            None => "ok".to_owned(),
+        })
+        .collect();
+    results.add(
+        "f. 16 hostile invocations against host memory",
+        format!(
+            "host RSS {baseline:.0} MiB idle, peak {peak:.0} MiB while 16 plugins hoarded streams and unfinished 7 MiB uploads; all ended in {:.1} s as {:?}",
+            elapsed.as_secs_f64(),
+            kinds.iter().collect::<std::collections::BTreeSet<_>>()
+        ),
+        target(peak <= 512.0, "peak RSS ≤ 512 MiB"),
+        json!({"baseline_mib": baseline, "peak_mib": peak, "seconds": elapsed.as_secs_f64(), "outcomes": kinds}),
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; there are no other options.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -694,7 +783,7 @@ fn main() {
         json: serde_json::Map::new(),
     };
     // `XACCT_BENCH_ONLY=a,c` runs just those (e.g. under a profiler).
-    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e".into());
+    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f".into());
     let wanted = |name: &str| only.split(',').any(|w| w.trim() == name);
     runtime.block_on(async {
         if wanted("a") {
@@ -708,6 +797,9 @@ fn main() {
         }
         if wanted("e") {
             concurrent_instances(&mut results).await;
+        }
+        if wanted("f") {
+            hostile_memory(&mut results).await;
         }
     });
     if wanted("d") {

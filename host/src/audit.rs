@@ -13,6 +13,8 @@ use std::time::SystemTime;
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::Serialize;
 
+use crate::report::private;
+
 /// Why an audit log cannot be written.
 #[derive(Debug, thiserror::Error)]
 #[error("audit log {}: {source}", path.display())]
@@ -64,16 +66,15 @@ pub fn timestamp() -> String {
 }
 
 impl AuditLog {
-    /// Opens `path` for appending, creating it if needed.
+    /// Opens `path` for appending, creating it if needed; either way it is left readable
+    /// by the owner only (see [`private`]).
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| AuditError {
+        let file = private::open(path, OpenOptions::new().create(true).append(true)).map_err(
+            |source| AuditError {
                 path: path.to_owned(),
                 source,
-            })?;
+            },
+        )?;
         Ok(AuditLog {
             path: path.to_owned(),
             file: Mutex::new(file),

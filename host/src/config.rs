@@ -27,6 +27,11 @@ const MAX_SESSION_POLICY_BYTES: usize = 2048;
 /// address space per instance slot.
 pub const MAX_MEMORY_MIB: u64 = 4096;
 
+/// The default cap on a plugin file: componentize-py components are about 19 MB.
+pub const DEFAULT_MAX_PLUGIN_MIB: u64 = 64;
+/// The default compile time budget per plugin: large components take up to about 20 s.
+pub const DEFAULT_COMPILE_TIMEOUT_SECS: u64 = 60;
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -34,8 +39,13 @@ pub struct Config {
     pub path: PathBuf,
     /// Where the `*.wasm` plugins are.
     pub plugins_dir: PathBuf,
-    /// Where compiled plugins are cached; `None` for the per-user default.
+    /// Where compiled plugins are cached (an absolute path); `None` for the per-user
+    /// default.
     pub cache_dir: Option<PathBuf>,
+    /// Plugin files larger than this are refused before they are read.
+    pub max_plugin_bytes: u64,
+    /// How long compiling one plugin may take.
+    pub compile_timeout: Duration,
     /// How many invocations run at once.
     pub concurrency: usize,
     pub backend: BackendConfig,
@@ -111,6 +121,27 @@ pub struct Limits {
     pub write_bytes: u64,
     /// Handles (clients, uploads, streams) open at once.
     pub handles: u64,
+    /// Object streams (gets) open at once: each holds a connection and a read buffer.
+    pub streams: u64,
+    /// Uploads (puts) unfinished at once: each holds up to a multipart part in memory.
+    pub uploads: u64,
+    /// Host memory the invocation's open streams and unfinished uploads may buffer
+    /// together; `None`: half the memory limit, at least [`MIN_HOST_BUFFER_BYTES`].
+    pub host_buffer_bytes: Option<u64>,
+}
+
+/// The smallest default host buffer: one multipart part (8 MiB) and the chunks in flight
+/// behind it must fit.
+pub const MIN_HOST_BUFFER_BYTES: u64 = 16 << 20;
+
+impl Limits {
+    /// The host memory budget of an invocation. Derived from the memory limit by default,
+    /// so that what the host holds for a plugin grows with what the operator gave it,
+    /// and sixteen plugins at the default limits stay far below the host's memory.
+    pub fn host_buffer(&self) -> u64 {
+        self.host_buffer_bytes
+            .unwrap_or((self.memory_bytes / 2).max(MIN_HOST_BUFFER_BYTES))
+    }
 }
 
 impl Default for Limits {
@@ -123,6 +154,9 @@ impl Default for Limits {
             read_bytes: 100 << 30,
             write_bytes: 100 << 30,
             handles: 1_000,
+            streams: 32,
+            uploads: 8,
+            host_buffer_bytes: None,
         }
     }
 }
@@ -228,7 +262,9 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     plugins: Option<String>,
-    cache_dir: Option<String>,
+    cache_dir: Option<Spanned<String>>,
+    max_plugin_mib: Option<Spanned<i64>>,
+    compile_timeout_secs: Option<Spanned<i64>>,
     concurrency: Option<Spanned<i64>>,
     local: Option<Spanned<RawLocal>>,
     aws: Option<Spanned<RawAws>>,
@@ -264,6 +300,9 @@ struct RawLimits {
     read_mib: Option<Spanned<i64>>,
     write_mib: Option<Spanned<i64>>,
     handles: Option<Spanned<i64>>,
+    streams: Option<Spanned<i64>>,
+    uploads: Option<Spanned<i64>>,
+    host_buffer_mib: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -332,6 +371,19 @@ impl Validator<'_> {
                 ));
             }
         };
+        let max_plugin_mib = self.top_level_number(
+            raw.max_plugin_mib,
+            "max_plugin_mib",
+            1..=4096,
+            DEFAULT_MAX_PLUGIN_MIB,
+        )?;
+        let compile_timeout_secs = self.top_level_number(
+            raw.compile_timeout_secs,
+            "compile_timeout_secs",
+            1..=3600,
+            DEFAULT_COMPILE_TIMEOUT_SECS,
+        )?;
+        let cache_dir = raw.cache_dir.map(|dir| self.cache_dir(dir)).transpose()?;
         let default_limits = self.limits(raw.limits, Limits::default(), "limits")?;
         let backend = match (raw.local, raw.aws) {
             (Some(_), Some(aws)) => {
@@ -376,13 +428,54 @@ impl Validator<'_> {
         Ok(Config {
             path: self.path.to_owned(),
             plugins_dir: self.resolve(raw.plugins.as_deref().unwrap_or("plugins")),
-            cache_dir: raw.cache_dir.map(|dir| self.resolve(&dir)),
+            cache_dir,
+            max_plugin_bytes: max_plugin_mib << 20,
+            compile_timeout: Duration::from_secs(compile_timeout_secs),
             concurrency,
             accounts,
             backend,
             default_limits,
             plugins,
         })
+    }
+
+    /// A whole number of the top level within `range`, `default` when unset.
+    fn top_level_number(
+        &self,
+        value: Option<Spanned<i64>>,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref() as u64),
+            Some(v) => Err(self.invalid(
+                v.span(),
+                key.into(),
+                format!("{} is out of range", v.get_ref()),
+                &format!(
+                    "set {key} to a whole number from {} to {} (default {default})",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    /// The compile cache holds native code the host runs: it is never resolved next to
+    /// the config, where it would travel with a repository or a CI cache.
+    fn cache_dir(&self, dir: Spanned<String>) -> Result<PathBuf, ConfigError> {
+        let path = PathBuf::from(dir.get_ref());
+        if path.is_absolute() {
+            return Ok(path);
+        }
+        Err(self.invalid(
+            dir.span(),
+            "cache_dir".into(),
+            format!("{:?} is a relative path", dir.get_ref()),
+            "give an absolute path of your own, or remove cache_dir to use $XDG_CACHE_HOME/xacct (~/.cache/xacct)",
+        ))
     }
 
     /// A plugin's grant: `accounts` plus `s3` rules. Without `accounts` there is none.
@@ -463,7 +556,8 @@ impl Validator<'_> {
             accounts: selectors,
             s3,
         };
-        let policy_size = grant.session_policy().to_string().len();
+        // Every account's policy has the same size: ids are 12 digits.
+        let policy_size = grant.session_policy("000000000000").to_string().len();
         if matches!(backend, BackendConfig::Aws(_)) && policy_size > MAX_SESSION_POLICY_BYTES {
             return Err(self.invalid(
                 section,
@@ -519,6 +613,15 @@ impl Validator<'_> {
         }
         if let Some(handles) = check(raw.handles, "handles", 1_000_000)? {
             limits.handles = handles;
+        }
+        if let Some(streams) = check(raw.streams, "streams", 10_000)? {
+            limits.streams = streams;
+        }
+        if let Some(uploads) = check(raw.uploads, "uploads", 1_000)? {
+            limits.uploads = uploads;
+        }
+        if let Some(mib) = check(raw.host_buffer_mib, "host_buffer_mib", 64 << 10)? {
+            limits.host_buffer_bytes = Some(mib << 20);
         }
         Ok(limits)
     }
@@ -899,6 +1002,32 @@ region = "eu-west-1"
         );
         assert_eq!(err.line, 6);
         assert!(err.problem.contains("role_arn"), "{err}");
+    }
+
+    #[test]
+    fn plugin_loading_keys_have_defaults_ranges_and_an_absolute_cache_dir() {
+        let config = parse("").unwrap();
+        assert_eq!(config.max_plugin_bytes, 64 << 20);
+        assert_eq!(config.compile_timeout, Duration::from_secs(60));
+        assert_eq!(config.cache_dir, None);
+        let config = parse(
+            "cache_dir = \"/var/cache/xacct\"\nmax_plugin_mib = 128\ncompile_timeout_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.cache_dir.as_deref(),
+            Some(Path::new("/var/cache/xacct"))
+        );
+        assert_eq!(config.max_plugin_bytes, 128 << 20);
+        assert_eq!(config.compile_timeout, Duration::from_secs(5));
+
+        let err = invalid("concurrency = 4\ncache_dir = \".cache/xacct\"\n");
+        assert_eq!((err.line, err.key.as_str()), (2, "cache_dir"));
+        assert!(err.fix.contains("absolute"), "{err}");
+        let err = invalid("max_plugin_mib = 0\n");
+        assert_eq!(err.key, "max_plugin_mib");
+        let err = invalid("compile_timeout_secs = 3601\n");
+        assert_eq!(err.key, "compile_timeout_secs");
     }
 
     #[test]

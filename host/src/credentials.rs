@@ -21,7 +21,9 @@ use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentials
 
 use crate::bindings::S3Error;
 use crate::capability::aws::sdk_error;
+use crate::capability::aws::PinnedToAccount;
 use crate::config::{AccountConfig, AwsConfig};
+use crate::policy::Grant;
 
 /// Assumed credentials are replaced this long before they expire, so that a call never
 /// starts with credentials about to lapse.
@@ -47,15 +49,15 @@ struct SessionKey {
     tags: Vec<(String, String)>,
 }
 
-/// Who a session is for: a plugin (named in the session name and tags) and the inline
-/// session policy that bounds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who a session is for: a plugin (named in the session name and tags) and the grant
+/// whose session policy bounds it.
+#[derive(Debug, Clone)]
 pub struct SessionSpec {
     pub plugin: String,
     /// The sha256 of the plugin's component, carried as a session tag.
     pub sha256: Option<String>,
-    /// The inline session policy (IAM JSON).
-    pub policy: Option<String>,
+    /// The plugin's grant: each account's session is assumed with its session policy.
+    pub grant: Option<Arc<Grant>>,
 }
 
 impl SessionSpec {
@@ -64,7 +66,7 @@ impl SessionSpec {
         SessionSpec {
             plugin: purpose.to_owned(),
             sha256: None,
-            policy: None,
+            grant: None,
         }
     }
 
@@ -133,7 +135,10 @@ impl Sessions {
             role_arn,
             external_id: account.external_id.clone(),
             session_name: session_name(&spec.plugin),
-            policy: spec.policy.clone(),
+            policy: spec
+                .grant
+                .as_ref()
+                .map(|grant| grant.session_policy(account_id).to_string()),
             tags: spec.tags(),
         };
         if let Some(session) = self
@@ -178,6 +183,7 @@ impl Sessions {
             .credentials_provider(credentials.clone())
             .identity_cache(IdentityCache::no_cache())
             .force_path_style(self.path_style)
+            .interceptor(PinnedToAccount::new(&account.id))
             .build();
         let sts = aws_sdk_sts::config::Builder::from(&self.home)
             .region(region)

@@ -20,8 +20,9 @@ use xacct::credentials::{SessionSpec, Sessions};
 use xacct::pipeline::{self, Progress, RunRequest, Service};
 use xacct::plan::{Mode, Plan, Selection};
 use xacct::policy::Grant;
-use xacct::report::{Entry, Report};
-use xacct::sandbox::{Sandbox, plugin_files};
+use xacct::report::text::inert;
+use xacct::report::{Entry, Report, private};
+use xacct::sandbox::{LoadOptions, Sandbox, plugin_files};
 
 /// Run WebAssembly plugins across many AWS accounts; the plugins never hold credentials.
 #[derive(Parser)]
@@ -220,16 +221,6 @@ async fn aws_sessions(config: &Config, command: &str) -> Result<Arc<Sessions>, U
     }
 }
 
-/// The compiled-plugin cache: the config's `cache_dir`, else the user's cache directory.
-fn cache_dir(config: &Config) -> Option<PathBuf> {
-    config.cache_dir.clone().or_else(|| {
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
-            .map(|dir| dir.join("xacct"))
-    })
-}
-
 async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     let mut config = load_config(&args.config)?;
     serde_json::from_str::<serde_json::Value>(&args.input)
@@ -271,7 +262,10 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
             cancel.cancel();
         }
     });
-    let sandbox = Arc::new(Sandbox::new(cache_dir(&config), config.concurrency as u32)?);
+    let sandbox = Arc::new(Sandbox::with_options(
+        LoadOptions::for_config(&config),
+        config.concurrency as u32,
+    )?);
     let service = Service::connect(&config, None).await?;
     let progress = Terminal::new(args.output);
     let report = pipeline::run(&config, &sandbox, &service, &request, &progress).await?;
@@ -363,22 +357,27 @@ impl Progress for Terminal {
     }
 }
 
-/// `DIR/<plugin>/<account>/result.json` and `plugin.log` per entry.
+/// `DIR/<plugin>/<account>/result.json` and `plugin.log` per entry, owner-only. `DIR`
+/// itself is created owner-only if missing, and left as it is if not (it may be shared,
+/// e.g. `/tmp`); `<plugin>` and below are xacct's, tightened if an earlier run left them
+/// open.
 fn write_out_dir(dir: &Path, report: &Report) -> std::io::Result<()> {
+    let plugin_dir = dir.join(&report.plugin);
+    private::create_dir(&plugin_dir)?;
     for entry in &report.entries {
         let name = if entry.account_id == xacct::report::ALL_ACCOUNTS {
             "all-accounts"
         } else {
             &entry.account_id
         };
-        let dir = dir.join(&report.plugin).join(name);
-        std::fs::create_dir_all(&dir)?;
+        let dir = plugin_dir.join(name);
+        private::create_dir(&dir)?;
         let mut result = serde_json::to_vec_pretty(entry).expect("entries serialise");
         result.push(b'\n');
-        std::fs::write(dir.join("result.json"), result)?;
-        std::fs::write(
-            dir.join("plugin.log"),
-            format!("== stdout\n{}== stderr\n{}", entry.stdout, entry.stderr),
+        private::write(&dir.join("result.json"), &result)?;
+        private::write(
+            &dir.join("plugin.log"),
+            format!("== stdout\n{}== stderr\n{}", entry.stdout, entry.stderr).as_bytes(),
         )?;
     }
     Ok(())
@@ -418,9 +417,9 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
         plan.accounts.len()
     )?;
     if let Some(note) = &plan.note {
-        writeln!(stdout, "note: {note}")?;
+        writeln!(stdout, "note: {}", inert(note))?;
     }
-    writeln!(stdout, "grant: {}", document["grant"])?;
+    writeln!(stdout, "grant: {}", inert(&document["grant"].to_string()))?;
     writeln!(stdout, "limits: {}", document["limits"])?;
     for account in &plan.accounts {
         let tags: Vec<String> = account
@@ -431,10 +430,10 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
         writeln!(
             stdout,
             "{}  {:<16} {:<12} {}",
-            account.id,
-            account.alias,
-            account.region,
-            tags.join(",")
+            inert(&account.id),
+            inert(&account.alias),
+            inert(&account.region),
+            inert(&tags.join(","))
         )?;
     }
     Ok(())
@@ -477,12 +476,14 @@ async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
                     .or(row.get("error"))
                     .and_then(|v| v.as_str())
                     .unwrap_or_default();
+                let cell = |key: &str| inert(row[key].as_str().unwrap_or_default());
                 writeln!(
                     stdout,
-                    "{}  {:<16} {:<6} {detail}",
-                    row["account_id"].as_str().unwrap_or_default(),
-                    row["alias"].as_str().unwrap_or_default(),
-                    row["status"].as_str().unwrap_or_default()
+                    "{}  {:<16} {:<6} {}",
+                    cell("account_id"),
+                    cell("alias"),
+                    cell("status"),
+                    inert(detail)
                 )?;
             }
         }
@@ -526,7 +527,7 @@ async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {
 
 fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
     let config = load_config(&args)?;
-    let sandbox = Sandbox::new(cache_dir(&config), 1)?;
+    let sandbox = Sandbox::with_options(LoadOptions::for_config(&config), 1)?;
     let files = plugin_files(&config.plugins_dir)?;
     let mut stdout = std::io::stdout().lock();
     let mut all_ok = true;
@@ -537,12 +538,23 @@ fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
             config.plugins_dir.display()
         )?;
     }
-    for (name, path) in files {
-        match sandbox.load(&name, &path) {
-            Ok(plugin) => writeln!(stdout, "{name:<24} ok     sha256:{}", &plugin.sha256[..16])?,
+    // In parallel, each compile under its budget: one hostile file stalls no other.
+    for ((name, _), loaded) in files.iter().zip(sandbox.load_all(&files)) {
+        match loaded {
+            Ok(plugin) => writeln!(
+                stdout,
+                "{:<24} ok     sha256:{}",
+                inert(name),
+                &plugin.sha256[..16]
+            )?,
             Err(err) => {
                 all_ok = false;
-                writeln!(stdout, "{name:<24} error  {err}")?;
+                writeln!(
+                    stdout,
+                    "{:<24} error  {}",
+                    inert(name),
+                    inert(&err.to_string())
+                )?;
             }
         }
     }

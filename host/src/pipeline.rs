@@ -22,6 +22,7 @@ use crate::config::{BackendConfig, Config};
 use crate::credentials::{SessionSpec, Sessions};
 use crate::plan::{Mode, Plan, Scope, Selection};
 use crate::policy::Grant;
+use crate::report::text::inert;
 use crate::report::{Entry, Report};
 use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
 
@@ -110,7 +111,7 @@ impl Service {
         &self,
         plugin: &str,
         sha256: Option<&str>,
-        grant: Option<&Grant>,
+        grant: Option<Arc<Grant>>,
     ) -> Arc<dyn Backend> {
         match self {
             Service::Local(local) => local.clone(),
@@ -119,7 +120,7 @@ impl Service {
                 let spec = SessionSpec {
                     plugin: plugin.to_owned(),
                     sha256: sha256.map(str::to_owned),
-                    policy: grant.map(|grant| grant.session_policy().to_string()),
+                    grant,
                 };
                 Arc::new(AwsBackend::new(sessions.clone(), spec))
             }
@@ -172,7 +173,7 @@ pub async fn run(
         Err(err) => Err(Failure::Load(err.to_string())),
     };
     let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
-    let backend = service.backend_for(&request.plugin, sha256.as_deref(), Some(&grant));
+    let backend = service.backend_for(&request.plugin, sha256.as_deref(), Some(grant.clone()));
     let context = Arc::new(RunContext {
         plugin: request.plugin.clone(),
         sha256: sha256.clone().unwrap_or_default(),
@@ -295,16 +296,17 @@ fn scope_label(scope: &Scope) -> String {
 }
 
 /// Puts what the plugin printed and how it ended into the host's log, under the
-/// invocation's span (plugin and account fields).
+/// invocation's span (plugin and account fields). The plugin chose that text: made
+/// [`inert`], each line and the failure are one event on one line, and cannot forge
+/// another plugin's or account's line or drive the operator's terminal.
 fn log_outcome(outcome: &Outcome) {
-    for line in outcome.stdout.lines().filter(|l| !l.is_empty()) {
-        tracing::info!(stream = "stdout", "{line}");
-    }
-    for line in outcome.stderr.lines().filter(|l| !l.is_empty()) {
-        tracing::info!(stream = "stderr", "{line}");
+    for (stream, text) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            tracing::info!(stream, "{}", inert(line));
+        }
     }
     match &outcome.result {
         Ok(_) => tracing::debug!(ms = outcome.duration.as_millis() as u64, "ok"),
-        Err(failure) => tracing::warn!(kind = failure.kind(), "{failure}"),
+        Err(failure) => tracing::warn!(kind = failure.kind(), "{}", inert(&failure.to_string())),
     }
 }

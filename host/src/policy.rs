@@ -290,8 +290,16 @@ impl Grant {
         page.common_prefixes.retain(|prefix| visible(prefix));
     }
 
-    /// The IAM statements equivalent to this grant's S3 rules.
-    fn statements(&self) -> Vec<Value> {
+    /// The IAM statements equivalent to this grant's S3 rules; with `resource_account`,
+    /// each bucket and object statement holds only for resources that account owns.
+    fn statements(&self, resource_account: Option<&str>) -> Vec<Value> {
+        // Bucket names are global: without this condition a session could reach a
+        // bucket of another account whose bucket policy lets it in.
+        let pin = |statement: &mut Value| {
+            if let Some(account) = resource_account {
+                statement["Condition"]["StringEquals"] = json!({"s3:ResourceAccount": account});
+            }
+        };
         let mut statements = Vec::new();
         if self
             .s3
@@ -308,6 +316,7 @@ impl Grant {
                     statement["Condition"] =
                         json!({"StringLike": {"s3:prefix": [format!("{}*", rule.prefix)]}});
                 }
+                pin(&mut statement);
                 statements.push(statement);
             }
             let object_actions: Vec<&str> = rule
@@ -317,23 +326,26 @@ impl Grant {
                 .copied()
                 .collect();
             if !object_actions.is_empty() {
-                statements.push(json!({"Effect": "Allow", "Action": object_actions, "Resource": rule.objects_arn()}));
+                let mut statement = json!({"Effect": "Allow", "Action": object_actions, "Resource": rule.objects_arn()});
+                pin(&mut statement);
+                statements.push(statement);
             }
         }
         statements
     }
 
-    /// The inline session policy the plugin's roles are assumed with: IAM then bounds the
-    /// session to the grant, whatever the role itself allows.
-    pub fn session_policy(&self) -> Value {
-        policy(self.statements())
+    /// The inline session policy the plugin's role in `account` is assumed with: IAM then
+    /// bounds the session to the grant, and to buckets `account` owns, whatever the role
+    /// itself allows.
+    pub fn session_policy(&self, account: &str) -> Value {
+        policy(self.statements(Some(account)))
     }
 }
 
 /// The smallest permission policy a target role needs for every grant covering it.
 pub fn permission_policy<'a>(grants: impl IntoIterator<Item = &'a Grant>) -> Value {
     let mut statements: Vec<Value> = Vec::new();
-    for statement in grants.into_iter().flat_map(Grant::statements) {
+    for statement in grants.into_iter().flat_map(|grant| grant.statements(None)) {
         if !statements.contains(&statement) {
             statements.push(statement);
         }
@@ -489,19 +501,21 @@ mod tests {
             ("reports-*", "2024/", &[Action::List, Action::Read]),
             ("drop", "", &[Action::Write, Action::Delete]),
         ]);
+        let own = json!({"s3:ResourceAccount": "111111111111"});
         assert_eq!(
-            g.session_policy(),
+            g.session_policy("111111111111"),
             json!({"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
                 {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::reports-*",
-                 "Condition": {"StringLike": {"s3:prefix": ["2024/*"]}}},
-                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::reports-*/2024/*"},
+                 "Condition": {"StringLike": {"s3:prefix": ["2024/*"]}, "StringEquals": own}},
+                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::reports-*/2024/*",
+                 "Condition": {"StringEquals": own}},
                 {"Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
-                 "Resource": "arn:aws:s3:::drop/*"},
+                 "Resource": "arn:aws:s3:::drop/*", "Condition": {"StringEquals": own}},
             ]})
         );
         assert_eq!(
-            grant(&[]).session_policy(),
+            grant(&[]).session_policy("111111111111"),
             json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]})
         );
     }

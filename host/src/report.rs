@@ -2,6 +2,9 @@
 //! all-accounts invocation): status, the plugin's JSON output or its typed error, and how
 //! long it took; rendered as a table for people or as JSON for programs.
 
+pub mod private;
+pub mod text;
+
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -11,6 +14,7 @@ use crate::capability::PlannedOperation;
 use crate::capability::budget::Usage;
 use crate::plan::Mode;
 use crate::sandbox::{Failure, Outcome};
+use text::inert;
 
 /// The result of running one plugin.
 #[derive(Debug, Serialize)]
@@ -55,6 +59,10 @@ pub struct Entry {
     /// In a dry run: the mutations the plugin asked for, not executed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub planned: Vec<PlannedOperation>,
+    /// Planned mutations past the first [`crate::capability::MAX_PLANNED_RECORDS`], counted, not listed
+    /// (the audit log lists them all).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub planned_omitted: u64,
     /// What the plugin printed; logged, not part of the JSON report.
     #[serde(skip)]
     pub stdout: String,
@@ -99,7 +107,8 @@ impl Entry {
             error,
             duration_ms: outcome.duration.as_millis() as u64,
             usage: outcome.usage,
-            planned: outcome.planned,
+            planned: outcome.planned.operations,
+            planned_omitted: outcome.planned.omitted,
             stdout: outcome.stdout,
             stderr: outcome.stderr,
         }
@@ -162,10 +171,11 @@ impl Report {
         writeln!(out)
     }
 
-    /// A table: one line per entry, the result compacted to one line.
+    /// A table: one line per entry, the result compacted to one line. Every cell is made
+    /// [`inert`]: results, errors and notes carry text a plugin chose.
     pub fn write_table(&self, out: &mut impl Write) -> io::Result<()> {
         for note in &self.notes {
-            writeln!(out, "note: {note}")?;
+            writeln!(out, "note: {}", inert(note))?;
         }
         const RESULT_WIDTH: usize = 100;
         let rows: Vec<[String; 5]> = self
@@ -178,11 +188,11 @@ impl Report {
                     (None, None) => String::new(),
                 };
                 [
-                    entry.account_id.clone(),
-                    entry.alias.clone(),
+                    inert(&entry.account_id).into_owned(),
+                    inert(&entry.alias).into_owned(),
                     format!("{:?}", entry.status).to_lowercase(),
                     entry.duration_ms.to_string(),
-                    shorten(&result.replace('\n', " "), RESULT_WIDTH),
+                    shorten(&inert(&result), RESULT_WIDTH),
                 ]
             })
             .collect();
@@ -201,17 +211,21 @@ impl Report {
                 .collect();
             writeln!(out, "{}", line.join("  ").trim_end())?;
         }
-        writeln!(out, "{}: {}", self.plugin, self.summary())?;
+        writeln!(out, "{}: {}", inert(&self.plugin), self.summary())?;
         if !self.assume_role_calls.is_empty() {
             let calls: Vec<String> = self
                 .assume_role_calls
                 .iter()
-                .map(|(id, n)| format!("{id}={n}"))
+                .map(|(id, n)| format!("{}={n}", inert(id)))
                 .collect();
             writeln!(out, "AssumeRole calls: {}", calls.join(", "))?;
         }
         Ok(())
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Bytes for people: `512 B`, `1.5 KiB`, `3.0 MiB`, `2.0 GiB`.
@@ -243,6 +257,7 @@ fn shorten(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capability::Planned;
     use std::time::Duration;
 
     fn outcome(result: Result<serde_json::Value, Failure>) -> Outcome {
@@ -250,7 +265,7 @@ mod tests {
             result,
             duration: Duration::from_millis(7),
             usage: Usage::default(),
-            planned: Vec::new(),
+            planned: Planned::default(),
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -306,6 +321,71 @@ mod tests {
             table.contains("time-limit: time limit of 2 s exceeded"),
             "{table}"
         );
+    }
+
+    /// What a hostile plugin returns: OSC 52 (set the clipboard), CSI (clear the screen),
+    /// a C1 CSI, and a CR and an LF forging a row.
+    const HOSTILE: &str = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\u{9b}H\rALL OK\n111111111111  dev  ok";
+
+    fn hostile_report() -> Report {
+        Report {
+            plugin: "misbehave".into(),
+            sha256: None,
+            mode: "per-account",
+            dry_run: false,
+            duration_ms: 1,
+            assume_role_calls: BTreeMap::new(),
+            notes: vec![format!("note {HOSTILE}")],
+            entries: vec![
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("111111111111".into(), "dev".into())],
+                    outcome(Ok(serde_json::json!({ "text": HOSTILE }))),
+                ),
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("222222222222".into(), "prod".into())],
+                    outcome(Err(Failure::Plugin(HOSTILE.into()))),
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_table_shows_hostile_errors_and_output_inert_one_line_each() {
+        let mut table = Vec::new();
+        hostile_report().write_table(&mut table).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        // A note, the header, two rows, the summary: nothing forged.
+        assert_eq!(lines.len(), 5, "{table}");
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        assert!(lines[0].starts_with(r"note: note \u{1b}]52;"), "{table}");
+        assert!(
+            lines[3].contains(
+                r"plugin-error: \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\u{9b}H\rALL OK\n111"
+            ),
+            "{table}"
+        );
+        // The output is JSON (which escapes C0 itself), yet C1 is not JSON's to escape.
+        assert!(
+            lines[2].contains(r"\u001b]52;") && lines[2].contains(r"\u{9b}H"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn the_json_report_keeps_hostile_text_exact() {
+        let report = hostile_report();
+        let mut json = Vec::new();
+        report.write_json(&mut json).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(json["entries"][0]["output"]["text"], HOSTILE);
+        assert_eq!(json["entries"][1]["error"]["message"], HOSTILE);
+        assert_eq!(json["notes"][0], format!("note {HOSTILE}"));
     }
 
     #[test]

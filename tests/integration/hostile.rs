@@ -208,7 +208,7 @@ async fn a_read_only_grant_on_one_prefix_allows_exactly_that() {
         format!("arn:aws:iam::{}:role/{ROLE}", ACCOUNTS[0].0)
     );
     let policy: Value = serde_json::from_str(sessions[0]["policy"].as_str().unwrap()).unwrap();
-    assert_eq!(policy, grant.session_policy());
+    assert_eq!(policy, grant.session_policy(ACCOUNTS[0].0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

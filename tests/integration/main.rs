@@ -7,8 +7,13 @@
 mod common;
 
 mod aws;
+mod compile_cache;
+mod containment;
 mod hostile;
+mod inert_output;
+mod local_confinement;
 mod operator;
+mod plugin_dir;
 mod plugins;
 mod s3_semantics;
 mod sandbox;

@@ -35,12 +35,15 @@ fn many_accounts(n: usize, guests: &[&str], extra: &str) -> World {
     world
 }
 
-fn xacct(world: &World, args: &[&str]) -> Output {
+/// Runs the CLI in `world` with default logging, uncoloured: any escape in its output
+/// is then one it failed to neutralise (`inert_output`).
+pub(crate) fn xacct(world: &World, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xacct"))
         .args(args)
         .current_dir(world.dir.path())
         .env_remove("XACCT_CONFIG")
         .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
         .env(
             "XDG_CACHE_HOME",
             common::target_dir().join("xacct-test-cache-cli"),

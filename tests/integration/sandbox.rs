@@ -210,9 +210,10 @@ impl Backend for HangsForStaging {
         &self,
         a: &Account,
         s: (&str, &str),
+        m: &ObjectMeta,
         t: (&str, &str),
     ) -> Result<PutResult, S3Error> {
-        self.0.copy_object(a, s, t).await
+        self.0.copy_object(a, s, m, t).await
     }
     async fn get_object_tagging(&self, a: &Account, b: &str, k: &str) -> Result<Vec<Tag>, S3Error> {
         self.0.get_object_tagging(a, b, k).await

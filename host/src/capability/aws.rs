@@ -15,16 +15,22 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, Tagging,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::date_time::DateTime;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::{Bytes, BytesMut};
 
 use super::backend::{
-    Backend, ObjectStream, PutBody, aborted, check_bucket_name, check_delete_batch, check_tags,
-    empty_page, page_size,
+    Backend, ObjectStream, PutBody, aborted, check_bucket_name, check_delete_batch, check_key,
+    check_tags, empty_page, page_size,
 };
+use super::budget::Lease;
 use crate::bindings::s3::{
     Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
     ObjectSummary, PutOptions, PutResult, Tag,
@@ -41,6 +47,52 @@ const PART_BYTES: usize = 8 << 20;
 /// buffered per upload).
 fn part_size(parts: usize) -> usize {
     PART_BYTES << (parts / 1000).min(3)
+}
+
+/// What an open GetObject body may hold on the host before the guest reads it: the HTTP
+/// client's read buffer (hyper's grows to about 400 KiB) and the stream's decoding.
+const CONNECTION_BUFFER_BYTES: u64 = 512 << 10;
+
+/// Pins every bucket-addressed request of an account's S3 client to that account: S3
+/// refuses (403) a request whose bucket, or copy source, another account owns. Bucket
+/// names are global, and without this a plugin that may touch `*` in one account could
+/// reach any bucket whose policy lets that account in. An interceptor rather than a
+/// parameter on each call, so that no operation, present or added later, goes without it.
+#[derive(Debug)]
+pub(crate) struct PinnedToAccount {
+    account_id: String,
+}
+
+impl PinnedToAccount {
+    pub(crate) fn new(account_id: &str) -> Self {
+        PinnedToAccount {
+            account_id: account_id.to_owned(),
+        }
+    }
+}
+
+impl Intercept for PinnedToAccount {
+    fn name(&self) -> &'static str {
+        "PinnedToAccount"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // ListBuckets addresses no bucket; S3 rejects the header there.
+        if cfg.load::<Metadata>().map(Metadata::name) == Some("ListBuckets") {
+            return Ok(());
+        }
+        let headers = context.request_mut().headers_mut();
+        headers.insert("x-amz-expected-bucket-owner", self.account_id.clone());
+        if headers.contains_key("x-amz-copy-source") {
+            headers.insert("x-amz-source-expected-bucket-owner", self.account_id.clone());
+        }
+        Ok(())
+    }
 }
 
 /// S3 through each account's assumed role, for one plugin.
@@ -142,6 +194,9 @@ fn classify(code: Option<&str>, status: u16, what: &str) -> S3Error {
         | (_, 429 | 503) => {
             S3Error::Throttled(format!("{what}: throttled after retries ({reason})"))
         }
+        (Some("PreconditionFailed"), _) | (_, 412) => {
+            S3Error::Other(format!("{what}: the object changed meanwhile ({reason})"))
+        }
         (Some("InvalidRange"), _) | (_, 416) => {
             S3Error::InvalidInput(format!("{what}: the range is not satisfiable ({reason})"))
         }
@@ -149,15 +204,6 @@ fn classify(code: Option<&str>, status: u16, what: &str) -> S3Error {
         (_, 500..=599) => S3Error::Unavailable(format!("{what}: S3 failed ({reason})")),
         _ => S3Error::Other(format!("{what}: unexpected answer ({reason})")),
     }
-}
-
-fn check_key(key: &str) -> Result<(), S3Error> {
-    if key.is_empty() || key.len() > 1024 {
-        return Err(S3Error::InvalidInput(format!(
-            "key {key:?} must be 1 to 1024 bytes"
-        )));
-    }
-    Ok(())
 }
 
 fn millis(time: Option<&DateTime>) -> Option<i64> {
@@ -352,6 +398,7 @@ impl Backend for AwsBackend {
             },
             content_length,
             body: Box::pin(output.body.into_async_read()),
+            buffer_bytes: CONNECTION_BUFFER_BYTES,
         })
     }
 
@@ -369,18 +416,25 @@ impl Backend for AwsBackend {
         let metadata: HashMap<String, String> = options.metadata.into_iter().collect();
         let what = format!("PutObject {bucket}/{key}");
         let mut buffer = BytesMut::new();
+        // The host memory `buffer` holds, given back part by part as parts are sent.
+        let mut held: Option<Lease> = None;
         let mut total: u64 = 0;
         let mut multipart: Option<Multipart> = None;
         let outcome: Result<PutResult, S3Error> = async {
             while let Some(chunk) = body.next_chunk().await {
-                total += chunk.len() as u64;
-                buffer.extend_from_slice(&chunk);
+                total += chunk.bytes.len() as u64;
+                buffer.extend_from_slice(&chunk.bytes);
+                match &mut held {
+                    Some(held) => held.absorb(chunk.lease),
+                    None => held = Some(chunk.lease),
+                }
                 loop {
                     let size = part_size(multipart.as_ref().map_or(0, |m| m.parts.len()));
                     if buffer.len() < size {
                         break;
                     }
                     let part = buffer.split_to(size).freeze();
+                    let _part_held = held.as_mut().map(|held| held.split(size as u64));
                     if multipart.is_none() {
                         let created = s3
                             .create_multipart_upload()
@@ -557,6 +611,7 @@ impl Backend for AwsBackend {
         &self,
         account: &Account,
         (source_bucket, source_key): (&str, &str),
+        source: &ObjectMeta,
         (target_bucket, target_key): (&str, &str),
     ) -> Result<PutResult, S3Error> {
         for bucket in [source_bucket, target_bucket] {
@@ -567,13 +622,12 @@ impl Backend for AwsBackend {
         }
         let what =
             format!("CopyObject {source_bucket}/{source_key} to {target_bucket}/{target_key}");
-        // CopyObject does not say how large the copy is; the source (which the grant
-        // lets the plugin read) does.
-        let source = self.head_object(account, source_bucket, source_key).await?;
         let s3 = self.s3(account).await?;
         let output = s3
             .copy_object()
             .copy_source(copy_source(source_bucket, source_key))
+            // The version whose size was budgeted, or nothing (412 if it changed since).
+            .copy_source_if_match(&source.etag)
             .bucket(target_bucket)
             .key(target_key)
             // Tags stay behind, as on the local backend: copying them would need tagging

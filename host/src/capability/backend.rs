@@ -17,6 +17,7 @@ use crate::bindings::s3::{
     Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta, PutOptions,
     PutResult, Tag,
 };
+use super::budget::Lease;
 use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
 
 /// An object being read: its metadata and a stream of its bytes.
@@ -25,6 +26,10 @@ pub struct ObjectStream {
     /// How many bytes `body` yields.
     pub content_length: u64,
     pub body: Pin<Box<dyn AsyncRead + Send>>,
+    /// The most host memory `body` may hold while the guest has not read it (read
+    /// buffers, a connection's receive buffer): charged to the invocation while the
+    /// stream is open.
+    pub buffer_bytes: u64,
 }
 
 /// An S3 implementation, shared by every invocation of a run.
@@ -82,10 +87,13 @@ pub trait Backend: Send + Sync + 'static {
         bucket: &str,
         keys: Vec<String>,
     ) -> Result<DeleteResult, S3Error>;
+    /// Copies `source`, which the caller has just read as `source_meta`: the copy is of
+    /// that version (or fails), so the budget spent on its size is the budget used.
     async fn copy_object(
         &self,
         account: &Account,
         source: (&str, &str),
+        source_meta: &ObjectMeta,
         target: (&str, &str),
     ) -> Result<PutResult, S3Error>;
     async fn get_object_tagging(
@@ -107,17 +115,24 @@ pub trait Backend: Send + Sync + 'static {
 /// verdict — committed by `upload.finish`, or abandoned because the upload was dropped,
 /// the invocation ended, or the guest trapped.
 pub struct PutBody {
-    chunks: mpsc::Receiver<Bytes>,
+    chunks: mpsc::Receiver<Chunk>,
     commit: oneshot::Receiver<()>,
 }
 
+/// Bytes the guest wrote, with the share of the invocation's host buffer they hold: keep
+/// the lease until the bytes have left the host (sent, written to disk, or dropped).
+pub struct Chunk {
+    pub bytes: Bytes,
+    pub lease: Lease,
+}
+
 impl PutBody {
-    pub(crate) fn new(chunks: mpsc::Receiver<Bytes>, commit: oneshot::Receiver<()>) -> Self {
+    pub(crate) fn new(chunks: mpsc::Receiver<Chunk>, commit: oneshot::Receiver<()>) -> Self {
         PutBody { chunks, commit }
     }
 
     /// The next chunk, or `None` once the guest's stream is closed.
-    pub async fn next_chunk(&mut self) -> Option<Bytes> {
+    pub async fn next_chunk(&mut self) -> Option<Chunk> {
         self.chunks.recv().await
     }
 
@@ -133,6 +148,20 @@ pub fn aborted() -> S3Error {
     S3Error::Other("the upload was aborted before it finished; nothing was stored".into())
 }
 
+/// The longest key S3 takes, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Checks a key's length as S3 does, without repeating a key that may be megabytes long.
+pub fn check_key(key: &str) -> Result<(), S3Error> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(S3Error::InvalidInput(format!(
+            "a key is 1 to {MAX_KEY_BYTES} bytes long; this one has {} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Checks S3's bucket naming rules, so both backends refuse the same names.
 pub fn check_bucket_name(bucket: &str) -> Result<(), S3Error> {
     let valid = (3..=63).contains(&bucket.len())
@@ -144,6 +173,11 @@ pub fn check_bucket_name(bucket: &str) -> Result<(), S3Error> {
         && !bucket.contains("..");
     if valid {
         Ok(())
+    } else if bucket.len() > 63 {
+        Err(S3Error::InvalidInput(format!(
+            "a bucket name of {} bytes is not valid (3-63 lowercase letters, digits, '.', '-')",
+            bucket.len()
+        )))
     } else {
         Err(S3Error::InvalidInput(format!(
             "{bucket:?} is not a valid bucket name (3-63 lowercase letters, digits, '.', '-')"

@@ -1,14 +1,19 @@
 //! Stage 5 of the pipeline: **capability**. The host side of the WIT `accounts` and `s3`
 //! interfaces: what a plugin can reach, and the only way it reaches anything.
 //!
-//! Every call goes scope and grant check → budget → backend → typed result. A refused
-//! call never reaches the backend. A plugin holds handles (an account's client, an
-//! upload, a stream), never the credentials or clients behind them, and every message it
-//! gets back was written by the host.
+//! Every call goes request check → scope and grant check → budget → backend → typed
+//! result. A malformed request (a key longer than S3 takes, a bad bucket name) is refused
+//! before anything proportional to it is stored or logged; a refused call never reaches
+//! the backend. A plugin holds handles (an account's client, an upload, a stream), never
+//! the credentials or clients behind them, and every message it gets back was written by
+//! the host. Every call that reaches the backend runs as a task of the invocation
+//! ([`inflight`]) and is audited with its real outcome, even if the guest stopped
+//! waiting for it.
 
 pub mod aws;
 pub mod backend;
 pub mod budget;
+mod inflight;
 pub mod local;
 mod upload;
 
@@ -32,9 +37,23 @@ use crate::config::Limits;
 use crate::plan::Scope;
 use crate::policy::{Action, Grant};
 pub use backend::Backend;
-use backend::{ObjectStream, denied_by_xacct};
-use budget::{Budget, MeteredReader};
-pub use upload::{PutTasks, UploadHandle};
+use backend::{MAX_KEY_BYTES, ObjectStream, check_bucket_name, check_key, denied_by_xacct};
+use budget::{Budget, MeteredReader, SlotKind};
+pub use inflight::InFlight;
+pub use upload::UploadHandle;
+
+/// What the `wasi:io` input-stream around a body holds on the host: wasmtime's reader
+/// task keeps one 64 KiB read in flight and one ready for the guest.
+const GUEST_STREAM_BUFFER_BYTES: u64 = 128 << 10;
+
+/// How many planned mutations a dry run keeps for its report; the audit log has them all.
+pub const MAX_PLANNED_RECORDS: usize = 1000;
+
+/// The most user metadata S3 stores with an object (keys and values, in bytes).
+const MAX_METADATA_BYTES: usize = 2048;
+
+/// Continuation tokens are opaque, but S3's are a few hundred bytes.
+const MAX_TOKEN_BYTES: usize = 4096;
 
 /// The text of an S3 error, for the host's own reports.
 pub fn error_message(err: &S3Error) -> String {
@@ -75,10 +94,18 @@ pub struct Capability {
     grant: Arc<Grant>,
     run: Arc<RunContext>,
     budget: Arc<Budget>,
-    puts: PutTasks,
+    in_flight: InFlight,
     /// Table slots of the handles this capability opened (clients, uploads, streams).
     handles: Mutex<Vec<u32>>,
-    planned: Mutex<Vec<PlannedOperation>>,
+    planned: Mutex<Planned>,
+}
+
+/// The mutations a dry run did not execute: the first [`MAX_PLANNED_RECORDS`], and how
+/// many more there were.
+#[derive(Debug, Default, Clone)]
+pub struct Planned {
+    pub operations: Vec<PlannedOperation>,
+    pub omitted: u64,
 }
 
 impl Capability {
@@ -95,15 +122,15 @@ impl Capability {
             grant,
             run,
             budget: Budget::new(limits),
-            puts: PutTasks::default(),
+            in_flight: InFlight::default(),
             handles: Mutex::new(Vec::new()),
-            planned: Mutex::new(Vec::new()),
+            planned: Mutex::new(Planned::default()),
         }
     }
 
-    /// The invocation's puts, to wait for once it has ended.
-    pub fn put_tasks(&self) -> PutTasks {
-        self.puts.clone()
+    /// The invocation's backend calls, to wait for once it has ended.
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.clone()
     }
 
     /// The invocation's budgets and what it spent.
@@ -112,7 +139,7 @@ impl Capability {
     }
 
     /// The mutations a dry run planned, so far.
-    pub fn planned(&self) -> Vec<PlannedOperation> {
+    pub fn planned(&self) -> Planned {
         self.planned
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -160,16 +187,46 @@ struct Call {
 }
 
 impl Call {
-    fn object(operation: &'static str, action: Action, bucket: &str, key: &str) -> Call {
-        Call {
+    /// A call on one object, once its bucket and key are well-formed.
+    fn object(
+        operation: &'static str,
+        action: Action,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Call, S3Error> {
+        check_bucket_name(bucket)?;
+        check_key(key)?;
+        Ok(Call {
             operation,
             bucket: Some(bucket.to_owned()),
             key: Some(key.to_owned()),
             prefix: None,
             keys: Vec::new(),
             needs: vec![Needs::Object(action, bucket.to_owned(), key.to_owned())],
-        }
+        })
     }
+}
+
+/// Refuses a text field longer than S3 takes, naming the field but not repeating it.
+fn check_length(what: &str, value: Option<&str>, max: usize) -> Result<(), S3Error> {
+    match value {
+        Some(value) if value.len() > max => Err(S3Error::InvalidInput(format!(
+            "{what} is at most {max} bytes long; this one has {} bytes",
+            value.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses metadata larger than S3 stores.
+fn check_put_options(options: &PutOptions) -> Result<(), S3Error> {
+    let size: usize = options.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_METADATA_BYTES {
+        return Err(S3Error::InvalidInput(format!(
+            "user metadata is at most {MAX_METADATA_BYTES} bytes; this has {size} bytes"
+        )));
+    }
+    check_length("a content type", options.content_type.as_deref(), 1024)
 }
 
 /// How many object bytes a call's result moved, for the audit log.
@@ -219,6 +276,14 @@ struct Auditor {
 }
 
 impl Auditor {
+    /// Records a call that reached the backend, with how it ended.
+    fn record_result<T: Moved>(&self, call: &Call, result: &Result<T, S3Error>, started: Instant) {
+        match result {
+            Ok(value) => self.record(call, "ok", value.bytes(), started),
+            Err(err) => self.record(call, outcome_of(err), None, started),
+        }
+    }
+
     fn record(&self, call: &Call, outcome: &str, bytes: Option<u64>, started: Instant) {
         let Some(audit) = &self.run.audit else { return };
         audit.record(&AuditEvent {
@@ -276,6 +341,9 @@ impl CapabilityView<'_> {
                 return Ok((Route::Denied(denied), auditor));
             }
         }
+        // A planned call costs what the executed one would: a dry run cannot be used to
+        // make more calls, or keep more of them in memory, than a real run.
+        self.capability.budget.spend_call()?;
         if mutates && self.capability.run.dry_run {
             auditor.record(call, "planned", None, started);
             let keys = match &call.key {
@@ -287,45 +355,59 @@ impl CapabilityView<'_> {
                 .planned
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            planned.extend(keys.iter().map(|key| PlannedOperation {
-                operation: call.operation,
-                bucket: call.bucket.clone().unwrap_or_default(),
-                key: key.clone(),
-            }));
+            let room = MAX_PLANNED_RECORDS.saturating_sub(planned.operations.len());
+            planned.omitted += keys.len().saturating_sub(room) as u64;
+            planned
+                .operations
+                .extend(keys.iter().take(room).map(|key| PlannedOperation {
+                    operation: call.operation,
+                    bucket: call.bucket.clone().unwrap_or_default(),
+                    key: key.clone(),
+                }));
             return Ok((Route::Planned, auditor));
         }
-        self.capability.budget.spend_call()?;
         Ok((
             Route::Execute(self.capability.backend.clone(), account),
             auditor,
         ))
     }
 
-    /// Runs a call: routed, executed on the backend, audited. A mutation gives the
-    /// answer a dry run returns instead (`planned`); a read gives `None`.
-    async fn perform<T: Moved, F>(
+    /// Runs a call: checked, routed, executed on the backend as a task of the
+    /// invocation, audited when it ends. A mutation gives the answer a dry run returns
+    /// instead (`planned`); a read gives `None`. A malformed request (`call` is an
+    /// error) is refused before anything else.
+    async fn perform<T, F>(
         &mut self,
         client: &Resource<ClientHandle>,
-        call: Call,
+        call: Result<Call, S3Error>,
         planned: Option<T>,
         op: impl FnOnce(Arc<dyn Backend>, Account) -> F,
-    ) -> wasmtime::Result<Result<T, S3Error>>
+    ) -> HostResult<T>
     where
-        F: Future<Output = Result<T, S3Error>>,
+        T: Moved + Send + 'static,
+        F: Future<Output = Result<T, S3Error>> + Send + 'static,
     {
-        let started = Instant::now();
+        let call = match call {
+            Ok(call) => call,
+            Err(malformed) => return Ok(Err(malformed)),
+        };
         let (route, auditor) = self.route(client, &call, planned.is_some())?;
         Ok(match (route, planned) {
             (Route::Denied(denied), _) => Err(denied),
             (Route::Planned, Some(planned)) => Ok(planned),
             (Route::Planned, None) => unreachable!("only mutations are planned"),
             (Route::Execute(backend, account), _) => {
-                let result = op(backend, account).await;
-                match &result {
-                    Ok(value) => auditor.record(&call, "ok", value.bytes(), started),
-                    Err(err) => auditor.record(&call, outcome_of(err), None, started),
-                }
-                result
+                let started = Instant::now();
+                let executing = op(backend, account);
+                self.capability
+                    .in_flight
+                    .spawn(async move {
+                        let result = executing.await;
+                        auditor.record_result(&call, &result, started);
+                        result
+                    })
+                    .await
+                    .unwrap_or_else(|_| Err(S3Error::Other("the call failed in the host".into())))
             }
         })
     }
@@ -396,14 +478,14 @@ impl s3::HostClient for CapabilityView<'_> {
     }
 
     async fn list_buckets(&mut self, client: Resource<ClientHandle>) -> HostResult<Vec<Bucket>> {
-        let call = Call {
+        let call = Ok(Call {
             operation: "ListBuckets",
             bucket: None,
             key: None,
             prefix: None,
             keys: Vec::new(),
             needs: vec![Needs::ListBuckets],
-        };
+        });
         let grant = self.capability.grant.clone();
         self.perform(&client, call, None, |backend, account| async move {
             let mut buckets = backend.list_buckets(&account).await?;
@@ -418,18 +500,33 @@ impl s3::HostClient for CapabilityView<'_> {
         client: Resource<ClientHandle>,
         request: ListObjectsRequest,
     ) -> HostResult<ListObjectsPage> {
-        let prefix = request.prefix.clone().unwrap_or_default();
-        let call = Call {
-            operation: "ListObjectsV2",
-            bucket: Some(request.bucket.clone()),
-            key: None,
-            prefix: Some(prefix.clone()),
-            keys: Vec::new(),
-            needs: vec![Needs::List {
-                bucket: request.bucket.clone(),
-                prefix,
-            }],
-        };
+        let call = check_bucket_name(&request.bucket)
+            .and_then(|()| check_length("a prefix", request.prefix.as_deref(), MAX_KEY_BYTES))
+            .and_then(|()| check_length("a delimiter", request.delimiter.as_deref(), MAX_KEY_BYTES))
+            .and_then(|()| {
+                check_length("start-after", request.start_after.as_deref(), MAX_KEY_BYTES)
+            })
+            .and_then(|()| {
+                check_length(
+                    "a continuation token",
+                    request.continuation_token.as_deref(),
+                    MAX_TOKEN_BYTES,
+                )
+            })
+            .map(|()| {
+                let prefix = request.prefix.clone().unwrap_or_default();
+                Call {
+                    operation: "ListObjectsV2",
+                    bucket: Some(request.bucket.clone()),
+                    key: None,
+                    prefix: Some(prefix.clone()),
+                    keys: Vec::new(),
+                    needs: vec![Needs::List {
+                        bucket: request.bucket.clone(),
+                        prefix,
+                    }],
+                }
+            });
         let grant = self.capability.grant.clone();
         self.perform(&client, call, None, |backend, account| async move {
             let bucket = request.bucket.clone();
@@ -481,7 +578,18 @@ impl s3::HostClient for CapabilityView<'_> {
             Ok(object) => object,
             Err(err) => return Ok(Err(err)),
         };
-        let body = MeteredReader::new(object.body, self.capability.budget.clone());
+        // The stream holds host memory until the guest drops it: it must fit the
+        // invocation's limits, or the guest is told and nothing stays open.
+        let budget = &self.capability.budget;
+        let held = budget.slot(SlotKind::Stream).and_then(|slot| {
+            let lease = budget.lease_stream(object.buffer_bytes + GUEST_STREAM_BUFFER_BYTES)?;
+            Ok((slot, lease))
+        });
+        let (slot, lease) = match held {
+            Ok(held) => held,
+            Err(err) => return Ok(Err(err)),
+        };
+        let body = MeteredReader::new(object.body, budget.clone()).holding(slot, lease);
         // Not a child of the client: a stream stays readable after its client is dropped.
         let stream: DynInputStream = Box::new(AsyncReadStream::new(body));
         Ok(Ok(ObjectBody {
@@ -498,31 +606,39 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         options: PutOptions,
     ) -> HostResult<Resource<UploadHandle>> {
-        let call = Call::object("PutObject", Action::Write, &bucket, &key);
+        let call = match check_put_options(&options)
+            .and_then(|()| Call::object("PutObject", Action::Write, &bucket, &key))
+        {
+            Ok(call) => call,
+            Err(malformed) => return Ok(Err(malformed)),
+        };
         let started = Instant::now();
         let (route, auditor) = self.route(&client, &call, true)?;
         let budget = self.capability.budget.clone();
+        let slot = match route {
+            Route::Denied(denied) => return Ok(Err(denied)),
+            _ => match budget.slot(SlotKind::Upload) {
+                Ok(slot) => slot,
+                Err(err) => return Ok(Err(err)),
+            },
+        };
+        let in_flight = &self.capability.in_flight;
         // The put ends when the guest finishes the upload; it is audited then.
         let upload = match route {
-            Route::Denied(denied) => return Ok(Err(denied)),
-            Route::Planned => {
-                UploadHandle::start(&self.capability.puts, budget, |mut body| async move {
-                    let mut size = 0;
-                    while let Some(chunk) = body.next_chunk().await {
-                        size += chunk.len() as u64;
-                    }
-                    Ok(planned_put(size))
-                })
-            }
+            Route::Denied(_) => unreachable!("refused above"),
+            Route::Planned => UploadHandle::start(in_flight, budget, slot, |mut body| async move {
+                let mut size = 0;
+                while let Some(chunk) = body.next_chunk().await {
+                    size += chunk.bytes.len() as u64;
+                }
+                Ok(planned_put(size))
+            }),
             Route::Execute(backend, account) => {
-                UploadHandle::start(&self.capability.puts, budget, |body| async move {
+                UploadHandle::start(in_flight, budget, slot, |body| async move {
                     let result = backend
                         .put_object(&account, &bucket, &key, options, body)
                         .await;
-                    match &result {
-                        Ok(stored) => auditor.record(&call, "ok", Some(stored.size), started),
-                        Err(err) => auditor.record(&call, outcome_of(err), None, started),
-                    }
+                    auditor.record_result(&call, &result, started);
                     result
                 })
             }
@@ -549,8 +665,11 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         keys: Vec<String>,
     ) -> HostResult<DeleteResult> {
-        if let Err(too_many) = backend::check_delete_batch(&keys) {
-            return Ok(Err(too_many));
+        let malformed = check_bucket_name(&bucket)
+            .and_then(|()| backend::check_delete_batch(&keys))
+            .and_then(|()| keys.iter().try_for_each(|key| check_key(key)));
+        if let Err(malformed) = malformed {
+            return Ok(Err(malformed));
         }
         // As on S3, keys the grant refuses fail one by one; the rest go in one call.
         let grant = self.capability.grant.clone();
@@ -559,7 +678,8 @@ impl s3::HostClient for CapabilityView<'_> {
             .partition(|key| grant.check(Action::Delete, &bucket, key).is_ok());
         let mut failed = Vec::new();
         for key in refused {
-            let call = Call::object("DeleteObjects", Action::Delete, &bucket, &key);
+            let call = Call::object("DeleteObjects", Action::Delete, &bucket, &key)
+                .expect("checked above");
             if let (Route::Denied(denied), _) = self.route(&client, &call, true)? {
                 failed.push((key, denied));
             }
@@ -570,14 +690,14 @@ impl s3::HostClient for CapabilityView<'_> {
                 failed,
             }));
         }
-        let call = Call {
+        let call = Ok(Call {
             operation: "DeleteObjects",
             bucket: Some(bucket.clone()),
             key: None,
             prefix: None,
             keys: allowed.clone(),
             needs: Vec::new(),
-        };
+        });
         let planned = DeleteResult {
             deleted: allowed.clone(),
             failed: Vec::new(),
@@ -606,25 +726,31 @@ impl s3::HostClient for CapabilityView<'_> {
         target_bucket: String,
         target_key: String,
     ) -> HostResult<PutResult> {
-        let call = Call {
-            operation: "CopyObject",
-            bucket: Some(target_bucket.clone()),
-            key: Some(target_key.clone()),
-            prefix: None,
-            keys: Vec::new(),
-            needs: vec![
-                Needs::Object(Action::Read, source_bucket.clone(), source_key.clone()),
-                Needs::Object(Action::Write, target_bucket.clone(), target_key.clone()),
-            ],
-        };
+        let call = check_bucket_name(&source_bucket)
+            .and_then(|()| check_key(&source_key))
+            .and_then(|()| Call::object("CopyObject", Action::Write, &target_bucket, &target_key))
+            .map(|mut call| {
+                call.needs.insert(
+                    0,
+                    Needs::Object(Action::Read, source_bucket.clone(), source_key.clone()),
+                );
+                call
+            });
+        let budget = self.capability.budget.clone();
         self.perform(
             &client,
             call,
             Some(planned_put(0)),
             |backend, account| async move {
+                // A copy moves bytes the guest never handles: its size is spent from the
+                // read and write budgets before it runs, and the copy is of that version.
                 let source = (source_bucket.as_str(), source_key.as_str());
+                let meta = backend.head_object(&account, source.0, source.1).await?;
+                budget
+                    .spend_copy(meta.size)
+                    .map_err(|spent| S3Error::LimitExceeded(spent.0))?;
                 let target = (target_bucket.as_str(), target_key.as_str());
-                backend.copy_object(&account, source, target).await
+                backend.copy_object(&account, source, &meta, target).await
             },
         )
         .await

@@ -5,20 +5,25 @@
 //! so an object larger than both the guest's and the host's memory streams through.
 //! The put commits only when the guest calls `upload.finish`; every other ending — the
 //! upload dropped, the invocation timed out or trapped — drops the commit sender, and
-//! the backend discards what it received. [`PutTasks`] lets the invocation wait for
-//! that cleanup, so a process never exits with a multipart upload left open.
+//! the backend discards what it received. The put runs as a task of the invocation's
+//! [`InFlight`] set, which the invocation waits for, so a process never exits with a
+//! multipart upload left open.
+//!
+//! Every chunk the guest writes holds a [`Lease`] of the invocation's host buffer until
+//! the backend has sent its bytes on, and every unfinished upload holds a [`Slot`]: a
+//! plugin that opens uploads and never finishes them spends its own budget, not the
+//! host's memory.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use wasmtime_wasi::async_trait;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
-use super::backend::{PutBody, aborted};
-use super::budget::Budget;
+use super::backend::{Chunk, PutBody, aborted};
+use super::budget::{Budget, Slot};
+use super::inflight::InFlight;
 use crate::bindings::S3Error;
 use crate::bindings::s3::PutResult;
 
@@ -26,38 +31,6 @@ use crate::bindings::s3::PutResult;
 const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks buffered between the guest and the backend.
 const CHANNEL_CHUNKS: usize = 4;
-
-/// The backend tasks of one invocation's puts.
-#[derive(Clone, Default)]
-pub struct PutTasks(Arc<Mutex<Vec<JoinHandle<()>>>>);
-
-impl PutTasks {
-    fn spawn<F>(&self, put: F) -> oneshot::Receiver<Result<PutResult, S3Error>>
-    where
-        F: Future<Output = Result<PutResult, S3Error>> + Send + 'static,
-    {
-        let (result_tx, result_rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            let _ = result_tx.send(put.await);
-        });
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(task);
-        result_rx
-    }
-
-    /// Waits (at most `grace`) until every put has committed or cleaned up.
-    pub async fn settle(&self, grace: Duration) {
-        let tasks = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        if tasks.is_empty() {
-            return;
-        }
-        if tokio::time::timeout(grace, futures::future::join_all(tasks))
-            .await
-            .is_err()
-        {
-            tracing::warn!("an abandoned put was still cleaning up when the invocation ended");
-        }
-    }
-}
 
 /// The host side of an `upload` resource.
 pub struct UploadHandle {
@@ -69,11 +42,12 @@ pub struct UploadHandle {
 }
 
 impl UploadHandle {
-    /// Starts a put: `start` receives the body and runs as a task of `tasks`; the bytes
-    /// written count against `budget`.
+    /// Starts a put: `start` receives the body and runs as a task of `tasks` that holds
+    /// `slot` until it ends; the bytes written count against `budget`.
     pub fn start<F>(
-        tasks: &PutTasks,
+        tasks: &InFlight,
         budget: Arc<Budget>,
+        slot: Slot,
         start: impl FnOnce(PutBody) -> F,
     ) -> UploadHandle
     where
@@ -81,7 +55,12 @@ impl UploadHandle {
     {
         let (chunks_tx, chunks_rx) = mpsc::channel(CHANNEL_CHUNKS);
         let (commit_tx, commit_rx) = oneshot::channel();
-        let result = tasks.spawn(start(PutBody::new(chunks_rx, commit_rx)));
+        let put = start(PutBody::new(chunks_rx, commit_rx));
+        let result = tasks.spawn(async move {
+            let result = put.await;
+            drop(slot);
+            result
+        });
         UploadHandle {
             body: Some(BodySink {
                 chunks: chunks_tx,
@@ -118,7 +97,7 @@ impl UploadHandle {
 
 /// The `wasi:io` output-stream of an upload.
 pub struct BodySink {
-    chunks: mpsc::Sender<Bytes>,
+    chunks: mpsc::Sender<Chunk>,
     budget: Arc<Budget>,
 }
 
@@ -135,7 +114,11 @@ impl OutputStream for BodySink {
         if let Err(spent) = self.budget.spend_written(bytes.len()) {
             return Err(StreamError::Trap(wasmtime::Error::new(spent)));
         }
-        self.chunks.try_send(bytes).map_err(|err| match err {
+        let lease = match self.budget.lease_written(bytes.len() as u64) {
+            Ok(lease) => lease,
+            Err(spent) => return Err(StreamError::Trap(wasmtime::Error::new(spent))),
+        };
+        self.chunks.try_send(Chunk { bytes, lease }).map_err(|err| match err {
             mpsc::error::TrySendError::Closed(_) => StreamError::Closed,
             mpsc::error::TrySendError::Full(_) => {
                 StreamError::trap("write called without a check-write permit")

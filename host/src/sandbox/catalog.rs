@@ -1,21 +1,27 @@
-//! The plugin directory: finding `*.wasm` files, compiling each once (with an on-disk
-//! cache of precompiled artifacts), and checking it against the `xacct:plugin` world
-//! before anything runs, so a wrong component fails with a message about *that* plugin.
+//! The plugin directory: finding `*.wasm` files and turning each into a plugin ready to
+//! instantiate — size cap, the cheap world check, a compile under a time budget,
+//! wasmtime's type check — with what that led to (native code or a refusal) kept in the
+//! authenticated compile cache, so a wrong component fails at once with a message about
+//! *that* plugin.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{RecvTimeoutError, sync_channel};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use super::InvocationState;
+use super::cache::{CacheLocation, CompileCache, EntryKind};
+use super::precheck::precheck;
 use crate::bindings::{PluginPre, WORLD};
-use crate::config::is_plugin_name;
+use crate::config::{Config, DEFAULT_COMPILE_TIMEOUT_SECS, DEFAULT_MAX_PLUGIN_MIB, is_plugin_name};
 
-/// The package every import of ours comes from, and the version this host serves.
-const PACKAGE: &str = "xacct:plugin/";
-const PACKAGE_VERSION: &str = "@0.1.0";
+const MIB: f64 = (1 << 20) as f64;
 
 /// A plugin checked against the world and ready to instantiate.
 pub struct LoadedPlugin {
@@ -48,6 +54,18 @@ pub enum LoadError {
     NotAComponent { path: PathBuf, reason: String },
     #[error("{}: not built for world {WORLD}: {detail}", path.display())]
     WrongWorld { path: PathBuf, detail: String },
+    #[error(
+        "{}: {size} bytes ({:.1} MiB) is over the plugin size cap of {} MiB; fix: raise max_plugin_mib in the config if the plugin is meant to be that large",
+        path.display(), *size as f64 / MIB, *cap as f64 / MIB
+    )]
+    TooLarge { path: PathBuf, size: u64, cap: u64 },
+    #[error(
+        "{}: compiling took longer than the compile time budget of {} s; fix: raise compile_timeout_secs in the config if the plugin is trusted (large components take tens of seconds)",
+        path.display(), budget.as_secs_f64()
+    )]
+    CompileTimeout { path: PathBuf, budget: Duration },
+    #[error("{}: cannot compile: {reason}", path.display())]
+    Compile { path: PathBuf, reason: String },
 }
 
 /// The plugins of a directory: `NAME.wasm` → plugin `NAME`.
@@ -93,108 +111,226 @@ pub fn plugin_file(dir: &Path, name: &str) -> Result<PathBuf, LoadError> {
     }
 }
 
-/// Compiles a component, or loads it from the cache of precompiled artifacts.
-///
-/// The cache key is the sha256 of the component and a hash of every engine setting that
-/// affects compiled code, so a changed plugin or a different engine never hits a stale
-/// entry. A corrupt or unwritable cache only costs a compile.
-pub(super) fn compile(
-    engine: &Engine,
-    cache_dir: Option<&Path>,
-    path: &Path,
-    bytes: &[u8],
-    sha256: &str,
-) -> Result<Component, LoadError> {
-    let mut engine_hash = DefaultHasher::new();
-    engine
-        .precompile_compatibility_hash()
-        .hash(&mut engine_hash);
-    let cached =
-        cache_dir.map(|dir| dir.join(format!("{sha256}-{:016x}.cwasm", engine_hash.finish())));
-    if let Some(cached) = cached.as_deref().filter(|p| p.is_file()) {
-        // SAFETY: the cache holds only artifacts this host serialised itself, in a
-        // directory owned by the operator, and the key includes the engine's
-        // compatibility hash; wasmtime still validates the artifact's header.
-        match unsafe { Component::deserialize_file(engine, cached) } {
-            Ok(component) => return Ok(component),
-            Err(err) => {
-                tracing::warn!(path = %cached.display(), "ignoring unusable cached plugin: {err}")
-            }
+/// How plugin files are loaded.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Where compiled plugins and refusals are kept between runs; `None`: compile every
+    /// time, in memory.
+    pub cache: Option<CacheLocation>,
+    /// Larger plugin files are refused before they are read.
+    pub max_plugin_bytes: u64,
+    /// How long compiling one plugin may take.
+    pub compile_timeout: Duration,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            cache: None,
+            max_plugin_bytes: DEFAULT_MAX_PLUGIN_MIB << 20,
+            compile_timeout: Duration::from_secs(DEFAULT_COMPILE_TIMEOUT_SECS),
         }
     }
-    let component = Component::new(engine, bytes).map_err(|err| LoadError::NotAComponent {
-        path: path.to_owned(),
-        reason: err.to_string(),
-    })?;
-    if let Some(cached) = cached
-        && let Err(err) = store_artifact(&component, &cached)
-    {
-        tracing::warn!(path = %cached.display(), "cannot cache the compiled plugin: {err}");
+}
+
+impl LoadOptions {
+    /// The config's limits, and its `cache_dir` (else the per-user cache) with the user's
+    /// key.
+    pub fn for_config(config: &Config) -> LoadOptions {
+        LoadOptions {
+            cache: match &config.cache_dir {
+                Some(dir) => CacheLocation::with_user_key(dir.clone()),
+                None => CacheLocation::per_user(),
+            },
+            max_plugin_bytes: config.max_plugin_bytes,
+            compile_timeout: config.compile_timeout,
+        }
     }
-    Ok(component)
 }
 
-fn store_artifact(component: &Component, path: &Path) -> anyhow::Result<()> {
-    let dir = path.parent().expect("cache entries live in a directory");
-    std::fs::create_dir_all(dir)?;
-    let serialized = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::fs::write(tmp.path(), serialized)?;
-    tmp.persist(path)?;
-    Ok(())
+/// A refusal that depends only on the file's bytes and this host, and so is remembered
+/// in the cache like a compilation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub(super) enum Refusal {
+    NotAComponent(String),
+    WrongWorld(String),
 }
 
-/// Reads, compiles and world-checks one plugin file.
-pub(super) fn load(
-    engine: &Engine,
-    linker: &Linker<InvocationState>,
-    cache_dir: Option<&Path>,
-    name: &str,
-    path: &Path,
-) -> Result<LoadedPlugin, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+impl Refusal {
+    fn at(self, path: &Path) -> LoadError {
+        let path = path.to_owned();
+        match self {
+            Refusal::NotAComponent(reason) => LoadError::NotAComponent { path, reason },
+            Refusal::WrongWorld(detail) => LoadError::WrongWorld { path, detail },
+        }
+    }
+}
+
+/// Loads plugin files under [`LoadOptions`].
+pub(super) struct Loader {
+    cache: Option<CompileCache>,
+    max_plugin_bytes: u64,
+    compile_timeout: Duration,
+}
+
+impl Loader {
+    /// Opens the cache for `engine`; a cache that cannot be trusted is left alone, once
+    /// and for the whole process, with a warning.
+    pub(super) fn new(options: LoadOptions, engine: &Engine) -> Loader {
+        let cache = options.cache.and_then(|location| {
+            CompileCache::open(&location, engine)
+                .inspect_err(|err| {
+                    tracing::warn!(
+                        "not using the compile cache: {err}; plugins are compiled in memory"
+                    )
+                })
+                .ok()
+        });
+        Loader {
+            cache,
+            max_plugin_bytes: options.max_plugin_bytes,
+            compile_timeout: options.compile_timeout,
+        }
+    }
+
+    /// Reads, compiles and world-checks one plugin file.
+    pub(super) fn load(
+        &self,
+        engine: &Engine,
+        linker: &Linker<InvocationState>,
+        name: &str,
+        path: &Path,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let bytes = read_plugin(path, self.max_plugin_bytes)?;
+        // The plugin's identity is the hash of these bytes, the very ones compiled, and
+        // every cache entry is bound to it.
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        if let Some(refusal) = self.cached_refusal(&digest) {
+            return Err(refusal.at(path));
+        }
+        let cached = self.cached_component(engine, &digest);
+        let fresh = cached.is_none();
+        let component = match cached {
+            Some(component) => component,
+            None => match precheck(&bytes) {
+                Ok(()) => self.compile(engine, path, bytes)?,
+                Err(refusal) => Err(refusal),
+            }
+            .map_err(|refusal| self.refuse(&digest, refusal, path))?,
+        };
+        let pre = type_check(linker, &component)
+            .map_err(|refusal| self.refuse(&digest, refusal, path))?;
+        if fresh && let Some(cache) = &self.cache {
+            match component.serialize() {
+                Ok(artifact) => cache.put(EntryKind::Artifact, &digest, &artifact),
+                Err(err) => tracing::warn!("cannot serialise the compiled plugin: {err}"),
+            }
+        }
+        Ok(LoadedPlugin {
+            name: name.to_owned(),
+            sha256: hex::encode(digest),
+            pre,
+        })
+    }
+
+    fn cached_refusal(&self, digest: &[u8; 32]) -> Option<Refusal> {
+        let json = self.cache.as_ref()?.get(EntryKind::Refusal, digest)?;
+        serde_json::from_slice(&json)
+            .inspect_err(|err| tracing::warn!("ignoring an unreadable cached refusal: {err}"))
+            .ok()
+    }
+
+    fn cached_component(&self, engine: &Engine, digest: &[u8; 32]) -> Option<Component> {
+        let artifact = self.cache.as_ref()?.get(EntryKind::Artifact, digest)?;
+        // SAFETY: `artifact` is what this host serialised for exactly this plugin on an
+        // engine with these settings: its tag, made with this user's secret key over the
+        // plugin's sha256, the host id (wasmtime's compatibility hash among it) and these
+        // bytes, was verified on this very buffer, and no file is read after the check.
+        // wasmtime validates the artifact's header as well.
+        unsafe { Component::deserialize(engine, &artifact) }
+            .inspect_err(|err| tracing::warn!("ignoring an unusable cached plugin: {err}"))
+            .ok()
+    }
+
+    /// Remembers a refusal, and turns it into the error to report.
+    fn refuse(&self, digest: &[u8; 32], refusal: Refusal, path: &Path) -> LoadError {
+        if let Some(cache) = &self.cache
+            && let Ok(json) = serde_json::to_vec(&refusal)
+        {
+            cache.put(EntryKind::Refusal, digest, &json);
+        }
+        refusal.at(path)
+    }
+
+    /// Compiles on a thread of its own and waits at most the compile budget. A compile
+    /// cannot be interrupted: past the budget its thread is abandoned, runs on in the
+    /// background until wasmtime returns, and its result is dropped; the process does
+    /// not wait for it to exit.
+    fn compile(
+        &self,
+        engine: &Engine,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Result<Component, Refusal>, LoadError> {
+        let (done, compiled) = sync_channel(1);
+        let engine = engine.clone();
+        std::thread::Builder::new()
+            .name("xacct-compile".into())
+            .spawn(move || {
+                // Nobody listens any more when the budget ran out.
+                let _ = done.send(Component::new(&engine, &bytes));
+            })
+            .map_err(|err| LoadError::Compile {
+                path: path.to_owned(),
+                reason: format!("cannot start a compile thread: {err}"),
+            })?;
+        match compiled.recv_timeout(self.compile_timeout) {
+            Ok(compiled) => Ok(compiled.map_err(|err| Refusal::NotAComponent(format!("{err:#}")))),
+            Err(RecvTimeoutError::Timeout) => Err(LoadError::CompileTimeout {
+                path: path.to_owned(),
+                budget: self.compile_timeout,
+            }),
+            Err(RecvTimeoutError::Disconnected) => Err(LoadError::Compile {
+                path: path.to_owned(),
+                reason: "the compiler panicked".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Reads a plugin file of at most `cap` bytes, refusing a larger one before reading it.
+fn read_plugin(path: &Path, cap: u64) -> Result<Vec<u8>, LoadError> {
+    let read_error = |source| LoadError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let component = compile(engine, cache_dir, path, &bytes, &sha256)?;
-    let wrong_world = |detail: String| LoadError::WrongWorld {
-        path: path.to_owned(),
-        detail,
     };
-    check_names(engine, &component).map_err(wrong_world)?;
-    let pre = linker
-        .instantiate_pre(&component)
-        .map_err(|err| wrong_world(format!("{err:#}")))?;
-    let pre = PluginPre::new(pre).map_err(|err| wrong_world(format!("{err:#}")))?;
-    Ok(LoadedPlugin {
-        name: name.to_owned(),
-        sha256,
-        pre,
-    })
+    let too_large = |size| LoadError::TooLarge {
+        path: path.to_owned(),
+        size,
+        cap,
+    };
+    let file = File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > cap {
+        return Err(too_large(size));
+    }
+    // The file may have grown since: read no further than the cap.
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
-/// Explains the common mismatches in the operator's terms before wasmtime's own type
-/// check: a missing `run` export, another version of our package.
-fn check_names(engine: &Engine, component: &Component) -> Result<(), String> {
-    let ty = component.component_type();
-    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    if !exports.contains(&"run") {
-        return Err(format!(
-            "it does not export `run: func(input: string) -> result<string, string>` (its exports: {})",
-            if exports.is_empty() {
-                "none".to_owned()
-            } else {
-                exports.join(", ")
-            }
-        ));
-    }
-    for (import, _) in ty.imports(engine) {
-        if import.starts_with(PACKAGE) && !import.ends_with(PACKAGE_VERSION) {
-            return Err(format!(
-                "it imports {import}, but this host provides {PACKAGE}*{PACKAGE_VERSION}; rebuild it against this host's wit/"
-            ));
-        }
-    }
-    Ok(())
+/// wasmtime's full check of the component's imports and exports against the world.
+fn type_check(
+    linker: &Linker<InvocationState>,
+    component: &Component,
+) -> Result<PluginPre<InvocationState>, Refusal> {
+    let wrong_world = |err: wasmtime::Error| Refusal::WrongWorld(format!("{err:#}"));
+    PluginPre::new(linker.instantiate_pre(component).map_err(wrong_world)?).map_err(wrong_world)
 }

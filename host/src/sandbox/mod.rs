@@ -2,18 +2,20 @@
 //! but the capability: no preopened directory, no environment, no sockets, stdout and
 //! stderr captured; memory, wall time and output size limited per invocation.
 //!
-//! Components are compiled once (and cached on disk); every invocation instantiates a
-//! fresh instance from an `InstancePre` in the pooling allocator, so nothing one account's
-//! run leaves in memory is seen by the next. Every way an invocation can end — a trap, a
+//! Components are compiled once (and cached on disk, authenticated with the user's key);
+//! every invocation instantiates a fresh instance from an `InstancePre` in the pooling
+//! allocator, so nothing one account's run leaves in memory is seen by the next. Every way an invocation can end — a trap, a
 //! limit, a panic, a host wait that never returns — ends as that invocation's
 //! [`Failure`]; the host and the other invocations go on.
 
+mod cache;
 mod catalog;
 mod output;
+mod precheck;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,12 +26,14 @@ use wasmtime::{
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-pub use catalog::{LoadError, LoadedPlugin, plugin_file, plugin_files};
+pub use cache::CacheLocation;
+use catalog::Loader;
+pub use catalog::{LoadError, LoadOptions, LoadedPlugin, plugin_file, plugin_files};
 use output::CapturedOutput;
 
 use crate::bindings::xacct::plugin::{accounts, invocation, s3, types};
 use crate::capability::budget::{BudgetExhausted, Usage};
-use crate::capability::{Capability, CapabilityData, CapabilityView, PlannedOperation};
+use crate::capability::{Capability, CapabilityData, CapabilityView, Planned};
 use crate::config::{Limits, MAX_MEMORY_MIB};
 use tokio_util::sync::CancellationToken;
 
@@ -43,15 +47,16 @@ const KEEP_RESIDENT_BYTES: usize = 64 << 10;
 /// How often the epoch advances: the granularity of the time limit for guest code.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// How long an ended invocation waits for its abandoned puts to clean up (an aborted
-/// multipart upload is one S3 call).
-const PUT_CLEANUP_GRACE: Duration = Duration::from_secs(150);
+/// How long an ended invocation waits for the backend calls it left running: a call in
+/// flight ends within the S3 timeouts, and an abandoned multipart upload's abort is one
+/// more call.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(150);
 
 /// The wasmtime engine, linker and plugin cache shared by every invocation of a process.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<InvocationState>,
-    cache_dir: Option<PathBuf>,
+    loader: Loader,
     _epoch: EpochTicker,
 }
 
@@ -80,7 +85,7 @@ pub struct Outcome {
     /// The S3 calls and bytes it spent.
     pub usage: Usage,
     /// The mutations a dry run did not execute.
-    pub planned: Vec<PlannedOperation>,
+    pub planned: Planned,
     /// What the plugin printed.
     pub stdout: String,
     pub stderr: String,
@@ -93,7 +98,7 @@ impl Outcome {
             result: Err(failure),
             duration: Duration::ZERO,
             usage: Usage::default(),
-            planned: Vec::new(),
+            planned: Planned::default(),
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -153,8 +158,19 @@ pub struct SandboxError(String);
 
 impl Sandbox {
     /// Builds the engine for up to `instances` live plugin instances at once; `cache_dir`
-    /// holds precompiled plugins (none: compile every time).
+    /// holds precompiled plugins, authenticated with the user's key (none: compile every
+    /// time); the other [`LoadOptions`] are the defaults.
     pub fn new(cache_dir: Option<PathBuf>, instances: u32) -> Result<Sandbox, SandboxError> {
+        let options = LoadOptions {
+            cache: cache_dir.and_then(CacheLocation::with_user_key),
+            ..LoadOptions::default()
+        };
+        Sandbox::with_options(options, instances)
+    }
+
+    /// Builds the engine for up to `instances` live plugin instances at once, loading
+    /// plugins under `options`.
+    pub fn with_options(options: LoadOptions, instances: u32) -> Result<Sandbox, SandboxError> {
         let error = |err: wasmtime::Error| SandboxError(format!("{err:#}"));
         // The pool reserves address space per slot up front: size it to the run, not to
         // the largest run imaginable (start-up time grows with it).
@@ -196,21 +212,51 @@ impl Sandbox {
         s3::add_to_linker::<_, CapabilityData>(&mut linker, view).map_err(error)?;
         Ok(Sandbox {
             _epoch: EpochTicker::start(&engine),
+            loader: Loader::new(options, &engine),
             engine,
             linker,
-            cache_dir,
         })
     }
 
     /// Loads plugin `name` from its file.
     pub fn load(&self, name: &str, path: &Path) -> Result<LoadedPlugin, LoadError> {
-        catalog::load(
-            &self.engine,
-            &self.linker,
-            self.cache_dir.as_deref(),
-            name,
-            path,
-        )
+        self.loader.load(&self.engine, &self.linker, name, path)
+    }
+
+    /// Loads every `(name, file)`, as many at once as there are cores, so that one file
+    /// that is slow to compile holds up no other; results in the order given.
+    pub fn load_all(&self, plugins: &[(String, PathBuf)]) -> Vec<Result<LoadedPlugin, LoadError>> {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(plugins.len());
+        let next = AtomicUsize::new(0);
+        let mut loaded: Vec<_> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut loaded = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((name, path)) = plugins.get(index) else {
+                                break;
+                            };
+                            loaded.push((index, self.load(name, path)));
+                        }
+                        loaded
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        loaded.sort_by_key(|(index, _)| *index);
+        loaded.into_iter().map(|(_, result)| result).collect()
     }
 
     /// Runs `plugin` once with `input`, reaching the world only through `capability`,
@@ -224,7 +270,7 @@ impl Sandbox {
         cancel: &CancellationToken,
     ) -> Outcome {
         let started = Instant::now();
-        let puts = capability.put_tasks();
+        let in_flight = capability.in_flight();
         let budget = capability.budget();
         let (stdout, stderr) = (CapturedOutput::default(), CapturedOutput::default());
         let wasi = WasiCtxBuilder::new()
@@ -302,9 +348,10 @@ impl Sandbox {
         };
         let planned = store.data().capability.planned();
         // Dropping the store ends whatever the plugin left open: unfinished uploads
-        // abort, streams close. The invocation is over once the aborts are done.
+        // abort, streams close. The invocation is over once the aborts are done and every
+        // call it started has ended and been audited.
         drop(store);
-        puts.settle(PUT_CLEANUP_GRACE).await;
+        in_flight.settle(IN_FLIGHT_GRACE).await;
         Outcome {
             result,
             duration: started.elapsed(),

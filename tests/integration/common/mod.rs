@@ -7,6 +7,7 @@
 
 pub mod conformance;
 pub mod moto;
+pub mod shim;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

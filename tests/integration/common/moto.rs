@@ -2,7 +2,9 @@
 //! mode on 127.0.0.1, on a free port, one per test, stopped when the test's [`Moto`] is
 //! dropped. Accounts, roles and buckets are seeded through the real AWS APIs (the Rust
 //! SDK), then moto's IAM enforcement is turned on so that the home identity's
-//! `sts:AssumeRole` permission and each role's S3 permissions are really checked.
+//! `sts:AssumeRole` permission and each role's S3 permissions are really checked. Every
+//! request goes through the S3/STS-semantics shim ([`super::shim`]), which holds moto to
+//! AWS's rules where moto is lenient.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -16,6 +18,8 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use serde_json::json;
 
+use super::shim::Shim;
+
 /// moto's default account: the home account A.
 pub const HOME_ACCOUNT: &str = "123456789012";
 /// The role every target account gets.
@@ -23,7 +27,9 @@ pub const ROLE: &str = "xacct-target";
 
 pub struct Moto {
     child: Child,
+    /// Where the tests reach moto: through the S3/STS-semantics shim in front of it.
     pub endpoint: String,
+    shim: Shim,
 }
 
 fn moto_server() -> PathBuf {
@@ -81,9 +87,12 @@ impl Moto {
                 break digits.parse::<u16>().unwrap();
             }
         };
+        let upstream = format!("127.0.0.1:{port}");
+        let shim = Shim::start(&upstream);
         let moto = Moto {
             child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: shim.endpoint.clone(),
+            shim,
         };
         while moto.request("GET", "/moto-api/", "").0 != 200 {
             assert!(Instant::now() < deadline, "moto_server never became ready");
@@ -114,6 +123,11 @@ impl Moto {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         (status, response)
+    }
+
+    /// Makes every CopyObject wait `delay` in the shim before it reaches moto.
+    pub fn delay_copies(&self, delay: Duration) {
+        self.shim.delay_copies(delay);
     }
 
     /// moto's record of every AssumeRole it answered.

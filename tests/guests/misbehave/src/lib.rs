@@ -3,9 +3,11 @@
 //!
 //! Input: `{"mode": "...", "only": "<account id>"}`; accounts other than `only` answer
 //! `{"account": id}`. Modes: `spin` (infinite loop), `alloc` (allocate without bound),
-//! `output` (return `size` bytes), `panic`, `fail` (return an error), `recurse` (no base
-//! case), `hang` (call list-buckets, which the test backend never answers), `print`,
-//! `put-then-spin` (write 1 MiB to an upload of bucket `bkt`, then loop).
+//! `output` (return `size` bytes), `panic`, `fail` (return an error: `text` if given),
+//! `recurse` (no base case), `hang` (call list-buckets, which the test backend never
+//! answers), `print` (`text` as is to stdout and stderr if given, else a line to each),
+//! `echo` (return `text` as the output), `put-then-spin` (write 1 MiB to an upload of
+//! bucket `bkt`, then loop).
 
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
@@ -19,6 +21,7 @@ struct Input {
     only: Option<String>,
     #[serde(default)]
     size: usize,
+    text: Option<String>,
 }
 
 #[inline(never)]
@@ -55,14 +58,25 @@ impl Plugin for Misbehave {
             }
             "output" => Ok(Value::String("x".repeat(input.size))),
             "panic" => panic!("deliberate panic in account {}", account.id),
-            "fail" => Err("deliberate failure".into()),
+            "fail" => Err(input.text.as_deref().unwrap_or("deliberate failure").into()),
             "recurse" => Ok(json!(recurse(0, &mut [0; 64]))),
             "hang" => Ok(json!(account.s3()?.buckets()?.len())),
             "print" => {
-                println!("to stdout from {}", account.id);
-                eprintln!("to stderr from {}", account.id);
+                match &input.text {
+                    Some(text) => {
+                        print!("{text}");
+                        eprint!("{text}");
+                        // Stdout is line-buffered, and the instance never exits to flush it.
+                        std::io::Write::flush(&mut std::io::stdout())?;
+                    }
+                    None => {
+                        println!("to stdout from {}", account.id);
+                        eprintln!("to stderr from {}", account.id);
+                    }
+                }
                 Ok(json!({ "account": account.id }))
             }
+            "echo" => Ok(json!(input.text)),
             "put-then-spin" => {
                 let s3 = account.s3()?;
                 let mut writer = s3.put("bkt", "partial")?;

@@ -40,8 +40,11 @@ struct Step {
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     keys: Vec<String>,
-    /// `put_abandon`: how many times to write `body`; `leak_clients`: how many to open.
+    /// `put_abandon`: how many times to write `body`; `leak_clients`, `hoard_streams`,
+    /// `hoard_uploads`: how many to open.
     repeat: usize,
+    /// `hoard_uploads`: how many times to write `body` to each upload.
+    size: usize,
 }
 
 fn error_json(err: &S3Error) -> Value {
@@ -182,6 +185,45 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
                 }
             }
             json!(opened)
+        }
+        "hoard_streams" => {
+            // Opens `repeat` streams of one object and reads none of them, keeping them
+            // all open; reports how many it got and the error that stopped it.
+            let mut held = Vec::new();
+            let mut stopped = Value::Null;
+            for _ in 0..step.repeat {
+                match s3.get(bucket, key) {
+                    Ok(reader) => held.push(reader),
+                    Err(err) => {
+                        stopped = error_json(&err);
+                        break;
+                    }
+                }
+            }
+            json!({ "opened": held.len(), "stopped": stopped })
+        }
+        "hoard_uploads" => {
+            // Starts `repeat` uploads, writes `body` to each `size` times over, and
+            // finishes none of them.
+            let mut held = Vec::new();
+            let mut stopped = Value::Null;
+            for i in 0..step.repeat {
+                let writer = s3.put(bucket, &format!("{key}{i}")).and_then(|mut writer| {
+                    for _ in 0..step.size.max(1) {
+                        std::io::Write::write_all(&mut writer, step.body.as_bytes())
+                            .map_err(|e| S3Error::Other(e.to_string()))?;
+                    }
+                    Ok(writer)
+                });
+                match writer {
+                    Ok(writer) => held.push(writer),
+                    Err(err) => {
+                        stopped = error_json(&err);
+                        break;
+                    }
+                }
+            }
+            json!({ "opened": held.len(), "stopped": stopped })
         }
         "drop_client_then_read" => {
             // The object's stream outlives the client it came from.
