@@ -77,8 +77,14 @@ pub enum BackendConfig {
 /// The home identity: where xacct runs and whose credentials assume the target roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsConfig {
-    /// The home region; the default region of every account.
-    pub region: String,
+    /// The home region; the default region of every account. `None` until resolved from
+    /// `--region` or the SDK's chain (`aws::region::resolve_home_region`).
+    pub region: Option<String>,
+    /// Tag each session with `xacct-plugin` and `xacct-sha256` (needs `sts:TagSession`
+    /// in every role's trust policy).
+    pub session_tags: bool,
+    /// The `SourceIdentity` set on every AssumeRole (needs `sts:SetSourceIdentity`).
+    pub source_identity: Option<SourceIdentity>,
     /// A named profile for the home credentials; `None`: the standard chain.
     pub profile: Option<String>,
     /// An STS- and S3-compatible endpoint instead of AWS (`AWS_ENDPOINT_URL` works too).
@@ -88,12 +94,24 @@ pub struct AwsConfig {
     pub home_principal: Option<String>,
 }
 
+/// What `[aws] source_identity` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceIdentity {
+    /// This text, on every session.
+    Fixed(String),
+    /// The home caller's name (a user name, or an SSO user's session name): `"caller"`.
+    Caller,
+}
+
 /// One target account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountConfig {
     pub id: String,
     pub alias: String,
+    /// The account's region: its own `region`, else the home region.
     pub region: String,
+    /// Whether `region` is the home region's, filled in when that is resolved.
+    pub inherits_region: bool,
     pub tags: BTreeMap<String, String>,
     /// The role to assume (a full ARN; a name in the file is expanded). Required with
     /// `[aws]`.
@@ -128,6 +146,43 @@ pub struct Limits {
     /// Host memory the invocation's open streams and unfinished uploads may buffer
     /// together; `None`: half the memory limit, at least [`MIN_HOST_BUFFER_BYTES`].
     pub host_buffer_bytes: Option<u64>,
+    /// What the plugin's component may hold; checked when it loads.
+    pub component: ComponentLimits,
+}
+
+/// What one plugin component may take from the instance pool, checked before it is
+/// compiled. Toolchains differ widely: a Rust plugin has 3 core instances, a jco one 4, a
+/// componentize-py one 14; each has one memory and two tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComponentLimits {
+    /// Core module instances, nested components' included.
+    pub core_instances: u32,
+    /// Linear memories those instances define: each takes a slot of address space for
+    /// every concurrent invocation.
+    pub memories: u32,
+    /// Tables those instances define.
+    pub tables: u32,
+}
+
+impl Default for ComponentLimits {
+    fn default() -> Self {
+        ComponentLimits {
+            core_instances: 32,
+            memories: 4,
+            tables: 8,
+        }
+    }
+}
+
+impl ComponentLimits {
+    /// Each limit the larger of the two: what an engine serving both must allow.
+    pub fn max(self, other: ComponentLimits) -> ComponentLimits {
+        ComponentLimits {
+            core_instances: self.core_instances.max(other.core_instances),
+            memories: self.memories.max(other.memories),
+            tables: self.tables.max(other.tables),
+        }
+    }
 }
 
 /// The smallest default host buffer: one multipart part (8 MiB) and the chunks in flight
@@ -157,6 +212,7 @@ impl Default for Limits {
             streams: 32,
             uploads: 8,
             host_buffer_bytes: None,
+            component: ComponentLimits::default(),
         }
     }
 }
@@ -167,6 +223,16 @@ impl Config {
         self.plugins
             .get(plugin)
             .map_or(self.default_limits, |p| p.limits)
+    }
+
+    /// Sets the home region of an `[aws]` config and of every account that inherits it.
+    pub fn set_home_region(&mut self, region: &str) {
+        if let BackendConfig::Aws(aws) = &mut self.backend {
+            aws.region = Some(region.to_owned());
+        }
+        for account in self.accounts.iter_mut().filter(|a| a.inherits_region) {
+            account.region = region.to_owned();
+        }
     }
 
     /// The grant of a plugin, if it has one.
@@ -285,6 +351,8 @@ struct RawLocal {
 #[serde(deny_unknown_fields)]
 struct RawAws {
     region: Option<Spanned<String>>,
+    session_tags: Option<bool>,
+    source_identity: Option<Spanned<String>>,
     profile: Option<String>,
     endpoint_url: Option<Spanned<String>>,
     home_principal: Option<Spanned<String>>,
@@ -303,6 +371,9 @@ struct RawLimits {
     streams: Option<Spanned<i64>>,
     uploads: Option<Spanned<i64>>,
     host_buffer_mib: Option<Spanned<i64>>,
+    core_instances: Option<Spanned<i64>>,
+    memories: Option<Spanned<i64>>,
+    tables: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -328,7 +399,7 @@ struct RawRule {
 struct RawAccount {
     id: Spanned<String>,
     alias: Spanned<String>,
-    region: Option<String>,
+    region: Option<Spanned<String>>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
     role: Option<Spanned<String>>,
@@ -623,28 +694,45 @@ impl Validator<'_> {
         if let Some(mib) = check(raw.host_buffer_mib, "host_buffer_mib", 64 << 10)? {
             limits.host_buffer_bytes = Some(mib << 20);
         }
+        if let Some(n) = check(raw.core_instances, "core_instances", 1_000)? {
+            limits.component.core_instances = n as u32;
+        }
+        // Every memory slot of the pool reserves 4 GiB of address space, times the
+        // concurrency: 16 memories at 1000 invocations is already 64 TiB.
+        if let Some(n) = check(raw.memories, "memories", 16)? {
+            limits.component.memories = n as u32;
+        }
+        if let Some(n) = check(raw.tables, "tables", 1_000)? {
+            limits.component.tables = n as u32;
+        }
         Ok(limits)
     }
 
     fn aws(&self, raw: Spanned<RawAws>) -> Result<AwsConfig, ConfigError> {
-        let span = raw.span();
         let raw = raw.into_inner();
-        let Some(region) = raw.region else {
-            return Err(self.invalid(
-                span,
-                "aws.region".into(),
-                "the home region is missing".into(),
-                "add region = \"us-east-1\" (your home region) to [aws]",
-            ));
-        };
-        if !is_region(region.get_ref()) {
-            return Err(self.invalid(
-                region.span(),
-                "aws.region".into(),
-                format!("{:?} is not a region name", region.get_ref()),
-                "use a region such as \"us-east-1\"",
-            ));
+        if let Some(region) = &raw.region {
+            self.region(region, "aws.region")?;
         }
+        let source_identity = match raw.source_identity {
+            None => None,
+            Some(text) if text.get_ref() == "caller" => Some(SourceIdentity::Caller),
+            Some(text) => {
+                let valid = (2..=64).contains(&text.get_ref().len())
+                    && text
+                        .get_ref()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+                if !valid {
+                    return Err(self.invalid(
+                        text.span(),
+                        "aws.source_identity".into(),
+                        format!("{:?} is not a valid source identity", text.get_ref()),
+                        "use \"caller\" (the home caller's name) or 2 to 64 letters, digits or +=,.@_-",
+                    ));
+                }
+                Some(SourceIdentity::Fixed(text.into_inner()))
+            }
+        };
         if let Some(url) = &raw.endpoint_url
             && !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
         {
@@ -667,11 +755,26 @@ impl Validator<'_> {
             ));
         }
         Ok(AwsConfig {
-            region: region.into_inner(),
+            region: raw.region.map(Spanned::into_inner),
+            session_tags: raw.session_tags.unwrap_or(false),
+            source_identity,
             profile: raw.profile,
             endpoint_url: raw.endpoint_url.map(Spanned::into_inner),
             home_principal: raw.home_principal.map(Spanned::into_inner),
         })
+    }
+
+    /// Checks a region code.
+    fn region(&self, region: &Spanned<String>, key: &str) -> Result<(), ConfigError> {
+        if is_region_code(region.get_ref()) {
+            return Ok(());
+        }
+        Err(self.invalid(
+            region.span(),
+            key.to_owned(),
+            format!("{:?} is not an AWS region code", region.get_ref()),
+            "use a region code such as \"us-east-1\" or \"eu-west-1\"",
+        ))
     }
 
     /// The role's full ARN: a name is expanded into the account; an ARN must be in it.
@@ -799,14 +902,21 @@ impl Validator<'_> {
                 }
                 None => None,
             };
+            if let Some(region) = &account.region {
+                self.region(region, &key("region"))?;
+            }
             let default_region = match backend {
-                BackendConfig::Aws(aws) => aws.region.as_str(),
-                BackendConfig::Local { .. } => "local",
+                BackendConfig::Aws(aws) => aws.region.clone().unwrap_or_default(),
+                BackendConfig::Local { .. } => "local".to_owned(),
             };
             accounts.push(AccountConfig {
                 id: account.id.into_inner(),
                 alias: account.alias.into_inner(),
-                region: account.region.unwrap_or_else(|| default_region.to_owned()),
+                inherits_region: account.region.is_none(),
+                region: account
+                    .region
+                    .map(Spanned::into_inner)
+                    .unwrap_or(default_region),
                 tags: account.tags,
                 role_arn,
                 external_id: account.external_id.map(Spanned::into_inner),
@@ -853,11 +963,22 @@ fn is_role_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
 }
 
-fn is_region(region: &str) -> bool {
-    (1..=32).contains(&region.len())
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+/// An AWS region code: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-3`
+/// (two letters, words, a number), not a region's display name.
+pub fn is_region_code(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let [first, middle @ .., last] = &parts[..] else {
+        return false;
+    };
+    region.len() <= 32
+        && first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !middle.is_empty()
+        && middle
+            .iter()
+            .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_alias(alias: &str) -> bool {
@@ -1065,7 +1186,7 @@ role = "arn:aws:iam::222222222222:role/ops/xacct"
         let BackendConfig::Aws(aws) = &config.backend else {
             panic!("an [aws] config has the AWS backend")
         };
-        assert_eq!(aws.region, "eu-west-1");
+        assert_eq!(aws.region.as_deref(), Some("eu-west-1"));
         assert_eq!(aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
         let dev = &config.accounts[0];
         assert_eq!(
@@ -1101,8 +1222,11 @@ role = "arn:aws:iam::222222222222:role/ops/xacct"
         assert_eq!(err.key, "account[0].session_duration");
         let err = invalid(&AWS.replace("role = \"xacct-target\"\n", ""));
         assert_eq!(err.key, "account[0].role");
-        let err = invalid(&AWS.replace("region = \"eu-west-1\"\n", ""));
+        let err = invalid(&AWS.replace("region = \"eu-west-1\"", "region = \"EU West (Ireland)\""));
         assert_eq!(err.key, "aws.region");
+        assert!(err.problem.contains("not an AWS region code"), "{}", err.problem);
+        let err = invalid(&AWS.replace("region = \"us-east-2\"", "region = \"Ohio\""));
+        assert!(err.key.ends_with(".region"), "{}", err.key);
         let err = invalid(&AWS.replace("external_id = \"ext-1\"", "external_id = \"a b\""));
         assert_eq!(err.key, "account[0].external_id");
         let err = invalid(&AWS.replace("xacct-target", "bad role!"));
@@ -1111,6 +1235,28 @@ role = "arn:aws:iam::222222222222:role/ops/xacct"
         assert_eq!(err.key, "aws");
         let err = invalid(&AWS.replace("http://127.0.0.1:5000", "127.0.0.1:5000"));
         assert_eq!(err.key, "aws.endpoint_url");
+    }
+
+    #[test]
+    fn the_home_region_may_come_from_outside_the_file() {
+        let mut config = parse(&AWS.replace("region = \"eu-west-1\"\n", "")).unwrap();
+        let BackendConfig::Aws(aws) = &config.backend else {
+            panic!()
+        };
+        assert_eq!(aws.region, None);
+        config.set_home_region("ap-south-1");
+        let regions: Vec<&str> = config.accounts.iter().map(|a| a.region.as_str()).collect();
+        assert_eq!(regions, ["ap-south-1", "us-east-2"], "own regions are kept");
+    }
+
+    #[test]
+    fn region_codes_are_told_from_names() {
+        for code in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-3", "il-central-1"] {
+            assert!(is_region_code(code), "{code}");
+        }
+        for name in ["EU West (Ireland)", "eu-west", "useast1", "us-east-1a", "", "local"] {
+            assert!(!is_region_code(name), "{name}");
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!
 //! - [`config`]: parse and validate `xacct.toml`;
 //! - [`plan`]: which plugin runs against which accounts, in which invocations;
-//! - [`credentials`]: the home identity assumes each account's role (AWS backend);
+//! - [`aws`]: the credentials stage — the home identity assumes each account's role —
+//!   and everything else AWS (errors, regions, IAM documents);
 //! - [`sandbox`]: wasmtime, the WASI sandbox and per-invocation limits;
 //! - [`capability`]: the host side of the WIT `s3` interface and its backends;
 //! - [`report`]: per-account results;
@@ -18,11 +19,10 @@
 //! The WIT contract is in `wit/xacct.wit`; [`bindings`] is generated from it.
 
 pub mod audit;
+pub mod aws;
 pub mod bindings;
 pub mod capability;
 pub mod config;
-pub mod credentials;
-pub mod iam;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

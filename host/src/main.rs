@@ -14,9 +14,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use xacct::audit::AuditLog;
-use xacct::capability::error_message;
+use xacct::aws::region::resolve_home_region;
 use xacct::config::{BackendConfig, Config};
-use xacct::credentials::{SessionSpec, Sessions};
+use xacct::aws::{SessionSpec, Sessions};
 use xacct::pipeline::{self, Progress, RunRequest, Service};
 use xacct::plan::{Mode, Plan, Selection};
 use xacct::policy::Grant;
@@ -52,6 +52,10 @@ struct ConfigFile {
     /// Config file [default: $XACCT_CONFIG, else ./xacct.toml].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Home region when `[aws]` names none [default: AWS_REGION, AWS_DEFAULT_REGION, the
+    /// profile's region].
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
 }
 
 #[derive(Args)]
@@ -210,6 +214,13 @@ fn load_config_file(args: &ConfigFile) -> Result<Config, UsageError> {
     Ok(Config::load(&path)?)
 }
 
+/// The config with its home region resolved the AWS way (config, `--region`, the SDK's
+/// chain), for the commands that talk to AWS.
+async fn with_home_region(mut config: Config, args: &ConfigFile) -> Result<Config, UsageError> {
+    resolve_home_region(&mut config, args.region.as_deref()).await?;
+    Ok(config)
+}
+
 /// The AWS sessions of an `[aws]` config, or a usage error naming the file.
 async fn aws_sessions(config: &Config, command: &str) -> Result<Arc<Sessions>, UsageError> {
     match Service::connect(config, None).await? {
@@ -222,7 +233,7 @@ async fn aws_sessions(config: &Config, command: &str) -> Result<Arc<Sessions>, U
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
-    let mut config = load_config(&args.config)?;
+    let mut config = with_home_region(load_config(&args.config)?, &args.config.file).await?;
     serde_json::from_str::<serde_json::Value>(&args.input)
         .context("--input is not valid JSON; fix: quote it for your shell, e.g. --input '{\"key\": \"value\"}'")?;
     if let Some(concurrency) = args.concurrency {
@@ -440,14 +451,12 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
 }
 
 async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
-    let config = load_config_file(&args.config)?;
+    let config = with_home_region(load_config_file(&args.config)?, &args.config).await?;
     let sessions = aws_sessions(&config, "check").await?;
     let checks = config.accounts.iter().map(|account| {
         let sessions = sessions.clone();
         async move {
-            let session = sessions
-                .session(&account.id, &SessionSpec::host("check"))
-                .await?;
+            let session = sessions.session(&account.id, &SessionSpec::host("check"))?;
             session.caller_arn().await
         }
     });
@@ -458,7 +467,7 @@ async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
         .zip(&results)
         .map(|(account, result)| match result {
             Ok(arn) => serde_json::json!({"account_id": account.id, "alias": account.alias, "status": "ok", "assumed_role_arn": arn}),
-            Err(err) => serde_json::json!({"account_id": account.id, "alias": account.alias, "status": "error", "error": error_message(err)}),
+            Err(err) => serde_json::json!({"account_id": account.id, "alias": account.alias, "status": "error", "error": err.to_string()}),
         })
         .collect();
     let mut stdout = std::io::stdout().lock();
@@ -496,7 +505,7 @@ async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
 }
 
 async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {
-    let config = load_config_file(&args)?;
+    let config = with_home_region(load_config_file(&args)?, &args).await?;
     let BackendConfig::Aws(aws) = &config.backend else {
         return Err(UsageError(anyhow::anyhow!(
             "{}: `xacct iam` needs an [aws] section with the accounts' roles",
@@ -506,17 +515,16 @@ async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {
     let home = match &aws.home_principal {
         Some(principal) => principal.clone(),
         None => {
-            let caller = aws_sessions(&config, "iam").await?.home_caller_arn().await.map_err(|err| {
+            let sessions = aws_sessions(&config, "iam").await.map_err(|UsageError(err)| {
                 anyhow::anyhow!(
-                    "cannot tell who the home identity is ({}); fix: set aws.home_principal in {}",
-                    error_message(&err),
+                    "cannot tell who the home identity is ({err:#}); fix: set aws.home_principal in {}",
                     config.path.display()
                 )
             })?;
-            xacct::iam::principal_of_caller(&caller)
+            xacct::aws::iam::principal_of_caller(sessions.home_arn())
         }
     };
-    let documents = xacct::iam::documents(&config, &home);
+    let documents = xacct::aws::iam::documents(&config, &home);
     writeln!(
         std::io::stdout().lock(),
         "{}",

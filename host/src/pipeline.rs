@@ -17,9 +17,9 @@ use crate::audit::AuditLog;
 use crate::bindings::Account;
 use crate::capability::aws::AwsBackend;
 use crate::capability::local::LocalBackend;
-use crate::capability::{Backend, Capability, RunContext, error_message};
+use crate::capability::{Backend, Capability, RunContext};
 use crate::config::{BackendConfig, Config};
-use crate::credentials::{SessionSpec, Sessions};
+use crate::aws::{HomeIdentityError, SessionSpec, Sessions};
 use crate::plan::{Mode, Plan, Scope, Selection};
 use crate::policy::Grant;
 use crate::report::text::inert;
@@ -64,6 +64,9 @@ impl RunRequest {
 /// Why a run could not start at all (as opposed to an account failing).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The home identity is broken: no account could run.
+    #[error(transparent)]
+    HomeIdentity(#[from] HomeIdentityError),
     #[error(transparent)]
     Plugin(#[from] LoadError),
     #[error("{}: local.root: the directory {} does not exist; fix: create it or point local.root (or --local-root) at your data", config.display(), root.display())]
@@ -100,7 +103,7 @@ impl Service {
                 Ok(Service::Local(Arc::new(LocalBackend::new(root))))
             }
             BackendConfig::Aws(aws) => Ok(Service::Aws(Arc::new(
-                Sessions::load(aws, &config.accounts, home_credentials).await,
+                Sessions::connect(aws, &config.accounts, home_credentials).await?,
             ))),
         }
     }
@@ -203,7 +206,7 @@ pub async fn run(
         match prepared {
             Ok(()) => ready.push(account.clone()),
             Err(err) => {
-                let outcome = Outcome::failed(Failure::Credentials(error_message(&err)));
+                let outcome = Outcome::failed(Failure::Credentials(err.to_string()));
                 let entry = Entry::new(
                     Mode::PerAccount,
                     accounts_of(std::slice::from_ref(account)),

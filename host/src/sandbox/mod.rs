@@ -8,8 +8,10 @@
 //! limit, a panic, a host wait that never returns — ends as that invocation's
 //! [`Failure`]; the host and the other invocations go on.
 
+mod adapt;
 mod cache;
 mod catalog;
+mod footprint;
 mod output;
 mod precheck;
 
@@ -36,10 +38,6 @@ use crate::capability::budget::{BudgetExhausted, Usage};
 use crate::capability::{Capability, CapabilityData, CapabilityView, Planned};
 use crate::config::{Limits, MAX_MEMORY_MIB};
 use tokio_util::sync::CancellationToken;
-
-/// Core instances (and so memories and tables) one plugin component may hold: a Rust
-/// plugin has a few (its module plus WASI adapter shims).
-const CORE_INSTANCES_PER_PLUGIN: u32 = 4;
 
 /// What each pool slot keeps resident between instances (per memory, table and stack).
 const KEEP_RESIDENT_BYTES: usize = 64 << 10;
@@ -175,12 +173,15 @@ impl Sandbox {
         // The pool reserves address space per slot up front: size it to the run, not to
         // the largest run imaginable (start-up time grows with it).
         let instances = instances.max(1);
+        // Each plugin's own limits are checked when it loads; the engine admits the
+        // largest, and the pool holds that much for every instance.
+        let per_component = options.largest_component_limits();
         let mut pool = PoolingAllocationConfig::new();
         pool.max_memory_size((MAX_MEMORY_MIB << 20) as usize)
             .total_component_instances(instances)
-            .total_core_instances(instances * CORE_INSTANCES_PER_PLUGIN)
-            .total_memories(instances * CORE_INSTANCES_PER_PLUGIN)
-            .total_tables(instances * CORE_INSTANCES_PER_PLUGIN)
+            .total_core_instances(instances * per_component.core_instances)
+            .total_memories(instances * per_component.memories)
+            .total_tables(instances * per_component.tables)
             .total_stacks(instances)
             // Slots are reused invocation after invocation: zeroing the first pages in
             // place is cheaper than returning them to the kernel and faulting them back.
@@ -188,9 +189,9 @@ impl Sandbox {
             .table_keep_resident(KEEP_RESIDENT_BYTES)
             .async_stack_keep_resident(KEEP_RESIDENT_BYTES)
             // One component may not take more than its share of the pool.
-            .max_core_instances_per_component(CORE_INSTANCES_PER_PLUGIN)
-            .max_memories_per_component(CORE_INSTANCES_PER_PLUGIN)
-            .max_tables_per_component(CORE_INSTANCES_PER_PLUGIN);
+            .max_core_instances_per_component(per_component.core_instances)
+            .max_memories_per_component(per_component.memories)
+            .max_tables_per_component(per_component.tables);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -397,11 +398,16 @@ fn classify(
     }
     match err.downcast_ref::<Trap>() {
         Some(trap) => {
-            let mut message = trap.to_string();
-            if let Some(panic) = panic_message(&stderr.text()) {
-                message = format!("{message} ({panic})");
-            }
-            Failure::Trap(message)
+            let stderr = stderr.text();
+            let message = trap.to_string();
+            // A language runtime's account of why it gave up says more than its trap.
+            Failure::Trap(match uncaught_exception(&stderr) {
+                Some(exception) => format!("{exception} ({message})"),
+                None => match panic_message(&stderr) {
+                    Some(panic) => format!("{message} ({panic})"),
+                    None => message,
+                },
+            })
         }
         // A host function refused the guest (a handle it does not hold, a write past
         // its permit): the plugin's fault, told without the wasm backtrace.
@@ -425,6 +431,31 @@ fn panic_message(stderr: &str) -> Option<String> {
         Some(message) => format!("{} {}", location, message.trim()),
         None => location.trim().to_owned(),
     })
+}
+
+/// The exception a Python or JavaScript plugin's `run` let escape, as its runtime printed
+/// it before trapping: componentize-py prints the traceback (then panics with a message
+/// that names no exception); componentize-js cannot return a thrown non-string as the
+/// `err` string and says only that, the exception's message being lost.
+fn uncaught_exception(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    if let Some(at) = lines
+        .iter()
+        .rposition(|line| *line == "Traceback (most recent call last):")
+    {
+        // The frames are indented; the exception is the first line that is not.
+        let exception = lines[at + 1..]
+            .iter()
+            .find(|line| !line.starts_with(' '))?;
+        return Some(format!("uncaught Python exception: {exception}"));
+    }
+    lines
+        .iter()
+        .any(|line| line.starts_with("expected a string, received"))
+        .then(|| {
+            "the JavaScript run threw a non-string, whose message the runtime drops; fix: throw a string, e.g. catch (e) { throw String(e) }"
+                .to_owned()
+        })
 }
 
 /// Marks an invocation stopped by the epoch callback.
@@ -541,5 +572,17 @@ mod tests {
             "panicked at src/lib.rs:3:5: boom"
         );
         assert_eq!(panic_message("nothing"), None);
+    }
+
+    #[test]
+    fn uncaught_exceptions_are_found_in_stderr() {
+        let python = "out\nTraceback (most recent call last):\n  File \"/0/app.py\", line 17, in run\n    raise ValueError(x)\nValueError: boom\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1293:29:\nPython function threw an unexpected exception\n";
+        assert_eq!(
+            uncaught_exception(python).unwrap(),
+            "uncaught Python exception: ValueError: boom"
+        );
+        let js = "expected a string, received [object]\nStack:\n  export_run@initializer.js:3862:45\n";
+        assert!(uncaught_exception(js).unwrap().contains("throw String(e)"));
+        assert_eq!(uncaught_exception("panicked at src/lib.rs:1:1:\nboom"), None);
     }
 }

@@ -33,11 +33,16 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-/// The compiled component of a guest crate.
+/// The compiled component of a guest: a Rust crate's, else another language's or another
+/// target's (`target/guests`).
 pub fn guest(name: &str) -> PathBuf {
-    let path = target_dir()
-        .join("wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
+    let file = format!("{name}.wasm");
+    let rust = target_dir().join("wasm32-wasip2/release").join(&file);
+    let path = if rust.is_file() {
+        rust
+    } else {
+        target_dir().join("guests").join(&file)
+    };
     assert!(
         path.is_file(),
         "{} is missing: build the guests first with scripts/build-guests (scripts/test does)",

@@ -199,9 +199,20 @@ impl Moto {
         s3_client(&self.act_in(account).await)
     }
 
-    /// An S3 client acting in `account` through its xacct role, as the home identity:
-    /// for reading back once IAM is enforced.
-    pub async fn s3_as_home(&self, home: &Home, account: &str) -> aws_sdk_s3::Client {
+    /// An S3 client acting in `account` for buckets of `region`, for seeding before
+    /// [`Moto::enforce_iam`] (the shim redirects requests signed for another region).
+    pub async fn s3_in_region(&self, account: &str, region: &str) -> aws_sdk_s3::Client {
+        let config = self.act_in(account).await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .region(Region::new(region.to_owned()))
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
+    /// The SDK config acting in `account` through its xacct role, as the home identity.
+    async fn as_home(&self, home: &Home, account: &str) -> aws_config::SdkConfig {
         let base = Credentials::new(
             &home.access_key_id,
             &home.secret_access_key,
@@ -209,11 +220,20 @@ impl Moto {
             None,
             "test-home",
         );
-        s3_client(
-            &self
-                .assume(base, &format!("arn:aws:iam::{account}:role/{ROLE}"))
-                .await,
-        )
+        self.assume(base, &format!("arn:aws:iam::{account}:role/{ROLE}"))
+            .await
+    }
+
+    /// An S3 client acting in `account` through its xacct role, as the home identity:
+    /// for reading back once IAM is enforced.
+    pub async fn s3_as_home(&self, home: &Home, account: &str) -> aws_sdk_s3::Client {
+        s3_client(&self.as_home(home, account).await)
+    }
+
+    /// An IAM client acting in `account` through its xacct role, as the home identity
+    /// (only what the role's permissions allow).
+    pub async fn iam_as_home(&self, home: &Home, account: &str) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.as_home(home, account).await)
     }
 }
 

@@ -8,13 +8,25 @@
 //!   `x-amz-source-expected-bucket-owner` names another account than the copy source's
 //!   owner, is refused with `403 AccessDenied` and never reaches moto (moto ignores both
 //!   headers).
+//! - **Bucket regions** (S3's region redirects): a request on a bucket signed for another
+//!   region than the bucket's is answered as S3 answers it — `301` with
+//!   `x-amz-bucket-region` for a HEAD, `301 PermanentRedirect` for a GET, `400
+//!   AuthorizationHeaderMalformed` (naming the region) for anything else, each with the
+//!   `x-amz-bucket-region` header. moto serves any bucket from any region.
+//! - **Trust policy conditions** (STS): an `AssumeRole` with session tags is refused
+//!   (`403 AccessDenied`, in STS's own XML) unless the role's trust policy allows
+//!   `sts:TagSession`; with a `SourceIdentity`, unless it allows `sts:SetSourceIdentity`;
+//!   and when the trust policy requires an `sts:ExternalId`, unless that one is given.
+//!   moto evaluates no trust policy.
 //!
 //! A test may also slow down copies (`delay_copies`), to have a call still in flight when
 //! an invocation's time limit strikes.
 //!
-//! It learns what it needs from the traffic itself, as S3 knows it: the access key ids
-//! that `AssumeRole` answers hand out (and into which account), and which account's key
-//! created each bucket. Everything else passes through unchanged, bodies streamed.
+//! It learns what it needs from the traffic itself, as AWS knows it: the access key ids
+//! that `AssumeRole` answers hand out (and into which account), which account's key
+//! created each bucket and in which region (`LocationConstraint`), and each role's trust
+//! policy (`CreateRole`, `UpdateAssumeRolePolicy`). Everything else passes through
+//! unchanged, bodies streamed.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -38,6 +50,10 @@ struct Knowledge {
     keys: HashMap<String, String>,
     /// Bucket → the account that created it.
     owners: HashMap<String, String>,
+    /// Bucket → its region.
+    regions: HashMap<String, String>,
+    /// Role ARN → its trust policy.
+    trust: HashMap<String, serde_json::Value>,
     /// How long a CopyObject waits before it reaches moto.
     copy_delay: std::time::Duration,
 }
@@ -121,15 +137,101 @@ impl Drop for Shim {
     }
 }
 
-/// The access key id and service of a SigV4 `Authorization` header
-/// (`... Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`).
-fn signer(request: &Request<Incoming>) -> Option<(String, String)> {
+/// Who signed a request and for what: a SigV4 `Authorization` header's
+/// `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
+struct Signer {
+    key: String,
+    region: String,
+    service: String,
+}
+
+fn signer(request: &Request<Incoming>) -> Option<Signer> {
     let header = request.headers().get("authorization")?.to_str().ok()?;
     let credential = header.split("Credential=").nth(1)?.split(',').next()?;
     let mut scope = credential.split('/');
     let key = scope.next()?.to_owned();
-    let service = scope.nth(2)?.to_owned();
-    Some((key, service))
+    let _date = scope.next()?;
+    let region = scope.next()?.to_owned();
+    let service = scope.next()?.to_owned();
+    Some(Signer {
+        key,
+        region,
+        service,
+    })
+}
+
+/// The decoded fields of a form-encoded (Query protocol) body.
+fn form(body: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// S3's answer to a request addressed to the wrong region.
+fn wrong_region(method: &hyper::Method, sent: &str, region: &str) -> Response<Body> {
+    let (status, xml) = if method == hyper::Method::HEAD {
+        (StatusCode::MOVED_PERMANENTLY, String::new())
+    } else if method == hyper::Method::GET {
+        (
+            StatusCode::MOVED_PERMANENTLY,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message><RequestId>SHIM</RequestId></Error>".to_owned(),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region '{sent}' is wrong; expecting '{region}'</Message><Region>{region}</Region><RequestId>SHIM</RequestId></Error>"),
+        )
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/xml")
+        .header("x-amz-bucket-region", region)
+        .body(Either::Right(Full::new(Bytes::from(xml))))
+        .unwrap()
+}
+
+/// STS's refusal, in its own XML so that the SDK parses it.
+fn sts_denied(action: &str, role: &str) -> Response<Body> {
+    let xml = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: {action} on resource: {role}</Message></Error><RequestId>SHIM-STS</RequestId></ErrorResponse>"
+    );
+    Response::builder()
+        .status(StatusCode::FORBIDDEN)
+        .header("content-type", "text/xml")
+        .header("x-amzn-requestid", "SHIM-STS")
+        .body(Either::Right(Full::new(Bytes::from(xml))))
+        .unwrap()
+}
+
+/// Whether a trust policy lets `action` through for the caller (its principals are not
+/// checked: moto does that much for `sts:AssumeRole`).
+fn trusts(policy: &serde_json::Value, action: &str) -> bool {
+    let statements = match &policy["Statement"] {
+        serde_json::Value::Array(statements) => statements.clone(),
+        statement => vec![statement.clone()],
+    };
+    statements.iter().any(|statement| {
+        let actions = match &statement["Action"] {
+            serde_json::Value::String(one) => vec![one.clone()],
+            serde_json::Value::Array(many) => many
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        statement["Effect"] == "Allow" && actions.iter().any(|a| a == action || a == "sts:*")
+    })
+}
+
+/// The external id a trust policy requires, if any.
+fn required_external_id(policy: &serde_json::Value) -> Option<String> {
+    let statements = match &policy["Statement"] {
+        serde_json::Value::Array(statements) => statements.clone(),
+        statement => vec![statement.clone()],
+    };
+    statements.iter().find_map(|statement| {
+        statement["Condition"]["StringEquals"]["sts:ExternalId"]
+            .as_str()
+            .map(str::to_owned)
+    })
 }
 
 fn header<'a>(request: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
@@ -160,13 +262,18 @@ async fn handle(
     upstream: String,
 ) -> Result<Response<Body>, Infallible> {
     let signer = signer(&request);
-    let service = signer.as_ref().map(|(_, service)| service.as_str());
+    let service = signer.as_ref().map(|signer| signer.service.as_str());
     if service == Some("sts") {
         return Ok(sts(request, &knowledge, &upstream).await);
+    }
+    if service == Some("iam") {
+        let signer = signer.expect("signed");
+        return Ok(iam(request, &signer, &knowledge, &upstream).await);
     }
     if service != Some("s3") {
         return Ok(forward(request.map(Either::Left), &upstream).await);
     }
+    let signer = signer.expect("signed");
     let path = request.uri().path().to_owned();
     let bucket = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let bucket = bucket.to_owned();
@@ -177,6 +284,12 @@ async fn handle(
         && request.uri().query().is_none();
     {
         let knowledge = knowledge.lock().unwrap();
+        if !creates_bucket
+            && let Some(region) = knowledge.regions.get(&bucket)
+            && *region != signer.region
+        {
+            return Ok(wrong_region(request.method(), &signer.region, region));
+        }
         let owner_of = |bucket: &str| knowledge.owners.get(bucket).cloned();
         if let (Some(expected), Some(owner)) = (
             header(&request, "x-amz-expected-bucket-owner"),
@@ -199,15 +312,24 @@ async fn handle(
     if request.headers().contains_key("x-amz-copy-source") && !copy_delay.is_zero() {
         tokio::time::sleep(copy_delay).await;
     }
-    let creator = signer.map(|(key, _)| key);
-    let response = forward(request.map(Either::Left), &upstream).await;
-    if creates_bucket && response.status().is_success() {
-        let mut knowledge = knowledge.lock().unwrap();
-        if let Some(account) = creator.and_then(|key| knowledge.keys.get(&key).cloned()) {
-            knowledge.owners.insert(bucket, account);
+    if creates_bucket {
+        // The body names the bucket's region; none means us-east-1.
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        let region = xml_field(&text, "LocationConstraint").unwrap_or("us-east-1").to_owned();
+        let request = Request::from_parts(parts, Either::Right(Full::new(body)));
+        let response = forward(request, &upstream).await;
+        if response.status().is_success() {
+            let mut knowledge = knowledge.lock().unwrap();
+            if let Some(account) = knowledge.keys.get(&signer.key).cloned() {
+                knowledge.owners.insert(bucket.clone(), account);
+            }
+            knowledge.regions.insert(bucket, region);
         }
+        return Ok(response);
     }
-    Ok(response)
+    Ok(forward(request.map(Either::Left), &upstream).await)
 }
 
 /// Forwards an STS request and learns which account the keys an AssumeRole hands out act
@@ -219,6 +341,25 @@ async fn sts(
 ) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let fields = form(&body);
+    if fields.get("Action").map(String::as_str) == Some("AssumeRole") {
+        let role = fields.get("RoleArn").cloned().unwrap_or_default();
+        let policy = knowledge.lock().unwrap().trust.get(&role).cloned();
+        if let Some(policy) = policy {
+            let tagged = fields.keys().any(|k| k.starts_with("Tags.member."));
+            if tagged && !trusts(&policy, "sts:TagSession") {
+                return sts_denied("sts:TagSession", &role);
+            }
+            if fields.contains_key("SourceIdentity") && !trusts(&policy, "sts:SetSourceIdentity") {
+                return sts_denied("sts:SetSourceIdentity", &role);
+            }
+            if let Some(required) = required_external_id(&policy)
+                && fields.get("ExternalId") != Some(&required)
+            {
+                return sts_denied("sts:AssumeRole", &role);
+            }
+        }
+    }
     let request = Request::from_parts(parts, Either::Right(Full::new(body)));
     let (parts, body) = forward(request, upstream).await.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -235,6 +376,38 @@ async fn sts(
             .insert(key.to_owned(), account.to_owned());
     }
     Response::from_parts(parts, Either::Right(Full::new(body)))
+}
+
+/// Forwards an IAM request and learns the trust policies of the roles it creates or
+/// changes.
+async fn iam(
+    request: Request<Incoming>,
+    signer: &Signer,
+    knowledge: &Mutex<Knowledge>,
+    upstream: &str,
+) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let fields = form(&body);
+    let request = Request::from_parts(parts, Either::Right(Full::new(body)));
+    let response = forward(request, upstream).await;
+    let document = match fields.get("Action").map(String::as_str) {
+        Some("CreateRole") => fields.get("AssumeRolePolicyDocument"),
+        Some("UpdateAssumeRolePolicy") => fields.get("PolicyDocument"),
+        _ => None,
+    };
+    if response.status().is_success()
+        && let (Some(document), Some(name)) = (document, fields.get("RoleName"))
+        && let Ok(policy) = serde_json::from_str(document)
+    {
+        let mut knowledge = knowledge.lock().unwrap();
+        if let Some(account) = knowledge.keys.get(&signer.key).cloned() {
+            knowledge
+                .trust
+                .insert(format!("arn:aws:iam::{account}:role/{name}"), policy);
+        }
+    }
+    response
 }
 
 /// Sends a request on to moto as it came (same Host header, so signatures still match)

@@ -1,22 +1,36 @@
 //! The IAM documents an operator creates so that xacct can work: generated from the
 //! config, so that what is granted is exactly what is configured.
 //!
-//! - the home identity's policy: `sts:AssumeRole` (and `sts:TagSession`, for the session
-//!   tags naming the plugin) on exactly the configured role ARNs;
+//! - the home identity's policy: `sts:AssumeRole` on exactly the configured role ARNs,
+//!   with `sts:TagSession` when sessions are tagged (`session_tags`) and
+//!   `sts:SetSourceIdentity` when a `source_identity` is set;
 //! - per target role, the trust policy naming the home principal (with an
 //!   `sts:ExternalId` condition where the account sets one), and the smallest permission
 //!   policy covering the grant of every plugin that may run in that account.
 
 use serde_json::{Value, json};
 
-use crate::config::Config;
+use crate::config::{BackendConfig, Config};
 use crate::policy::permission_policy;
 
-/// What the home identity does to a role: assume it, with session tags.
-const ASSUME: [&str; 2] = ["sts:AssumeRole", "sts:TagSession"];
+/// What the home identity does to a role with the config's options: assume it, and tag
+/// the session or set its source identity if configured.
+fn assume_actions(config: &Config) -> Vec<&'static str> {
+    let mut actions = vec!["sts:AssumeRole"];
+    if let BackendConfig::Aws(aws) = &config.backend {
+        if aws.session_tags {
+            actions.push("sts:TagSession");
+        }
+        if aws.source_identity.is_some() {
+            actions.push("sts:SetSourceIdentity");
+        }
+    }
+    actions
+}
 
 /// The documents for `config`, trusting `home_principal` (an IAM user or role ARN).
 pub fn documents(config: &Config, home_principal: &str) -> Value {
+    let assume = assume_actions(config);
     let mut role_arns: Vec<&str> = config
         .accounts
         .iter()
@@ -32,7 +46,7 @@ pub fn documents(config: &Config, home_principal: &str) -> Value {
             let mut statement = json!({
                 "Effect": "Allow",
                 "Principal": { "AWS": home_principal },
-                "Action": ASSUME,
+                "Action": assume,
             });
             if let Some(external_id) = &account.external_id {
                 statement["Condition"] =
@@ -59,7 +73,7 @@ pub fn documents(config: &Config, home_principal: &str) -> Value {
             "Statement": [{
                 "Sid": "XacctAssumeTargetRoles",
                 "Effect": "Allow",
-                "Action": ASSUME,
+                "Action": assume,
                 "Resource": role_arns,
             }],
         },
@@ -91,6 +105,7 @@ mod tests {
         let text = r#"
 [aws]
 region = "us-east-1"
+session_tags = true
 [[account]]
 id = "222222222222"
 alias = "b"
@@ -137,6 +152,26 @@ s3 = [{ buckets = "reports", prefix = "2024/", actions = ["read"] }]
         assert_eq!(
             docs["roles"][1]["permission_policy"]["Statement"][0]["Effect"], "Deny",
             "no plugin may run in c: its role needs no S3 permission"
+        );
+    }
+
+    #[test]
+    fn trust_policies_follow_the_session_options() {
+        let config = |options: &str| {
+            let text = format!(
+                "[aws]\nregion = \"us-east-1\"\n{options}\n[[account]]\nid = \"222222222222\"\nalias = \"b\"\nrole = \"xacct\"\n"
+            );
+            Config::parse(&text, Path::new("xacct.toml")).unwrap()
+        };
+        let actions = |options: &str| {
+            documents(&config(options), "arn:aws:iam::111111111111:user/x")["roles"][0]
+                ["trust_policy"]["Statement"][0]["Action"]
+                .clone()
+        };
+        assert_eq!(actions(""), json!(["sts:AssumeRole"]));
+        assert_eq!(
+            actions("session_tags = true\nsource_identity = \"caller\""),
+            json!(["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"])
         );
     }
 

@@ -1,0 +1,511 @@
+//! Stage 3 of the pipeline: **credentials**. The home identity (from the standard AWS
+//! chain) assumes each target account's role; the resulting sessions — credentials and
+//! the S3 clients built on them — live here, shared by every invocation of the process,
+//! and never leave the host.
+//!
+//! - The home identity is resolved once per credential lifetime for the whole process:
+//!   every AssumeRole goes through one STS client, whose identity cache holds the home
+//!   credentials, so a `credential_process` runs once and a chained profile costs one STS
+//!   call, whatever the number of accounts. It is checked
+//!   once (`GetCallerIdentity`) before anything fans out, so a broken home identity is
+//!   one clear failure, not one misleading error per account.
+//! - One AssumeRole per (role, external id, session name, session policy) per credential
+//!   lifetime, coalesced across concurrent first uses and refreshed before expiry.
+//! - A session's S3 clients are per region (a bucket is served by its own region), all
+//!   sharing the session's credentials and the process's HTTP connection pool.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_config::identity::IdentityCache;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
+use aws_sdk_sts::types::Tag;
+
+use super::error::{AwsError, Service};
+use super::pin::PinnedToAccount;
+use crate::config::{AccountConfig, AwsConfig, SourceIdentity};
+use crate::policy::Grant;
+
+/// Assumed credentials are replaced this long before they expire, so that a call never
+/// starts with credentials about to lapse.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+
+/// The home identity and every session opened from it.
+pub struct Sessions {
+    home: SdkConfig,
+    /// The one STS client every AssumeRole goes through (home credentials, home region).
+    sts: aws_sdk_sts::Client,
+    /// Who the home identity is, as STS said at start-up.
+    home_arn: String,
+    /// Path-style S3 addressing: needed by S3-compatible endpoints on a bare host:port.
+    path_style: bool,
+    session_tags: bool,
+    /// The `SourceIdentity` set on every AssumeRole.
+    source_identity: Option<String>,
+    accounts: HashMap<String, AccountConfig>,
+    open: Mutex<HashMap<SessionKey, Arc<Session>>>,
+}
+
+/// What makes two sessions distinct: a different role, external id, session name (which
+/// names the plugin), session policy or session tags never shares credentials.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct SessionKey {
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: String,
+    policy: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
+/// Who a session is for: a plugin (named in the session name and tags) and the grant
+/// whose session policy bounds it.
+#[derive(Debug, Clone)]
+pub struct SessionSpec {
+    pub plugin: String,
+    /// The sha256 of the plugin's component, carried as a session tag.
+    pub sha256: Option<String>,
+    /// The plugin's grant: each account's session is assumed with its session policy.
+    pub grant: Option<Arc<Grant>>,
+}
+
+impl SessionSpec {
+    /// A session for the host's own use (`xacct check`), bounded by the role alone.
+    pub fn host(purpose: &str) -> SessionSpec {
+        SessionSpec {
+            plugin: purpose.to_owned(),
+            sha256: None,
+            grant: None,
+        }
+    }
+
+    fn tags(&self) -> Vec<(String, String)> {
+        let mut tags = vec![("xacct-plugin".to_owned(), self.plugin.clone())];
+        if let Some(sha256) = &self.sha256 {
+            tags.push(("xacct-sha256".to_owned(), sha256.clone()));
+        }
+        tags
+    }
+}
+
+/// An assumed role in one account.
+pub struct Session {
+    pub account_id: String,
+    pub role_arn: String,
+    credentials: SharedCredentialsProvider,
+    /// AssumeRole calls made for this session.
+    assume_role_calls: Arc<AtomicU64>,
+    /// What the AssumeRole asked for beyond the role itself, to explain a refusal.
+    extras: Vec<&'static str>,
+    /// The account's S3 client configuration; clients for other regions derive from it.
+    s3_config: aws_sdk_s3::Config,
+    account_region: String,
+    clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    /// Buckets whose region S3 told us, and that region.
+    bucket_regions: Mutex<HashMap<String, String>>,
+    sts: aws_sdk_sts::Client,
+}
+
+/// The home identity cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("the home identity cannot be used: {0}")]
+pub struct HomeIdentityError(pub AwsError);
+
+impl Sessions {
+    /// Loads the home identity and checks it with STS. `home_credentials` replaces the
+    /// standard chain (for embedding xacct); `None` uses env, profile, SSO, web identity,
+    /// ECS or IMDS. `aws.region` must be resolved (see [`super::region`]).
+    pub async fn connect(
+        aws: &AwsConfig,
+        accounts: &[AccountConfig],
+        home_credentials: Option<SharedCredentialsProvider>,
+    ) -> Result<Sessions, HomeIdentityError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &aws.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &aws.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &aws.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = home_credentials {
+            loader = loader.credentials_provider(credentials);
+        }
+        let home = loader.load().await;
+        // The only client that uses the home identity: its identity cache is the one
+        // resolution of the home credentials for the whole process.
+        let sts = aws_sdk_sts::Client::new(&home);
+        let what = "GetCallerIdentity";
+        let caller = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|err| HomeIdentityError(AwsError::from_sdk(Service::Sts, what, &err)))?;
+        let home_arn = caller.arn().unwrap_or_default().to_owned();
+        let source_identity = match &aws.source_identity {
+            None => None,
+            Some(SourceIdentity::Fixed(text)) => Some(text.clone()),
+            Some(SourceIdentity::Caller) => Some(source_identity_of(&home_arn)),
+        };
+        Ok(Sessions {
+            path_style: home.endpoint_url().is_some(),
+            sts,
+            home,
+            home_arn,
+            session_tags: aws.session_tags,
+            source_identity,
+            accounts: accounts.iter().map(|a| (a.id.clone(), a.clone())).collect(),
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The home identity's ARN, as STS reported it at start-up.
+    pub fn home_arn(&self) -> &str {
+        &self.home_arn
+    }
+
+    /// The session of `account_id` for `spec`, opened on first use. No STS call happens
+    /// here: credentials are assumed on the first request that needs them.
+    pub fn session(&self, account_id: &str, spec: &SessionSpec) -> Result<Arc<Session>, AwsError> {
+        let unknown = |problem: &str| AwsError {
+            what: format!("opening a session in {account_id}"),
+            service: Service::Sts,
+            code: None,
+            status: None,
+            request_id: None,
+            message: Some(problem.to_owned()),
+            fix: None,
+        };
+        let account = self
+            .accounts
+            .get(account_id)
+            .ok_or_else(|| unknown("the account is not configured"))?;
+        let role_arn = account
+            .role_arn
+            .clone()
+            .ok_or_else(|| unknown("the account has no role configured"))?;
+        let key = SessionKey {
+            role_arn,
+            external_id: account.external_id.clone(),
+            session_name: session_name(&spec.plugin),
+            policy: spec
+                .grant
+                .as_ref()
+                .map(|grant| grant.session_policy(account_id).to_string()),
+            tags: if self.session_tags {
+                spec.tags()
+            } else {
+                Vec::new()
+            },
+        };
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(open
+            .entry(key)
+            .or_insert_with_key(|key| Arc::new(self.open_session(account, key)))
+            .clone())
+    }
+
+    fn open_session(&self, account: &AccountConfig, key: &SessionKey) -> Session {
+        let mut extras = Vec::new();
+        if !key.tags.is_empty() {
+            extras.push("sts:TagSession");
+        }
+        if self.source_identity.is_some() {
+            extras.push("sts:SetSourceIdentity");
+        }
+        let mut request = self
+            .sts
+            .assume_role()
+            .role_arn(&key.role_arn)
+            .role_session_name(&key.session_name)
+            .set_external_id(key.external_id.clone())
+            .set_policy(key.policy.clone())
+            .set_source_identity(self.source_identity.clone())
+            .set_duration_seconds(account.session_duration.map(|d| d.as_secs() as i32));
+        for (name, value) in &key.tags {
+            request = request.tags(Tag::builder().key(name).value(value).build().expect("key and value are set"));
+        }
+        let assume_role_calls = Arc::new(AtomicU64::new(0));
+        let credentials = SharedCredentialsProvider::new(CachedCredentials::new(
+            SharedCredentialsProvider::new(AssumeRole { request }),
+            assume_role_calls.clone(),
+        ));
+        let account_region = account.region.clone();
+        let s3_config = aws_sdk_s3::config::Builder::from(&self.home)
+            .region(Region::new(account_region.clone()))
+            .timeout_config(s3_timeouts())
+            .credentials_provider(credentials.clone())
+            .identity_cache(IdentityCache::no_cache())
+            .force_path_style(self.path_style)
+            .interceptor(PinnedToAccount::new(&account.id))
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(&self.home)
+            .region(Region::new(account_region.clone()))
+            .credentials_provider(credentials.clone())
+            .identity_cache(IdentityCache::no_cache())
+            .build();
+        Session {
+            account_id: account.id.clone(),
+            role_arn: key.role_arn.clone(),
+            credentials,
+            assume_role_calls,
+            extras,
+            s3_config,
+            account_region,
+            clients: Mutex::new(HashMap::new()),
+            bucket_regions: Mutex::new(HashMap::new()),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+        }
+    }
+
+    /// AssumeRole calls made so far, per account id (every configured account listed).
+    pub fn assume_role_calls(&self) -> BTreeMap<String, u64> {
+        let mut calls: BTreeMap<String, u64> =
+            self.accounts.keys().map(|id| (id.clone(), 0)).collect();
+        for session in self.open.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            *calls.entry(session.account_id.clone()).or_default() +=
+                session.assume_role_calls.load(Ordering::Relaxed);
+        }
+        calls
+    }
+}
+
+impl Session {
+    /// Assumes the role and asks STS who xacct now is: the assumed-role ARN.
+    pub async fn caller_arn(&self) -> Result<String, AwsError> {
+        self.ensure_credentials().await?;
+        let what = format!("GetCallerIdentity as {}", self.role_arn);
+        let output = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(Service::Sts, &what, &e))?;
+        Ok(output.arn().unwrap_or_default().to_owned())
+    }
+
+    /// Makes sure the role can be assumed (a cached result costs nothing). A refusal
+    /// names what the trust policy must allow beyond `sts:AssumeRole`.
+    pub async fn ensure_credentials(&self) -> Result<(), AwsError> {
+        let what = format!("AssumeRole into {}", self.role_arn);
+        match self.credentials.provide_credentials().await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let err = AwsError::from_credentials(&what, &err);
+                if err.is_refusal() && !self.extras.is_empty() {
+                    let extras = self.extras.join(" and ");
+                    return Err(err.with_fix(format!(
+                        "the role's trust policy must allow {extras} for the home principal besides sts:AssumeRole \
+                         (`xacct iam` prints it), or turn them off in [aws] (session_tags = false, no source_identity)"
+                    )));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// The S3 client for requests on `bucket` (its region, once known), or for requests
+    /// on no bucket (the account's region).
+    pub fn s3(&self, bucket: Option<&str>) -> aws_sdk_s3::Client {
+        let region = bucket
+            .and_then(|bucket| self.bucket_region(bucket))
+            .unwrap_or_else(|| self.account_region.clone());
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry(region)
+            .or_insert_with_key(|region| {
+                let config = self
+                    .s3_config
+                    .to_builder()
+                    .region(Region::new(region.clone()))
+                    .build();
+                aws_sdk_s3::Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// The region S3 said `bucket` is in, if it said.
+    pub fn bucket_region(&self, bucket: &str) -> Option<String> {
+        self.bucket_regions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(bucket)
+            .cloned()
+    }
+
+    /// Remembers where `bucket` is, for every later request of the session.
+    pub fn learn_bucket_region(&self, bucket: &str, region: &str) {
+        self.bucket_regions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(bucket.to_owned(), region.to_owned());
+    }
+}
+
+/// Bounds on every S3 request: a stalled call fails (and an unfinished multipart upload
+/// is aborted) instead of holding an invocation, or its cleanup, forever.
+fn s3_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(120))
+        .build()
+}
+
+/// Keeps what RoleSessionName and SourceIdentity allow (`[\w+=,.@-]`), up to 64.
+fn sts_name(text: &str) -> String {
+    let mut cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    cleaned.truncate(64);
+    cleaned
+}
+
+/// `xacct-<plugin>`, so that CloudTrail shows which plugin acted.
+pub fn session_name(plugin: &str) -> String {
+    sts_name(&format!("xacct-{plugin}"))
+}
+
+/// The source identity derived from the home caller: the last part of its ARN (a user's
+/// name, or an assumed role's session name — on SSO, the person).
+fn source_identity_of(caller_arn: &str) -> String {
+    let name = caller_arn.rsplit(['/', ':']).next().unwrap_or("xacct");
+    let name = sts_name(name);
+    if name.len() < 2 { "xacct".to_owned() } else { name }
+}
+
+/// One AssumeRole call, as a credentials provider. Written against the STS client rather
+/// than `aws_config`'s `AssumeRoleProvider`, which cannot set `SourceIdentity`.
+#[derive(Debug)]
+struct AssumeRole {
+    request: aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder,
+}
+
+impl AssumeRole {
+    async fn assume(&self) -> provider::Result {
+        let output = self
+            .request
+            .clone()
+            .send()
+            .await
+            .map_err(CredentialsError::provider_error)?;
+        let c = output
+            .credentials()
+            .ok_or_else(|| CredentialsError::unhandled("AssumeRole returned no credentials"))?;
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            SystemTime::try_from(*c.expiration()).ok(),
+            "xacct-assume-role",
+        ))
+    }
+}
+
+impl ProvideCredentials for AssumeRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.assume())
+    }
+}
+
+/// Credentials from `source`, cached until shortly before they expire.
+///
+/// The SDK's identity cache is private to each client; this one is shared by every
+/// client of one session (its S3 clients of every region and its STS client), and counts
+/// the AssumeRole calls it made.
+#[derive(Debug)]
+struct CachedCredentials {
+    source: SharedCredentialsProvider,
+    /// Holding this lock across the resolution is what coalesces concurrent first uses.
+    current: tokio::sync::Mutex<Option<Credentials>>,
+    resolutions: Arc<AtomicU64>,
+}
+
+impl CachedCredentials {
+    fn new(source: SharedCredentialsProvider, resolutions: Arc<AtomicU64>) -> Self {
+        CachedCredentials {
+            source,
+            current: tokio::sync::Mutex::new(None),
+            resolutions,
+        }
+    }
+
+    async fn get(&self) -> provider::Result {
+        let mut current = self.current.lock().await;
+        if let Some(credentials) = current.as_ref().filter(|c| still_fresh(c)) {
+            return Ok(credentials.clone());
+        }
+        self.resolutions.fetch_add(1, Ordering::Relaxed);
+        let credentials = self.source.provide_credentials().await?;
+        *current = Some(credentials.clone());
+        Ok(credentials)
+    }
+}
+
+fn still_fresh(credentials: &Credentials) -> bool {
+    credentials
+        .expiry()
+        .is_none_or(|expiry| SystemTime::now() + REFRESH_BEFORE_EXPIRY < expiry)
+}
+
+impl ProvideCredentials for CachedCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_identify_the_plugin_within_sts_limits() {
+        assert_eq!(session_name("hello"), "xacct-hello");
+        assert_eq!(session_name("a b/c"), "xacct-a-b-c");
+        assert_eq!(session_name(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn the_source_identity_is_the_callers_name() {
+        assert_eq!(
+            source_identity_of("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/jane@example.com"),
+            "jane@example.com"
+        );
+        assert_eq!(source_identity_of("arn:aws:iam::123456789012:user/ci bot"), "ci-bot");
+        assert_eq!(source_identity_of(""), "xacct");
+    }
+
+    #[test]
+    fn credentials_are_refreshed_before_they_expire() {
+        let expiring = |secs| {
+            Credentials::new(
+                "a",
+                "b",
+                None,
+                Some(SystemTime::now() + Duration::from_secs(secs)),
+                "test",
+            )
+        };
+        assert!(still_fresh(&expiring(3600)));
+        assert!(!still_fresh(&expiring(60)));
+        assert!(still_fresh(&Credentials::new("a", "b", None, None, "test")));
+    }
+}

@@ -1,0 +1,348 @@
+//! A real AWS estate, as moto alone does not show it: buckets in several regions, roles
+//! whose trust policies allow `sts:AssumeRole` and nothing more, one home identity for
+//! many accounts, and errors that tell the operator what AWS said.
+//!
+//! Everything runs through the S3/STS-semantics shim (`common::shim`) in front of moto,
+//! which answers as AWS does where moto is lenient: S3's region redirects (moto serves a
+//! bucket from any region), and trust-policy conditions on `sts:TagSession`,
+//! `sts:SetSourceIdentity` and `sts:ExternalId` (moto evaluates no trust policy).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common;
+use common::moto::{self, HOME_ACCOUNT, Home, Moto, ROLE, Target};
+use common::{ACCOUNTS, World, failed, full_grants, ok, step_ok};
+use serde_json::{Value, json};
+use xacct::plan::Mode;
+
+/// What each role may do: S3, and (for the test that fixes a trust policy in place)
+/// change its own trust policy.
+const ROLE_ACTIONS: &[&str] = &["s3:*", "iam:UpdateAssumeRolePolicy"];
+
+/// Regional buckets of dev (account 0), with how many objects each holds.
+const REGIONAL: [(&str, &str, usize); 3] = [
+    ("dev-use1", "us-east-1", 2),
+    ("dev-euw1", "eu-west-1", 3),
+    ("dev-apse2", "ap-southeast-2", 1),
+];
+
+/// moto with the three accounts, all assumable; dev holds buckets in three regions.
+async fn estate() -> (Moto, Home) {
+    let moto = Moto::start();
+    let targets: Vec<Target> = ACCOUNTS
+        .iter()
+        .map(|(id, _)| Target {
+            id,
+            buckets: &[],
+            s3_actions: ROLE_ACTIONS,
+            assumable: true,
+        })
+        .collect();
+    let home = moto::seed(&moto, &targets).await;
+    for (bucket, region, objects) in REGIONAL {
+        let s3 = moto.s3_in_region(ACCOUNTS[0].0, region).await;
+        let mut create = s3.create_bucket().bucket(bucket);
+        if region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(region.into())
+                    .build(),
+            );
+        }
+        create.send().await.unwrap();
+        for i in 0..objects {
+            s3.put_object()
+                .bucket(bucket)
+                .key(format!("obj-{i}"))
+                .body(format!("{bucket} object {i}").into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    (moto, home)
+}
+
+/// Stands for S3's region redirects: every operation on a bucket outside the account's
+/// region reaches it through the bucket's own region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_in_three_regions_are_served_from_their_own_regions() {
+    let (moto, home) = estate().await;
+    let world = World::aws(
+        &["inventory", "s3script"],
+        &moto.endpoint,
+        ROLE,
+        home.provider(),
+    );
+    moto.enforce_iam();
+
+    let report = world.run("inventory", json!({}), Mode::PerAccount).await;
+    let dev = ok(&report.entries[0]);
+    assert_eq!(dev["objects"], 6, "every object of every region: {dev}");
+    let counts: Vec<(String, u64)> = dev["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["name"].as_str().unwrap().to_owned(), b["objects"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        counts,
+        [("dev-apse2".to_owned(), 1), ("dev-euw1".to_owned(), 3), ("dev-use1".to_owned(), 2)]
+    );
+
+    let big = "m".repeat(1 << 20);
+    let results = world
+        .script(json!([
+            {"op": "list", "bucket": "dev-euw1"},
+            {"op": "head", "bucket": "dev-euw1", "key": "obj-0"},
+            {"op": "get", "bucket": "dev-euw1", "key": "obj-1", "first": 0, "last": 7},
+            {"op": "put", "bucket": "dev-apse2", "key": "new.txt", "body": "fresh"},
+            // 12 MiB: a multipart upload, every part in ap-southeast-2.
+            {"op": "put_abandon", "bucket": "dev-apse2", "key": "never", "body": big, "repeat": 12},
+            {"op": "copy", "bucket": "dev-euw1", "key": "obj-2", "to_bucket": "dev-apse2", "to_key": "copied"},
+            {"op": "get", "bucket": "dev-apse2", "key": "copied"},
+            {"op": "tags_put", "bucket": "dev-apse2", "key": "copied", "tags": [["k", "v"]]},
+            {"op": "tags_get", "bucket": "dev-apse2", "key": "copied"},
+            {"op": "delete", "bucket": "dev-euw1", "key": "obj-0"},
+            {"op": "delete_many", "bucket": "dev-euw1", "keys": ["obj-1"]},
+            {"op": "list", "bucket": "dev-euw1"},
+        ]))
+        .await;
+    assert_eq!(step_ok(&results[0])["keys"], json!(["obj-0", "obj-1", "obj-2"]));
+    assert_eq!(step_ok(&results[1])["size"], "dev-euw1 object 0".len());
+    assert_eq!(step_ok(&results[2])["body"], "dev-euw1");
+    step_ok(&results[3]);
+    step_ok(&results[4]);
+    step_ok(&results[5]);
+    assert_eq!(step_ok(&results[6])["body"], "dev-euw1 object 2");
+    step_ok(&results[7]);
+    assert_eq!(step_ok(&results[8]), &json!([["k", "v"]]));
+    step_ok(&results[9]);
+    assert_eq!(step_ok(&results[10])["failed"], json!([]));
+    assert_eq!(step_ok(&results[11])["keys"], json!(["obj-2"]));
+
+    // A large put that was finished lands whole, in its region.
+    let results = world
+        .script(json!([{"op": "put", "bucket": "dev-euw1", "key": "whole", "body": "x".repeat(9 << 20)}]))
+        .await;
+    assert_eq!(step_ok(&results[0])["size"], 9 << 20);
+    let euw1 = moto.s3_as_home(&home, ACCOUNTS[0].0).await;
+    let euw1 = aws_sdk_s3::Client::from_conf(
+        euw1.config().to_builder().region(aws_sdk_s3::config::Region::new("eu-west-1")).build(),
+    );
+    let uploads = euw1.list_multipart_uploads().bucket("dev-apse2").send().await;
+    // Listing ap-southeast-2's uploads through eu-west-1 is itself redirected: the bucket
+    // was reached in its own region above, and nothing was left open there.
+    assert!(uploads.is_err(), "the shim holds moto to S3's regions");
+    let apse2 = aws_sdk_s3::Client::from_conf(
+        euw1.config()
+            .to_builder()
+            .region(aws_sdk_s3::config::Region::new("ap-southeast-2"))
+            .build(),
+    );
+    let uploads = apse2
+        .list_multipart_uploads()
+        .bucket("dev-apse2")
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "the abandoned upload was aborted");
+}
+
+/// The CLI against the estate, with a home identity and options of the test's choosing.
+fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("XACCT_CONFIG")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("XDG_CACHE_HOME", common::target_dir().join("xacct-test-cache-cli"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn home_env(home: &Home) -> [(&str, &str); 2] {
+    [
+        ("AWS_ACCESS_KEY_ID", home.access_key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", home.secret_access_key.as_str()),
+    ]
+}
+
+/// Stands for STS's trust-policy check: session tags need `sts:TagSession`, a source
+/// identity `sts:SetSourceIdentity`, in the role's trust policy — which roles operators
+/// already have (e.g. `OrganizationAccountAccessRole`) do not allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
+    let (moto, home) = estate().await;
+    let tagged = World::aws_with_grants(
+        &["hello"],
+        &moto.endpoint,
+        ROLE,
+        home.provider(),
+        &format!("session_tags = true\n{}", full_grants(&["hello"])),
+    );
+    let plain = World::aws(&["hello"], &moto.endpoint, ROLE, home.provider());
+    moto.enforce_iam();
+
+    let report = tagged.run("hello", json!({}), Mode::PerAccount).await;
+    for entry in &report.entries {
+        let (kind, message) = failed(entry);
+        assert_eq!(kind, "credentials");
+        assert!(
+            message.contains("STS AccessDenied (HTTP 403)")
+                && message.contains("not authorized to perform: sts:TagSession")
+                && message.contains("request id")
+                && message.contains("must allow sts:TagSession")
+                && message.contains("session_tags = false"),
+            "{message}"
+        );
+    }
+    let report = plain.run("hello", json!({}), Mode::PerAccount).await;
+    assert!(report.all_ok(), "{:?}", report.entries);
+
+    // `xacct check` gives the operator AWS's own reason, per account.
+    let (code, stdout, stderr) = cli(tagged.dir.path(), &home_env(&home), &["check", "--output", "json"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let rows: Value = serde_json::from_str(&stdout).unwrap();
+    for row in rows.as_array().unwrap() {
+        let error = row["error"].as_str().unwrap();
+        assert!(
+            error.contains("AccessDenied") && error.contains("sts:TagSession"),
+            "{error}"
+        );
+        assert!(!error.contains("Error::") && !error.contains("Some("), "no debug syntax: {error}");
+    }
+
+    // Once the trust policy allows tagging, the tagged sessions work.
+    let iam = moto.iam_as_home(&home, ACCOUNTS[0].0).await;
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{HOME_ACCOUNT}:user/xacct-home")},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+    }]});
+    iam.update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let retagged = World::aws_with_grants(
+        &["hello"],
+        &moto.endpoint,
+        ROLE,
+        home.provider(),
+        &format!("session_tags = true\n{}", full_grants(&["hello"])),
+    );
+    let report = retagged.run("hello", json!({}), Mode::PerAccount).await;
+    ok(&report.entries[0]);
+    failed(&report.entries[1]);
+
+    // A source identity needs sts:SetSourceIdentity: named when refused.
+    let sourced = World::aws_with_grants(
+        &["hello"],
+        &moto.endpoint,
+        ROLE,
+        home.provider(),
+        &format!("source_identity = \"caller\"\n{}", full_grants(&["hello"])),
+    );
+    let report = sourced.run("hello", json!({}), Mode::PerAccount).await;
+    let (_, message) = failed(&report.entries[0]);
+    assert!(message.contains("sts:SetSourceIdentity"), "{message}");
+}
+
+/// A `credential_process` home identity runs once for a hundred accounts; the run checks
+/// it once up front; a broken one is one clear failure (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_home_identity_serves_a_hundred_accounts() {
+    const N: usize = 100;
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..N).map(|i| (700_000_000_000u64 + i as u64).to_string()).collect();
+    let home = moto::seed_accounts(&moto, &ids, |i| format!("estate-{i:03}")).await;
+    moto.enforce_iam();
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("runs");
+    let script = dir.path().join("home-credentials.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nprintf '{{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\"}}' '{}' '{}'\n",
+            counter.display(),
+            home.access_key_id,
+            home.secret_access_key
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let aws_config = dir.path().join("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!("[profile home]\ncredential_process = {}\n", script.display()),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::copy(common::guest("hello"), dir.path().join("plugins/hello.wasm")).unwrap();
+    // No region in the file: it comes from the environment, the AWS way.
+    let mut config = format!(
+        "plugins = \"plugins\"\n[aws]\nprofile = \"home\"\nendpoint_url = \"{}\"\n{}",
+        moto.endpoint,
+        full_grants(&["hello"])
+    );
+    for (i, id) in ids.iter().enumerate() {
+        config.push_str(&format!(
+            "\n[[account]]\nid = \"{id}\"\nalias = \"e{i:03}\"\nrole = \"{ROLE}\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("xacct.toml"), config).unwrap();
+    let aws_config = aws_config.display().to_string();
+    let env = [("AWS_CONFIG_FILE", aws_config.as_str()), ("AWS_REGION", "us-east-1")];
+
+    let seeded = moto.assumed_roles().len();
+    let (code, stdout, stderr) = cli(dir.path(), &env, &["run", "hello", "--output", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["entries"].as_array().unwrap().len(), N);
+    let runs = std::fs::read_to_string(&counter).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the credential process ran once for {N} accounts");
+    assert_eq!(moto.assumed_roles().len() - seeded, N, "one AssumeRole per account");
+
+    // Without a region anywhere, the run says where to put one.
+    let (code, _, stderr) = cli(dir.path(), &env[..1], &["run", "hello"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no home region"), "{stderr}");
+
+    // A home identity STS refuses fails the run once, up front.
+    let bogus = [
+        ("AWS_ACCESS_KEY_ID", "AKIAXACCTNOSUCHKEY00"),
+        ("AWS_SECRET_ACCESS_KEY", "nope"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let text = std::fs::read_to_string(dir.path().join("xacct.toml"))
+        .unwrap()
+        .replace("profile = \"home\"\n", "");
+    std::fs::write(dir.path().join("xacct.toml"), text).unwrap();
+    let (code, stdout, stderr) = cli(dir.path(), &bogus, &["run", "hello"]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert_eq!(
+        stderr.matches("the home identity cannot be used").count(),
+        1,
+        "one error, not one per account: {stderr}"
+    );
+    assert!(stdout.is_empty(), "no account ran: {stdout}");
+}
