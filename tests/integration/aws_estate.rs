@@ -267,14 +267,17 @@ async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
     assert!(message.contains("sts:SetSourceIdentity"), "{message}");
 }
 
-/// A `credential_process` home identity runs once for a hundred accounts; the run checks
-/// it once up front; a broken one is one clear failure (exit 2).
+/// A home identity from a chained profile (a `role_arn` whose `source_profile` is a
+/// `credential_process`) serves a hundred accounts with one run of the process and
+/// 1 + N AssumeRoles; the run checks it once up front; a broken one is one clear failure
+/// (exit 2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_home_identity_serves_a_hundred_accounts() {
     const N: usize = 100;
     let moto = Moto::start();
     let ids: Vec<String> = (0..N).map(|i| (700_000_000_000u64 + i as u64).to_string()).collect();
     let home = moto::seed_accounts(&moto, &ids, |i| format!("estate-{i:03}")).await;
+    let runner = moto::seed_home_role(&moto, "xacct-runner").await;
     moto.enforce_iam();
     let dir = tempfile::tempdir().unwrap();
     let counter = dir.path().join("runs");
@@ -293,7 +296,10 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     let aws_config = dir.path().join("aws-config");
     std::fs::write(
         &aws_config,
-        format!("[profile home]\ncredential_process = {}\n", script.display()),
+        format!(
+            "[profile home]\nrole_arn = {runner}\nsource_profile = base\n[profile base]\ncredential_process = {}\n",
+            script.display()
+        ),
     )
     .unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
@@ -311,7 +317,12 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     }
     std::fs::write(dir.path().join("xacct.toml"), config).unwrap();
     let aws_config = aws_config.display().to_string();
-    let env = [("AWS_CONFIG_FILE", aws_config.as_str()), ("AWS_REGION", "us-east-1")];
+    // The profile's own STS calls go to the endpoint the SDK's shared config names.
+    let env = [
+        ("AWS_CONFIG_FILE", aws_config.as_str()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ];
 
     let seeded = moto.assumed_roles().len();
     let (code, stdout, stderr) = cli(dir.path(), &env, &["run", "hello", "--output", "json"]);
@@ -320,10 +331,13 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     assert_eq!(report["entries"].as_array().unwrap().len(), N);
     let runs = std::fs::read_to_string(&counter).unwrap();
     assert_eq!(runs.lines().count(), 1, "the credential process ran once for {N} accounts");
-    assert_eq!(moto.assumed_roles().len() - seeded, N, "one AssumeRole per account");
+    let assumed: Vec<Value> = moto.assumed_roles()[seeded..].to_vec();
+    assert_eq!(assumed.len(), 1 + N, "the profile's role once, then one per account");
+    let runners = assumed.iter().filter(|r| r["role_arn"] == runner.as_str()).count();
+    assert_eq!(runners, 1, "the chained profile's role was assumed once");
 
     // Without a region anywhere, the run says where to put one.
-    let (code, _, stderr) = cli(dir.path(), &env[..1], &["run", "hello"]);
+    let (code, _, stderr) = cli(dir.path(), &env[..2], &["run", "hello"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no home region"), "{stderr}");
 

@@ -48,8 +48,12 @@ fn assert_one_event_per_line(log: &str) {
     }
 }
 
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+/// Permission bits in octal, as `ls` and `chmod` spell them.
+fn mode(path: &Path) -> String {
+    format!(
+        "{:o}",
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    )
 }
 
 #[test]
@@ -156,15 +160,15 @@ fn printed_text_is_logged_one_line_per_event_and_kept_exactly_in_private_files()
         std::fs::read_to_string(kept.join("plugin.log")).unwrap(),
         format!("== stdout\n{HOSTILE}== stderr\n{HOSTILE}")
     );
-    assert_eq!(mode(&root.join("shared")), 0o755);
+    assert_eq!(mode(&root.join("shared")), "755");
     for dir in [&out, &out.join("misbehave"), &kept] {
-        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+        assert_eq!(mode(dir), "700", "{}", dir.display());
     }
     for file in [
         kept.join("result.json"),
         kept.join("plugin.log"),
         root.join("audit.jsonl"),
     ] {
-        assert_eq!(mode(&file), 0o600, "{}", file.display());
+        assert_eq!(mode(&file), "600", "{}", file.display());
     }
 }

@@ -1,13 +1,14 @@
 //! Plugins from other toolchains next to the Rust ones: componentize-py (Python) and
 //! componentize-js (JavaScript) components under the default limits, a wasm32-wasip1
 //! core module adapted at load, the per-plugin component limits, and what an uncaught
-//! exception leaves in the report.
+//! exception leaves in the report; on the local backend and on moto.
 
 use crate::common;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use common::moto::{self, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok};
 use serde_json::json;
 use xacct::pipeline::{self, RunRequest};
@@ -190,4 +191,28 @@ async fn an_uncaught_exception_reaches_the_report() {
             .await,
     );
     assert_eq!(failed(&entry), ("plugin-error", "Error: kept"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_language_greets_each_account_on_moto() {
+    let moto = Moto::start();
+    let targets: Vec<Target> = ACCOUNTS
+        .iter()
+        .zip([&["dev-a", "dev-b"][..], &["staging-a"], &[]])
+        .map(|((id, _), buckets)| Target {
+            id,
+            buckets,
+            s3_actions: &["s3:*"],
+            assumable: true,
+        })
+        .collect();
+    let home = moto::seed(&moto, &targets).await;
+    let world = World::aws(&HELLOS, &moto.endpoint, ROLE, home.provider());
+    moto.enforce_iam();
+    for plugin in HELLOS {
+        let report = world.run(plugin, json!({}), Mode::PerAccount).await;
+        for (entry, target) in report.entries.iter().zip(&targets) {
+            assert_eq!(ok(entry)["buckets"], json!(target.buckets), "{plugin}");
+        }
+    }
 }

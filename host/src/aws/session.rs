@@ -146,7 +146,17 @@ impl Sessions {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|err| HomeIdentityError(AwsError::from_sdk(Service::Sts, what, &err)))?;
+            .map_err(|err| {
+                let err = AwsError::from_sdk(Service::Sts, what, &err);
+                HomeIdentityError(match &aws.profile {
+                    // The SDK ignores `mfa_serial`: such a profile's role refuses it.
+                    Some(profile) => err.with_fix(format!(
+                        "check profile {profile:?}; a profile that needs MFA (mfa_serial) is not supported: \
+                         get session credentials first (README, \"Running against AWS\")"
+                    )),
+                    None => err,
+                })
+            })?;
         let home_arn = caller.arn().unwrap_or_default().to_owned();
         let source_identity = match &aws.source_identity {
             None => None,

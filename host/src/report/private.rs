@@ -14,7 +14,8 @@ use std::path::Path;
 
 /// Opens `path` with `options`, creating it readable and writable by the owner only.
 pub fn open(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
-    let file = options.open(path)?;
+    let file = options.mode(0o600).open(path)?;
+    tighten(&file)?;
     Ok(file)
 }
 
@@ -26,7 +27,8 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
 
 /// Creates directory `path`, and whichever of its parents are missing, owner-only.
 pub fn create_dir(path: &Path) -> io::Result<()> {
-    DirBuilder::new().recursive(true).create(path)
+    DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+    tighten(&File::open(path)?)
 }
 
 /// Takes group and other access away from a regular file or directory.
@@ -43,8 +45,11 @@ fn tighten(file: &File) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn mode(path: &Path) -> u32 {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    fn mode(path: &Path) -> String {
+        format!(
+            "{:o}",
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+        )
     }
 
     #[test]
@@ -53,12 +58,12 @@ mod tests {
         let dir = scratch.path().join("a/b");
         create_dir(&dir).unwrap();
         assert_eq!(
-            (mode(&scratch.path().join("a")), mode(&dir)),
-            (0o700, 0o700)
+            [mode(&scratch.path().join("a")), mode(&dir)],
+            ["700", "700"]
         );
         let file = dir.join("f");
         write(&file, b"x").unwrap();
-        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&file), "600");
     }
 
     #[test]
@@ -72,6 +77,6 @@ mod tests {
         std::fs::set_permissions(&file, Permissions::from_mode(0o644)).unwrap();
         create_dir(&dir).unwrap();
         open(&file, OpenOptions::new().append(true).create(true)).unwrap();
-        assert_eq!((mode(&dir), mode(&file)), (0o700, 0o600));
+        assert_eq!([mode(&dir), mode(&file)], ["700", "600"]);
     }
 }

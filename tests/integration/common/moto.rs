@@ -315,6 +315,47 @@ impl Home {
     }
 }
 
+/// Seeds a role in the home account that the home user may assume and that may assume
+/// every target's xacct role: the `role_arn` of a chained (`source_profile`) profile.
+pub async fn seed_home_role(moto: &Moto, name: &str) -> String {
+    let home_account = moto.act_in(HOME_ACCOUNT).await;
+    let iam = aws_sdk_iam::Client::new(&home_account);
+    let arn = format!("arn:aws:iam::{HOME_ACCOUNT}:role/{name}");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{HOME_ACCOUNT}:user/xacct-home")},
+        "Action": "sts:AssumeRole",
+    }]});
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let permissions = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": format!("arn:aws:iam::*:role/{ROLE}")},
+        {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+    ]});
+    iam.put_role_policy()
+        .role_name(name)
+        .policy_name("xacct-assume")
+        .policy_document(permissions.to_string())
+        .send()
+        .await
+        .unwrap();
+    let may_assume = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn},
+    ]});
+    iam.put_user_policy()
+        .user_name("xacct-home")
+        .policy_name("xacct-assume-runner")
+        .policy_document(may_assume.to_string())
+        .send()
+        .await
+        .unwrap();
+    arn
+}
+
 /// Seeds the home user (allowed to assume the assumable targets' roles) and each target's
 /// role and buckets, through the real IAM, STS and S3 APIs.
 pub async fn seed(moto: &Moto, targets: &[Target<'_>]) -> Home {
