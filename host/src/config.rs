@@ -92,7 +92,25 @@ pub struct AwsConfig {
     /// The home principal's ARN, for the trust policies `xacct iam` prints; `None`: ask
     /// STS who the home identity is.
     pub home_principal: Option<String>,
+    /// How the SDK retries a failed call.
+    pub retry_mode: RetryMode,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
 }
+
+/// The SDK's retry modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryMode {
+    /// Exponential backoff with jitter, within a retry quota.
+    Standard,
+    /// Standard, plus client-side rate limiting once the service throttles: what a fan-out
+    /// over many accounts needs, since throttling is per caller, not per account.
+    Adaptive,
+}
+
+/// Attempts per call by default: enough that throttling at the rates a fan-out meets
+/// costs time, not accounts.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 
 /// What `[aws] source_identity` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -353,6 +371,8 @@ struct RawAws {
     region: Option<Spanned<String>>,
     session_tags: Option<bool>,
     source_identity: Option<Spanned<String>>,
+    retry_mode: Option<Spanned<String>>,
+    max_attempts: Option<Spanned<i64>>,
     profile: Option<String>,
     endpoint_url: Option<Spanned<String>>,
     home_principal: Option<Spanned<String>>,
@@ -754,7 +774,33 @@ impl Validator<'_> {
                 "use the ARN of the home role or user, e.g. arn:aws:iam::123456789012:role/xacct",
             ));
         }
+        let retry_mode = match raw.retry_mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+            None | Some(("adaptive", _)) => RetryMode::Adaptive,
+            Some(("standard", _)) => RetryMode::Standard,
+            Some((other, span)) => {
+                return Err(self.invalid(
+                    span,
+                    "aws.retry_mode".into(),
+                    format!("{other:?} is not a retry mode"),
+                    "use \"adaptive\" (the default) or \"standard\"",
+                ));
+            }
+        };
+        let max_attempts = match raw.max_attempts {
+            None => DEFAULT_MAX_ATTEMPTS,
+            Some(n) if (1..=50).contains(n.get_ref()) => *n.get_ref() as u32,
+            Some(n) => {
+                return Err(self.invalid(
+                    n.span(),
+                    "aws.max_attempts".into(),
+                    format!("{} is out of range", n.get_ref()),
+                    "set max_attempts to 1..=50 (the first attempt included)",
+                ));
+            }
+        };
         Ok(AwsConfig {
+            retry_mode,
+            max_attempts,
             region: raw.region.map(Spanned::into_inner),
             session_tags: raw.session_tags.unwrap_or(false),
             source_identity,

@@ -45,6 +45,32 @@ enum Command {
     Check(CheckArgs),
     /// Print the IAM policies the config needs: the home identity's and each role's trust.
     Iam(ConfigFile),
+    /// Create a plugin project: source, build script, a config with its grant, sample
+    /// data and a test.
+    New(NewArgs),
+}
+
+#[derive(Args)]
+struct NewArgs {
+    /// The plugin's name: its .wasm file and its [plugin.NAME] section.
+    name: String,
+    /// The plugin's language.
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    lang: Lang,
+    /// The project directory [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The xacct-guest SDK a Rust project depends on [default: the guest-sdk of the source
+    /// tree this xacct was built from].
+    #[arg(long, value_name = "DIR")]
+    sdk: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Lang {
+    Rust,
+    Python,
+    Js,
 }
 
 #[derive(Args)]
@@ -173,6 +199,7 @@ fn main() -> ExitCode {
             Command::Plugins(args) => plugins(args),
             Command::Check(args) => check(args).await,
             Command::Iam(args) => iam(args).await,
+            Command::New(args) => new_plugin(args),
         }
     });
     match result {
@@ -578,4 +605,28 @@ fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn new_plugin(args: NewArgs) -> Result<ExitCode, UsageError> {
+    use xacct::scaffold::{Language, NewPlugin, create, default_sdk};
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
+    let new = NewPlugin {
+        language: match args.lang {
+            Lang::Rust => Language::Rust,
+            Lang::Python => Language::Python,
+            Lang::Js => Language::JavaScript,
+        },
+        dir: dir.clone(),
+        sdk: args.sdk.unwrap_or_else(default_sdk),
+        xacct: std::env::current_exe().context("cannot tell where this xacct is")?,
+        name: args.name,
+    };
+    create(&new)?;
+    let shown = dir.display();
+    println!("created {shown}: build with {shown}/build.sh, test with {shown}/test.sh");
+    println!(
+        "its grant, to copy into the operator's config, is [plugin.{}] in {shown}/xacct.toml",
+        new.name
+    );
+    Ok(ExitCode::SUCCESS)
 }

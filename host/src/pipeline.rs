@@ -3,6 +3,7 @@
 //! This is the one place that knows the order of the stages; each stage lives in its own
 //! module and knows nothing of the others' internals.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -266,11 +267,26 @@ pub async fn run(
         entries.push(entry);
     }
     // Config order, whatever stage an entry ended in (an all-accounts entry first).
-    let position = |entry: &Entry| plan.accounts.iter().position(|a| a.id == entry.account_id);
-    entries.sort_by_key(position);
+    let positions: HashMap<&str, usize> = plan
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    entries.sort_by_key(|entry| positions.get(entry.account_id.as_str()).copied());
+    let orphaned_uploads = backend.orphaned_uploads();
+    let mut notes: Vec<String> = plan.note.clone().into_iter().collect();
+    if !orphaned_uploads.is_empty() {
+        notes.push(format!(
+            "{} multipart upload(s) could not be aborted and remain open (orphaned_uploads names bucket, key and upload id): abort them, or add a lifecycle rule AbortIncompleteMultipartUpload to the bucket",
+            orphaned_uploads.len()
+        ));
+    }
     Ok(Report {
         assume_role_calls: backend.assume_role_calls(),
-        notes: plan.note.clone().into_iter().collect(),
+        call_stats: backend.call_stats(),
+        orphaned_uploads,
+        notes,
         plugin: plan.plugin,
         sha256,
         mode: match plan.mode {

@@ -10,7 +10,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::aws::stats::CallStats;
 use crate::capability::PlannedOperation;
+use crate::capability::backend::OrphanedUpload;
 use crate::capability::budget::Usage;
 use crate::plan::Mode;
 use crate::sandbox::{Failure, Outcome};
@@ -31,6 +33,14 @@ pub struct Report {
     /// AssumeRole calls the process has made so far, per account (AWS backend only).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub assume_role_calls: BTreeMap<String, u64>,
+    /// What AWS's faults cost, per account that had any: retries, throttling answers,
+    /// credentials assumed again, bodies read on after a broken connection.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub call_stats: BTreeMap<String, CallStats>,
+    /// Multipart uploads left open because S3 refused their abort: clean them up (or let
+    /// an `AbortIncompleteMultipartUpload` lifecycle rule do it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orphaned_uploads: Vec<OrphanedUpload>,
     /// What the operator should know about the plan (e.g. a plugin without a grant).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -148,8 +158,20 @@ impl Report {
     pub fn summary(&self) -> String {
         let count = |status| self.entries.iter().filter(|e| e.status == status).count();
         let total = |f: fn(&Usage) -> u64| self.entries.iter().map(|e| f(&e.usage)).sum::<u64>();
+        let mut faults = CallStats::default();
+        for stats in self.call_stats.values() {
+            faults.add(*stats);
+        }
+        let faults = if faults == CallStats::default() {
+            String::new()
+        } else {
+            format!(
+                "; AWS faults absorbed: {} retries ({} throttled), {} credential refreshes, {} resumed reads",
+                faults.retries, faults.throttled, faults.refreshes, faults.resumes
+            )
+        };
         format!(
-            "{} ok, {} failed, {} skipped in {:.1} s; {} S3 calls ({} denied), {} read, {} written{}",
+            "{} ok, {} failed, {} skipped in {:.1} s; {} S3 calls ({} denied), {} read, {} written{faults}{}",
             count(Status::Ok),
             count(Status::Error),
             count(Status::Skipped),
@@ -280,6 +302,8 @@ mod tests {
             dry_run: false,
             duration_ms: 1500,
             assume_role_calls: BTreeMap::new(),
+            call_stats: BTreeMap::new(),
+            orphaned_uploads: Vec::new(),
             notes: Vec::new(),
             entries: vec![
                 Entry::new(
@@ -335,6 +359,8 @@ mod tests {
             dry_run: false,
             duration_ms: 1,
             assume_role_calls: BTreeMap::new(),
+            call_stats: BTreeMap::new(),
+            orphaned_uploads: Vec::new(),
             notes: vec![format!("note {HOSTILE}")],
             entries: vec![
                 Entry::new(

@@ -19,4 +19,5 @@ mod plugin_dir;
 mod plugins;
 mod s3_semantics;
 mod sandbox;
+mod scaffold;
 mod streaming;

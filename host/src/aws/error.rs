@@ -40,14 +40,15 @@ pub struct AwsError {
     /// What xacct was doing, e.g. `AssumeRole into arn:aws:iam::…:role/x`.
     pub what: String,
     pub service: Service,
-    /// AWS's error code, e.g. `AccessDenied`.
-    pub code: Option<String>,
+    /// AWS's error code, e.g. `AccessDenied`. (Boxed strings keep the error small: it is
+    /// the error side of every session lookup.)
+    pub code: Option<Box<str>>,
     pub status: Option<u16>,
-    pub request_id: Option<String>,
+    pub request_id: Option<Box<str>>,
     /// AWS's own explanation (or the transport's), credential-shaped text removed.
     pub message: Option<String>,
     /// What to change, where xacct knows.
-    pub fix: Option<String>,
+    pub fix: Option<Box<str>>,
 }
 
 impl std::error::Error for AwsError {}
@@ -85,7 +86,7 @@ impl AwsError {
         }
         let (code, message, status) = match err {
             SdkError::ServiceError(context) => (
-                context.err().code().map(str::to_owned),
+                context.err().code().map(Into::into),
                 context.err().message().map(str::to_owned),
                 Some(context.raw().status().as_u16()),
             ),
@@ -114,7 +115,7 @@ impl AwsError {
             service,
             code,
             status,
-            request_id: err.request_id().map(str::to_owned),
+            request_id: err.request_id().map(Into::into),
             message: message.map(|m| redact(&m)),
             fix: None,
         }
@@ -151,7 +152,7 @@ impl AwsError {
 
     /// The same failure with what to change.
     pub fn with_fix(mut self, fix: impl Into<String>) -> AwsError {
-        self.fix = Some(fix.into());
+        self.fix = Some(fix.into().into_boxed_str());
         self
     }
 
@@ -244,6 +245,21 @@ where
             None => S3Error::Other(format!("{what}: the request could not be sent")),
         },
     }
+}
+
+/// Whether AWS refused a call because its credentials expired or were revoked: the call
+/// may succeed with freshly assumed ones.
+pub fn credentials_rejected<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let SdkError::ServiceError(context) = err else {
+        return false;
+    };
+    matches!(
+        context.err().code(),
+        Some("ExpiredToken" | "ExpiredTokenException" | "InvalidToken" | "RequestExpired" | "TokenRefreshRequired")
+    )
 }
 
 /// An S3 call's WIT error.

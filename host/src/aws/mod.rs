@@ -1,7 +1,8 @@
 //! Everything AWS, in one place: the home identity and the sessions it opens
 //! ([`session`], the pipeline's **credentials** stage), error mapping for plugins and for
 //! operators ([`error`]), regions ([`region`]), requests pinned to their account
-//! ([`pin`]) and the IAM documents an operator creates ([`iam`]).
+//! ([`pin`]), what AWS's faults cost each account ([`stats`]) and the IAM documents an
+//! operator creates ([`iam`]).
 //!
 //! The S3 backend (`capability::aws`) is built on this module; nothing here knows of
 //! plugins beyond the grant a session is bounded by.
@@ -11,6 +12,7 @@ pub mod iam;
 pub mod pin;
 pub mod region;
 pub mod session;
+pub mod stats;
 
 pub use error::{AwsError, Service};
 pub use session::{HomeIdentityError, Session, SessionSpec, Sessions};

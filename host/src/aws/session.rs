@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::identity::IdentityCache;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -28,12 +28,18 @@ use aws_sdk_sts::types::Tag;
 
 use super::error::{AwsError, Service};
 use super::pin::PinnedToAccount;
-use crate::config::{AccountConfig, AwsConfig, SourceIdentity};
+use super::stats::{AttemptCounter, CallStats, Counters};
+use crate::config::{AccountConfig, AwsConfig, RetryMode, SourceIdentity};
 use crate::policy::Grant;
 
 /// Assumed credentials are replaced this long before they expire, so that a call never
 /// starts with credentials about to lapse.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+
+/// AssumeRole calls in flight at once, for the whole process: at a concurrency of 64
+/// the first uses of 64 accounts would otherwise hit STS in the same instant, and STS
+/// throttles per caller.
+const ASSUME_ROLE_AT_ONCE: usize = 8;
 
 /// The home identity and every session opened from it.
 pub struct Sessions {
@@ -47,6 +53,8 @@ pub struct Sessions {
     session_tags: bool,
     /// The `SourceIdentity` set on every AssumeRole.
     source_identity: Option<String>,
+    /// The process-wide AssumeRole governor.
+    assume_role_permits: Arc<tokio::sync::Semaphore>,
     accounts: HashMap<String, AccountConfig>,
     open: Mutex<HashMap<SessionKey, Arc<Session>>>,
 }
@@ -96,9 +104,11 @@ impl SessionSpec {
 pub struct Session {
     pub account_id: String,
     pub role_arn: String,
-    credentials: SharedCredentialsProvider,
+    credentials: Arc<CachedCredentials>,
     /// AssumeRole calls made for this session.
     assume_role_calls: Arc<AtomicU64>,
+    /// Retries, throttling and refreshes of every client of the session.
+    counters: Arc<Counters>,
     /// What the AssumeRole asked for beyond the role itself, to explain a refusal.
     extras: Vec<&'static str>,
     /// The account's S3 client configuration; clients for other regions derive from it.
@@ -137,7 +147,14 @@ impl Sessions {
         if let Some(credentials) = home_credentials {
             loader = loader.credentials_provider(credentials);
         }
-        let home = loader.load().await;
+        let retry = match aws.retry_mode {
+            RetryMode::Standard => aws_config::retry::RetryConfig::standard(),
+            RetryMode::Adaptive => aws_config::retry::RetryConfig::adaptive(),
+        };
+        let home = loader
+            .retry_config(retry.with_max_attempts(aws.max_attempts))
+            .load()
+            .await;
         // The only client that uses the home identity: its identity cache is the one
         // resolution of the home credentials for the whole process.
         let sts = aws_sdk_sts::Client::new(&home);
@@ -170,6 +187,7 @@ impl Sessions {
             home_arn,
             session_tags: aws.session_tags,
             source_identity,
+            assume_role_permits: Arc::new(tokio::sync::Semaphore::new(ASSUME_ROLE_AT_ONCE)),
             accounts: accounts.iter().map(|a| (a.id.clone(), a.clone())).collect(),
             open: Mutex::new(HashMap::new()),
         })
@@ -242,22 +260,29 @@ impl Sessions {
             request = request.tags(Tag::builder().key(name).value(value).build().expect("key and value are set"));
         }
         let assume_role_calls = Arc::new(AtomicU64::new(0));
-        let credentials = SharedCredentialsProvider::new(CachedCredentials::new(
-            SharedCredentialsProvider::new(AssumeRole { request }),
+        let counters = Arc::new(Counters::default());
+        let credentials = Arc::new(CachedCredentials::new(
+            SharedCredentialsProvider::new(AssumeRole {
+                request,
+                counter: AttemptCounter(counters.clone()),
+                permits: self.assume_role_permits.clone(),
+            }),
             assume_role_calls.clone(),
         ));
+        let provider = SharedCredentialsProvider::new(Shared(credentials.clone()));
         let account_region = account.region.clone();
         let s3_config = aws_sdk_s3::config::Builder::from(&self.home)
             .region(Region::new(account_region.clone()))
             .timeout_config(s3_timeouts())
-            .credentials_provider(credentials.clone())
+            .credentials_provider(provider.clone())
             .identity_cache(IdentityCache::no_cache())
             .force_path_style(self.path_style)
             .interceptor(PinnedToAccount::new(&account.id))
+            .interceptor(AttemptCounter(counters.clone()))
             .build();
         let sts = aws_sdk_sts::config::Builder::from(&self.home)
             .region(Region::new(account_region.clone()))
-            .credentials_provider(credentials.clone())
+            .credentials_provider(provider.clone())
             .identity_cache(IdentityCache::no_cache())
             .build();
         Session {
@@ -265,6 +290,7 @@ impl Sessions {
             role_arn: key.role_arn.clone(),
             credentials,
             assume_role_calls,
+            counters,
             extras,
             s3_config,
             account_region,
@@ -272,6 +298,22 @@ impl Sessions {
             bucket_regions: Mutex::new(HashMap::new()),
             sts: aws_sdk_sts::Client::from_conf(sts),
         }
+    }
+
+    /// Retries, throttling and credential refreshes so far, per account id (only accounts
+    /// that had any).
+    pub fn call_stats(&self) -> BTreeMap<String, CallStats> {
+        let mut stats: BTreeMap<String, CallStats> = BTreeMap::new();
+        for session in self.open.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            let session_stats = session.counters.stats();
+            if session_stats != CallStats::default() {
+                stats
+                    .entry(session.account_id.clone())
+                    .or_default()
+                    .add(session_stats);
+            }
+        }
+        stats
     }
 
     /// AssumeRole calls made so far, per account id (every configured account listed).
@@ -304,7 +346,7 @@ impl Session {
     /// names what the trust policy must allow beyond `sts:AssumeRole`.
     pub async fn ensure_credentials(&self) -> Result<(), AwsError> {
         let what = format!("AssumeRole into {}", self.role_arn);
-        match self.credentials.provide_credentials().await {
+        match self.credentials.get().await {
             Ok(_) => Ok(()),
             Err(err) => {
                 let err = AwsError::from_credentials(&what, &err);
@@ -318,6 +360,20 @@ impl Session {
                 Err(err)
             }
         }
+    }
+
+    /// AWS declared the credentials of a call started at `started` expired or invalid:
+    /// unless they were replaced since, the next call assumes the role again (once, for
+    /// every concurrent caller).
+    pub fn credentials_rejected(&self, started: Instant) {
+        if self.credentials.forget_if_older(started) {
+            self.counters.refreshed();
+        }
+    }
+
+    /// The session's fault counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// The S3 client for requests on `bucket` (its region, once known), or for requests
@@ -401,13 +457,23 @@ fn source_identity_of(caller_arn: &str) -> String {
 #[derive(Debug)]
 struct AssumeRole {
     request: aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder,
+    /// The session's counters: STS's retries and throttling are the account's too.
+    counter: AttemptCounter,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AssumeRole {
     async fn assume(&self) -> provider::Result {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| CredentialsError::unhandled("the AssumeRole governor is closed"))?;
         let output = self
             .request
             .clone()
+            .customize()
+            .interceptor(self.counter.clone())
             .send()
             .await
             .map_err(CredentialsError::provider_error)?;
@@ -442,7 +508,9 @@ impl ProvideCredentials for AssumeRole {
 struct CachedCredentials {
     source: SharedCredentialsProvider,
     /// Holding this lock across the resolution is what coalesces concurrent first uses.
-    current: tokio::sync::Mutex<Option<Credentials>>,
+    current: tokio::sync::Mutex<Option<(Credentials, Instant)>>,
+    /// Set when AWS rejected the credentials: the next use resolves them again.
+    forgotten: std::sync::atomic::AtomicBool,
     resolutions: Arc<AtomicU64>,
 }
 
@@ -451,21 +519,41 @@ impl CachedCredentials {
         CachedCredentials {
             source,
             current: tokio::sync::Mutex::new(None),
+            forgotten: std::sync::atomic::AtomicBool::new(false),
             resolutions,
         }
     }
 
     async fn get(&self) -> provider::Result {
         let mut current = self.current.lock().await;
-        if let Some(credentials) = current.as_ref().filter(|c| still_fresh(c)) {
+        let forgotten = self.forgotten.swap(false, Ordering::AcqRel);
+        if let Some((credentials, _)) = current.as_ref().filter(|(c, _)| !forgotten && still_fresh(c)) {
             return Ok(credentials.clone());
         }
         self.resolutions.fetch_add(1, Ordering::Relaxed);
         let credentials = self.source.provide_credentials().await?;
-        *current = Some(credentials.clone());
+        *current = Some((credentials.clone(), Instant::now()));
         Ok(credentials)
     }
+
+    /// Forgets the credentials if they were obtained before `started` (so not already
+    /// replaced by another caller's refresh); true if they were.
+    fn forget_if_older(&self, started: Instant) -> bool {
+        let Ok(current) = self.current.try_lock() else {
+            // A refresh is under way: its credentials are newer than the call's.
+            return false;
+        };
+        let older = current.as_ref().is_some_and(|(_, at)| *at <= started);
+        if older {
+            self.forgotten.store(true, Ordering::Release);
+        }
+        older
+    }
 }
+
+/// A [`CachedCredentials`] shared by several clients.
+#[derive(Debug)]
+struct Shared(Arc<CachedCredentials>);
 
 fn still_fresh(credentials: &Credentials) -> bool {
     credentials
@@ -473,12 +561,12 @@ fn still_fresh(credentials: &Credentials) -> bool {
         .is_none_or(|expiry| SystemTime::now() + REFRESH_BEFORE_EXPIRY < expiry)
 }
 
-impl ProvideCredentials for CachedCredentials {
+impl ProvideCredentials for Shared {
     fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
     where
         Self: 'a,
     {
-        future::ProvideCredentials::new(self.get())
+        future::ProvideCredentials::new(self.0.get())
     }
 }
 

@@ -19,6 +19,7 @@ use crate::bindings::s3::{
 };
 use super::budget::Lease;
 use crate::aws::AwsError;
+use crate::aws::stats::CallStats;
 use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
 
 /// An object being read: its metadata and a stream of its bytes.
@@ -33,6 +34,18 @@ pub struct ObjectStream {
     pub buffer_bytes: u64,
 }
 
+/// A multipart upload that could not be aborted: it holds storage (and is billed) until
+/// someone aborts it or a lifecycle rule (`AbortIncompleteMultipartUpload`) does.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OrphanedUpload {
+    pub account: String,
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    /// Why the abort failed.
+    pub reason: String,
+}
+
 /// An S3 implementation, shared by every invocation of a run.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -45,6 +58,16 @@ pub trait Backend: Send + Sync + 'static {
     /// AssumeRole calls made so far, per account id; empty where there are none.
     fn assume_role_calls(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
+    }
+
+    /// Retries, throttling, refreshes and resumes so far, per account id.
+    fn call_stats(&self) -> BTreeMap<String, CallStats> {
+        BTreeMap::new()
+    }
+
+    /// Multipart uploads left open because their abort was refused.
+    fn orphaned_uploads(&self) -> Vec<OrphanedUpload> {
+        Vec::new()
     }
 
     async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error>;

@@ -293,6 +293,12 @@ impl Budget {
     }
 }
 
+/// A body error the host wrote for the guest: passed on as it is, where every other
+/// error is replaced by a generic one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GuestReadable(pub String);
+
 /// An object body as the guest reads it: counted against the read budget, its errors
 /// written by the host, holding its slot and host memory until the guest drops it.
 pub struct MeteredReader<R> {
@@ -327,10 +333,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for MeteredReader<R> {
         // A backend's own error text (an SDK's, a file system's) never reaches the guest.
         let polled = match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Err(err)) => {
-                return Poll::Ready(Err(io::Error::new(
-                    err.kind(),
-                    "reading the object's body failed",
-                )));
+                let message = match err.get_ref().and_then(|e| e.downcast_ref::<GuestReadable>()) {
+                    Some(GuestReadable(message)) => message.clone(),
+                    None => "reading the object's body failed".to_owned(),
+                };
+                return Poll::Ready(Err(io::Error::new(err.kind(), message)));
             }
             polled => polled,
         };

@@ -33,7 +33,9 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Either, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -41,7 +43,112 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-type Body = Either<Incoming, Full<Bytes>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = BoxBody<Bytes, BoxError>;
+
+/// A body held in memory.
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+/// A body streamed through.
+fn streamed(body: Incoming) -> Body {
+    body.map_err(BoxError::from).boxed()
+}
+
+/// Faults to inject, on deterministic schedules (every Nth request of a kind; 0: never).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Every Nth AssumeRole answered with STS's `Throttling` (HTTP 400, in STS's XML).
+    pub sts_throttle_every: u32,
+    /// Every Nth S3 request answered with `503 SlowDown`.
+    pub s3_slowdown_every: u32,
+    /// Every Nth GetObject of more than 1 MiB has its connection closed after 64 KiB of
+    /// body.
+    pub reset_large_get_every: u32,
+    /// Each account's Nth S3 request (once per account) answered `400 ExpiredToken`.
+    pub expire_each_account_at: u32,
+    /// AbortMultipartUpload refused (403), as for a role without
+    /// `s3:AbortMultipartUpload`.
+    pub refuse_abort: bool,
+    /// Every GetObject with `If-Match` (a resumed read) answered `412 PreconditionFailed`,
+    /// as when the object was replaced since the read began.
+    pub changed_since_read: bool,
+}
+
+/// How many faults of each kind were injected, and how many requests each schedule saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Injected {
+    pub sts_throttles: u32,
+    pub slowdowns: u32,
+    pub resets: u32,
+    pub expirations: u32,
+    pub refused_aborts: u32,
+    pub preconditions: u32,
+}
+
+#[derive(Debug, Default)]
+struct Schedule {
+    faults: Faults,
+    assume_roles: u32,
+    s3_requests: u32,
+    large_gets: u32,
+    per_account: HashMap<String, u32>,
+    expired: std::collections::HashSet<String>,
+    injected: Injected,
+}
+
+/// Counts one request on an every-Nth schedule: true when this one is the Nth.
+fn nth(count: &mut u32, every: u32) -> bool {
+    *count += 1;
+    every > 0 && (*count).is_multiple_of(every)
+}
+
+/// A response body cut off after `left` bytes, the connection then broken.
+struct Cut {
+    inner: Incoming,
+    left: usize,
+}
+
+impl hyper::body::Body for Cut {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        if self.left == 0 {
+            return Poll::Ready(Some(Err("shim: connection reset mid-body".into())));
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(mut data) => {
+                    data.truncate(self.left);
+                    self.left -= data.len();
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Err(frame) => Poll::Ready(Some(Ok(frame))),
+            },
+            Poll::Ready(Some(Err(err))) => Poll::Ready(Some(Err(err.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// An S3 error answer.
+fn s3_fault(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>SHIM-FAULT</RequestId></Error>"
+    );
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/xml")
+        .body(full(xml))
+        .unwrap()
+}
 
 /// What the shim has learned of the accounts behind the traffic.
 #[derive(Default)]
@@ -56,6 +163,7 @@ struct Knowledge {
     trust: HashMap<String, serde_json::Value>,
     /// How long a CopyObject waits before it reaches moto.
     copy_delay: std::time::Duration,
+    schedule: Schedule,
 }
 
 /// The running shim; stopped when dropped.
@@ -120,6 +228,22 @@ impl Shim {
 }
 
 impl Shim {
+    /// From now on these faults are injected (schedules start counting afresh).
+    pub fn inject(&self, faults: Faults) {
+        let mut knowledge = self.knowledge.lock().unwrap();
+        let injected = knowledge.schedule.injected;
+        knowledge.schedule = Schedule {
+            faults,
+            injected,
+            ..Schedule::default()
+        };
+    }
+
+    /// The faults injected so far.
+    pub fn injected(&self) -> Injected {
+        self.knowledge.lock().unwrap().schedule.injected
+    }
+
     /// From now on every CopyObject waits `delay` before it reaches moto.
     pub fn delay_copies(&self, delay: std::time::Duration) {
         self.knowledge.lock().unwrap().copy_delay = delay;
@@ -184,20 +308,29 @@ fn wrong_region(method: &hyper::Method, sent: &str, region: &str) -> Response<Bo
         .status(status)
         .header("content-type", "application/xml")
         .header("x-amz-bucket-region", region)
-        .body(Either::Right(Full::new(Bytes::from(xml))))
+        .body(full(xml))
         .unwrap()
 }
 
 /// STS's refusal, in its own XML so that the SDK parses it.
 fn sts_denied(action: &str, role: &str) -> Response<Body> {
+    sts_error(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        &format!("User is not authorized to perform: {action} on resource: {role}"),
+    )
+}
+
+/// An STS error answer, in STS's own XML.
+fn sts_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let xml = format!(
-        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: {action} on resource: {role}</Message></Error><RequestId>SHIM-STS</RequestId></ErrorResponse>"
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>SHIM-STS</RequestId></ErrorResponse>"
     );
     Response::builder()
-        .status(StatusCode::FORBIDDEN)
+        .status(status)
         .header("content-type", "text/xml")
         .header("x-amzn-requestid", "SHIM-STS")
-        .body(Either::Right(Full::new(Bytes::from(xml))))
+        .body(full(xml))
         .unwrap()
 }
 
@@ -252,7 +385,7 @@ fn access_denied() -> Response<Body> {
     Response::builder()
         .status(StatusCode::FORBIDDEN)
         .header("content-type", "application/xml")
-        .body(Either::Right(Full::new(Bytes::from(xml))))
+        .body(full(xml))
         .unwrap()
 }
 
@@ -271,7 +404,7 @@ async fn handle(
         return Ok(iam(request, &signer, &knowledge, &upstream).await);
     }
     if service != Some("s3") {
-        return Ok(forward(request.map(Either::Left), &upstream).await);
+        return Ok(forward(request.map(streamed), &upstream).await);
     }
     let signer = signer.expect("signed");
     let path = request.uri().path().to_owned();
@@ -312,13 +445,16 @@ async fn handle(
     if request.headers().contains_key("x-amz-copy-source") && !copy_delay.is_zero() {
         tokio::time::sleep(copy_delay).await;
     }
+    if !creates_bucket && let Some(fault) = s3_fault_for(&request, &signer, &knowledge) {
+        return Ok(fault);
+    }
     if creates_bucket {
         // The body names the bucket's region; none means us-east-1.
         let (parts, body) = request.into_parts();
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let text = String::from_utf8_lossy(&body);
         let region = xml_field(&text, "LocationConstraint").unwrap_or("us-east-1").to_owned();
-        let request = Request::from_parts(parts, Either::Right(Full::new(body)));
+        let request = Request::from_parts(parts, full(body));
         let response = forward(request, &upstream).await;
         if response.status().is_success() {
             let mut knowledge = knowledge.lock().unwrap();
@@ -329,7 +465,81 @@ async fn handle(
         }
         return Ok(response);
     }
-    Ok(forward(request.map(Either::Left), &upstream).await)
+    let is_get = request.method() == hyper::Method::GET && request.uri().query().is_none();
+    let Some(response) = forward_raw(request.map(streamed), &upstream).await else {
+        return Ok(forward_failed());
+    };
+    let large = response
+        .headers()
+        .get("content-length")
+        .and_then(|l| l.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|length| length > 1 << 20);
+    if is_get && large && response.status().is_success() {
+        let mut knowledge = knowledge.lock().unwrap();
+        let schedule = &mut knowledge.schedule;
+        if nth(&mut schedule.large_gets, schedule.faults.reset_large_get_every) {
+            schedule.injected.resets += 1;
+            drop(knowledge);
+            return Ok(response.map(|inner| {
+                Cut {
+                    inner,
+                    left: 64 << 10,
+                }
+                .boxed()
+            }));
+        }
+    }
+    Ok(response.map(streamed))
+}
+
+/// The fault an S3 request meets on the current schedule, if any.
+fn s3_fault_for(
+    request: &Request<Incoming>,
+    signer: &Signer,
+    knowledge: &Mutex<Knowledge>,
+) -> Option<Response<Body>> {
+    let mut knowledge = knowledge.lock().unwrap();
+    let account = knowledge.keys.get(&signer.key).cloned();
+    let schedule = &mut knowledge.schedule;
+    let faults = schedule.faults;
+    let query = request.uri().query().unwrap_or("");
+    if faults.refuse_abort && request.method() == hyper::Method::DELETE && query.contains("uploadId=") {
+        schedule.injected.refused_aborts += 1;
+        return Some(s3_fault(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"));
+    }
+    if faults.changed_since_read && request.headers().contains_key("if-match") {
+        schedule.injected.preconditions += 1;
+        return Some(s3_fault(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        ));
+    }
+    if let Some(account) = account
+        && faults.expire_each_account_at > 0
+        && !schedule.expired.contains(&account)
+    {
+        let seen = schedule.per_account.entry(account.clone()).or_default();
+        *seen += 1;
+        if *seen == faults.expire_each_account_at {
+            schedule.expired.insert(account);
+            schedule.injected.expirations += 1;
+            return Some(s3_fault(
+                StatusCode::BAD_REQUEST,
+                "ExpiredToken",
+                "The provided token has expired.",
+            ));
+        }
+    }
+    if nth(&mut schedule.s3_requests, faults.s3_slowdown_every) {
+        schedule.injected.slowdowns += 1;
+        return Some(s3_fault(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SlowDown",
+            "Please reduce your request rate.",
+        ));
+    }
+    None
 }
 
 /// Forwards an STS request and learns which account the keys an AssumeRole hands out act
@@ -343,6 +553,14 @@ async fn sts(
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let fields = form(&body);
     if fields.get("Action").map(String::as_str) == Some("AssumeRole") {
+        let mut known = knowledge.lock().unwrap();
+        let schedule = &mut known.schedule;
+        if nth(&mut schedule.assume_roles, schedule.faults.sts_throttle_every) {
+            schedule.injected.sts_throttles += 1;
+            drop(known);
+            return sts_error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded");
+        }
+        drop(known);
         let role = fields.get("RoleArn").cloned().unwrap_or_default();
         let policy = knowledge.lock().unwrap().trust.get(&role).cloned();
         if let Some(policy) = policy {
@@ -360,7 +578,7 @@ async fn sts(
             }
         }
     }
-    let request = Request::from_parts(parts, Either::Right(Full::new(body)));
+    let request = Request::from_parts(parts, full(body));
     let (parts, body) = forward(request, upstream).await.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
@@ -375,7 +593,7 @@ async fn sts(
             .keys
             .insert(key.to_owned(), account.to_owned());
     }
-    Response::from_parts(parts, Either::Right(Full::new(body)))
+    Response::from_parts(parts, full(body))
 }
 
 /// Forwards an IAM request and learns the trust policies of the roles it creates or
@@ -389,7 +607,7 @@ async fn iam(
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let fields = form(&body);
-    let request = Request::from_parts(parts, Either::Right(Full::new(body)));
+    let request = Request::from_parts(parts, full(body));
     let response = forward(request, upstream).await;
     let document = match fields.get("Action").map(String::as_str) {
         Some("CreateRole") => fields.get("AssumeRolePolicyDocument"),
@@ -413,23 +631,25 @@ async fn iam(
 /// Sends a request on to moto as it came (same Host header, so signatures still match)
 /// and streams the answer back.
 async fn forward(request: Request<Body>, upstream: &str) -> Response<Body> {
-    let failed = || {
-        Response::builder()
-            .status(StatusCode::BAD_GATEWAY)
-            .body(Either::Right(Full::new(Bytes::from_static(b"shim: moto unreachable"))))
-            .unwrap()
-    };
-    let Ok(stream) = TcpStream::connect(upstream).await else {
-        return failed();
-    };
-    let Ok((mut sender, connection)) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-    else {
-        return failed();
-    };
-    tokio::spawn(connection);
-    match sender.send_request(request).await {
-        Ok(response) => response.map(Either::Left),
-        Err(_) => failed(),
+    match forward_raw(request, upstream).await {
+        Some(response) => response.map(streamed),
+        None => forward_failed(),
     }
+}
+
+fn forward_failed() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::BAD_GATEWAY)
+        .body(full(Bytes::from_static(b"shim: moto unreachable")))
+        .unwrap()
+}
+
+/// moto's answer as it comes, or none if moto could not be reached.
+async fn forward_raw(request: Request<Body>, upstream: &str) -> Option<Response<Incoming>> {
+    let stream = TcpStream::connect(upstream).await.ok()?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(connection);
+    sender.send_request(request).await.ok()
 }

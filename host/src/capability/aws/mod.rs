@@ -6,14 +6,22 @@
 //! (`301 PermanentRedirect`, `400 AuthorizationHeaderMalformed`) is sent once more there
 //! ([`AwsBackend::on_bucket`]); plugins do nothing different.
 //!
+//! AWS's faults cost time, not accounts: the SDK retries (adaptive by default, within
+//! `max_attempts`); credentials AWS declares expired are assumed again and the call sent
+//! once more; a body whose connection breaks is read on from the next byte
+//! ([`resume`]).
+//!
 //! Bodies stream both ways: a get hands the SDK's byte stream to the guest as it arrives;
 //! a put sends what the guest writes, as one PutObject when it is small and as a
 //! multipart upload (8 MiB parts) otherwise, aborted on any failure so that no partial
 //! object or orphaned upload remains. Errors are mapped to the WIT variant from the
 //! service's error code and HTTP status only; no SDK text reaches the guest.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod resume;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
@@ -30,8 +38,11 @@ use super::backend::{
     Backend, ObjectStream, PutBody, aborted, check_bucket_name, check_delete_batch, check_key,
     check_tags, empty_page, page_size,
 };
+use super::backend::OrphanedUpload;
 use super::budget::Lease;
-use crate::aws::error::{Service, classify, s3_error};
+use resume::ResumingBody;
+use crate::aws::error::{Service, classify, credentials_rejected, s3_error};
+use crate::aws::stats::CallStats;
 use crate::aws::region::redirected_to;
 use crate::aws::{AwsError, Session, SessionSpec, Sessions};
 use crate::bindings::s3::{
@@ -59,11 +70,17 @@ const CONNECTION_BUFFER_BYTES: u64 = 512 << 10;
 pub struct AwsBackend {
     sessions: Arc<Sessions>,
     spec: SessionSpec,
+    /// Multipart uploads whose abort S3 refused: the operator must clean them up.
+    orphans: Mutex<Vec<OrphanedUpload>>,
 }
 
 impl AwsBackend {
     pub fn new(sessions: Arc<Sessions>, spec: SessionSpec) -> Self {
-        AwsBackend { sessions, spec }
+        AwsBackend {
+            sessions,
+            spec,
+            orphans: Mutex::new(Vec::new()),
+        }
     }
 
     fn session(&self, account: &Account) -> Result<Arc<Session>, S3Error> {
@@ -72,12 +89,14 @@ impl AwsBackend {
             .map_err(|err| err.for_guest())
     }
 
-    /// Sends a request on `bucket` through the client of the bucket's region; when S3
-    /// answers that the bucket is elsewhere, remembers where and sends it there once more.
+    /// Sends a request on `bucket` (or on no bucket) through the client of the bucket's
+    /// region. When S3 answers that the bucket is elsewhere, remembers where and sends it
+    /// there; when it declares the credentials expired, assumes the role again and sends
+    /// it once more.
     async fn on_bucket<T, E, F, Fut>(
         &self,
         account: &Account,
-        bucket: &str,
+        bucket: Option<&str>,
         what: &str,
         send: F,
     ) -> Result<T, S3Error>
@@ -87,20 +106,24 @@ impl AwsBackend {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let session = self.session(account)?;
-        let mut redirected = false;
+        let (mut redirected, mut refreshed) = (false, false);
         loop {
-            match send(session.s3(Some(bucket))).await {
+            let started = Instant::now();
+            let err = match send(session.s3(bucket)).await {
                 Ok(output) => return Ok(output),
-                Err(err) => match redirected_to(&err) {
-                    Some(region)
-                        if !redirected
-                            && session.bucket_region(bucket).as_ref() != Some(&region) =>
-                    {
-                        session.learn_bucket_region(bucket, &region);
-                        redirected = true;
-                    }
-                    _ => return Err(s3_error(&err, what)),
-                },
+                Err(err) => err,
+            };
+            if let (Some(bucket), Some(region)) = (bucket, redirected_to(&err))
+                && !redirected
+                && session.bucket_region(bucket).as_ref() != Some(&region)
+            {
+                session.learn_bucket_region(bucket, &region);
+                redirected = true;
+            } else if credentials_rejected(&err) && !refreshed {
+                session.credentials_rejected(started);
+                refreshed = true;
+            } else {
+                return Err(s3_error(&err, what));
             }
         }
     }
@@ -156,6 +179,17 @@ struct Multipart {
 
 #[async_trait]
 impl Backend for AwsBackend {
+    fn call_stats(&self) -> BTreeMap<String, CallStats> {
+        self.sessions.call_stats()
+    }
+
+    fn orphaned_uploads(&self) -> Vec<OrphanedUpload> {
+        self.orphans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     async fn prepare_account(&self, account: &Account) -> Result<(), AwsError> {
         self.sessions
             .session(&account.id, &self.spec)?
@@ -170,12 +204,9 @@ impl Backend for AwsBackend {
     async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error> {
         let what = "ListBuckets";
         let session = self.session(account)?;
-        let output = session
-            .s3(None)
-            .list_buckets()
-            .send()
-            .await
-            .map_err(|e| s3_error(&e, what))?;
+        let output = self
+            .on_bucket(account, None, what, |s3| s3.list_buckets().send())
+            .await?;
         let mut buckets: Vec<Bucket> = output
             .buckets()
             .iter()
@@ -206,7 +237,7 @@ impl Backend for AwsBackend {
             return Ok(empty_page());
         };
         let output = self
-            .on_bucket(account, &request.bucket, &what, |s3| {
+            .on_bucket(account, Some(&request.bucket), &what, |s3| {
                 s3.list_objects_v2()
                     .bucket(&request.bucket)
                     .set_prefix(request.prefix.clone())
@@ -253,7 +284,7 @@ impl Backend for AwsBackend {
         check_key(key)?;
         let what = format!("HeadObject {bucket}/{key}");
         let output = self
-            .on_bucket(account, bucket, &what, |s3| {
+            .on_bucket(account, Some(bucket), &what, |s3| {
                 s3.head_object().bucket(bucket).key(key).send()
             })
             .await?;
@@ -281,7 +312,7 @@ impl Backend for AwsBackend {
             None => format!("bytes={}-", r.first),
         });
         let output = self
-            .on_bucket(account, bucket, &what, |s3| {
+            .on_bucket(account, Some(bucket), &what, |s3| {
                 s3.get_object()
                     .bucket(bucket)
                     .key(key)
@@ -290,16 +321,26 @@ impl Backend for AwsBackend {
             })
             .await?;
         let content_length = size(output.content_length());
+        let meta = ObjectMeta {
+            size: total_from_content_range(output.content_range()).unwrap_or(content_length),
+            etag: output.e_tag().unwrap_or_default().to_owned(),
+            content_type: output.content_type().map(str::to_owned),
+            last_modified: millis(output.last_modified()),
+            metadata: sorted(output.metadata()),
+        };
+        let first = range.map_or(0, |r| r.first);
+        let body = ResumingBody::new(
+            Box::pin(output.body.into_async_read()),
+            self.session(account)?,
+            (bucket, key),
+            &meta.etag,
+            first,
+            first + content_length,
+        );
         Ok(ObjectStream {
-            meta: ObjectMeta {
-                size: total_from_content_range(output.content_range()).unwrap_or(content_length),
-                etag: output.e_tag().unwrap_or_default().to_owned(),
-                content_type: output.content_type().map(str::to_owned),
-                last_modified: millis(output.last_modified()),
-                metadata: sorted(output.metadata()),
-            },
+            meta,
             content_length,
-            body: Box::pin(output.body.into_async_read()),
+            body: Box::pin(body),
             buffer_bytes: CONNECTION_BUFFER_BYTES,
         })
     }
@@ -338,7 +379,7 @@ impl Backend for AwsBackend {
                     let _part_held = held.as_mut().map(|held| held.split(size as u64));
                     if multipart.is_none() {
                         let created = self
-                            .on_bucket(account, bucket, &what, |s3| {
+                            .on_bucket(account, Some(bucket), &what, |s3| {
                                 s3.create_multipart_upload()
                                     .bucket(bucket)
                                     .key(key)
@@ -366,7 +407,7 @@ impl Backend for AwsBackend {
             let etag = match multipart.as_mut() {
                 None => {
                     let whole = buffer.split().freeze();
-                    self.on_bucket(account, bucket, &what, |s3| {
+                    self.on_bucket(account, Some(bucket), &what, |s3| {
                         s3.put_object()
                             .bucket(bucket)
                             .key(key)
@@ -388,7 +429,7 @@ impl Backend for AwsBackend {
                     let parts = CompletedMultipartUpload::builder()
                         .set_parts(Some(upload.parts.clone()))
                         .build();
-                    self.on_bucket(account, bucket, &what, |s3| {
+                    self.on_bucket(account, Some(bucket), &what, |s3| {
                         s3.complete_multipart_upload()
                             .bucket(bucket)
                             .key(key)
@@ -413,7 +454,7 @@ impl Backend for AwsBackend {
             // Best effort: if even the abort fails, S3's lifecycle rules for incomplete
             // uploads are the backstop.
             let aborted = self
-                .on_bucket(account, bucket, "AbortMultipartUpload", |s3| {
+                .on_bucket(account, Some(bucket), "AbortMultipartUpload", |s3| {
                     s3.abort_multipart_upload()
                         .bucket(bucket)
                         .key(key)
@@ -422,13 +463,24 @@ impl Backend for AwsBackend {
                 })
                 .await;
             if let Err(err) = aborted {
+                let orphan = OrphanedUpload {
+                    account: account.id.clone(),
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    upload_id: upload.upload_id.clone(),
+                    reason: crate::capability::error_message(&err),
+                };
                 tracing::warn!(
                     bucket,
                     key,
-                    upload_id = upload.upload_id,
+                    upload_id = orphan.upload_id,
                     "could not abort a failed multipart upload: {}",
-                    crate::capability::error_message(&err)
+                    orphan.reason
                 );
+                self.orphans
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(orphan);
             }
         }
         outcome
@@ -443,7 +495,7 @@ impl Backend for AwsBackend {
         check_bucket_name(bucket)?;
         check_key(key)?;
         let what = format!("DeleteObject {bucket}/{key}");
-        self.on_bucket(account, bucket, &what, |s3| {
+        self.on_bucket(account, Some(bucket), &what, |s3| {
             s3.delete_object().bucket(bucket).key(key).send()
         })
         .await?;
@@ -484,7 +536,7 @@ impl Backend for AwsBackend {
             .build()
             .map_err(|_| build_error(&what))?;
         let output = self
-            .on_bucket(account, bucket, &what, |s3| {
+            .on_bucket(account, Some(bucket), &what, |s3| {
                 s3.delete_objects().bucket(bucket).delete(delete.clone()).send()
             })
             .await?;
@@ -521,7 +573,7 @@ impl Backend for AwsBackend {
             format!("CopyObject {source_bucket}/{source_key} to {target_bucket}/{target_key}");
         // A copy is sent to the target's region; the source may be in any region.
         let output = self
-            .on_bucket(account, target_bucket, &what, |s3| {
+            .on_bucket(account, Some(target_bucket), &what, |s3| {
                 s3.copy_object()
                     .copy_source(copy_source(source_bucket, source_key))
                     // The version whose size was budgeted, or nothing (412 if it changed).
@@ -555,7 +607,7 @@ impl Backend for AwsBackend {
         check_key(key)?;
         let what = format!("GetObjectTagging {bucket}/{key}");
         let output = self
-            .on_bucket(account, bucket, &what, |s3| {
+            .on_bucket(account, Some(bucket), &what, |s3| {
                 s3.get_object_tagging().bucket(bucket).key(key).send()
             })
             .await?;
@@ -583,7 +635,7 @@ impl Backend for AwsBackend {
             // The same outcome as an empty tag set, which some S3-compatible servers
             // cannot parse.
             let what = format!("DeleteObjectTagging {bucket}/{key}");
-            self.on_bucket(account, bucket, &what, |s3| {
+            self.on_bucket(account, Some(bucket), &what, |s3| {
                 s3.delete_object_tagging().bucket(bucket).key(key).send()
             })
             .await?;
@@ -604,7 +656,7 @@ impl Backend for AwsBackend {
             .set_tag_set(Some(tag_set))
             .build()
             .map_err(|_| build_error(&what))?;
-        self.on_bucket(account, bucket, &what, |s3| {
+        self.on_bucket(account, Some(bucket), &what, |s3| {
             s3.put_object_tagging()
                 .bucket(bucket)
                 .key(key)
@@ -628,7 +680,7 @@ impl AwsBackend {
     ) -> Result<(), S3Error> {
         let number = upload.parts.len() as i32 + 1;
         let output = self
-            .on_bucket(account, bucket, what, |s3| {
+            .on_bucket(account, Some(bucket), what, |s3| {
                 s3.upload_part()
                     .bucket(bucket)
                     .key(key)
