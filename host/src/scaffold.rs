@@ -238,7 +238,7 @@ mod tests {
         );
         let build = std::fs::read_to_string(dir.path().join("my-plugin/build.sh")).unwrap();
         assert!(
-            build.contains("release/my_plugin.wasm plugins/my-plugin.wasm"),
+            build.contains("release/my_plugin.wasm\" plugins/my-plugin.wasm"),
             "{build}"
         );
         let config = std::fs::read_to_string(dir.path().join("my-plugin/xacct.toml")).unwrap();
