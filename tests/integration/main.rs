@@ -21,3 +21,4 @@ mod s3_semantics;
 mod sandbox;
 mod scaffold;
 mod streaming;
+mod stopping;
