@@ -20,5 +20,6 @@ mod plugins;
 mod s3_semantics;
 mod sandbox;
 mod scaffold;
-mod streaming;
 mod stopping;
+mod streaming;
+mod terminal;
