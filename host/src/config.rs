@@ -258,6 +258,53 @@ impl Config {
         self.plugins.get(plugin).and_then(|p| p.grant.as_ref())
     }
 
+    /// The config of `xacct run --local-root ROOT` where there is no config file: every
+    /// default, the local backend at `root`, plugins in `./plugins`, and no grant; it is
+    /// named after the `./xacct.toml` that would hold one.
+    pub fn without_file(root: &Path) -> Config {
+        let mut config = Config::parse("", Path::new(DEFAULT_FILE))
+            .expect("the empty config is valid: every key has a default");
+        config.backend = BackendConfig::Local {
+            root: root.to_owned(),
+        };
+        config
+    }
+
+    /// On the local backend, a config that lists no `[[account]]` has one account per
+    /// directory at the top of its root named by a 12-digit id (alias: the id), so that
+    /// a directory of data is enough to develop against. Returns the other top-level
+    /// names, which are not accounts.
+    pub fn discover_local_accounts(&mut self) -> Vec<String> {
+        let BackendConfig::Local { root } = &self.backend else {
+            return Vec::new();
+        };
+        if !self.accounts.is_empty() {
+            return Vec::new();
+        }
+        let mut ignored = Vec::new();
+        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit()) {
+                self.accounts.push(AccountConfig {
+                    alias: name.clone(),
+                    id: name,
+                    region: "local".to_owned(),
+                    inherits_region: false,
+                    tags: BTreeMap::new(),
+                    role_arn: None,
+                    external_id: None,
+                    session_duration: None,
+                });
+            } else if !name.starts_with('.') {
+                ignored.push(name);
+            }
+        }
+        self.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        ignored.sort();
+        ignored
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -81,9 +81,12 @@ impl Plan {
     pub fn new(config: &Config, plugin: &str, mode: Mode, selection: &Selection) -> Plan {
         let grant = config.grant_for(plugin);
         let note = match grant {
+            // The whole grant on one line: TOML's inline table, valid before any section.
             None => Some(format!(
-                "plugin {plugin:?} has no grant, so it runs against no account: add [plugin.{plugin}] \
-                 with accounts = [...] and s3 rules to {}",
+                "plugin {plugin:?} has no grant, so it runs against no account; to let it list \
+                 and read every bucket of every account, add this line at the top of {}: \
+                 plugin.{plugin} = {{ accounts = [\"*\"], s3 = [{{ buckets = \"*\", actions = [\"list\", \"read\"] }}] }} \
+                 (then narrow the buckets, add prefixes, and write, delete or tag if it needs them)",
                 config.path.display()
             )),
             Some(grant) if !config.accounts.iter().any(|a| grant.covers(a)) => Some(format!(
@@ -169,7 +172,8 @@ mod tests {
         assert!(none.scopes().is_empty());
         let note = none.note.unwrap();
         assert!(
-            note.contains("[plugin.ungranted]") && note.contains("xacct.toml"),
+            note.contains("plugin.ungranted = { accounts = [\"*\"], s3 = [")
+                && note.contains("xacct.toml"),
             "{note}"
         );
     }

@@ -19,8 +19,8 @@ use wasmtime::component::{Component, Linker};
 
 use super::InvocationState;
 use super::adapt::adapt;
-use super::footprint::footprint;
 use super::cache::{CacheLocation, CompileCache, EntryKind};
+use super::footprint::footprint;
 use super::precheck::precheck;
 use crate::bindings::{PluginPre, WORLD};
 use crate::config::{
@@ -87,8 +87,26 @@ pub enum LoadError {
     },
 }
 
-/// The plugins of a directory: `NAME.wasm` → plugin `NAME`.
+/// Where cargo puts release builds under a target directory, so that `--plugins target`
+/// finds what `cargo build --release --target ...` made.
+const CARGO_RELEASE_DIRS: [&str; 2] = ["wasm32-wasip2/release", "wasm32-wasip1/release"];
+
+/// The plugins of a directory: `NAME.wasm` → plugin `NAME`; in a cargo target directory,
+/// those of its release builds too (a name found first wins).
 pub fn plugin_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
+    let mut plugins = wasm_files(dir)?;
+    for release in CARGO_RELEASE_DIRS.map(|release| dir.join(release)) {
+        for (name, path) in wasm_files(&release).unwrap_or_default() {
+            if !plugins.iter().any(|(found, _)| *found == name) {
+                plugins.push((name, path));
+            }
+        }
+    }
+    plugins.sort();
+    Ok(plugins)
+}
+
+fn wasm_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Dir {
         dir: dir.to_owned(),
         source,
@@ -105,7 +123,6 @@ pub fn plugin_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
             plugins.push((name.to_owned(), path.clone()));
         }
     }
-    plugins.sort();
     Ok(plugins)
 }
 
@@ -260,9 +277,8 @@ impl Loader {
         // A wasm32-wasip1 module is adapted on every load, cached artifact or not: the
         // limits below are the adapted component's, and adapting costs milliseconds.
         let bytes = if Parser::is_core_wasm(&bytes) {
-            adapt(&bytes).map_err(|reason| {
-                self.refuse(&digest, Refusal::NotAComponent(reason), path)
-            })?
+            adapt(&bytes)
+                .map_err(|reason| self.refuse(&digest, Refusal::NotAComponent(reason), path))?
         } else {
             bytes
         };

@@ -323,11 +323,9 @@ impl Sandbox {
                 .await
                 .map_err(|err| (Stage::Call, err))
         });
-        // A cancellation that came first is not raced against the guest's first steps.
         let called = tokio::select! {
-            biased;
-            () = cancel.cancelled() => None,
             called = call => Some(called),
+            () = cancel.cancelled() => None,
         };
         let result = match called {
             None => Err(Failure::Cancelled),
