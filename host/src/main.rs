@@ -1,7 +1,9 @@
 //! The `xacct` command line.
 //!
 //! Exit codes: 0 every account succeeded; 1 some account failed (or, for `plugins`, some
-//! plugin failed its check); 2 a config or usage error.
+//! plugin failed its check); 2 a config or usage error; 129, 130, 143 the run was stopped
+//! by SIGHUP, SIGINT, SIGTERM (128 + the signal, as a shell reports a process it killed);
+//! 141 stdout was closed before the run's end (`| head`).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -21,7 +23,8 @@ use xacct::pipeline::{self, Progress, RunRequest, Service};
 use xacct::plan::{Mode, Plan, Selection};
 use xacct::policy::Grant;
 use xacct::report::text::inert;
-use xacct::report::{Entry, Report, private};
+use xacct::report::terminal::{self, ColorChoice};
+use xacct::report::{Entry, Look, Report, private};
 use xacct::sandbox::{LoadOptions, Sandbox, plugin_files};
 
 /// Run WebAssembly plugins across many AWS accounts; the plugins never hold credentials.
@@ -31,6 +34,10 @@ struct Cli {
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// Colour the table, the recap and the log: `auto` on a terminal unless NO_COLOR is
+    /// set.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
     #[command(subcommand)]
     command: Command,
 }
@@ -166,6 +173,23 @@ fn parse_tag(text: &str) -> Result<(String, String), String> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<Color> for ColorChoice {
+    fn from(color: Color) -> ColorChoice {
+        match color {
+            Color::Auto => ColorChoice::Auto,
+            Color::Always => ColorChoice::Always,
+            Color::Never => ColorChoice::Never,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -182,7 +206,8 @@ impl<E: Into<anyhow::Error>> From<E> for UsageError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let color = ColorChoice::from(cli.color);
+    init_logging(cli.log_format, color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -195,7 +220,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run(args).await,
+            Command::Run(args) => run(args, color).await,
             Command::Plugins(args) => plugins(args),
             Command::Check(args) => check(args).await,
             Command::Iam(args) => iam(args).await,
@@ -204,8 +229,16 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
+        // A reader that left (`xacct plugins | head -1`) is no error to report.
+        Err(UsageError(err))
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|err| err.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::from(STDOUT_CLOSED)
+        }
         Err(UsageError(err)) => {
-            eprintln!("error: {err:#}");
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
             ExitCode::from(2)
         }
     }
@@ -215,12 +248,13 @@ fn main() -> ExitCode {
 /// the SDK logs a line per resolved credential, with its access key id.
 const DEFAULT_LOG_FILTER: &str = "info,aws_config=warn,aws_runtime=warn,aws_smithy_runtime=warn,aws_sdk_sts=warn,aws_sdk_s3=warn";
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, color: ColorChoice) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(color.colour(std::io::stderr().is_terminal()))
+        .with_writer(terminal::Stderr);
     if format == LogFormat::Json {
         builder.json().init();
     } else {
@@ -278,7 +312,7 @@ async fn aws_sessions(config: &Config, command: &str) -> Result<Arc<Sessions>, U
     }
 }
 
-async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
+async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> {
     let mut config = with_home_region(load_config(&args.config)?, &args.config.file).await?;
     serde_json::from_str::<serde_json::Value>(&args.input)
         .context("--input is not valid JSON; fix: quote it for your shell, e.g. --input '{\"key\": \"value\"}'")?;
@@ -310,23 +344,16 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     if let Some(path) = &args.audit {
         request.audit = Some(Arc::new(AuditLog::open(path)?));
     }
-    let cancel = request.cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "cancelling: running invocations stop, waiting ones are skipped; the report follows"
-            );
-            cancel.cancel();
-        }
-    });
+    let stop = Stop::listen(request.cancel.clone())?;
     let sandbox = Arc::new(Sandbox::with_options(
         LoadOptions::for_config(&config),
         config.concurrency as u32,
     )?);
     let service = Service::connect(&config, None).await?;
-    let progress = Terminal::new(args.output);
-    let report = pipeline::run(&config, &sandbox, &service, &request, &progress).await?;
-    progress.done();
+    let progress = Terminal::new(args.output, request.cancel.clone());
+    let report = pipeline::run(&config, &sandbox, &service, &request, &progress).await;
+    terminal::hide_bar();
+    let report = report?;
     if report.entries.is_empty() && report.notes.is_empty() {
         eprintln!(
             "no account in scope: add [[account]] entries to {}",
@@ -339,25 +366,92 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
         Output::Json => report.write_json(&mut stdout),
-        Output::Table => report.write_table(&mut stdout),
-        // The entries went out as they finished; the summary goes to stderr.
-        Output::Jsonl => {
-            eprintln!("{}: {}", report.plugin, report.summary());
-            Ok(())
-        }
+        Output::Table => report.write_table(
+            &mut stdout,
+            &Look {
+                width: terminal::stdout_width(),
+                colour: color.colour(std::io::stdout().is_terminal()),
+            },
+        ),
+        // The entries went out as they finished; the summary and recap go to stderr,
+        // unless the reader left: then the run ends quietly.
+        Output::Jsonl if progress.stdout_closed() => Ok(()),
+        Output::Jsonl => report.write_recap(
+            &mut terminal::Stderr,
+            &Look {
+                width: terminal_size::terminal_size_of(std::io::stderr())
+                    .map(|(width, _)| usize::from(width.0)),
+                colour: color.colour(std::io::stderr().is_terminal()),
+            },
+        ),
     }
     .and_then(|()| stdout.flush());
-    // A reader that stopped early (`| head`) is not an error of the run.
+    // A reader that stopped once the run was over (`| head`) is not an error of the run.
     if let Err(err) = written
         && err.kind() != std::io::ErrorKind::BrokenPipe
     {
         return Err(err.into());
     }
-    Ok(if report.all_ok() {
+    Ok(if let Some(code) = stop.code() {
+        ExitCode::from(code)
+    } else if progress.stdout_closed() {
+        ExitCode::from(STDOUT_CLOSED)
+    } else if report.all_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The exit code of a run cut short because its stdout was closed (`… --output jsonl |
+/// head`): 128 + SIGPIPE, what a shell reports for a process the closed pipe killed.
+const STDOUT_CLOSED: u8 = 141;
+
+/// The operator's stop: the first SIGINT, SIGTERM or SIGHUP cancels the run (no new
+/// invocation starts, the running ones are cancelled and their uploads aborted, the
+/// report is still written); a second one exits at once.
+struct Stop {
+    /// The exit code of the first signal, 0 until one came.
+    code: Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl Stop {
+    fn listen(cancel: tokio_util::sync::CancellationToken) -> std::io::Result<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        let code = Arc::new(std::sync::atomic::AtomicU8::new(0));
+        let first = code.clone();
+        tokio::spawn(async move {
+            let mut next = async || {
+                tokio::select! {
+                    _ = interrupt.recv() => ("SIGINT", 130),
+                    _ = terminate.recv() => ("SIGTERM", 143),
+                    _ = hangup.recv() => ("SIGHUP", 129),
+                }
+            };
+            let (name, code) = next().await;
+            first.store(code, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel();
+            let _ = writeln!(
+                terminal::Stderr,
+                "{name}: stopping: no new invocation starts, running ones are cancelled and their uploads aborted; the report follows (signal again to exit at once)"
+            );
+            let (name, code) = next().await;
+            let _ = writeln!(
+                terminal::Stderr,
+                "{name} again: exiting at once, without a report"
+            );
+            std::process::exit(i32::from(code));
+        });
+        Ok(Stop { code })
+    }
+
+    /// The exit code of the signal that stopped the run, if one did.
+    fn code(&self) -> Option<u8> {
+        Some(self.code.load(std::sync::atomic::Ordering::SeqCst)).filter(|code| *code != 0)
+    }
 }
 
 /// The progress of a run on the terminal: a bar on stderr when it is a terminal, and the
@@ -365,28 +459,36 @@ async fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
 struct Terminal {
     bar: Option<ProgressBar>,
     jsonl: bool,
+    /// Ends the run when no one reads its output any more.
+    cancel: tokio_util::sync::CancellationToken,
+    stdout_closed: std::sync::atomic::AtomicBool,
 }
 
 impl Terminal {
-    fn new(output: Output) -> Terminal {
+    fn new(output: Output, cancel: tokio_util::sync::CancellationToken) -> Terminal {
         let bar = std::io::stderr().is_terminal().then(|| {
+            // `wide_bar` and `wide_msg` shrink to the terminal: a line longer than the
+            // terminal would wrap, and each redraw would leave a stale line behind.
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} accounts, {elapsed} {msg}")
-                    .expect("a valid template"),
+                ProgressStyle::with_template(
+                    "{wide_bar} {pos}/{len} accounts, {elapsed} {wide_msg}",
+                )
+                .expect("a valid template"),
             );
+            terminal::show_bar(bar.clone());
             bar
         });
         Terminal {
             bar,
             jsonl: output == Output::Jsonl,
+            cancel,
+            stdout_closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    fn done(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+    fn stdout_closed(&self) -> bool {
+        self.stdout_closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -398,11 +500,22 @@ impl Progress for Terminal {
     }
 
     fn finished(&self, entry: &Entry) {
-        if self.jsonl {
+        if self.jsonl && !self.stdout_closed() {
             let line = serde_json::to_string(entry).expect("entries serialise");
-            match &self.bar {
-                Some(bar) => bar.suspend(|| println!("{line}")),
-                None => println!("{line}"),
+            let write = || {
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{line}").and_then(|()| stdout.flush())
+            };
+            let written = match &self.bar {
+                Some(bar) => bar.suspend(write),
+                None => write(),
+            };
+            // The reader is gone (`| head -1`): the rest of the run would go unread, so
+            // it stops as it would for Ctrl-C, quietly.
+            if written.is_err() {
+                self.stdout_closed
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                self.cancel.cancel();
             }
         }
         if let Some(bar) = &self.bar {

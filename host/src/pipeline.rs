@@ -191,12 +191,16 @@ pub async fn run(
 
     // Credentials: an account whose role cannot be assumed is that account's error, and
     // the plugin runs against the others. (A plugin that did not load needs none.)
+    // A stopped run assumes no more roles: the accounts not yet prepared are skipped.
     let prepared: Vec<_> = futures::stream::iter(&plan.accounts)
         .map(|account| async {
-            match &plugin {
+            if request.cancel.is_cancelled() {
+                return None;
+            }
+            Some(match &plugin {
                 Ok(_) => backend.prepare_account(account).await,
                 Err(_) => Ok(()),
-            }
+            })
         })
         .buffered(config.concurrency)
         .collect()
@@ -205,8 +209,14 @@ pub async fn run(
     let mut ready = Vec::new();
     for (account, prepared) in plan.accounts.iter().zip(prepared) {
         match prepared {
-            Ok(()) => ready.push(account.clone()),
-            Err(err) => {
+            Some(Ok(())) => ready.push(account.clone()),
+            None => {
+                let entry =
+                    Entry::skipped(Mode::PerAccount, accounts_of(std::slice::from_ref(account)));
+                progress.finished(&entry);
+                entries.push(entry);
+            }
+            Some(Err(err)) => {
                 let outcome = Outcome::failed(Failure::Credentials(err.to_string()));
                 let entry = Entry::new(
                     Mode::PerAccount,
@@ -238,11 +248,18 @@ pub async fn run(
         let span = tracing::info_span!("invocation", plugin = %plan.plugin, account = %scope_label(&scope));
         tasks.spawn(
             async move {
-                // Cancelled before its turn: the invocation never starts.
+                // Cancelled before its turn: the invocation never starts. A slot and the
+                // cancellation can be ready together (a cancelled invocation frees its
+                // slot as the stop arrives), so the cancellation wins the race and is
+                // checked again once the slot is held.
                 let permit = tokio::select! {
-                    permit = permits.acquire_owned() => permit.expect("the semaphore is never closed"),
+                    biased;
                     () = cancel.cancelled() => return (scope, None),
+                    permit = permits.acquire_owned() => permit.expect("the semaphore is never closed"),
                 };
+                if cancel.is_cancelled() {
+                    return (scope, None);
+                }
                 let outcome = match &plugin {
                     Ok(plugin) => {
                         let capability = Capability::new(backend, scope.clone(), grant, limits, context);
@@ -326,6 +343,8 @@ fn log_outcome(outcome: &Outcome) {
     }
     match &outcome.result {
         Ok(_) => tracing::debug!(ms = outcome.duration.as_millis() as u64, "ok"),
+        // The operator asked for it, and the report's recap lists them.
+        Err(Failure::Cancelled) => tracing::debug!(kind = "cancelled", "cancelled"),
         Err(failure) => tracing::warn!(kind = failure.kind(), "{}", inert(&failure.to_string())),
     }
 }

@@ -3,6 +3,7 @@
 //! long it took; rendered as a table for people or as JSON for programs.
 
 pub mod private;
+pub mod terminal;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -154,7 +155,8 @@ impl Report {
         !self.entries.is_empty() && self.entries.iter().all(|entry| entry.status == Status::Ok)
     }
 
-    /// `N ok, M failed`.
+    /// `N ok, M failed, K skipped in T s; S3 calls, bytes, AssumeRole calls`: clauses
+    /// separated by `; `.
     pub fn summary(&self) -> String {
         let count = |status| self.entries.iter().filter(|e| e.status == status).count();
         let total = |f: fn(&Usage) -> u64| self.entries.iter().map(|e| f(&e.usage)).sum::<u64>();
@@ -170,8 +172,22 @@ impl Report {
                 faults.retries, faults.throttled, faults.refreshes, faults.resumes
             )
         };
+        // The total only: the per-account counts are in the JSON report.
+        let assume_roles = if self.assume_role_calls.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} AssumeRole calls",
+                self.assume_role_calls.values().sum::<u64>()
+            )
+        };
+        let orphans = if self.orphaned_uploads.is_empty() {
+            String::new()
+        } else {
+            format!("; {} orphaned uploads", self.orphaned_uploads.len())
+        };
         format!(
-            "{} ok, {} failed, {} skipped in {:.1} s; {} S3 calls ({} denied), {} read, {} written{faults}{}",
+            "{} ok, {} failed, {} skipped in {:.1} s; {} S3 calls ({} denied), {} read, {} written{assume_roles}{orphans}{faults}{}",
             count(Status::Ok),
             count(Status::Error),
             count(Status::Skipped),
@@ -193,56 +209,228 @@ impl Report {
         writeln!(out)
     }
 
-    /// A table: one line per entry, the result compacted to one line. Every cell is made
-    /// [`inert`]: results, errors and notes carry text a plugin chose.
-    pub fn write_table(&self, out: &mut impl Write) -> io::Result<()> {
+    /// The report for people: the notes, a table of the entries fitted to `look.width`
+    /// (results wrapped to [`RESULT_LINES`] lines, then elided: the JSON outputs keep
+    /// them whole), then [`Report::write_recap`]. Every cell is made [`inert`]:
+    /// results, errors and notes carry text a plugin chose.
+    pub fn write_table(&self, out: &mut impl Write, look: &Look) -> io::Result<()> {
         for note in &self.notes {
             writeln!(out, "note: {}", inert(note))?;
         }
-        const RESULT_WIDTH: usize = 100;
-        let rows: Vec<[String; 5]> = self
-            .entries
-            .iter()
-            .map(|entry| {
-                let result = match (&entry.output, &entry.error) {
-                    (Some(output), _) => output.to_string(),
-                    (None, Some(error)) => format!("{}: {}", error.kind, error.message),
-                    (None, None) => String::new(),
-                };
-                [
-                    inert(&entry.account_id).into_owned(),
-                    inert(&entry.alias).into_owned(),
-                    format!("{:?}", entry.status).to_lowercase(),
-                    entry.duration_ms.to_string(),
-                    shorten(&inert(&result), RESULT_WIDTH),
-                ]
-            })
-            .collect();
-        let header = ["ACCOUNT", "ALIAS", "STATUS", "MS", "RESULT"].map(String::from);
-        let mut widths = header.clone().map(|h| h.len());
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
+        let mut table = comfy_table::Table::new();
+        table.load_style(comfy_table::presets::NOTHING);
+        if look.colour {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        match look.width {
+            Some(width) => {
+                table
+                    .set_width(u16::try_from(width).unwrap_or(u16::MAX))
+                    .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+            }
+            None => {
+                table.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
             }
         }
-        for row in std::iter::once(&header).chain(&rows) {
-            let line: Vec<String> = row
-                .iter()
-                .zip(widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            writeln!(out, "{}", line.join("  ").trim_end())?;
+        table.set_header(["ACCOUNT", "ALIAS", "STATUS", "MS", "RESULT"]);
+        for entry in &self.entries {
+            let result = match (&entry.output, &entry.error) {
+                (Some(output), _) => output.to_string(),
+                (None, Some(error)) => format!("{}: {}", error.kind, error.message),
+                (None, None) => String::new(),
+            };
+            let status = comfy_table::Cell::new(entry.status.word());
+            let status = match entry.status {
+                Status::Ok => status.fg(comfy_table::Color::Green),
+                Status::Error => status.fg(comfy_table::Color::Red),
+                Status::Skipped => status.fg(comfy_table::Color::Yellow),
+            };
+            // Unbounded only when the width is unknown (not a terminal): a file still
+            // gets whole lines, but never a megabyte in one cell.
+            let result = match look.width {
+                Some(_) => inert(&result).into_owned(),
+                None => elide(&inert(&result), UNFITTED_RESULT_CHARS),
+            };
+            let mut row = comfy_table::Row::from(vec![
+                comfy_table::Cell::new(inert(&entry.account_id)),
+                comfy_table::Cell::new(inert(&entry.alias)),
+                status,
+                comfy_table::Cell::new(entry.duration_ms),
+                comfy_table::Cell::new(result),
+            ]);
+            row.max_height(RESULT_LINES);
+            table.add_row(row);
         }
-        writeln!(out, "{}: {}", inert(&self.plugin), self.summary())?;
-        if !self.assume_role_calls.is_empty() {
-            let calls: Vec<String> = self
-                .assume_role_calls
+        // The fixed columns first: ids are 12 digits, the rest is short; the result gets
+        // what remains, and the alias gives way before it does.
+        for (index, constraint) in [
+            comfy_table::ColumnConstraint::ContentWidth,
+            comfy_table::ColumnConstraint::UpperBoundary(comfy_table::Width::Fixed(24)),
+            comfy_table::ColumnConstraint::ContentWidth,
+            comfy_table::ColumnConstraint::ContentWidth,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(column) = table.column_mut(index) {
+                column.set_constraint(constraint);
+            }
+        }
+        if let Some(column) = table.column_mut(0) {
+            column.set_padding((0, 1));
+        }
+        for line in table.lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        self.write_recap(out, look)
+    }
+
+    /// The summary line, orphaned uploads and a recap of the accounts that failed: one
+    /// line each (account, alias, error kind, the reason elided to `look.width`), the
+    /// skipped ones counted.
+    pub fn write_recap(&self, out: &mut impl Write, look: &Look) -> io::Result<()> {
+        let paint = |text: &str, code: &str| {
+            if look.colour {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text.to_owned()
+            }
+        };
+        let fit = |line: String| match look.width {
+            Some(width) => elide(&line, width),
+            None => line,
+        };
+        // The summary wraps between its clauses rather than losing any.
+        let summary = self.summary();
+        let clauses: Vec<&str> = summary.split("; ").collect();
+        let mut line = format!("{}:", inert(&self.plugin));
+        for (i, clause) in clauses.iter().enumerate() {
+            let clause = if i + 1 < clauses.len() {
+                format!("{clause};")
+            } else {
+                (*clause).to_owned()
+            };
+            if look
+                .width
+                .is_some_and(|width| line.chars().count() + 1 + clause.chars().count() > width)
+            {
+                writeln!(out, "{line}")?;
+                line = format!(" {clause}");
+            } else {
+                line.push(' ');
+                line.push_str(&clause);
+            }
+        }
+        writeln!(out, "{}", fit(line))?;
+        if !self.orphaned_uploads.is_empty() {
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    &format!(
+                        "orphaned uploads ({}): S3 refused their abort; abort them, or add an AbortIncompleteMultipartUpload lifecycle rule",
+                        self.orphaned_uploads.len()
+                    ),
+                    "1;31"
+                )
+            )?;
+            for upload in &self.orphaned_uploads {
+                writeln!(
+                    out,
+                    "  {}  s3://{}/{}  upload id {}: {}",
+                    inert(&upload.account),
+                    inert(&upload.bucket),
+                    inert(&upload.key),
+                    inert(&upload.upload_id),
+                    inert(&upload.reason)
+                )?;
+            }
+        }
+        let failed: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.status == Status::Error)
+            .collect();
+        if !failed.is_empty() {
+            writeln!(
+                out,
+                "{}",
+                paint(&format!("failed ({}):", failed.len()), "1;31")
+            )?;
+            let alias_width = failed.iter().map(|e| e.alias.len()).max().unwrap_or(0);
+            let kind_width = failed
                 .iter()
-                .map(|(id, n)| format!("{}={n}", inert(id)))
-                .collect();
-            writeln!(out, "AssumeRole calls: {}", calls.join(", "))?;
+                .filter_map(|e| e.error.as_ref().map(|err| err.kind.len()))
+                .max()
+                .unwrap_or(0);
+            for entry in failed.iter().take(RECAP_LINES) {
+                let (kind, message) = entry
+                    .error
+                    .as_ref()
+                    .map_or(("", ""), |e| (e.kind.as_str(), e.message.as_str()));
+                writeln!(
+                    out,
+                    "{}",
+                    fit(format!(
+                        "  {}  {:<alias_width$}  {:<kind_width$}  {}",
+                        inert(&entry.account_id),
+                        inert(&entry.alias),
+                        kind,
+                        inert(message)
+                    ))
+                )?;
+            }
+            if failed.len() > RECAP_LINES {
+                writeln!(
+                    out,
+                    "  … and {} more (every entry is in the report)",
+                    failed.len() - RECAP_LINES
+                )?;
+            }
+        }
+        let skipped = self
+            .entries
+            .iter()
+            .filter(|e| e.status == Status::Skipped)
+            .count();
+        if skipped > 0 {
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    &format!("skipped ({skipped}): the run was stopped before they started"),
+                    "33"
+                )
+            )?;
         }
         Ok(())
+    }
+}
+
+/// How the text report is laid out: the terminal's width (`None`: not a terminal, no
+/// wrapping) and whether it takes colour.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Look {
+    pub width: Option<usize>,
+    pub colour: bool,
+}
+
+/// Lines a table row's result may wrap to before it is elided.
+pub const RESULT_LINES: usize = 3;
+/// A result's length in a table that is not fitted to a terminal.
+const UNFITTED_RESULT_CHARS: usize = 1000;
+/// Failed accounts listed by name at the end; the rest are counted.
+const RECAP_LINES: usize = 50;
+
+impl Status {
+    fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
     }
 }
 
@@ -266,14 +454,24 @@ fn bytes(n: u64) -> String {
     }
 }
 
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut short: String = text.chars().take(max - 1).collect();
-        short.push('…');
-        short
+/// `text` cut to `max` columns, with `…` where it was cut.
+fn elide(text: &str, max: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    if unicode_width::UnicodeWidthStr::width(text) <= max {
+        return text.to_owned();
     }
+    let mut short = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let width = c.width().unwrap_or(0);
+        if used + width + 1 > max {
+            break;
+        }
+        used += width;
+        short.push(c);
+    }
+    short.push('…');
+    short
 }
 
 #[cfg(test)]
@@ -331,7 +529,7 @@ mod tests {
         assert!(json["entries"][1].get("output").is_none());
 
         let mut table = Vec::new();
-        report.write_table(&mut table).unwrap();
+        report.write_table(&mut table, &Look::default()).unwrap();
         let table = String::from_utf8(table).unwrap();
         assert!(
             table
@@ -380,11 +578,15 @@ mod tests {
     #[test]
     fn the_table_shows_hostile_errors_and_output_inert_one_line_each() {
         let mut table = Vec::new();
-        hostile_report().write_table(&mut table).unwrap();
+        hostile_report()
+            .write_table(&mut table, &Look::default())
+            .unwrap();
         let table = String::from_utf8(table).unwrap();
         let lines: Vec<&str> = table.lines().collect();
-        // A note, the header, two rows, the summary: nothing forged.
-        assert_eq!(lines.len(), 5, "{table}");
+        // A note, the header, two rows, the summary, the recap of the failure: nothing
+        // forged.
+        assert_eq!(lines.len(), 7, "{table}");
+        assert!(lines[6].contains(r"plugin-error  \u{1b}]52;"), "{table}");
         assert!(
             !table.chars().any(|c| c.is_control() && c != '\n'),
             "{table:?}"

@@ -65,8 +65,9 @@ fn a_hostile_error_and_output_are_inert_in_the_table_and_log_and_exact_in_json()
     let (stdout, stderr) = (text(&table.stdout), text(&table.stderr));
     assert_inert(&stdout);
     assert_inert(&stderr);
-    // The header, a row per account, the summary: no forged row.
-    assert_eq!(stdout.lines().count(), 5, "{stdout}");
+    // The header, a row per account, the summary, the recap of the failure: no forged
+    // row.
+    assert_eq!(stdout.lines().count(), 7, "{stdout}");
     assert!(
         stdout.contains(r"plugin-error: \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J"),
         "{stdout}"

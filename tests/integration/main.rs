@@ -21,4 +21,6 @@ mod plugins;
 mod s3_semantics;
 mod sandbox;
 mod scaffold;
+mod stopping;
 mod streaming;
+mod terminal;

@@ -323,9 +323,11 @@ impl Sandbox {
                 .await
                 .map_err(|err| (Stage::Call, err))
         });
+        // A cancellation that came first is not raced against the guest's first steps.
         let called = tokio::select! {
-            called = call => Some(called),
+            biased;
             () = cancel.cancelled() => None,
+            called = call => Some(called),
         };
         let result = match called {
             None => Err(Failure::Cancelled),

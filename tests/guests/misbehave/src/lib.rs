@@ -6,8 +6,10 @@
 //! `output` (return `size` bytes), `panic`, `fail` (return an error: `text` if given),
 //! `recurse` (no base case), `hang` (call list-buckets, which the test backend never
 //! answers), `print` (`text` as is to stdout and stderr if given, else a line to each),
-//! `echo` (return `text` as the output), `put-then-spin` (write 1 MiB to an upload of
-//! bucket `bkt`, then loop).
+//! `echo` (return `text` as the output), `put-then-spin` (write `size` bytes, default
+//! 1 MiB, to an upload of bucket `bkt`, then loop), `write-then-spin` (put object
+//! `written` in bucket `bkt`, then loop). `bucket` replaces `bkt`; `"*"` is the account's
+//! first bucket.
 
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
@@ -22,6 +24,16 @@ struct Input {
     #[serde(default)]
     size: usize,
     text: Option<String>,
+    bucket: Option<String>,
+}
+
+/// The bucket the writing modes write to.
+fn bucket_of(input: &Input, s3: &xacct_guest::S3) -> Result<String> {
+    Ok(match input.bucket.as_deref() {
+        None => "bkt".to_owned(),
+        Some("*") => s3.buckets()?.first().ok_or("no bucket")?.name.clone(),
+        Some(bucket) => bucket.to_owned(),
+    })
 }
 
 #[inline(never)]
@@ -79,8 +91,17 @@ impl Plugin for Misbehave {
             "echo" => Ok(json!(input.text)),
             "put-then-spin" => {
                 let s3 = account.s3()?;
-                let mut writer = s3.put("bkt", "partial")?;
-                std::io::Write::write_all(&mut writer, &vec![7; 1 << 20])?;
+                let mut writer = s3.put(&bucket_of(&input, &s3)?, "partial")?;
+                let size = if input.size == 0 { 1 << 20 } else { input.size };
+                std::io::Write::write_all(&mut writer, &vec![7; size])?;
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "write-then-spin" => {
+                let s3 = account.s3()?;
+                s3.put_bytes(&bucket_of(&input, &s3)?, "written", account.id.as_bytes())?;
                 let mut n: u64 = 0;
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
