@@ -19,6 +19,7 @@ use xacct::audit::AuditLog;
 use xacct::aws::region::resolve_home_region;
 use xacct::config::{BackendConfig, Config, ConfigError};
 use xacct::aws::{SessionSpec, Sessions};
+use xacct::config::tags_in_use;
 use xacct::pipeline::{self, Progress, RunRequest, Service};
 use xacct::plan::{Mode, Plan, Selection};
 use xacct::policy::Grant;
@@ -91,11 +92,83 @@ struct ConfigFile {
     region: Option<String>,
 }
 
+/// The operator's choice of accounts, for `run` and `check`.
+#[derive(Args)]
+struct SelectionArgs {
+    /// Only this account (id or alias); repeat for more. [default: every granted account]
+    #[arg(long = "account", value_name = "ID|ALIAS")]
+    accounts: Vec<String>,
+    /// Only accounts with this tag; repeat: all must match.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
+    /// Leave this account (id or alias) out; repeatable.
+    #[arg(long = "exclude", value_name = "ID|ALIAS")]
+    exclude: Vec<String>,
+}
+
+impl SelectionArgs {
+    /// The selection, every name it holds checked against the config.
+    fn validate(self, config: &Config) -> Result<Selection, UsageError> {
+        let selection = Selection {
+            accounts: self.accounts,
+            tags: self.tags,
+            exclude: self.exclude,
+        };
+        selection
+            .validate(config)
+            .map_err(|problem| anyhow::anyhow!("--account/--exclude: {problem}"))?;
+        if selection != Selection::default()
+            && !config.accounts.iter().any(|a| selection.selects(a))
+        {
+            let flags: Vec<String> = (selection.accounts.iter().map(|a| format!("--account {a}")))
+                .chain(selection.tags.iter().map(|(k, v)| format!("--tag {k}={v}")))
+                .chain(selection.exclude.iter().map(|a| format!("--exclude {a}")))
+                .collect();
+            return Err(UsageError(anyhow::anyhow!(
+                "{} together match no account in {} (tags in use: {}); fix: check the tag's key and value, or drop a flag",
+                inert(&flags.join(" ")),
+                config.path.display(),
+                inert(&tags_in_use(&config.accounts))
+            )));
+        }
+        Ok(selection)
+    }
+}
+
+/// Warns of each grant whose plugin is not in the plugin directory: a typo in the section
+/// name, or a plugin not built yet; either way the grant serves nothing.
+fn warn_of_missing_plugins(config: &Config) {
+    let text = std::fs::read_to_string(&config.path).unwrap_or_default();
+    for (name, plugin) in &config.plugins {
+        if plugin.grant.is_none() || config.plugins_dir.join(format!("{name}.wasm")).is_file() {
+            continue;
+        }
+        let line = text
+            .lines()
+            .position(|line| {
+                let line = line.trim_start();
+                line.starts_with(&format!("[plugin.{name}]"))
+                    || line.starts_with(&format!("plugin.{name} "))
+                    || line.starts_with(&format!("plugin.{name}="))
+            })
+            .map_or(0, |i| i + 1);
+        tracing::warn!(
+            "{}:{line}: plugin.{}: the grant names a plugin that is not in {}; fix: build {}.wasm into it, or correct or remove the section",
+            config.path.display(),
+            inert(name),
+            config.plugins_dir.display(),
+            inert(name),
+        );
+    }
+}
+
 #[derive(Args)]
 struct CheckArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
+    #[command(flatten)]
+    selection: SelectionArgs,
     #[command(flatten)]
     config: ConfigFile,
 }
@@ -122,15 +195,8 @@ struct RunArgs {
     /// Run one instance that sees every account, instead of one instance per account.
     #[arg(long)]
     all_accounts: bool,
-    /// Only this account (id or alias); repeat for more. [default: every granted account]
-    #[arg(long = "account", value_name = "ID|ALIAS")]
-    accounts: Vec<String>,
-    /// Only accounts with this tag; repeat: all must match.
-    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
-    tags: Vec<(String, String)>,
-    /// Leave this account (id or alias) out; repeatable.
-    #[arg(long = "exclude", value_name = "ID|ALIAS")]
-    exclude: Vec<String>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Print which accounts would run, with which grant and limits, and call nothing.
     #[arg(long)]
     plan: bool,
@@ -319,14 +385,8 @@ async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> 
     if let Some(concurrency) = args.concurrency {
         config.concurrency = usize::from(concurrency);
     }
-    let selection = Selection {
-        accounts: args.accounts,
-        tags: args.tags,
-        exclude: args.exclude,
-    };
-    selection
-        .validate(&config)
-        .map_err(|problem| anyhow::anyhow!("--account/--exclude: {problem}"))?;
+    let selection = args.selection.validate(&config)?;
+    warn_of_missing_plugins(&config);
     let mode = if args.all_accounts {
         Mode::AllAccounts
     } else {
@@ -336,10 +396,26 @@ async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> 
     request.selection = selection;
     request.timeout = args.timeout.map(Duration::from_secs);
     request.dry_run = args.dry_run;
+    let plan = pipeline::plan(&config, &request);
+    if plan.accounts.is_empty()
+        && request.selection != Selection::default()
+        && let Some(grant) = config.grant_for(&args.plugin)
+    {
+        return Err(UsageError(anyhow::anyhow!(
+            "the accounts --account/--tag/--exclude select are outside the grant of plugin {:?} ({} in {}); fix: select accounts it covers, or widen its accounts",
+            inert(&args.plugin),
+            grant.key,
+            config.path.display()
+        )));
+    }
     if args.plan {
-        let plan = pipeline::plan(&config, &request);
         print_plan(&plan, config.grant_for(&args.plugin), args.output)?;
-        return Ok(ExitCode::SUCCESS);
+        // As `run` would: no account to run is a failed run.
+        return Ok(if plan.accounts.is_empty() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     if let Some(path) = &args.audit {
         request.audit = Some(Arc::new(AuditLog::open(path)?));
@@ -354,7 +430,7 @@ async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> 
     let report = pipeline::run(&config, &sandbox, &service, &request, &progress).await;
     terminal::hide_bar();
     let report = report?;
-    if report.entries.is_empty() && report.notes.is_empty() {
+    if report.entries.is_empty() && config.accounts.is_empty() {
         eprintln!(
             "no account in scope: add [[account]] entries to {}",
             config.path.display()
@@ -611,8 +687,15 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
 
 async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
     let config = with_home_region(load_config_file(&args.config)?, &args.config).await?;
+    let selection = args.selection.validate(&config)?;
+    warn_of_missing_plugins(&config);
     let sessions = aws_sessions(&config, "check").await?;
-    let checks = config.accounts.iter().map(|account| {
+    let accounts: Vec<_> = config
+        .accounts
+        .iter()
+        .filter(|a| selection.selects(a))
+        .collect();
+    let checks = accounts.iter().map(|account| {
         let sessions = sessions.clone();
         async move {
             let session = sessions.session(&account.id, &SessionSpec::host("check"))?;
@@ -620,8 +703,7 @@ async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
         }
     });
     let results = futures::future::join_all(checks).await;
-    let rows: Vec<serde_json::Value> = config
-        .accounts
+    let rows: Vec<serde_json::Value> = accounts
         .iter()
         .zip(&results)
         .map(|(account, result)| match result {
@@ -656,7 +738,19 @@ async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
             }
         }
     }
-    Ok(if results.iter().all(Result::is_ok) {
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let summary = format!(
+        "check: {} ok, {failed} failed of {} account(s)",
+        results.len() - failed,
+        results.len()
+    );
+    // The summary follows a table; beside JSON it goes to stderr, as with `run`.
+    if args.output == Output::Table {
+        writeln!(stdout, "{summary}")?;
+    } else {
+        let _ = writeln!(terminal::Stderr, "{summary}");
+    }
+    Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -694,6 +788,7 @@ async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {
 
 fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
     let config = load_config(&args)?;
+    warn_of_missing_plugins(&config);
     let sandbox = Sandbox::with_options(LoadOptions::for_config(&config), 1)?;
     let files = plugin_files(&config.plugins_dir)?;
     let mut stdout = std::io::stdout().lock();

@@ -48,7 +48,8 @@ impl Selection {
         Ok(())
     }
 
-    fn selects(&self, account: &AccountConfig) -> bool {
+    /// Whether `account` is among the accounts chosen.
+    pub fn selects(&self, account: &AccountConfig) -> bool {
         let named = |names: &[String]| {
             names
                 .iter()

@@ -9,6 +9,7 @@ mod common;
 mod aws;
 mod aws_estate;
 mod compile_cache;
+mod config_mistakes;
 mod configless;
 mod containment;
 mod hostile;
