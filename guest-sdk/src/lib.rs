@@ -129,7 +129,11 @@ pub trait Plugin {
 #[doc(hidden)]
 pub fn __run<P: Plugin>(input: String) -> std::result::Result<String, String> {
     let input = serde_json::from_str(&input).map_err(|err| format!("invalid input: {err}"))?;
-    let output = P::run(input).map_err(|err| err.0)?;
+    let output = P::run(input);
+    // Stdout holds a last line without its newline until flushed, and the instance never
+    // exits to flush it.
+    let _ = io::stdout().flush();
+    let output = output.map_err(|err| err.0)?;
     serde_json::to_string(&output).map_err(|err| format!("cannot encode the output: {err}"))
 }
 

@@ -235,6 +235,9 @@ pub async fn run(
 
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut tasks = JoinSet::new();
+    // Which scope each task runs, to report a task that failed in the host (a bug) as
+    // that scope's error rather than losing every other account's result.
+    let mut task_scopes = HashMap::new();
     for scope in ready.scopes() {
         let (sandbox, plugin, backend, permits, grant, context) = (
             sandbox.clone(),
@@ -246,7 +249,8 @@ pub async fn run(
         );
         let (input, limits, cancel) = (request.input.clone(), plan.limits, request.cancel.clone());
         let span = tracing::info_span!("invocation", plugin = %plan.plugin, account = %scope_label(&scope));
-        tasks.spawn(
+        let task_scope = scope.clone();
+        let task = tasks.spawn(
             async move {
                 // Cancelled before its turn: the invocation never starts. A slot and the
                 // cancellation can be ready together (a cancelled invocation frees its
@@ -273,9 +277,17 @@ pub async fn run(
             }
             .instrument(span),
         );
+        task_scopes.insert(task.id(), task_scope);
     }
-    while let Some(joined) = tasks.join_next().await {
-        let (scope, outcome) = joined.expect("invocation tasks do not panic");
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (scope, outcome) = match joined {
+            Ok((_, ended)) => ended,
+            Err(failed) => {
+                tracing::error!("an invocation failed in the host: {failed}");
+                let failure = Failure::Host("the host failed while running this invocation".into());
+                (task_scopes[&failed.id()].clone(), Some(Outcome::failed(failure)))
+            }
+        };
         let entry = match outcome {
             Some(outcome) => Entry::new(plan.mode, accounts_of(&scope), outcome),
             None => Entry::skipped(plan.mode, accounts_of(&scope)),
@@ -331,16 +343,11 @@ fn scope_label(scope: &Scope) -> String {
     }
 }
 
-/// Puts what the plugin printed and how it ended into the host's log, under the
-/// invocation's span (plugin and account fields). The plugin chose that text: made
-/// [`inert`], each line and the failure are one event on one line, and cannot forge
-/// another plugin's or account's line or drive the operator's terminal.
+/// Puts how the invocation ended into the host's log, under its span (plugin and account
+/// fields), after what it printed (logged as it printed it). The plugin chose the failure's
+/// text: made [`inert`], it is one event on one line, and cannot forge another plugin's or
+/// account's line or drive the operator's terminal.
 fn log_outcome(outcome: &Outcome) {
-    for (stream, text) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            tracing::info!(stream, "{}", inert(line));
-        }
-    }
     match &outcome.result {
         Ok(_) => tracing::debug!(ms = outcome.duration.as_millis() as u64, "ok"),
         // The operator asked for it, and the report's recap lists them.

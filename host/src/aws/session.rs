@@ -20,11 +20,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::identity::IdentityCache;
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_sts::types::Tag;
+use aws_smithy_runtime::client::retries::RetryPartition;
 
 use super::error::{AwsError, Service};
 use super::pin::PinnedToAccount;
@@ -51,6 +53,8 @@ pub struct Sessions {
     /// Path-style S3 addressing: needed by S3-compatible endpoints on a bare host:port.
     path_style: bool,
     session_tags: bool,
+    /// How S3 clients retry.
+    s3_retry: RetryConfig,
     /// The `SourceIdentity` set on every AssumeRole.
     source_identity: Option<String>,
     /// The process-wide AssumeRole governor.
@@ -147,14 +151,19 @@ impl Sessions {
         if let Some(credentials) = home_credentials {
             loader = loader.credentials_provider(credentials);
         }
-        let retry = match aws.retry_mode {
-            RetryMode::Standard => aws_config::retry::RetryConfig::standard(),
-            RetryMode::Adaptive => aws_config::retry::RetryConfig::adaptive(),
-        };
+        // STS (every AssumeRole, through one client) retries in standard mode: the
+        // AssumeRole governor already paces it, and adaptive mode's rate limiter, shared
+        // by every call of the client, would slow every account's first use to a crawl
+        // after a few throttles.
         let home = loader
-            .retry_config(retry.with_max_attempts(aws.max_attempts))
+            .retry_config(RetryConfig::standard().with_max_attempts(aws.max_attempts))
             .load()
             .await;
+        let s3_retry = match aws.retry_mode {
+            RetryMode::Standard => RetryConfig::standard(),
+            RetryMode::Adaptive => RetryConfig::adaptive(),
+        }
+        .with_max_attempts(aws.max_attempts);
         // The only client that uses the home identity: its identity cache is the one
         // resolution of the home credentials for the whole process.
         let sts = aws_sdk_sts::Client::new(&home);
@@ -186,6 +195,7 @@ impl Sessions {
             home,
             home_arn,
             session_tags: aws.session_tags,
+            s3_retry,
             source_identity,
             assume_role_permits: Arc::new(tokio::sync::Semaphore::new(ASSUME_ROLE_AT_ONCE)),
             accounts: accounts.iter().map(|a| (a.id.clone(), a.clone())).collect(),
@@ -279,6 +289,11 @@ impl Sessions {
             .force_path_style(self.path_style)
             .interceptor(PinnedToAccount::new(&account.id))
             .interceptor(AttemptCounter(counters.clone()))
+            // S3 throttles per account and bucket: one account's SlowDown must not slow
+            // the clients of every other account (the SDK's default partition is per
+            // service, so per process).
+            .retry_partition(RetryPartition::new(format!("s3-{}", account.id)))
+            .retry_config(self.s3_retry.clone())
             .build();
         let sts = aws_sdk_sts::config::Builder::from(&self.home)
             .region(Region::new(account_region.clone()))

@@ -273,7 +273,7 @@ impl Sandbox {
         let started = Instant::now();
         let in_flight = capability.in_flight();
         let budget = capability.budget();
-        let (stdout, stderr) = (CapturedOutput::default(), CapturedOutput::default());
+        let (stdout, stderr) = (CapturedOutput::new("stdout"), CapturedOutput::new("stderr"));
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -349,6 +349,8 @@ impl Sandbox {
             }
             _ => result,
         };
+        stdout.finish();
+        stderr.finish();
         let planned = store.data().capability.planned();
         // Dropping the store ends whatever the plugin left open: unfinished uploads
         // abort, streams close. The invocation is over once the aborts are done and every

@@ -125,6 +125,16 @@ impl Moto {
         (status, response)
     }
 
+    /// From now on the shim injects these faults.
+    pub fn inject(&self, faults: super::shim::Faults) {
+        self.shim.inject(faults);
+    }
+
+    /// The faults the shim injected so far.
+    pub fn injected(&self) -> super::shim::Injected {
+        self.shim.injected()
+    }
+
     /// Makes every CopyObject wait `delay` in the shim before it reaches moto.
     pub fn delay_copies(&self, delay: Duration) {
         self.shim.delay_copies(delay);

@@ -465,7 +465,10 @@ async fn handle(
         }
         return Ok(response);
     }
-    let is_get = request.method() == hyper::Method::GET && request.uri().query().is_none();
+    // GetObject: a GET on a key (the SDK adds `?x-id=GetObject`).
+    let is_get = request.method() == hyper::Method::GET
+        && path.trim_start_matches('/').contains('/')
+        && !request.uri().query().is_some_and(|q| q.contains("uploadId") || q.contains("tagging"));
     let Some(response) = forward_raw(request.map(streamed), &upstream).await else {
         return Ok(forward_failed());
     };

@@ -26,6 +26,8 @@ type Body = Pin<Box<dyn AsyncRead + Send>>;
 enum State {
     Reading(Body),
     Reopening(BoxFuture<'static, io::Result<Body>>),
+    /// The read ended in an error; it stays ended.
+    Failed(io::ErrorKind),
 }
 
 /// A GetObject body that resumes after transport errors.
@@ -125,8 +127,14 @@ impl AsyncRead for ResumingBody {
                 State::Reopening(reopening) => match reopening.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok(body)) => this.state = State::Reading(body),
-                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Ready(Err(err)) => {
+                        this.state = State::Failed(err.kind());
+                        return Poll::Ready(Err(err));
+                    }
                 },
+                State::Failed(kind) => {
+                    return Poll::Ready(Err(io::Error::new(*kind, "the read already failed")));
+                }
             }
         }
     }
