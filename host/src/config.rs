@@ -49,8 +49,11 @@ pub struct Config {
     /// How many invocations run at once.
     pub concurrency: usize,
     pub backend: BackendConfig,
-    /// Accounts in config order.
+    /// Accounts in config order (with `[organization]`, the discovered ones follow once
+    /// listed: [`Config::add_discovered`]).
     pub accounts: Vec<AccountConfig>,
+    /// Accounts listed from AWS Organizations, once per run.
+    pub organization: Option<OrganizationConfig>,
     /// Limits for plugins without their own `[plugin.NAME.limits]`.
     pub default_limits: Limits,
     /// The `[plugin.NAME]` sections: grants and limits (merged over the defaults).
@@ -114,6 +117,24 @@ pub enum RetryMode {
 /// Attempts per call by default: enough that throttling at the rates a fan-out meets
 /// costs time, not accounts.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// `[organization]`: the accounts of an AWS Organization, listed from its management or
+/// delegated-administrator account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationConfig {
+    /// The role assumed in every listed account (a name).
+    pub role: String,
+    /// A role (ARN) in the management or delegated-administrator account to list
+    /// through; `None`: the home identity lists.
+    pub via_role: Option<String>,
+    /// Only accounts under these OUs (ids `ou-…`/`r-…` or paths `/Prod/Apps`), nested
+    /// OUs included; empty: every account.
+    pub include_ous: Vec<String>,
+    /// Never accounts under these OUs.
+    pub exclude_ous: Vec<String>,
+    /// Never these accounts.
+    pub exclude_accounts: Vec<String>,
+}
 
 /// What `[aws] source_identity` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +265,38 @@ impl Config {
         self.plugins
             .get(plugin)
             .map_or(self.default_limits, |p| p.limits)
+    }
+
+    /// Adds the accounts listed from the organization. An `[[account]]` entry of the same
+    /// id overrides what was listed (alias, region, role; its tags win over the
+    /// listed ones); listed accounts follow the entries, by id. A listed account's alias is
+    /// its name made alias-safe, or `<name>-<id>` where that is taken.
+    pub fn add_discovered(&mut self, listed: Vec<AccountConfig>) {
+        let mut aliases: std::collections::HashSet<String> =
+            self.accounts.iter().map(|a| a.alias.clone()).collect();
+        let by_id: std::collections::HashMap<String, usize> = self
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i))
+            .collect();
+        let mut added = Vec::new();
+        for mut account in listed {
+            if let Some(&i) = by_id.get(&account.id) {
+                let entry = &mut self.accounts[i];
+                for (key, value) in account.tags {
+                    entry.tags.entry(key).or_insert(value);
+                }
+                continue;
+            }
+            if !aliases.insert(account.alias.clone()) {
+                account.alias = format!("{}-{}", account.alias, account.id);
+                aliases.insert(account.alias.clone());
+            }
+            added.push(account);
+        }
+        added.sort_by(|a, b| a.id.cmp(&b.id));
+        self.accounts.extend(added);
     }
 
     /// Sets the home region of an `[aws]` config and of every account that inherits it.
@@ -402,6 +455,7 @@ struct RawConfig {
     concurrency: Option<Spanned<i64>>,
     local: Option<Spanned<RawLocal>>,
     aws: Option<Spanned<RawAws>>,
+    organization: Option<Spanned<RawOrganization>>,
     limits: Option<RawLimits>,
     #[serde(default)]
     plugin: BTreeMap<Spanned<String>, RawPlugin>,
@@ -413,6 +467,19 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawLocal {
     root: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrganization {
+    role: Option<Spanned<String>>,
+    via_role: Option<Spanned<String>>,
+    #[serde(default)]
+    include_ous: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude_ous: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude_accounts: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -544,6 +611,10 @@ impl Validator<'_> {
             }
         };
         let accounts = self.accounts(raw.account, &backend)?;
+        let organization = raw
+            .organization
+            .map(|organization| self.organization(organization, &backend))
+            .transpose()?;
         let mut plugins = BTreeMap::new();
         for (name, plugin) in raw.plugin {
             let key = format!("plugin.{}", name.get_ref());
@@ -561,7 +632,8 @@ impl Validator<'_> {
                 name.span(),
                 plugin.accounts,
                 plugin.s3,
-                &accounts,
+                // Accounts listed later cannot be checked against yet.
+                organization.is_none().then_some(&accounts[..]),
                 &backend,
             )?;
             plugins.insert(name.into_inner(), PluginConfig { limits, grant });
@@ -574,9 +646,101 @@ impl Validator<'_> {
             compile_timeout: Duration::from_secs(compile_timeout_secs),
             concurrency,
             accounts,
+            organization,
             backend,
             default_limits,
             plugins,
+        })
+    }
+
+    fn organization(
+        &self,
+        raw: Spanned<RawOrganization>,
+        backend: &BackendConfig,
+    ) -> Result<OrganizationConfig, ConfigError> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        if !matches!(backend, BackendConfig::Aws(_)) {
+            return Err(self.invalid(
+                span,
+                "organization".into(),
+                "accounts are listed from AWS Organizations, but there is no [aws] section".into(),
+                "add an [aws] section (the home identity lists the accounts), or remove [organization]",
+            ));
+        }
+        let role = match raw.role {
+            None => "OrganizationAccountAccessRole".to_owned(),
+            Some(role) if is_role_name(role.get_ref()) && !role.get_ref().starts_with("arn:") => {
+                role.into_inner()
+            }
+            Some(role) => {
+                return Err(self.invalid(
+                    role.span(),
+                    "organization.role".into(),
+                    format!("{:?} is not a role name", role.get_ref()),
+                    "give the name of the role every member account has, e.g. \"OrganizationAccountAccessRole\"",
+                ));
+            }
+        };
+        let via_role = match raw.via_role {
+            None => None,
+            Some(arn)
+                if parse_arn(arn.get_ref())
+                    .is_some_and(|a| a.service == "iam" && a.resource.starts_with("role/")) =>
+            {
+                Some(arn.into_inner())
+            }
+            Some(arn) => {
+                return Err(self.invalid(
+                    arn.span(),
+                    "organization.via_role".into(),
+                    format!("{:?} is not a role ARN", arn.get_ref()),
+                    "use the ARN of a role in the management or delegated-administrator account",
+                ));
+            }
+        };
+        let ous = |list: Vec<Spanned<String>>, key: &str| {
+            list.into_iter()
+                .map(|ou| {
+                    let text = ou.get_ref();
+                    let valid = text.starts_with("ou-") || text.starts_with("r-") || text.starts_with('/');
+                    if valid {
+                        Ok(ou.into_inner())
+                    } else {
+                        Err(self.invalid(
+                            ou.span(),
+                            format!("organization.{key}"),
+                            format!("{text:?} is neither an OU id nor an OU path"),
+                            "use an id (\"ou-ab12-cdef3456\", or the root \"r-ab12\") or a path from the root (\"/Prod/Apps\")",
+                        ))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let include_ous = ous(raw.include_ous, "include_ous")?;
+        let exclude_ous = ous(raw.exclude_ous, "exclude_ous")?;
+        let exclude_accounts = raw
+            .exclude_accounts
+            .into_iter()
+            .map(|id| {
+                if id.get_ref().len() == 12 && id.get_ref().bytes().all(|b| b.is_ascii_digit()) {
+                    Ok(id.into_inner())
+                } else {
+                    Err(self.invalid(
+                        id.span(),
+                        "organization.exclude_accounts".into(),
+                        format!("{:?} is not a 12-digit account id", id.get_ref()),
+                        "list account ids as 12 digits in quotes",
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OrganizationConfig {
+            role,
+            via_role,
+            include_ous,
+            exclude_ous,
+            exclude_accounts,
         })
     }
 
@@ -626,7 +790,7 @@ impl Validator<'_> {
         section: Range<usize>,
         accounts: Option<Spanned<Vec<Spanned<String>>>>,
         rules: Vec<RawRule>,
-        configured: &[AccountConfig],
+        configured: Option<&[AccountConfig]>,
         backend: &BackendConfig,
     ) -> Result<Option<Grant>, ConfigError> {
         let Some(accounts) = accounts else {
@@ -650,11 +814,13 @@ impl Validator<'_> {
                     "use \"*\", a 12-digit id, an alias or \"tag:key=value\"",
                 )
             })?;
-            let known = match &parsed {
-                AccountSelector::Id(id) => configured.iter().any(|a| a.id == *id),
-                AccountSelector::Alias(alias) => configured.iter().any(|a| a.alias == *alias),
-                AccountSelector::All => true,
-                AccountSelector::Tag(..) => {
+            let known = match (&parsed, configured) {
+                (_, None) | (AccountSelector::All, _) => true,
+                (AccountSelector::Id(id), Some(configured)) => configured.iter().any(|a| a.id == *id),
+                (AccountSelector::Alias(alias), Some(configured)) => {
+                    configured.iter().any(|a| a.alias == *alias)
+                }
+                (AccountSelector::Tag(..), Some(configured)) => {
                     // A tag no account carries grants nothing: most likely a typo in the
                     // key or the value, which must not pass as a narrower grant.
                     if !configured.is_empty() && !configured.iter().any(|a| parsed.matches(a)) {
@@ -1092,6 +1258,21 @@ fn is_role_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+/// An account's name made into an alias: the characters an alias allows (others become
+/// `-`), at most 64, never all digits (which would read as an account id).
+pub fn alias_from_name(name: &str, id: &str) -> String {
+    let mut alias: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+        .collect();
+    alias.truncate(64);
+    if alias.is_empty() || alias.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        format!("account-{id}")
+    } else {
+        alias
+    }
 }
 
 /// An AWS region code: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-3`

@@ -27,6 +27,7 @@ use xacct::report::text::inert;
 use xacct::report::terminal::{self, ColorChoice};
 use xacct::report::{Entry, Look, Report, private};
 use xacct::sandbox::{LoadOptions, Sandbox, plugin_files};
+use xacct::shard::Shard;
 
 /// Run WebAssembly plugins across many AWS accounts; the plugins never hold credentials.
 #[derive(Parser)]
@@ -53,9 +54,27 @@ enum Command {
     Check(CheckArgs),
     /// Print the IAM policies the config needs: the home identity's and each role's trust.
     Iam(ConfigFile),
+    /// Print the accounts a run would know — with `[organization]`, as listed from AWS
+    /// Organizations — as a table, JSON, or `[[account]]` TOML to review or pin.
+    Accounts(AccountsArgs),
     /// Create a plugin project: source, build script, a config with its grant, sample
     /// data and a test.
     New(NewArgs),
+    /// Work with JSON reports of `xacct run`.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Merge the JSON reports of a run's shards into the report of the whole run (JSON on
+    /// stdout): every shard of the same plan, every planned account exactly once. Exits 0
+    /// when every account succeeded, 1 when some failed, 2 when the reports do not merge.
+    Merge {
+        /// The shards' reports (`xacct run --shard K/N --output json > shard-K.json`).
+        #[arg(required = true, value_name = "REPORT")]
+        reports: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -117,8 +136,8 @@ impl SelectionArgs {
         selection
             .validate(config)
             .map_err(|problem| anyhow::anyhow!("--account/--exclude: {problem}"))?;
-        if selection != Selection::default()
-            && !config.accounts.iter().any(|a| selection.selects(a))
+        let matcher = selection.matcher();
+        if selection != Selection::default() && !config.accounts.iter().any(|a| matcher.selects(a))
         {
             let flags: Vec<String> = (selection.accounts.iter().map(|a| format!("--account {a}")))
                 .chain(selection.tags.iter().map(|(k, v)| format!("--tag {k}={v}")))
@@ -160,6 +179,22 @@ fn warn_of_missing_plugins(config: &Config) {
             inert(name),
         );
     }
+}
+
+#[derive(Args)]
+struct AccountsArgs {
+    /// Format: a table, JSON, or `[[account]]` entries for a config file.
+    #[arg(long, value_enum, default_value_t = AccountsOutput::Table)]
+    output: AccountsOutput,
+    #[command(flatten)]
+    config: ConfigFile,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AccountsOutput {
+    Table,
+    Json,
+    Toml,
 }
 
 #[derive(Args)]
@@ -220,6 +255,20 @@ struct RunArgs {
     /// finishes.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
+    /// Run only shard K of N (0 ≤ K < N) of the selected accounts, an account's shard
+    /// being a hash of its id; `auto` takes K (and N) from AWS_BATCH_JOB_ARRAY_INDEX and
+    /// AWS_BATCH_JOB_ARRAY_SIZE, or from Kubernetes' JOB_COMPLETION_INDEX with
+    /// --shard-count. Merge the shards' JSON reports with `xacct report merge`.
+    #[arg(long, value_name = "K/N|auto", conflicts_with = "all_accounts")]
+    shard: Option<String>,
+    /// The number of shards, for `--shard auto` when the environment does not say it
+    /// (a Kubernetes Indexed Job's completions).
+    #[arg(long, value_name = "N", env = "XACCT_SHARD_COUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    shard_count: Option<u32>,
+    /// Run only the accounts that failed or were skipped in this JSON report of an earlier
+    /// run of the plugin (a shard's, or a merged one).
+    #[arg(long, value_name = "REPORT", conflicts_with = "accounts")]
+    rerun_failed: Option<PathBuf>,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -290,7 +339,9 @@ fn main() -> ExitCode {
             Command::Plugins(args) => plugins(args),
             Command::Check(args) => check(args).await,
             Command::Iam(args) => iam(args).await,
+            Command::Accounts(args) => accounts(args).await,
             Command::New(args) => new_plugin(args),
+            Command::Report(ReportCommand::Merge { reports }) => merge_reports(&reports),
         }
     });
     match result {
@@ -368,8 +419,8 @@ async fn with_home_region(mut config: Config, args: &ConfigFile) -> Result<Confi
 }
 
 /// The AWS sessions of an `[aws]` config, or a usage error naming the file.
-async fn aws_sessions(config: &Config, command: &str) -> Result<Arc<Sessions>, UsageError> {
-    match Service::connect(config, None).await? {
+async fn aws_sessions(config: &mut Config, command: &str) -> Result<Arc<Sessions>, UsageError> {
+    match connect(config).await? {
         Service::Aws(sessions) => Ok(sessions),
         Service::Local(_) | Service::Custom(_) => Err(UsageError(anyhow::anyhow!(
             "{}: `xacct {command}` needs an [aws] section (the local backend assumes no roles)",
@@ -378,14 +429,51 @@ async fn aws_sessions(config: &Config, command: &str) -> Result<Arc<Sessions>, U
     }
 }
 
+/// Connects to the backend, listing the organization's accounts into `config` first
+/// when it has `[organization]` (once per run, before anything is selected or planned).
+async fn connect(config: &mut Config) -> Result<Service, UsageError> {
+    let service = Service::connect(config, None).await?;
+    service.discover(config).await?;
+    Ok(service)
+}
+
 async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> {
     let mut config = with_home_region(load_config(&args.config)?, &args.config.file).await?;
+    // With an organization, the accounts are known only once listed.
+    let mut service = match config.organization {
+        Some(_) => Some(connect(&mut config).await?),
+        None => None,
+    };
     serde_json::from_str::<serde_json::Value>(&args.input)
         .context("--input is not valid JSON; fix: quote it for your shell, e.g. --input '{\"key\": \"value\"}'")?;
     if let Some(concurrency) = args.concurrency {
         config.concurrency = usize::from(concurrency);
     }
-    let selection = args.selection.validate(&config)?;
+    let mut selection = args.selection.validate(&config)?;
+    if let Some(path) = &args.rerun_failed {
+        let failed = failed_accounts(path, &args.plugin, args.all_accounts)?;
+        if failed.is_empty() {
+            eprintln!(
+                "{}: no account failed or was skipped: nothing to rerun",
+                path.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        selection.accounts = failed;
+        selection
+            .validate(&config)
+            .map_err(|problem| anyhow::anyhow!("--rerun-failed {}: {problem}", path.display()))?;
+    }
+    let shard = match args.shard.as_deref() {
+        None => None,
+        Some("auto") => Some(
+            Shard::from_env(|name| std::env::var(name).ok(), args.shard_count)
+                .map_err(|problem| anyhow::anyhow!("--shard auto: {problem}"))?,
+        ),
+        Some(text) => {
+            Some(Shard::parse(text).map_err(|problem| anyhow::anyhow!("--shard: {problem}"))?)
+        }
+    };
     warn_of_missing_plugins(&config);
     let mode = if args.all_accounts {
         Mode::AllAccounts
@@ -396,8 +484,9 @@ async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> 
     request.selection = selection;
     request.timeout = args.timeout.map(Duration::from_secs);
     request.dry_run = args.dry_run;
+    request.shard = shard;
     let plan = pipeline::plan(&config, &request);
-    if plan.accounts.is_empty()
+    if plan.selected.is_empty()
         && request.selection != Selection::default()
         && let Some(grant) = config.grant_for(&args.plugin)
     {
@@ -410,8 +499,8 @@ async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> 
     }
     if args.plan {
         print_plan(&plan, config.grant_for(&args.plugin), args.output)?;
-        // As `run` would: no account to run is a failed run.
-        return Ok(if plan.accounts.is_empty() {
+        // As `run` would: no account to run is a failed run (a shard may hold none).
+        return Ok(if plan.selected.is_empty() {
             ExitCode::from(1)
         } else {
             ExitCode::SUCCESS
@@ -425,7 +514,10 @@ async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> 
         LoadOptions::for_config(&config),
         config.concurrency as u32,
     )?);
-    let service = Service::connect(&config, None).await?;
+    let service = match service.take() {
+        Some(service) => service,
+        None => Service::connect(&config, None).await?,
+    };
     let progress = Terminal::new(args.output, request.cancel.clone());
     let report = pipeline::run(&config, &sandbox, &service, &request, &progress).await;
     terminal::hide_bar();
@@ -472,7 +564,71 @@ async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> 
         ExitCode::from(code)
     } else if progress.stdout_closed() {
         ExitCode::from(STDOUT_CLOSED)
-    } else if report.all_ok() {
+    } else if report.all_ok()
+        // A shard that hashed no account of a plan that has some did all it had to.
+        || (report.shard.is_some() && report.entries.is_empty() && !plan.selected.is_empty())
+    {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The accounts to run again from an earlier JSON report of `plugin`.
+fn failed_accounts(
+    path: &Path,
+    plugin: &str,
+    all_accounts: bool,
+) -> Result<Vec<String>, UsageError> {
+    let report = read_report(path)?;
+    let mode = if all_accounts {
+        "all-accounts"
+    } else {
+        "per-account"
+    };
+    if report["plugin"] != plugin || report["mode"] != mode {
+        return Err(UsageError(anyhow::anyhow!(
+            "--rerun-failed {}: the report is of plugin {} in {} mode, not {} in {mode} mode; fix: rerun the plugin and mode of the report",
+            path.display(),
+            inert(&report["plugin"].to_string()),
+            inert(&report["mode"].to_string()),
+            inert(plugin)
+        )));
+    }
+    Ok(xacct::shard::failed_accounts(&report))
+}
+
+fn read_report(path: &Path) -> Result<serde_json::Value, UsageError> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{} is not a JSON report; fix: write reports with `xacct run --output json`",
+            path.display()
+        )
+    })?)
+}
+
+/// `xacct report merge`: the merged report on stdout, its summary on stderr.
+fn merge_reports(paths: &[PathBuf]) -> Result<ExitCode, UsageError> {
+    let reports = paths
+        .iter()
+        .map(|path| Ok((path.display().to_string(), read_report(path)?)))
+        .collect::<Result<Vec<_>, UsageError>>()?;
+    let merged = xacct::shard::merge(&reports)?;
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, &merged)?;
+    writeln!(stdout)?;
+    let entries = merged["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let count = |status: &str| entries.iter().filter(|e| e["status"] == status).count();
+    let _ = writeln!(
+        terminal::Stderr,
+        "merged {} shard(s): {} ok, {} failed, {} skipped",
+        reports.len(),
+        count("ok"),
+        count("error"),
+        count("skipped")
+    );
+    Ok(if xacct::shard::all_ok(&merged) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -635,6 +791,7 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
     let document = serde_json::json!({
         "plugin": plan.plugin,
         "mode": match plan.mode { Mode::PerAccount => "per-account", Mode::AllAccounts => "all-accounts" },
+        "shard": plan.shard.map(|shard| shard.to_string()),
         "accounts": plan.accounts.iter().map(|a| serde_json::json!({
             "id": a.id, "alias": a.alias, "region": a.region, "tags": a.tags,
         })).collect::<Vec<_>>(),
@@ -686,14 +843,15 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
 }
 
 async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
-    let config = with_home_region(load_config_file(&args.config)?, &args.config).await?;
+    let mut config = with_home_region(load_config_file(&args.config)?, &args.config).await?;
+    let sessions = aws_sessions(&mut config, "check").await?;
     let selection = args.selection.validate(&config)?;
     warn_of_missing_plugins(&config);
-    let sessions = aws_sessions(&config, "check").await?;
+    let matcher = selection.matcher();
     let accounts: Vec<_> = config
         .accounts
         .iter()
-        .filter(|a| selection.selects(a))
+        .filter(|a| matcher.selects(a))
         .collect();
     let checks = accounts.iter().map(|account| {
         let sessions = sessions.clone();
@@ -757,25 +915,97 @@ async fn check(args: CheckArgs) -> Result<ExitCode, UsageError> {
     })
 }
 
+async fn accounts(args: AccountsArgs) -> Result<ExitCode, UsageError> {
+    let mut config = with_home_region(load_config_file(&args.config)?, &args.config).await?;
+    if config.organization.is_some() {
+        connect(&mut config).await?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.output {
+        AccountsOutput::Json => {
+            let accounts: Vec<serde_json::Value> = config
+                .accounts
+                .iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "id": a.id, "alias": a.alias, "region": a.region,
+                        "role": a.role_arn, "tags": a.tags,
+                    })
+                })
+                .collect();
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&accounts)?)?;
+        }
+        AccountsOutput::Toml => {
+            writeln!(
+                stdout,
+                "# {} account(s) as listed for {}; paste into the config to pin or override them.",
+                config.accounts.len(),
+                config.path.display()
+            )?;
+            for account in &config.accounts {
+                let quoted = |text: &str| toml::Value::String(text.to_owned()).to_string();
+                writeln!(stdout, "\n[[account]]")?;
+                writeln!(stdout, "id = {}", quoted(&account.id))?;
+                writeln!(stdout, "alias = {}", quoted(&account.alias))?;
+                if !account.inherits_region {
+                    writeln!(stdout, "region = {}", quoted(&account.region))?;
+                }
+                if let Some(role) = &account.role_arn {
+                    writeln!(stdout, "role = {}", quoted(role))?;
+                }
+                if !account.tags.is_empty() {
+                    let tags: Vec<String> = account
+                        .tags
+                        .iter()
+                        .map(|(k, v)| format!("{} = {}", quoted(k), quoted(v)))
+                        .collect();
+                    writeln!(stdout, "tags = {{ {} }}", tags.join(", "))?;
+                }
+            }
+        }
+        AccountsOutput::Table => {
+            for account in &config.accounts {
+                let tags: Vec<String> =
+                    account.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                writeln!(
+                    stdout,
+                    "{}  {:<24} {:<14} {}",
+                    inert(&account.id),
+                    inert(&account.alias),
+                    inert(&account.region),
+                    inert(&tags.join(","))
+                )?;
+            }
+            writeln!(stdout, "{} account(s)", config.accounts.len())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {
-    let config = with_home_region(load_config_file(&args)?, &args).await?;
+    let mut config = with_home_region(load_config_file(&args)?, &args).await?;
     let BackendConfig::Aws(aws) = &config.backend else {
         return Err(UsageError(anyhow::anyhow!(
             "{}: `xacct iam` needs an [aws] section with the accounts' roles",
             config.path.display()
         )));
     };
-    let home = match &aws.home_principal {
-        Some(principal) => principal.clone(),
-        None => {
-            let sessions = aws_sessions(&config, "iam").await.map_err(|UsageError(err)| {
-                anyhow::anyhow!(
-                    "cannot tell who the home identity is ({err:#}); fix: set aws.home_principal in {}",
-                    config.path.display()
-                )
-            })?;
-            xacct::aws::iam::principal_of_caller(sessions.home_arn())
-        }
+    let principal = aws.home_principal.clone();
+    // The caller's identity, or an organization's accounts, need the home identity.
+    let sessions = if principal.is_none() || config.organization.is_some() {
+        let path = config.path.display().to_string();
+        Some(aws_sessions(&mut config, "iam").await.map_err(|UsageError(err)| {
+            anyhow::anyhow!(
+                "cannot tell who the home identity is or list its accounts ({err:#}); fix: set aws.home_principal in {path}"
+            )
+        })?)
+    } else {
+        None
+    };
+    let home = match (principal, &sessions) {
+        (Some(principal), _) => principal,
+        (None, Some(sessions)) => xacct::aws::iam::principal_of_caller(sessions.home_arn()),
+        (None, None) => unreachable!("connected above"),
     };
     let documents = xacct::aws::iam::documents(&config, &home);
     writeln!(

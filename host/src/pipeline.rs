@@ -26,6 +26,7 @@ use crate::policy::Grant;
 use crate::report::text::inert;
 use crate::report::{Entry, Report};
 use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
+use crate::shard::{Shard, ShardStamp, plan_hash};
 
 /// What to run, and how.
 #[derive(Clone)]
@@ -44,6 +45,8 @@ pub struct RunRequest {
     pub audit: Option<Arc<AuditLog>>,
     /// Ends the run: in-flight invocations stop cleanly, waiting ones are skipped.
     pub cancel: CancellationToken,
+    /// Only this shard of the selected accounts (per-account mode).
+    pub shard: Option<Shard>,
 }
 
 impl RunRequest {
@@ -58,6 +61,7 @@ impl RunRequest {
             dry_run: false,
             audit: None,
             cancel: CancellationToken::new(),
+            shard: None,
         }
     }
 }
@@ -65,6 +69,9 @@ impl RunRequest {
 /// Why a run could not start at all (as opposed to an account failing).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// With `[organization]`: the accounts could not be listed.
+    #[error("cannot list the organization's accounts: {0}")]
+    Organization(crate::aws::AwsError),
     /// The home identity is broken: no account could run.
     #[error(transparent)]
     HomeIdentity(#[from] HomeIdentityError),
@@ -109,6 +116,21 @@ impl Service {
         }
     }
 
+    /// With `[organization]`: lists the organization's accounts into `config` — once per
+    /// run — and lets sessions open in them. Without it, nothing happens.
+    pub async fn discover(&self, config: &mut Config) -> Result<(), RunError> {
+        let (Some(organization), Service::Aws(sessions)) = (&config.organization, self) else {
+            return Ok(());
+        };
+        let listed = sessions
+            .list_organization(organization)
+            .await
+            .map_err(RunError::Organization)?;
+        config.add_discovered(listed);
+        sessions.add_accounts(&config.accounts);
+        Ok(())
+    }
+
     /// The backend that serves `plugin`. On AWS its sessions are named after it, tagged
     /// with its sha256, and bounded by its grant's session policy.
     pub fn backend_for(
@@ -148,6 +170,9 @@ pub fn plan(config: &Config, request: &RunRequest) -> Plan {
     let mut plan = Plan::new(config, &request.plugin, request.mode, &request.selection);
     if let Some(timeout) = request.timeout {
         plan.limits.time = timeout;
+    }
+    if let Some(shard) = request.shard {
+        plan.shard(shard);
     }
     plan
 }
@@ -303,6 +328,23 @@ pub async fn run(
         .map(|(i, a)| (a.id.as_str(), i))
         .collect();
     entries.sort_by_key(|entry| positions.get(entry.account_id.as_str()).copied());
+    let shard = plan.shard.map(|shard| {
+        let positions: HashMap<&str, usize> = (plan.selected.iter().enumerate())
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        ShardStamp {
+            index: shard.index,
+            count: shard.count,
+            planned: plan.selected.len(),
+            positions: (entries.iter())
+                // An all-accounts entry (`*`) has no place: such a run is not sharded.
+                .map(|entry| {
+                    (positions.get(entry.account_id.as_str()).copied())
+                        .unwrap_or(plan.selected.len())
+                })
+                .collect(),
+        }
+    });
     let orphaned_uploads = backend.orphaned_uploads();
     let mut notes: Vec<String> = plan.note.clone().into_iter().collect();
     if !orphaned_uploads.is_empty() {
@@ -311,6 +353,13 @@ pub async fn run(
             orphaned_uploads.len()
         ));
     }
+    let plan_hash = plan_hash(
+        sha256.as_deref(),
+        &request.input,
+        plan.mode,
+        request.dry_run,
+        &plan.selected,
+    );
     Ok(Report {
         assume_role_calls: backend.assume_role_calls(),
         call_stats: backend.call_stats(),
@@ -324,6 +373,8 @@ pub async fn run(
         },
         dry_run: request.dry_run,
         duration_ms: started.elapsed().as_millis() as u64,
+        plan_hash,
+        shard,
         entries,
     })
 }

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod author_errors;
 mod aws;
 mod aws_estate;
 mod compile_cache;
@@ -19,11 +20,13 @@ mod languages;
 mod live_logs;
 mod local_confinement;
 mod operator;
+mod organizations;
 mod plugin_dir;
 mod plugins;
 mod s3_semantics;
 mod sandbox;
 mod scaffold;
+mod sharding;
 mod stopping;
 mod streaming;
 mod terminal;

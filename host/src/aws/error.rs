@@ -23,6 +23,7 @@ use crate::bindings::{AccessDenied, DeniedBy, S3Error};
 pub enum Service {
     Sts,
     S3,
+    Organizations,
 }
 
 impl fmt::Display for Service {
@@ -30,6 +31,7 @@ impl fmt::Display for Service {
         f.write_str(match self {
             Service::Sts => "STS",
             Service::S3 => "S3",
+            Service::Organizations => "Organizations",
         })
     }
 }

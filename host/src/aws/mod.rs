@@ -1,6 +1,7 @@
 //! Everything AWS, in one place: the home identity and the sessions it opens
 //! ([`session`], the pipeline's **credentials** stage), error mapping for plugins and for
-//! operators ([`error`]), regions ([`region`]), requests pinned to their account
+//! operators ([`error`]), accounts listed from AWS Organizations ([`organizations`]),
+//! regions ([`region`]), requests pinned to their account
 //! ([`pin`]), what AWS's faults cost each account ([`stats`]) and the IAM documents an
 //! operator creates ([`iam`]).
 //!
@@ -9,6 +10,7 @@
 
 pub mod error;
 pub mod iam;
+pub mod organizations;
 pub mod pin;
 pub mod region;
 pub mod session;

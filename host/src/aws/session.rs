@@ -31,7 +31,7 @@ use aws_smithy_runtime::client::retries::RetryPartition;
 use super::error::{AwsError, Service};
 use super::pin::PinnedToAccount;
 use super::stats::{AttemptCounter, CallStats, Counters};
-use crate::config::{AccountConfig, AwsConfig, RetryMode, SourceIdentity};
+use crate::config::{AccountConfig, AwsConfig, OrganizationConfig, RetryMode, SourceIdentity};
 use crate::policy::Grant;
 
 /// Assumed credentials are replaced this long before they expire, so that a call never
@@ -59,7 +59,9 @@ pub struct Sessions {
     source_identity: Option<String>,
     /// The process-wide AssumeRole governor.
     assume_role_permits: Arc<tokio::sync::Semaphore>,
-    accounts: HashMap<String, AccountConfig>,
+    /// The accounts sessions may be opened in: the config's, and those listed from the
+    /// organization once the run has listed them.
+    accounts: std::sync::RwLock<HashMap<String, AccountConfig>>,
     open: Mutex<HashMap<SessionKey, Arc<Session>>>,
 }
 
@@ -159,6 +161,18 @@ impl Sessions {
             .retry_config(RetryConfig::standard().with_max_attempts(aws.max_attempts))
             .load()
             .await;
+        // Every client built from `home` (STS for every AssumeRole, Organizations for the
+        // listing) caches its identity on its own; one cache in front of the chain makes
+        // them share a single resolution of the home credentials.
+        let home = match home.credentials_provider() {
+            Some(chain) => {
+                let cached = CachedCredentials::new(chain, Arc::new(AtomicU64::new(0)));
+                home.into_builder()
+                    .credentials_provider(SharedCredentialsProvider::new(Shared(Arc::new(cached))))
+                    .build()
+            }
+            None => home,
+        };
         let s3_retry = match aws.retry_mode {
             RetryMode::Standard => RetryConfig::standard(),
             RetryMode::Adaptive => RetryConfig::adaptive(),
@@ -198,9 +212,48 @@ impl Sessions {
             s3_retry,
             source_identity,
             assume_role_permits: Arc::new(tokio::sync::Semaphore::new(ASSUME_ROLE_AT_ONCE)),
-            accounts: accounts.iter().map(|a| (a.id.clone(), a.clone())).collect(),
+            accounts: std::sync::RwLock::new(
+                accounts.iter().map(|a| (a.id.clone(), a.clone())).collect(),
+            ),
             open: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Lists the organization's accounts (through `organization.via_role` if set), and
+    /// opens sessions in them from now on.
+    pub async fn list_organization(
+        &self,
+        organization: &OrganizationConfig,
+    ) -> Result<Vec<AccountConfig>, AwsError> {
+        let mut config = aws_sdk_organizations::config::Builder::from(&self.home);
+        if let Some(role) = &organization.via_role {
+            let what = format!("AssumeRole into {role}");
+            let assumed = AssumeRole {
+                request: self
+                    .sts
+                    .assume_role()
+                    .role_arn(role)
+                    .role_session_name("xacct-organization"),
+                counter: AttemptCounter(Arc::new(Counters::default())),
+                permits: self.assume_role_permits.clone(),
+            }
+            .assume()
+            .await
+            .map_err(|err| AwsError::from_credentials(&what, &err))?;
+            config = config.credentials_provider(assumed);
+        }
+        let client = aws_sdk_organizations::Client::from_conf(config.build());
+        let region = self.home.region().map(ToString::to_string).unwrap_or_default();
+        let listed = super::organizations::list_accounts(&client, organization, &region).await?;
+        Ok(listed)
+    }
+
+    /// Lets sessions open in `accounts` too (accounts listed after start-up).
+    pub fn add_accounts(&self, accounts: &[AccountConfig]) {
+        let mut known = self.accounts.write().unwrap_or_else(|e| e.into_inner());
+        for account in accounts {
+            known.insert(account.id.clone(), account.clone());
+        }
     }
 
     /// The home identity's ARN, as STS reported it at start-up.
@@ -220,8 +273,8 @@ impl Sessions {
             message: Some(problem.to_owned()),
             fix: None,
         };
-        let account = self
-            .accounts
+        let accounts = self.accounts.read().unwrap_or_else(|e| e.into_inner());
+        let account = accounts
             .get(account_id)
             .ok_or_else(|| unknown("the account is not configured"))?;
         let role_arn = account
@@ -333,8 +386,13 @@ impl Sessions {
 
     /// AssumeRole calls made so far, per account id (every configured account listed).
     pub fn assume_role_calls(&self) -> BTreeMap<String, u64> {
-        let mut calls: BTreeMap<String, u64> =
-            self.accounts.keys().map(|id| (id.clone(), 0)).collect();
+        let mut calls: BTreeMap<String, u64> = self
+            .accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .map(|id| (id.clone(), 0))
+            .collect();
         for session in self.open.lock().unwrap_or_else(|e| e.into_inner()).values() {
             *calls.entry(session.account_id.clone()).or_default() +=
                 session.assume_role_calls.load(Ordering::Relaxed);

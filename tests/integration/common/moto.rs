@@ -209,6 +209,12 @@ impl Moto {
         s3_client(&self.act_in(account).await)
     }
 
+    /// An Organizations client acting in `account` (the management account when it
+    /// creates the organization), for seeding before [`Moto::enforce_iam`].
+    pub async fn organizations_in(&self, account: &str) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.act_in(account).await)
+    }
+
     /// An S3 client acting in `account` for buckets of `region`, for seeding before
     /// [`Moto::enforce_iam`] (the shim redirects requests signed for another region).
     pub async fn s3_in_region(&self, account: &str, region: &str) -> aws_sdk_s3::Client {

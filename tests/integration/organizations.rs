@@ -1,0 +1,237 @@
+//! Accounts from AWS Organizations (moto's, behind the shim): OUs nested and filtered by
+//! id or path, suspended accounts left out, Organizations tags as account tags, static
+//! `[[account]]` entries overriding what was listed — and a run over the listed accounts.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common;
+use common::moto::{HOME_ACCOUNT, Moto};
+use serde_json::Value;
+
+/// The organization: Prod (with Apps nested in it) and Sandbox under the root.
+struct Organization {
+    apps_ou: String,
+    in_apps: String,
+    in_prod: String,
+    in_sandbox: String,
+    at_root: String,
+    suspended: String,
+}
+
+async fn organization(moto: &Moto) -> Organization {
+    let org = moto.organizations_in(HOME_ACCOUNT).await;
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let root = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let ou = |parent: String, name: &'static str| {
+        let org = org.clone();
+        async move {
+            org.create_organizational_unit()
+                .parent_id(parent)
+                .name(name)
+                .send()
+                .await
+                .unwrap()
+                .organizational_unit()
+                .unwrap()
+                .id()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let prod = ou(root.clone(), "Prod").await;
+    let apps = ou(prod.clone(), "Apps").await;
+    let sandbox = ou(root.clone(), "Sandbox").await;
+    let account = |name: &'static str, parent: Option<String>| {
+        let (org, root) = (org.clone(), root.clone());
+        async move {
+            let created = org
+                .create_account()
+                .account_name(name)
+                .email(format!("{name}@example.com"))
+                .send()
+                .await
+                .unwrap();
+            let id = created
+                .create_account_status()
+                .unwrap()
+                .account_id()
+                .unwrap()
+                .to_owned();
+            if let Some(parent) = parent {
+                org.move_account()
+                    .account_id(&id)
+                    .source_parent_id(root)
+                    .destination_parent_id(parent)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            id
+        }
+    };
+    let in_apps = account("web app", Some(apps.clone())).await;
+    let in_prod = account("prod-core", Some(prod.clone())).await;
+    let in_sandbox = account("sandbox", Some(sandbox)).await;
+    let at_root = account("shared", None).await;
+    let suspended = account("old", Some(prod)).await;
+    org.close_account().account_id(&suspended).send().await.unwrap();
+    org.tag_resource()
+        .resource_id(&in_apps)
+        .tags(
+            aws_sdk_organizations::types::Tag::builder()
+                .key("team")
+                .value("blue")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    Organization {
+        apps_ou: apps,
+        in_apps,
+        in_prod,
+        in_sandbox,
+        at_root,
+        suspended,
+    }
+}
+
+fn xacct(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_xacct"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("XACCT_CONFIG")
+        .env("AWS_ACCESS_KEY_ID", "AKIAXACCTORGTEST0001")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("XDG_CACHE_HOME", common::target_dir().join("xacct-test-cache-cli"))
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// The ids `xacct accounts` lists for an `[organization]` section.
+fn listed(dir: &Path, moto: &Moto, organization: &str, extra: &str) -> Vec<Value> {
+    std::fs::write(
+        dir.join("xacct.toml"),
+        format!(
+            "plugins = \"plugins\"\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n[organization]\n{organization}\n{extra}",
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = xacct(dir, &["accounts", "--output", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    serde_json::from_str::<Value>(&stdout).unwrap().as_array().unwrap().clone()
+}
+
+fn ids(accounts: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = accounts.iter().map(|a| a["id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut ids: Vec<&String>) -> Vec<String> {
+    ids.sort();
+    ids.into_iter().cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::copy(common::guest("hello"), dir.path().join("plugins/hello.wasm")).unwrap();
+    let home = HOME_ACCOUNT.to_owned();
+
+    // Every ACTIVE account, the management account included; never the suspended one.
+    let all = listed(dir.path(), &moto, "", "");
+    assert_eq!(
+        ids(&all),
+        sorted(vec![&home, &org.in_apps, &org.in_prod, &org.in_sandbox, &org.at_root])
+    );
+    assert!(!ids(&all).contains(&org.suspended));
+    let app = all.iter().find(|a| a["id"] == org.in_apps.as_str()).unwrap();
+    assert_eq!(app["alias"], "web-app");
+    assert_eq!(app["tags"]["team"], "blue");
+    assert_eq!(
+        app["role"],
+        format!("arn:aws:iam::{}:role/OrganizationAccountAccessRole", org.in_apps)
+    );
+
+    // OUs by path (nested ones included) and by id; exclusions of OUs and accounts.
+    let prod = listed(dir.path(), &moto, "include_ous = [\"/Prod\"]", "");
+    assert_eq!(ids(&prod), sorted(vec![&org.in_apps, &org.in_prod]));
+    let not_apps = listed(
+        dir.path(),
+        &moto,
+        "include_ous = [\"/Prod\"]\nexclude_ous = [\"/Prod/Apps\"]",
+        "",
+    );
+    assert_eq!(ids(&not_apps), [org.in_prod.clone()]);
+    let by_id = listed(dir.path(), &moto, &format!("include_ous = [\"{}\"]", org.apps_ou), "");
+    assert_eq!(ids(&by_id), [org.in_apps.clone()]);
+    let excluded = listed(
+        dir.path(),
+        &moto,
+        &format!("include_ous = [\"/Prod\"]\nexclude_accounts = [\"{}\"]", org.in_prod),
+        "",
+    );
+    assert_eq!(ids(&excluded), [org.in_apps.clone()]);
+
+    // A static entry overrides what was listed; its tags win, the listed ones stay.
+    let pinned = listed(
+        dir.path(),
+        &moto,
+        "include_ous = [\"/Prod\"]",
+        &format!(
+            "[[account]]\nid = \"{}\"\nalias = \"blue-app\"\nrole = \"xacct-target\"\ntags = {{ env = \"prod\" }}\n",
+            org.in_apps
+        ),
+    );
+    let app = pinned.iter().find(|a| a["id"] == org.in_apps.as_str()).unwrap();
+    assert_eq!(app["alias"], "blue-app");
+    assert_eq!(app["tags"], serde_json::json!({"env": "prod", "team": "blue"}));
+    assert_eq!(pinned.len(), 2);
+
+    // The TOML form is a config's [[account]] entries.
+    let (code, toml_text, stderr) = xacct(dir.path(), &["accounts", "--output", "toml"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let parsed: toml::Value = toml::from_str(&toml_text).unwrap();
+    assert_eq!(parsed["account"].as_array().unwrap().len(), 2);
+
+    // A run over the listed accounts, selected by an Organizations tag.
+    std::fs::write(
+        dir.path().join("xacct.toml"),
+        format!(
+            "plugins = \"plugins\"\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n[organization]\n[plugin.hello]\naccounts = [\"tag:team=blue\"]\ns3 = [{{ buckets = \"*\", actions = [\"list\"] }}]\n",
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = xacct(dir.path(), &["run", "hello", "--output", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{report}");
+    assert_eq!(entries[0]["account_id"], org.in_apps.as_str());
+    assert_eq!(entries[0]["status"], "ok");
+}
