@@ -83,30 +83,90 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 /// A plugin's failure: reported as the account's `plugin-error` with this message.
 ///
-/// Any error type converts into it with `?`, as do `String` and `&str` (`.into()`).
-pub struct Error(String);
+/// Any error type converts into it with `?`, as do `String` and `&str` (`.into()`). An
+/// S3 error keeps its kind ([`Error::s3`]) and reads as the host wrote it, e.g.
+/// `access denied by the xacct grant: read on s3://b/k is not in this plugin's grant
+/// (plugin.p); fix: ...`.
+pub struct Error {
+    message: String,
+    s3: Option<S3Error>,
+}
 
 impl Error {
     pub fn msg(message: impl fmt::Display) -> Error {
-        Error(message.to_string())
+        Error {
+            message: message.to_string(),
+            s3: None,
+        }
+    }
+
+    /// The S3 error this is, if it is one: match on its kind.
+    pub fn s3(&self) -> Option<&S3Error> {
+        self.s3.as_ref()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for Error {
     fn from(err: E) -> Error {
-        Error(err.into().to_string())
+        // The generated `Display` of an S3 error is its `Debug`: say it in words instead.
+        match err.into().downcast::<S3Error>() {
+            Ok(s3) => Error {
+                message: s3.describe(),
+                s3: Some(*s3),
+            },
+            Err(other) => Error::msg(other),
+        }
+    }
+}
+
+impl S3Error {
+    /// The kind, as the WIT names it: `not-found`, `access-denied`, `throttled`,
+    /// `invalid-input`, `limit-exceeded`, `unavailable` or `other`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            S3Error::NotFound(_) => "not-found",
+            S3Error::AccessDenied(_) => "access-denied",
+            S3Error::Throttled(_) => "throttled",
+            S3Error::InvalidInput(_) => "invalid-input",
+            S3Error::LimitExceeded(_) => "limit-exceeded",
+            S3Error::Unavailable(_) => "unavailable",
+            S3Error::Other(_) => "other",
+        }
+    }
+
+    /// What the host said.
+    pub fn message(&self) -> &str {
+        match self {
+            S3Error::AccessDenied(denied) => &denied.message,
+            S3Error::NotFound(message)
+            | S3Error::Throttled(message)
+            | S3Error::InvalidInput(message)
+            | S3Error::LimitExceeded(message)
+            | S3Error::Unavailable(message)
+            | S3Error::Other(message) => message,
+        }
+    }
+
+    /// The kind and the host's message in words, as a report shows them.
+    pub fn describe(&self) -> String {
+        match self {
+            S3Error::AccessDenied(denied) => {
+                format!("access denied by {}: {}", denied.by, denied.message)
+            }
+            other => format!("{}: {}", other.kind().replace('-', " "), other.message()),
+        }
     }
 }
 
@@ -133,7 +193,7 @@ pub fn __run<P: Plugin>(input: String) -> std::result::Result<String, String> {
     // Stdout holds a last line without its newline until flushed, and the instance never
     // exits to flush it.
     let _ = io::stdout().flush();
-    let output = output.map_err(|err| err.0)?;
+    let output = output.map_err(|err| err.message)?;
     serde_json::to_string(&output).map_err(|err| format!("cannot encode the output: {err}"))
 }
 
@@ -182,7 +242,7 @@ pub fn account() -> Result<Account> {
     let mut accounts = accounts();
     match accounts.len() {
         1 => Ok(accounts.remove(0)),
-        n => Err(Error(format!(
+        n => Err(Error::msg(format!(
             "this plugin runs per account, but the invocation sees {n} accounts"
         ))),
     }
@@ -194,7 +254,7 @@ pub fn find_account(name: &str) -> Result<Account> {
         .into_iter()
         .find(|a| a.id == name || a.alias == name)
         .ok_or_else(|| {
-            Error(format!(
+            Error::msg(format!(
                 "account {name:?} is not in this invocation's scope"
             ))
         })
@@ -488,5 +548,29 @@ impl Drop for ObjectWriter {
         // which the host aborts.
         drop(self.stream.take());
         drop(self.upload.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_s3_error_keeps_its_kind_and_reads_in_words() {
+        let denied = S3Error::AccessDenied(AccessDenied {
+            by: DeniedBy::Xacct,
+            message: "list of buckets is not in this plugin's grant (plugin.p)".into(),
+        });
+        let err = Error::from(denied);
+        assert_eq!(
+            err.to_string(),
+            "access denied by the xacct grant: list of buckets is not in this plugin's grant (plugin.p)"
+        );
+        assert!(matches!(err.s3(), Some(S3Error::AccessDenied(d)) if d.by == DeniedBy::Xacct));
+        let missing = Error::from(S3Error::NotFound("s3://b/k".into()));
+        assert_eq!(missing.to_string(), "not found: s3://b/k");
+        assert_eq!(missing.s3().map(S3Error::kind), Some("not-found"));
+        let other = Error::from("plain");
+        assert!(other.s3().is_none());
     }
 }

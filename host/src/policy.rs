@@ -213,9 +213,15 @@ impl Grant {
         self.accounts.iter().any(|s| s.matches(account))
     }
 
-    fn deny(&self, what: String) -> S3Error {
+    /// Refuses `what`, naming the rule that would allow it: the plugin's author reads this
+    /// message, and the fix is a line of the operator's config.
+    fn deny(&self, what: String, rule: Option<String>) -> S3Error {
+        let fix = match rule {
+            Some(rule) => format!("; fix: add {rule} to {}.s3", self.key),
+            None => String::new(),
+        };
         denied_by_xacct(format!(
-            "{what} is not in this plugin's grant ({})",
+            "{what} is not in this plugin's grant ({}){fix}",
             self.key
         ))
     }
@@ -228,9 +234,10 @@ impl Grant {
             .split('/')
             .any(|segment| segment == "." || segment == "..")
         {
-            return Err(self.deny(format!(
-                "{action} on key {key:?} (it has a '.' or '..' segment)"
-            )));
+            return Err(self.deny(
+                format!("{action} on key {key:?} (it has a '.' or '..' segment, never granted)"),
+                None,
+            ));
         }
         let granted = self.s3.iter().any(|rule| {
             rule.actions.contains(&action)
@@ -240,7 +247,12 @@ impl Grant {
         if granted {
             Ok(())
         } else {
-            Err(self.deny(format!("{action} on s3://{bucket}/{key}")))
+            // The key's "directory": a rule for exactly one key is rarely what is meant.
+            let prefix = key.rfind('/').map_or("", |end| &key[..=end]);
+            Err(self.deny(
+                format!("{action} on s3://{bucket}/{key}"),
+                Some(rule(bucket, prefix, action)),
+            ))
         }
     }
 
@@ -254,7 +266,10 @@ impl Grant {
         if granted {
             Ok(())
         } else {
-            Err(self.deny(format!("list of s3://{bucket}/{prefix}")))
+            Err(self.deny(
+                format!("list of s3://{bucket}/{prefix}"),
+                Some(rule(bucket, prefix, Action::List)),
+            ))
         }
     }
 
@@ -267,7 +282,7 @@ impl Grant {
         {
             Ok(())
         } else {
-            Err(self.deny("list of buckets".into()))
+            Err(self.deny("list of buckets".into(), Some(rule("*", "", Action::List))))
         }
     }
 
@@ -361,6 +376,16 @@ fn policy(statements: Vec<Value>) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// A grant rule allowing `action` in `bucket` under `prefix`, as the config writes it.
+fn rule(bucket: &str, prefix: &str, action: Action) -> String {
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("prefix = {prefix:?}, ")
+    };
+    format!("{{ buckets = {bucket:?}, {prefix}actions = [\"{action}\"] }}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,12 +444,21 @@ mod tests {
 
     #[test]
     fn a_denial_names_the_grant_key() {
-        let Err(S3Error::AccessDenied(d)) = grant(&[]).check(Action::Read, "b", "k") else {
+        let Err(S3Error::AccessDenied(d)) = grant(&[]).check(Action::Read, "b", "2024/k") else {
             panic!()
         };
         assert_eq!(
             d.message,
-            "read on s3://b/k is not in this plugin's grant (plugin.test)"
+            "read on s3://b/2024/k is not in this plugin's grant (plugin.test); fix: add { buckets = \"b\", prefix = \"2024/\", actions = [\"read\"] } to plugin.test.s3"
+        );
+        let Err(S3Error::AccessDenied(d)) = grant(&[]).check_list_buckets() else {
+            panic!()
+        };
+        assert!(
+            d.message
+                .ends_with("fix: add { buckets = \"*\", actions = [\"list\"] } to plugin.test.s3"),
+            "{}",
+            d.message
         );
     }
 
