@@ -14,7 +14,8 @@
 //! - [`sandbox`]: wasmtime, the WASI sandbox and per-invocation limits;
 //! - [`capability`]: the host side of the WIT `s3` interface and its backends;
 //! - [`report`]: per-account results;
-//! - [`pipeline`]: the stages in order.
+//! - [`pipeline`]: the stages in order;
+//! - [`shard`]: a run split across machines, and the shards' reports merged.
 //!
 //! The WIT contract is in `wit/xacct.wit`; [`bindings`] is generated from it.
 
@@ -29,3 +30,4 @@ pub mod policy;
 pub mod report;
 pub mod sandbox;
 pub mod scaffold;
+pub mod shard;

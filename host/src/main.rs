@@ -47,7 +47,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a plugin against the configured accounts and print a per-account report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the plugins in the plugin directory and whether each fits the xacct world.
     Plugins(ConfigArgs),
     /// Assume every configured account's role and print the assumed-role ARN (AWS).
@@ -335,7 +335,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run(args, color).await,
+            Command::Run(args) => run(*args, color).await,
             Command::Plugins(args) => plugins(args),
             Command::Check(args) => check(args).await,
             Command::Iam(args) => iam(args).await,

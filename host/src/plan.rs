@@ -2,10 +2,12 @@
 //! how many invocations, under which limits — before anything is called, so that the
 //! rest of the pipeline only executes decisions made here.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::bindings::Account;
 use crate::config::{AccountConfig, Config, Limits};
+use crate::shard::Shard;
 
 /// How a plugin's invocations cover its accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,27 +35,48 @@ pub struct Selection {
 impl Selection {
     /// Every id or alias named must be configured: a typo must not silently select nothing.
     pub fn validate(&self, config: &Config) -> Result<(), String> {
-        for name in self.accounts.iter().chain(&self.exclude) {
-            if !config
-                .accounts
-                .iter()
-                .any(|a| a.id == *name || a.alias == *name)
-            {
-                return Err(format!(
-                    "{name:?} names no account in {}",
-                    config.path.display()
-                ));
-            }
+        // One set of every name, not a scan of the accounts per name: `--rerun-failed`
+        // names thousands.
+        let known: HashSet<&str> = (config.accounts.iter())
+            .flat_map(|a| [a.id.as_str(), a.alias.as_str()])
+            .collect();
+        match (self.accounts.iter().chain(&self.exclude))
+            .find(|name| !known.contains(name.as_str()))
+        {
+            Some(name) => Err(format!(
+                "{name:?} names no account in {}",
+                config.path.display()
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Whether `account` is among the accounts chosen.
     pub fn selects(&self, account: &AccountConfig) -> bool {
-        let named = |names: &[String]| {
-            names
-                .iter()
-                .any(|n| *n == account.id || *n == account.alias)
+        self.matcher().selects(account)
+    }
+
+    /// The selection with its names in sets, to test many accounts in constant time each.
+    pub fn matcher(&self) -> Matcher<'_> {
+        Matcher {
+            accounts: self.accounts.iter().map(String::as_str).collect(),
+            tags: &self.tags,
+            exclude: self.exclude.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// A [`Selection`] ready to test accounts.
+pub struct Matcher<'a> {
+    accounts: HashSet<&'a str>,
+    tags: &'a [(String, String)],
+    exclude: HashSet<&'a str>,
+}
+
+impl Matcher<'_> {
+    pub fn selects(&self, account: &AccountConfig) -> bool {
+        let named = |names: &HashSet<&str>| {
+            names.contains(account.id.as_str()) || names.contains(account.alias.as_str())
         };
         (self.accounts.is_empty() || named(&self.accounts))
             && self
@@ -74,6 +97,11 @@ pub struct Plan {
     pub accounts: Vec<Account>,
     /// Why accounts are missing from the plan, for the operator.
     pub note: Option<String>,
+    /// The ids of the accounts selected before sharding, in config order: what the plan
+    /// hash covers and a merge of the shards must find.
+    pub selected: Vec<String>,
+    /// The part of `selected` this run takes; `None`: all of it.
+    pub shard: Option<Shard>,
 }
 
 impl Plan {
@@ -96,18 +124,28 @@ impl Plan {
             )),
             Some(_) => None,
         };
+        let selection = selection.matcher();
+        let accounts: Vec<Account> = config
+            .accounts
+            .iter()
+            .filter(|a| grant.is_some_and(|g| g.covers(a)) && selection.selects(a))
+            .map(account)
+            .collect();
         Plan {
             plugin: plugin.to_owned(),
             mode,
             limits: config.limits_for(plugin),
-            accounts: config
-                .accounts
-                .iter()
-                .filter(|a| grant.is_some_and(|g| g.covers(a)) && selection.selects(a))
-                .map(account)
-                .collect(),
+            selected: accounts.iter().map(|a| a.id.clone()).collect(),
+            accounts,
             note,
+            shard: None,
         }
+    }
+
+    /// Keeps only the accounts of `shard`.
+    pub fn shard(&mut self, shard: Shard) {
+        self.accounts.retain(|account| shard.holds(&account.id));
+        self.shard = Some(shard);
     }
 
     /// The scopes of the invocations, one per invocation.

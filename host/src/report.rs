@@ -30,6 +30,12 @@ pub struct Report {
     pub dry_run: bool,
     /// Wall time of the whole run.
     pub duration_ms: u64,
+    /// The hash of the plan ([`crate::shard::plan_hash`]): the same in every shard of a
+    /// run and in the run unsharded.
+    pub plan_hash: String,
+    /// A shard's place in the plan, for `xacct report merge`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardStamp>,
     pub entries: Vec<Entry>,
     /// AssumeRole calls the process has made so far, per account (AWS backend only).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -499,6 +505,8 @@ mod tests {
             mode: "per-account",
             dry_run: false,
             duration_ms: 1500,
+            plan_hash: String::new(),
+            shard: None,
             assume_role_calls: BTreeMap::new(),
             call_stats: BTreeMap::new(),
             orphaned_uploads: Vec::new(),
@@ -556,6 +564,8 @@ mod tests {
             mode: "per-account",
             dry_run: false,
             duration_ms: 1,
+            plan_hash: String::new(),
+            shard: None,
             assume_role_calls: BTreeMap::new(),
             call_stats: BTreeMap::new(),
             orphaned_uploads: Vec::new(),
