@@ -186,16 +186,16 @@ async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
         "include_ous = [\"/Prod\"]\nexclude_ous = [\"/Prod/Apps\"]",
         "",
     );
-    assert_eq!(ids(&not_apps), [org.in_prod.clone()]);
+    assert_eq!(ids(&not_apps), std::slice::from_ref(&org.in_prod));
     let by_id = listed(dir.path(), &moto, &format!("include_ous = [\"{}\"]", org.apps_ou), "");
-    assert_eq!(ids(&by_id), [org.in_apps.clone()]);
+    assert_eq!(ids(&by_id), std::slice::from_ref(&org.in_apps));
     let excluded = listed(
         dir.path(),
         &moto,
         &format!("include_ous = [\"/Prod\"]\nexclude_accounts = [\"{}\"]", org.in_prod),
         "",
     );
-    assert_eq!(ids(&excluded), [org.in_apps.clone()]);
+    assert_eq!(ids(&excluded), std::slice::from_ref(&org.in_apps));
 
     // A static entry overrides what was listed; its tags win, the listed ones stay.
     let pinned = listed(
