@@ -24,6 +24,8 @@ pub mod aws;
 pub mod bindings;
 pub mod capability;
 pub mod config;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

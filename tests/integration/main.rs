@@ -16,6 +16,8 @@ mod containment;
 mod faults;
 mod hostile;
 mod inert_output;
+#[cfg(feature = "lambda")]
+mod lambda;
 mod languages;
 mod live_logs;
 mod local_confinement;

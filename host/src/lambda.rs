@@ -1,0 +1,186 @@
+//! The host as an AWS Lambda function — the classic deployment, a Lambda in the home
+//! account, with the plugins kept away from its credentials — on a custom runtime
+//! (`lambda_runtime`, the `xacct-lambda` binary as `bootstrap`).
+//!
+//! Everything comes from the deployment package (`$LAMBDA_TASK_ROOT`): the config
+//! (`xacct.toml`, or `$XACCT_CONFIG`), the plugin directory it names, and plugins compiled
+//! ahead of time. The home identity is the function's execution role (the SDK's standard
+//! chain). The config, the compiled plugins and the AWS sessions with their cached
+//! credentials are set up once per execution environment and serve every invocation it
+//! gets.
+//!
+//! An event runs a plugin — `{"plugin": "inventory", "input": {…}, "shard": "3/16"}`,
+//! optionally with `accounts`, `tags`, `exclude`, `all_accounts`, `dry_run` — and the
+//! response is its report, the JSON `xacct run --output json` prints; or it merges the
+//! reports of a run's shards — `{"reports": [report, …]}` — into the run's report, as
+//! `xacct report merge` does (the last step of the Step Functions state machine in
+//! `deploy/`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::aws::region::resolve_home_region;
+use crate::config::Config;
+use crate::pipeline::{self, RunRequest, Service};
+use crate::plan::{Mode, Selection};
+use crate::report::private;
+use crate::sandbox::{CacheLocation, LoadOptions, Sandbox};
+use crate::shard::Shard;
+
+/// One invocation's event.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// The plugin to run (its file name in the plugin directory, without `.wasm`).
+    pub plugin: Option<String>,
+    /// Handed to the plugin's `run`; `{}` by default.
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// `K/N`: only shard K of N of the selected accounts.
+    pub shard: Option<String>,
+    #[serde(default)]
+    pub all_accounts: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Only these accounts (ids or aliases).
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Only accounts carrying all these tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Merge these shards' reports instead of running anything.
+    pub reports: Option<Vec<Value>>,
+}
+
+/// What one execution environment keeps between invocations.
+pub struct Deployment {
+    config: Config,
+    sandbox: Arc<Sandbox>,
+    service: Service,
+}
+
+impl Deployment {
+    /// Loads the packaged config, connects the home identity (listing an organization's
+    /// accounts if the config has one) and prepares the sandbox, with the packaged
+    /// compiled plugins copied to `scratch` (Lambda's `/tmp`).
+    pub async fn open(task_root: &Path, scratch: &Path) -> Result<Deployment, Error> {
+        let path = match std::env::var_os("XACCT_CONFIG") {
+            Some(path) => task_root.join(path),
+            None => task_root.join("xacct.toml"),
+        };
+        let mut config = Config::load(&path)?;
+        resolve_home_region(&mut config, None).await?;
+        let service = Service::connect(&config, None).await?;
+        service.discover(&mut config).await?;
+        let mut options = LoadOptions::for_config(&config);
+        options.cache = Some(seed_compile_cache(task_root, scratch)?);
+        let sandbox = Arc::new(Sandbox::with_options(options, config.concurrency as u32)?);
+        Ok(Deployment {
+            config,
+            sandbox,
+            service,
+        })
+    }
+
+    /// Answers one event: a report.
+    pub async fn handle(&self, event: Event) -> Result<Value, Error> {
+        if let Some(reports) = event.reports {
+            let named: Vec<(String, Value)> = reports
+                .into_iter()
+                .enumerate()
+                .map(|(i, report)| (format!("reports[{i}]"), report))
+                .collect();
+            return Ok(crate::shard::merge(&named)?);
+        }
+        let plugin = event
+            .plugin
+            .ok_or("the event names no plugin: {\"plugin\": \"NAME\", \"input\": {…}} runs one, {\"reports\": […]} merges shards' reports")?;
+        let input = event
+            .input
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let mode = if event.all_accounts {
+            Mode::AllAccounts
+        } else {
+            Mode::PerAccount
+        };
+        let mut request = RunRequest::new(&plugin, &input.to_string(), mode);
+        request.dry_run = event.dry_run;
+        request.selection = Selection {
+            accounts: event.accounts,
+            tags: event.tags.into_iter().collect(),
+            exclude: event.exclude,
+        };
+        request
+            .selection
+            .validate(&self.config)
+            .map_err(|problem| format!("accounts/exclude: {problem}"))?;
+        if let Some(shard) = event.shard {
+            if event.all_accounts {
+                return Err("an all-accounts run is one invocation: it has no shards".into());
+            }
+            request.shard = Some(Shard::parse(&shard)?);
+        }
+        let report =
+            pipeline::run(&self.config, &self.sandbox, &self.service, &request, &()).await?;
+        Ok(serde_json::to_value(&report)?)
+    }
+}
+
+/// The compile cache in `scratch`, holding the plugins compiled into the package: the
+/// package's `xacct-cache/xacct/` and its key `xacct-state/xacct/cache.key` (what
+/// `XDG_CACHE_HOME=xacct-cache XDG_STATE_HOME=xacct-state xacct plugins` leaves there).
+/// The package's files belong to another user than the function's, so the cache would
+/// refuse them in place: they are copied, owner-only, as the package is as trusted as
+/// the binary it holds. Without them, plugins compile on an environment's first use.
+fn seed_compile_cache(task_root: &Path, scratch: &Path) -> std::io::Result<CacheLocation> {
+    let location = CacheLocation {
+        dir: scratch.join("xacct-cache"),
+        key_file: scratch.join("xacct-state/cache.key"),
+    };
+    private::create_dir(&location.dir)?;
+    private::create_dir(&scratch.join("xacct-state"))?;
+    let key = task_root.join("xacct-state/xacct/cache.key");
+    if key.is_file() && !location.key_file.exists() {
+        private::write(&location.key_file, &std::fs::read(&key)?)?;
+        let entries = std::fs::read_dir(task_root.join("xacct-cache/xacct"));
+        for entry in entries.into_iter().flatten().flatten() {
+            if entry.file_type()?.is_file() {
+                let to = location.dir.join(entry.file_name());
+                private::write(&to, &std::fs::read(entry.path())?)?;
+            }
+        }
+    }
+    Ok(location)
+}
+
+/// Serves invocations from the Runtime API (`AWS_LAMBDA_RUNTIME_API`) until the
+/// environment is shut down. A deployment that cannot open is every invocation's error,
+/// with the reason (Lambda then retires the environment).
+pub async fn serve() -> Result<(), Error> {
+    let task_root = PathBuf::from(std::env::var_os("LAMBDA_TASK_ROOT").unwrap_or(".".into()));
+    let scratch = std::env::temp_dir().join("xacct");
+    let deployment = Arc::new(
+        Deployment::open(&task_root, &scratch)
+            .await
+            .map_err(|err| err.to_string()),
+    );
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
+        let deployment = deployment.clone();
+        async move {
+            match &*deployment {
+                Ok(deployment) => deployment.handle(event.payload).await,
+                Err(reason) => Err(Error::from(format!(
+                    "the deployment could not start: {reason}"
+                ))),
+            }
+        }
+    }))
+    .await
+}
