@@ -71,6 +71,38 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Samples this process's RSS every 20 ms on its own thread, for a peak that a
+/// measurement reset cannot see (other threads' allocations come and go between resets).
+struct PeakSampler {
+    sampling: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<f64>,
+}
+
+impl PeakSampler {
+    fn start() -> PeakSampler {
+        let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let thread = std::thread::spawn({
+            let sampling = sampling.clone();
+            move || {
+                let mut peak = 0.0f64;
+                while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                    peak = peak.max(rss_mib());
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                peak
+            }
+        });
+        PeakSampler { sampling, thread }
+    }
+
+    /// The peak RSS seen, in MiB.
+    fn stop(self) -> f64 {
+        self.sampling
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
 /// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -652,26 +684,14 @@ async fn concurrent_instances(results: &mut Results) {
     let warm = RunRequest::new("bench", r#"{"mode": "noop"}"#, Mode::PerAccount);
     world.run_request(world.service().await, &warm).await;
     let baseline = rss_mib();
-    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let sampler = {
-        let sampling = sampling.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0.0f64;
-            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(rss_mib());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            peak
-        })
-    };
+    let sampler = PeakSampler::start();
     let request = RunRequest::new(
         "bench",
         r#"{"mode": "sleep", "ms": 3000}"#,
         Mode::PerAccount,
     );
     let report = world.run_request(world.service().await, &request).await;
-    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
-    let peak = sampler.join().unwrap();
+    let peak = sampler.stop();
     assert!(report.all_ok());
     assert_eq!(report.entries.len(), INSTANCES);
     let per_instance = (peak - baseline) / INSTANCES as f64;
@@ -721,18 +741,7 @@ async fn hostile_memory(results: &mut Results) {
     let warm = RunRequest::new("s3script", r#"{"steps": []}"#, Mode::PerAccount);
     world.run_request(world.service().await, &warm).await;
     let baseline = rss_mib();
-    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let sampler = {
-        let sampling = sampling.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0.0f64;
-            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(rss_mib());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            peak
-        })
-    };
+    let sampler = PeakSampler::start();
     let mib = "h".repeat(1 << 20);
     let started = Instant::now();
     let runs = ids.iter().enumerate().map(|(i, id)| {
@@ -751,8 +760,7 @@ async fn hostile_memory(results: &mut Results) {
     });
     let reports = futures::future::join_all(runs).await;
     let elapsed = started.elapsed();
-    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
-    let peak = sampler.join().unwrap();
+    let peak = sampler.stop();
     let kinds: Vec<String> = reports
         .iter()
         .map(|report| match &report.entries[0].error {

@@ -7,9 +7,6 @@
 //! bucket from any region), and trust-policy conditions on `sts:TagSession`,
 //! `sts:SetSourceIdentity` and `sts:ExternalId` (moto evaluates no trust policy).
 
-use std::path::Path;
-use std::process::Command;
-
 use crate::common;
 use common::moto::{self, HOME_ACCOUNT, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, full_grants, ok, step_ok};
@@ -150,34 +147,6 @@ async fn buckets_in_three_regions_are_served_from_their_own_regions() {
     assert!(uploads.uploads().is_empty(), "the abandoned upload was aborted");
 }
 
-/// The CLI against the estate, with a home identity and options of the test's choosing.
-fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("XDG_CACHE_HOME", common::target_dir().join("xacct-test-cache-cli"));
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let output = command.output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
 fn home_env(home: &Home) -> [(&str, &str); 2] {
     [
         ("AWS_ACCESS_KEY_ID", home.access_key_id.as_str()),
@@ -218,7 +187,7 @@ async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
     assert!(report.all_ok(), "{:?}", report.entries);
 
     // `xacct check` gives the operator AWS's own reason, per account.
-    let (code, stdout, stderr) = cli(tagged.dir.path(), &home_env(&home), &["check", "--output", "json"]);
+    let (code, stdout, stderr) = common::xacct_in(tagged.dir.path(), &home_env(&home), &["check", "--output", "json"]);
     assert_eq!(code, Some(1), "{stderr}");
     let rows: Value = serde_json::from_str(&stdout).unwrap();
     for row in rows.as_array().unwrap() {
@@ -325,7 +294,7 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     ];
 
     let seeded = moto.assumed_roles().len();
-    let (code, stdout, stderr) = cli(dir.path(), &env, &["run", "hello", "--output", "json"]);
+    let (code, stdout, stderr) = common::xacct_in(dir.path(), &env, &["run", "hello", "--output", "json"]);
     assert_eq!(code, Some(0), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["entries"].as_array().unwrap().len(), N);
@@ -337,7 +306,7 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     assert_eq!(runners, 1, "the chained profile's role was assumed once");
 
     // Without a region anywhere, the run says where to put one.
-    let (code, _, stderr) = cli(dir.path(), &env[..2], &["run", "hello"]);
+    let (code, _, stderr) = common::xacct_in(dir.path(), &env[..2], &["run", "hello"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no home region"), "{stderr}");
 
@@ -351,7 +320,7 @@ async fn one_home_identity_serves_a_hundred_accounts() {
         .unwrap()
         .replace("profile = \"home\"\n", "");
     std::fs::write(dir.path().join("xacct.toml"), text).unwrap();
-    let (code, stdout, stderr) = cli(dir.path(), &bogus, &["run", "hello"]);
+    let (code, stdout, stderr) = common::xacct_in(dir.path(), &bogus, &["run", "hello"]);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert_eq!(
         stderr.matches("the home identity cannot be used").count(),

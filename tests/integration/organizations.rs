@@ -3,7 +3,6 @@
 //! `[[account]]` entries overriding what was listed — and a run over the listed accounts.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::common;
 use common::moto::{HOME_ACCOUNT, Moto};
@@ -106,24 +105,10 @@ async fn organization(moto: &Moto) -> Organization {
 }
 
 fn xacct(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
-        .env("AWS_ACCESS_KEY_ID", "AKIAXACCTORGTEST0001")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("XDG_CACHE_HOME", common::target_dir().join("xacct-test-cache-cli"))
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
+    common::xacct_in(
+        dir,
+        &[("AWS_ACCESS_KEY_ID", "AKIAXACCTORGTEST0001"), ("AWS_SECRET_ACCESS_KEY", "test")],
+        args,
     )
 }
 

@@ -55,11 +55,17 @@ use crate::bindings::{Account, S3Error};
 /// parts start at this size (S3's minimum part is 5 MiB).
 const PART_BYTES: usize = 8 << 20;
 
-/// The size of the part after `parts` parts: S3 takes at most 10,000 parts, so parts
-/// double every thousand up to 64 MiB (objects up to about 490 GiB, at most 64 MiB
-/// buffered per upload).
+/// The size of the part after `parts` parts. S3 takes at most 10,000 parts; a part is
+/// held in host memory until sent, within the invocation's host buffer (16 MiB by
+/// default). So parts stay at 8 MiB for the first 5,000 (objects up to 39 GiB at the
+/// default host buffer), then grow to 16 MiB (up to 102 GiB, needing a host buffer of
+/// 20 MiB) and 64 MiB for the last thousand (up to 164 GiB, 68 MiB).
 fn part_size(parts: usize) -> usize {
-    PART_BYTES << (parts / 1000).min(3)
+    match parts {
+        0..5000 => PART_BYTES,
+        5000..9000 => PART_BYTES * 2,
+        _ => PART_BYTES * 8,
+    }
 }
 
 /// What an open GetObject body may hold on the host before the guest reads it: the HTTP
@@ -712,10 +718,14 @@ mod tests {
     #[test]
     fn parts_grow_so_that_ten_thousand_hold_large_objects() {
         assert_eq!(part_size(0), 8 << 20);
-        assert_eq!(part_size(1500), 16 << 20);
+        assert_eq!(part_size(4999), 8 << 20);
+        assert_eq!(part_size(5000), 16 << 20);
         assert_eq!(part_size(9999), 64 << 20);
         let capacity: u64 = (0..10_000).map(|n| part_size(n) as u64).sum();
-        assert!(capacity > 450 << 30, "{capacity}");
+        assert!(capacity > 160 << 30, "{capacity}");
+        // At the default host buffer, objects up to 39 GiB need no more than it holds.
+        let at_default: u64 = (0..5000).map(|n| part_size(n) as u64).sum();
+        assert!(at_default >= 39 << 30, "{at_default}");
     }
 
     #[test]
