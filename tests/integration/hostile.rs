@@ -306,7 +306,7 @@ async fn components_that_do_not_fit_never_run_and_assume_nothing() {
             report.entries.is_empty(),
             "{plugin} has no grant: it runs nowhere"
         );
-        assert!(report.notes[0].contains(&format!("[plugin.{plugin}]")));
+        assert!(report.notes[0].contains(&format!("plugin.{plugin} = {{ accounts = [")));
         let granted = World::aws_with_grants(
             &[],
             &arena.moto.endpoint,

@@ -424,7 +424,8 @@ async fn a_plugin_without_a_grant_runs_nowhere_and_is_told_why() {
     assert!(!report.all_ok(), "nothing ran: not a success");
     assert_eq!(report.notes.len(), 1);
     assert!(
-        report.notes[0].contains("add [plugin.hello]"),
+        report.notes[0].contains("add this line at the top of")
+            && report.notes[0].contains("plugin.hello = {"),
         "{}",
         report.notes[0]
     );
