@@ -216,3 +216,21 @@ async fn every_language_greets_each_account_on_moto() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_and_javascript_stream_ten_mib_through_the_plugin() {
+    let world = World::new(&["read-py", "read-js"], "");
+    let body: Vec<u8> = (0..10u32 << 20).map(|i| (i % 251) as u8).collect();
+    world.put_file("111111111111", "big", "ten.bin", &body);
+    for plugin in ["read-py", "read-js"] {
+        let report = world
+            .run(
+                plugin,
+                json!({"bucket": "big", "key": "ten.bin"}),
+                Mode::PerAccount,
+            )
+            .await;
+        assert_eq!(ok(&report.entries[0])["bytes"], 10 << 20, "{plugin}");
+        assert_eq!(report.entries[0].usage.bytes_read, 10 << 20, "{plugin}");
+    }
+}
