@@ -234,8 +234,8 @@ pub const MIN_HOST_BUFFER_BYTES: u64 = 16 << 20;
 impl Limits {
     /// The host memory budget of an invocation. Derived from the memory limit by default,
     /// so that what the host holds for a plugin grows with what the operator gave it.
-    /// A quarter: sixteen plugins hoarding at the default limits then peak at about
-    /// 360 MiB of host memory, where half reached 579 MiB (BENCHMARKS.md, row f).
+    /// A quarter: sixteen plugins hoarding at the default limits then peaked at 391 MiB
+    /// of host memory, where half reached 579 MiB (BENCHMARKS.md, row f).
     pub fn host_buffer(&self) -> u64 {
         self.host_buffer_bytes
             .unwrap_or((self.memory_bytes / 4).max(MIN_HOST_BUFFER_BYTES))
