@@ -780,6 +780,194 @@ async fn hostile_memory(results: &mut Results) {
     );
 }
 
+/// The peak resident memory of process `pid` so far (VmHWM), in MiB.
+fn peak_rss_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// `xacct run` as a process: its wall time and its peak RSS (sampled every 5 ms; VmHWM
+/// only grows, so the last sample is the peak but for the last few ms).
+fn timed_run(dir: &std::path::Path, args: &[&str]) -> (Duration, f64, Value) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xacct"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("XACCT_CONFIG")
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        stdout.read_to_end(&mut text).unwrap();
+        text
+    });
+    let mut peak = 0.0f64;
+    while child.try_wait().unwrap().is_none() {
+        peak = peak.max(peak_rss_of(child.id()));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = started.elapsed();
+    let report: Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
+    (elapsed, peak, report)
+}
+
+/// g. 1,000 and 10,000 accounts on the local backend, end to end through `xacct run` as
+/// a process (config, plan, fan-out, report, audit log, out-dir): each account's
+/// invocation lists its bucket and reads a 1 KiB object.
+fn org_scale_local(results: &mut Results) {
+    let mut measured = Vec::new();
+    for accounts in [1_000u64, 10_000] {
+        let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(&["bench"]));
+        for i in 0..accounts {
+            text.push_str(&format!(
+                "\n[[account]]\nid = \"{}\"\nalias = \"org-{i:05}\"\n",
+                900_000_000_000 + i
+            ));
+        }
+        let world = World::with_config(&["bench"], &text, None);
+        for i in 0..accounts {
+            world.put_file(
+                &(900_000_000_000 + i).to_string(),
+                "bkt",
+                "small.json",
+                vec![b'x'; 1024],
+            );
+        }
+        let args = [
+            "run",
+            "bench",
+            "--input",
+            r#"{"mode": "sample"}"#,
+            "--output",
+            "json",
+            "--audit",
+            "audit.jsonl",
+            "--out-dir",
+            "out",
+        ];
+        // The first run compiles the plugin into the cache; the second is measured.
+        timed_run(world.dir.path(), &args);
+        let (elapsed, peak, report) = timed_run(world.dir.path(), &args);
+        let entries = report["entries"].as_array().unwrap();
+        assert_eq!(entries.len() as u64, accounts);
+        assert!(entries.iter().all(|e| e["status"] == "ok"));
+        let invocations_ms: u64 = entries
+            .iter()
+            .map(|e| e["duration_ms"].as_u64().unwrap())
+            .sum();
+        measured.push((accounts, elapsed, peak, invocations_ms));
+    }
+    let (small, large) = (measured[0], measured[1]);
+    let ratio = large.1.as_secs_f64() / small.1.as_secs_f64();
+    let per_account = |(accounts, elapsed, _, _): (u64, Duration, f64, u64)| {
+        elapsed.as_secs_f64() * 1e6 / accounts as f64
+    };
+    let describe = |row: (u64, Duration, f64, u64)| {
+        format!(
+            "{} accounts {:.2} s ({:.0} µs per account, peak RSS {:.0} MiB)",
+            row.0,
+            row.1.as_secs_f64(),
+            per_account(row),
+            row.2
+        )
+    };
+    results.add(
+        "g. 1,000 and 10,000 accounts on the local backend",
+        format!(
+            "{}; {}; 10k/1k time ratio {ratio:.2}",
+            describe(small),
+            describe(large)
+        ),
+        target(ratio <= 11.0, "10k/1k time ratio ≤ 11"),
+        json!({
+            "rows": measured.iter().map(|row| json!({
+                "accounts": row.0, "wall_s": row.1.as_secs_f64(), "per_account_us": per_account(*row),
+                "peak_rss_mib": row.2, "invocations_ms_total": row.3,
+            })).collect::<Vec<_>>(),
+            "ratio": ratio,
+        }),
+    );
+}
+
+/// h. 1,000 accounts on moto behind a 20 ms round trip: xacct at concurrency 64 against
+/// the classic handler in a sequential loop, in the same run.
+async fn org_scale_moto(results: &mut Results) {
+    const ACCOUNTS: usize = 1_000;
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..ACCOUNTS)
+        .map(|i| (910_000_000_000u64 + i as u64).to_string())
+        .collect();
+    let bucket = |i: usize| format!("org-{i:04}");
+    let home = moto::seed_accounts(&moto, &ids, bucket).await;
+    for (i, id) in ids.iter().enumerate() {
+        moto.s3_in(id)
+            .await
+            .put_object()
+            .bucket(bucket(i))
+            .key("small.json")
+            .body(vec![b'x'; 1024].into())
+            .send()
+            .await
+            .unwrap();
+    }
+    moto.enforce_iam();
+    let moto_address: std::net::SocketAddr =
+        moto.endpoint.trim_start_matches("http://").parse().unwrap();
+    let (proxy, proxy_task) = latency_proxy(moto_address, ONE_WAY_LATENCY).await;
+    let endpoint = format!("http://{proxy}");
+
+    let home_config = sdk_config(&endpoint, home_credentials(&home)).await;
+    let started = Instant::now();
+    for id in &ids {
+        assert_eq!(classic_handler(&home_config, id).await, 1024);
+    }
+    let classic = started.elapsed();
+
+    let mut text = format!(
+        "concurrency = 64\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}",
+        full_grants(&["bench"])
+    );
+    for (i, id) in ids.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[[account]]\nid = \"{id}\"\nalias = \"{}\"\nrole = \"{ROLE}\"\n",
+            bucket(i)
+        ));
+    }
+    let world = World::with_config(&["bench"], &text, Some(home.provider()));
+    let request = RunRequest::new("bench", r#"{"mode": "sample"}"#, Mode::PerAccount);
+    let started = Instant::now();
+    let report = world.run_request(world.service().await, &request).await;
+    let xacct = started.elapsed();
+    proxy_task.abort();
+    assert!(
+        report.all_ok(),
+        "{:?}",
+        report.entries.iter().find_map(|e| e.error.as_ref())
+    );
+    assert_eq!(report.entries.len(), ACCOUNTS);
+    let speedup = classic.as_secs_f64() / xacct.as_secs_f64();
+    results.add(
+        "h. 1,000 accounts on moto, 20 ms RTT, concurrency 64",
+        format!(
+            "classic loop {:.1} s, xacct {:.1} s ({speedup:.1}×); {:.1} ms per account for xacct",
+            classic.as_secs_f64(),
+            xacct.as_secs_f64(),
+            xacct.as_secs_f64() * 1e3 / ACCOUNTS as f64
+        ),
+        target(speedup >= 3.0, "≥ 3× faster than the sequential loop"),
+        json!({"accounts": ACCOUNTS, "classic_s": classic.as_secs_f64(), "xacct_s": xacct.as_secs_f64(), "speedup": speedup, "one_way_ms": ONE_WAY_LATENCY.as_millis() as u64}),
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; there are no other options.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -791,8 +979,11 @@ fn main() {
         json: serde_json::Map::new(),
     };
     // `XACCT_BENCH_ONLY=a,c` runs just those (e.g. under a profiler).
-    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f".into());
+    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h".into());
     let wanted = |name: &str| only.split(',').any(|w| w.trim() == name);
+    if wanted("g") {
+        org_scale_local(&mut results);
+    }
     runtime.block_on(async {
         if wanted("a") {
             overhead(&mut results).await;
@@ -808,6 +999,9 @@ fn main() {
         }
         if wanted("f") {
             hostile_memory(&mut results).await;
+        }
+        if wanted("h") {
+            org_scale_moto(&mut results).await;
         }
     });
     if wanted("d") {
