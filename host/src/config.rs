@@ -1495,6 +1495,23 @@ region = "eu-west-1"
     }
 
     #[test]
+    fn component_limits_default_and_are_set_per_plugin() {
+        let config =
+            parse("[limits]\ntables = 12\n[plugin.py.limits]\ncore_instances = 40\n").unwrap();
+        assert_eq!(
+            config.limits_for("other").component,
+            ComponentLimits {
+                tables: 12,
+                ..ComponentLimits::default()
+            }
+        );
+        let py = config.limits_for("py").component;
+        assert_eq!((py.core_instances, py.memories, py.tables), (40, 4, 12));
+        let err = invalid("[limits]\nmemories = 17\n");
+        assert_eq!((err.line, err.key.as_str()), (2, "limits.memories"));
+    }
+
+    #[test]
     fn limits_out_of_range_are_refused() {
         let err = invalid("[limits]\nmemory_mib = 0\n");
         assert_eq!((err.line, err.key.as_str()), (2, "limits.memory_mib"));
