@@ -296,7 +296,10 @@ pub fn xacct_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>
         .env_remove("AWS_DEFAULT_REGION")
         .env_remove("AWS_ENDPOINT_URL")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("XDG_CACHE_HOME", target_dir().join("xacct-test-cache-cli"));
     for (name, value) in env {

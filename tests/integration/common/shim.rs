@@ -48,7 +48,9 @@ type Body = BoxBody<Bytes, BoxError>;
 
 /// A body held in memory.
 fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A body streamed through.
@@ -301,7 +303,9 @@ fn wrong_region(method: &hyper::Method, sent: &str, region: &str) -> Response<Bo
     } else {
         (
             StatusCode::BAD_REQUEST,
-            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region '{sent}' is wrong; expecting '{region}'</Message><Region>{region}</Region><RequestId>SHIM</RequestId></Error>"),
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region '{sent}' is wrong; expecting '{region}'</Message><Region>{region}</Region><RequestId>SHIM</RequestId></Error>"
+            ),
         )
     };
     Response::builder()
@@ -435,7 +439,11 @@ async fn handle(
             header(&request, "x-amz-source-expected-bucket-owner"),
             header(&request, "x-amz-copy-source"),
         ) {
-            let source_bucket = source.trim_start_matches('/').split('/').next().unwrap_or("");
+            let source_bucket = source
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("");
             if owner_of(source_bucket).is_some_and(|owner| owner != expected) {
                 return Ok(access_denied());
             }
@@ -451,9 +459,15 @@ async fn handle(
     if creates_bucket {
         // The body names the bucket's region; none means us-east-1.
         let (parts, body) = request.into_parts();
-        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&body);
-        let region = xml_field(&text, "LocationConstraint").unwrap_or("us-east-1").to_owned();
+        let region = xml_field(&text, "LocationConstraint")
+            .unwrap_or("us-east-1")
+            .to_owned();
         let request = Request::from_parts(parts, full(body));
         let response = forward(request, &upstream).await;
         if response.status().is_success() {
@@ -468,7 +482,10 @@ async fn handle(
     // GetObject: a GET on a key (the SDK adds `?x-id=GetObject`).
     let is_get = request.method() == hyper::Method::GET
         && path.trim_start_matches('/').contains('/')
-        && !request.uri().query().is_some_and(|q| q.contains("uploadId") || q.contains("tagging"));
+        && !request
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("uploadId") || q.contains("tagging"));
     let Some(response) = forward_raw(request.map(streamed), &upstream).await else {
         return Ok(forward_failed());
     };
@@ -480,7 +497,10 @@ async fn handle(
     if is_get && large && response.status().is_success() {
         let mut knowledge = knowledge.lock().unwrap();
         let schedule = &mut knowledge.schedule;
-        if nth(&mut schedule.large_gets, schedule.faults.reset_large_get_every) {
+        if nth(
+            &mut schedule.large_gets,
+            schedule.faults.reset_large_get_every,
+        ) {
             schedule.injected.resets += 1;
             drop(knowledge);
             return Ok(response.map(|inner| {
@@ -506,9 +526,16 @@ fn s3_fault_for(
     let schedule = &mut knowledge.schedule;
     let faults = schedule.faults;
     let query = request.uri().query().unwrap_or("");
-    if faults.refuse_abort && request.method() == hyper::Method::DELETE && query.contains("uploadId=") {
+    if faults.refuse_abort
+        && request.method() == hyper::Method::DELETE
+        && query.contains("uploadId=")
+    {
         schedule.injected.refused_aborts += 1;
-        return Some(s3_fault(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"));
+        return Some(s3_fault(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Access Denied",
+        ));
     }
     if faults.changed_since_read && request.headers().contains_key("if-match") {
         schedule.injected.preconditions += 1;
@@ -553,12 +580,19 @@ async fn sts(
     upstream: &str,
 ) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let fields = form(&body);
     if fields.get("Action").map(String::as_str) == Some("AssumeRole") {
         let mut known = knowledge.lock().unwrap();
         let schedule = &mut known.schedule;
-        if nth(&mut schedule.assume_roles, schedule.faults.sts_throttle_every) {
+        if nth(
+            &mut schedule.assume_roles,
+            schedule.faults.sts_throttle_every,
+        ) {
             schedule.injected.sts_throttles += 1;
             drop(known);
             return sts_error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded");
@@ -583,12 +617,14 @@ async fn sts(
     }
     let request = Request::from_parts(parts, full(body));
     let (parts, body) = forward(request, upstream).await.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
-    if let (Some(key), Some(arn)) = (
-        xml_field(&text, "AccessKeyId"),
-        xml_field(&text, "Arn"),
-    ) && let Some(account) = arn.split(':').nth(4)
+    if let (Some(key), Some(arn)) = (xml_field(&text, "AccessKeyId"), xml_field(&text, "Arn"))
+        && let Some(account) = arn.split(':').nth(4)
     {
         knowledge
             .lock()
@@ -608,7 +644,11 @@ async fn iam(
     upstream: &str,
 ) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let fields = form(&body);
     let request = Request::from_parts(parts, full(body));
     let response = forward(request, upstream).await;
