@@ -819,7 +819,9 @@ impl Validator<'_> {
             })?;
             let known = match (&parsed, configured) {
                 (_, None) | (AccountSelector::All, _) => true,
-                (AccountSelector::Id(id), Some(configured)) => configured.iter().any(|a| a.id == *id),
+                (AccountSelector::Id(id), Some(configured)) => {
+                    configured.iter().any(|a| a.id == *id)
+                }
                 (AccountSelector::Alias(alias), Some(configured)) => {
                     configured.iter().any(|a| a.alias == *alias)
                 }
@@ -1010,7 +1012,11 @@ impl Validator<'_> {
                 "use the ARN of the home role or user, e.g. arn:aws:iam::123456789012:role/xacct",
             ));
         }
-        let retry_mode = match raw.retry_mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+        let retry_mode = match raw
+            .retry_mode
+            .as_ref()
+            .map(|m| (m.get_ref().as_str(), m.span()))
+        {
             None | Some(("standard", _)) => RetryMode::Standard,
             Some(("adaptive", _)) => RetryMode::Adaptive,
             Some((other, span)) => {
@@ -1268,7 +1274,13 @@ fn is_role_name(name: &str) -> bool {
 pub fn alias_from_name(name: &str, id: &str) -> String {
     let mut alias: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     alias.truncate(64);
     if alias.is_empty() || alias.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
@@ -1586,7 +1598,11 @@ role = "arn:aws:iam::222222222222:role/ops/xacct"
         assert_eq!(err.key, "account[0].role");
         let err = invalid(&AWS.replace("region = \"eu-west-1\"", "region = \"EU West (Ireland)\""));
         assert_eq!(err.key, "aws.region");
-        assert!(err.problem.contains("not an AWS region code"), "{}", err.problem);
+        assert!(
+            err.problem.contains("not an AWS region code"),
+            "{}",
+            err.problem
+        );
         let err = invalid(&AWS.replace("region = \"us-east-2\"", "region = \"Ohio\""));
         assert!(err.key.ends_with(".region"), "{}", err.key);
         let err = invalid(&AWS.replace("external_id = \"ext-1\"", "external_id = \"a b\""));
@@ -1613,10 +1629,23 @@ role = "arn:aws:iam::222222222222:role/ops/xacct"
 
     #[test]
     fn region_codes_are_told_from_names() {
-        for code in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-3", "il-central-1"] {
+        for code in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "ap-southeast-3",
+            "il-central-1",
+        ] {
             assert!(is_region_code(code), "{code}");
         }
-        for name in ["EU West (Ireland)", "eu-west", "useast1", "us-east-1a", "", "local"] {
+        for name in [
+            "EU West (Ireland)",
+            "eu-west",
+            "useast1",
+            "us-east-1a",
+            "",
+            "local",
+        ] {
             assert!(!is_region_code(name), "{name}");
         }
     }

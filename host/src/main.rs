@@ -17,14 +17,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use xacct::audit::AuditLog;
 use xacct::aws::region::resolve_home_region;
-use xacct::config::{BackendConfig, Config, ConfigError};
 use xacct::aws::{SessionSpec, Sessions};
 use xacct::config::tags_in_use;
+use xacct::config::{BackendConfig, Config, ConfigError};
 use xacct::pipeline::{self, Progress, RunRequest, Service};
 use xacct::plan::{Mode, Plan, Selection};
 use xacct::policy::Grant;
-use xacct::report::text::inert;
 use xacct::report::terminal::{self, ColorChoice};
+use xacct::report::text::inert;
 use xacct::report::{Entry, Look, Report, private};
 use xacct::sandbox::{LoadOptions, Sandbox, plugin_files};
 use xacct::shard::Shard;
@@ -618,7 +618,10 @@ fn merge_reports(paths: &[PathBuf]) -> Result<ExitCode, UsageError> {
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &merged)?;
     writeln!(stdout)?;
-    let entries = merged["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let entries = merged["entries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let count = |status: &str| entries.iter().filter(|e| e["status"] == status).count();
     let _ = writeln!(
         terminal::Stderr,
@@ -965,8 +968,11 @@ async fn accounts(args: AccountsArgs) -> Result<ExitCode, UsageError> {
         }
         AccountsOutput::Table => {
             for account in &config.accounts {
-                let tags: Vec<String> =
-                    account.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let tags: Vec<String> = account
+                    .tags
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 writeln!(
                     stdout,
                     "{}  {:<24} {:<14} {}",

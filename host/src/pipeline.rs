@@ -15,12 +15,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::audit::AuditLog;
+use crate::aws::{HomeIdentityError, SessionSpec, Sessions};
 use crate::bindings::Account;
 use crate::capability::aws::AwsBackend;
 use crate::capability::local::LocalBackend;
 use crate::capability::{Backend, Capability, RunContext};
 use crate::config::{BackendConfig, Config};
-use crate::aws::{HomeIdentityError, SessionSpec, Sessions};
 use crate::plan::{Mode, Plan, Scope, Selection};
 use crate::policy::Grant;
 use crate::report::text::inert;
@@ -310,7 +310,10 @@ pub async fn run(
             Err(failed) => {
                 tracing::error!("an invocation failed in the host: {failed}");
                 let failure = Failure::Host("the host failed while running this invocation".into());
-                (task_scopes[&failed.id()].clone(), Some(Outcome::failed(failure)))
+                (
+                    task_scopes[&failed.id()].clone(),
+                    Some(Outcome::failed(failure)),
+                )
             }
         };
         let entry = match outcome {

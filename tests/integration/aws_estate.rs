@@ -81,11 +81,20 @@ async fn buckets_in_three_regions_are_served_from_their_own_regions() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["name"].as_str().unwrap().to_owned(), b["objects"].as_u64().unwrap()))
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap().to_owned(),
+                b["objects"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         counts,
-        [("dev-apse2".to_owned(), 1), ("dev-euw1".to_owned(), 3), ("dev-use1".to_owned(), 2)]
+        [
+            ("dev-apse2".to_owned(), 1),
+            ("dev-euw1".to_owned(), 3),
+            ("dev-use1".to_owned(), 2)
+        ]
     );
 
     let big = "m".repeat(1 << 20);
@@ -106,7 +115,10 @@ async fn buckets_in_three_regions_are_served_from_their_own_regions() {
             {"op": "list", "bucket": "dev-euw1"},
         ]))
         .await;
-    assert_eq!(step_ok(&results[0])["keys"], json!(["obj-0", "obj-1", "obj-2"]));
+    assert_eq!(
+        step_ok(&results[0])["keys"],
+        json!(["obj-0", "obj-1", "obj-2"])
+    );
     assert_eq!(step_ok(&results[1])["size"], "dev-euw1 object 0".len());
     assert_eq!(step_ok(&results[2])["body"], "dev-euw1");
     step_ok(&results[3]);
@@ -126,9 +138,16 @@ async fn buckets_in_three_regions_are_served_from_their_own_regions() {
     assert_eq!(step_ok(&results[0])["size"], 9 << 20);
     let euw1 = moto.s3_as_home(&home, ACCOUNTS[0].0).await;
     let euw1 = aws_sdk_s3::Client::from_conf(
-        euw1.config().to_builder().region(aws_sdk_s3::config::Region::new("eu-west-1")).build(),
+        euw1.config()
+            .to_builder()
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .build(),
     );
-    let uploads = euw1.list_multipart_uploads().bucket("dev-apse2").send().await;
+    let uploads = euw1
+        .list_multipart_uploads()
+        .bucket("dev-apse2")
+        .send()
+        .await;
     // Listing ap-southeast-2's uploads through eu-west-1 is itself redirected: the bucket
     // was reached in its own region above, and nothing was left open there.
     assert!(uploads.is_err(), "the shim holds moto to S3's regions");
@@ -144,7 +163,10 @@ async fn buckets_in_three_regions_are_served_from_their_own_regions() {
         .send()
         .await
         .unwrap();
-    assert!(uploads.uploads().is_empty(), "the abandoned upload was aborted");
+    assert!(
+        uploads.uploads().is_empty(),
+        "the abandoned upload was aborted"
+    );
 }
 
 fn home_env(home: &Home) -> [(&str, &str); 2] {
@@ -187,7 +209,11 @@ async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
     assert!(report.all_ok(), "{:?}", report.entries);
 
     // `xacct check` gives the operator AWS's own reason, per account.
-    let (code, stdout, stderr) = common::xacct_in(tagged.dir.path(), &home_env(&home), &["check", "--output", "json"]);
+    let (code, stdout, stderr) = common::xacct_in(
+        tagged.dir.path(),
+        &home_env(&home),
+        &["check", "--output", "json"],
+    );
     assert_eq!(code, Some(1), "{stderr}");
     let rows: Value = serde_json::from_str(&stdout).unwrap();
     for row in rows.as_array().unwrap() {
@@ -196,7 +222,10 @@ async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
             error.contains("AccessDenied") && error.contains("sts:TagSession"),
             "{error}"
         );
-        assert!(!error.contains("Error::") && !error.contains("Some("), "no debug syntax: {error}");
+        assert!(
+            !error.contains("Error::") && !error.contains("Some("),
+            "no debug syntax: {error}"
+        );
     }
 
     // Once the trust policy allows tagging, the tagged sessions work.
@@ -244,7 +273,9 @@ async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
 async fn one_home_identity_serves_a_hundred_accounts() {
     const N: usize = 100;
     let moto = Moto::start();
-    let ids: Vec<String> = (0..N).map(|i| (700_000_000_000u64 + i as u64).to_string()).collect();
+    let ids: Vec<String> = (0..N)
+        .map(|i| (700_000_000_000u64 + i as u64).to_string())
+        .collect();
     let home = moto::seed_accounts(&moto, &ids, |i| format!("estate-{i:03}")).await;
     let runner = moto::seed_home_role(&moto, "xacct-runner").await;
     moto.enforce_iam();
@@ -272,7 +303,11 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     )
     .unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-    std::fs::copy(common::guest("hello"), dir.path().join("plugins/hello.wasm")).unwrap();
+    std::fs::copy(
+        common::guest("hello"),
+        dir.path().join("plugins/hello.wasm"),
+    )
+    .unwrap();
     // No region in the file: it comes from the environment, the AWS way.
     let mut config = format!(
         "plugins = \"plugins\"\n[aws]\nprofile = \"home\"\nendpoint_url = \"{}\"\n{}",
@@ -294,15 +329,27 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     ];
 
     let seeded = moto.assumed_roles().len();
-    let (code, stdout, stderr) = common::xacct_in(dir.path(), &env, &["run", "hello", "--output", "json"]);
+    let (code, stdout, stderr) =
+        common::xacct_in(dir.path(), &env, &["run", "hello", "--output", "json"]);
     assert_eq!(code, Some(0), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["entries"].as_array().unwrap().len(), N);
     let runs = std::fs::read_to_string(&counter).unwrap();
-    assert_eq!(runs.lines().count(), 1, "the credential process ran once for {N} accounts");
+    assert_eq!(
+        runs.lines().count(),
+        1,
+        "the credential process ran once for {N} accounts"
+    );
     let assumed: Vec<Value> = moto.assumed_roles()[seeded..].to_vec();
-    assert_eq!(assumed.len(), 1 + N, "the profile's role once, then one per account");
-    let runners = assumed.iter().filter(|r| r["role_arn"] == runner.as_str()).count();
+    assert_eq!(
+        assumed.len(),
+        1 + N,
+        "the profile's role once, then one per account"
+    );
+    let runners = assumed
+        .iter()
+        .filter(|r| r["role_arn"] == runner.as_str())
+        .count();
     assert_eq!(runners, 1, "the chained profile's role was assumed once");
 
     // Without a region anywhere, the run says where to put one.

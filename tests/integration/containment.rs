@@ -64,7 +64,8 @@ async fn estate(grants: &str) -> (Moto, Home, World) {
         .send()
         .await
         .unwrap();
-    let world = World::aws_with_grants(&["s3script"], &moto.endpoint, ROLE, home.provider(), grants);
+    let world =
+        World::aws_with_grants(&["s3script"], &moto.endpoint, ROLE, home.provider(), grants);
     moto.enforce_iam();
     (moto, home, world)
 }
@@ -84,10 +85,13 @@ async fn script(world: &World, steps: Value) -> (Report, Vec<Value>) {
 /// bucket), enforced by the shim since moto ignores it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
-    let grants = format!("[plugin.s3script]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", {EVERYTHING} }}]\n");
+    let grants = format!(
+        "[plugin.s3script]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", {EVERYTHING} }}]\n"
+    );
     let (moto, home, world) = estate(&grants).await;
     let in_staging = |op: &str, extra: Value| {
-        let mut step = json!({"op": op, "account": "staging", "bucket": "prod-secret", "key": "secret.txt"});
+        let mut step =
+            json!({"op": op, "account": "staging", "bucket": "prod-secret", "key": "secret.txt"});
         step.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
@@ -114,7 +118,10 @@ async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
     for (i, result) in results[..8].iter().enumerate() {
         assert_eq!(step_error(result), "access-denied", "step {i}: {result}");
         assert!(
-            result["error"]["message"].as_str().unwrap().contains("by the backend"),
+            result["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("by the backend"),
             "step {i}: refused by S3, not by xacct's grant: {result}"
         );
     }
@@ -141,14 +148,22 @@ async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
         .key("stolen.txt")
         .send()
         .await;
-    assert!(stolen.is_err(), "the copy out of prod's bucket did not land");
+    assert!(
+        stolen.is_err(),
+        "the copy out of prod's bucket did not land"
+    );
 
     // IAM bounds each session to its own account's buckets too.
     for role in moto.assumed_roles() {
         if role["session_name"] != "xacct-s3script" {
             continue;
         }
-        let account = role["role_arn"].as_str().unwrap().split(':').nth(4).unwrap();
+        let account = role["role_arn"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .nth(4)
+            .unwrap();
         let policy: Value = serde_json::from_str(role["policy"].as_str().unwrap()).unwrap();
         for statement in policy["Statement"].as_array().unwrap() {
             if statement["Action"] != "s3:ListAllMyBuckets" {
@@ -206,14 +221,23 @@ async fn keys_longer_than_s3_takes_are_refused_before_the_grant_and_the_audit_lo
     let audit = world.dir.path().join("audit.jsonl");
     let request = audit_request(json!(steps), &audit);
     let report = world.run_request(world.service().await, &request).await;
-    let results = ok(&report.entries[0])["results"].as_array().unwrap().clone();
+    let results = ok(&report.entries[0])["results"]
+        .as_array()
+        .unwrap()
+        .clone();
     for result in &results {
         assert_eq!(step_error(result), "invalid-input", "{result}");
-        assert!(result.to_string().len() < 1024, "the key is not repeated back");
+        assert!(
+            result.to_string().len() < 1024,
+            "the key is not repeated back"
+        );
     }
     assert_eq!(report.entries[0].usage.denied_calls, 0);
     let audited = std::fs::metadata(&audit).unwrap().len();
-    assert_eq!(audited, 0, "nothing reached the grant check or the audit log");
+    assert_eq!(
+        audited, 0,
+        "nothing reached the grant check or the audit log"
+    );
 }
 
 #[tokio::test]
@@ -251,13 +275,21 @@ async fn a_dry_run_spends_the_call_budget_and_keeps_a_bounded_plan() {
     let entry = &report.entries[0];
     assert_eq!(entry.planned.len(), xacct::capability::MAX_PLANNED_RECORDS);
     assert_eq!(entry.planned_omitted, 2000);
-    assert_eq!(entry.usage.s3_calls, 3, "a planned batch costs what a real one does");
+    assert_eq!(
+        entry.usage.s3_calls, 3,
+        "a planned batch costs what a real one does"
+    );
     let json = serde_json::to_value(entry).unwrap();
     assert_eq!(json["planned_omitted"], 2000);
     let audited: usize = std::fs::read_to_string(&audit)
         .unwrap()
         .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["keys"].as_array().unwrap().len())
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["keys"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
         .sum();
     assert_eq!(audited, 3000);
 }
@@ -316,7 +348,12 @@ async fn open_streams_are_bounded_by_the_stream_limit() {
     let hoard = step_ok(&results[0]);
     assert_eq!(hoard["opened"], 5, "{hoard}");
     assert_eq!(hoard["stopped"]["kind"], "limit-exceeded");
-    assert!(hoard["stopped"]["message"].as_str().unwrap().contains("limits.streams"));
+    assert!(
+        hoard["stopped"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limits.streams")
+    );
     assert_eq!(step_ok(&results[1])["body"], "data");
 }
 
@@ -336,7 +373,12 @@ async fn open_streams_are_bounded_by_the_host_buffer() {
     let opened = hoard["opened"].as_u64().unwrap();
     assert!((1..=8).contains(&opened), "{hoard}");
     assert_eq!(hoard["stopped"]["kind"], "limit-exceeded");
-    assert!(hoard["stopped"]["message"].as_str().unwrap().contains("host_buffer_mib"));
+    assert!(
+        hoard["stopped"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("host_buffer_mib")
+    );
 }
 
 #[tokio::test]
@@ -348,9 +390,16 @@ async fn unfinished_uploads_are_bounded() {
         .await;
     let hoard = step_ok(&results[0]);
     assert_eq!(hoard["opened"], 3, "{hoard}");
-    assert!(hoard["stopped"]["message"].as_str().unwrap().contains("limits.uploads"));
     assert!(
-        !common::files_below(&world.data()).iter().any(|f| f.contains("/u")),
+        hoard["stopped"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limits.uploads")
+    );
+    assert!(
+        !common::files_below(&world.data())
+            .iter()
+            .any(|f| f.contains("/u")),
         "no unfinished upload was stored"
     );
 }
@@ -388,7 +437,11 @@ async fn buffered_upload_bytes_are_bounded_by_the_host_buffer() {
         .send()
         .await
         .unwrap();
-    assert_eq!(objects.contents().len(), 1, "only mine.txt: nothing unfinished landed");
+    assert_eq!(
+        objects.contents().len(),
+        1,
+        "only mine.txt: nothing unfinished landed"
+    );
 }
 
 /// A copy the guest stopped waiting for (its time limit struck while the copy was in
@@ -429,5 +482,8 @@ async fn a_copy_in_flight_at_the_time_limit_is_audited_with_its_real_outcome() {
         landed,
         "the audit line tells what happened: {copy}"
     );
-    assert!(landed, "the copy went through after the guest stopped waiting");
+    assert!(
+        landed,
+        "the copy went through after the guest stopped waiting"
+    );
 }

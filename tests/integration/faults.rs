@@ -102,7 +102,11 @@ async fn throttling_resets_and_expiry_cost_no_account_and_no_byte() {
     let started = std::time::Instant::now();
     let hello = world.run("hello", json!({}), Mode::PerAccount).await;
     eprintln!("hello: {:?}", started.elapsed());
-    assert!(hello.all_ok(), "{:?}", hello.entries.iter().map(|e| &e.error).collect::<Vec<_>>());
+    assert!(
+        hello.all_ok(),
+        "{:?}",
+        hello.entries.iter().map(|e| &e.error).collect::<Vec<_>>()
+    );
     let inventory = world.run("inventory", json!({}), Mode::PerAccount).await;
     eprintln!("inventory: {:?}", started.elapsed());
     for entry in &inventory.entries {
@@ -130,7 +134,10 @@ async fn throttling_resets_and_expiry_cost_no_account_and_no_byte() {
     let injected = moto.injected();
     moto.inject(Faults::default());
     assert!(
-        injected.sts_throttles > 0 && injected.slowdowns > 0 && injected.resets > 0 && injected.expirations > 0,
+        injected.sts_throttles > 0
+            && injected.slowdowns > 0
+            && injected.resets > 0
+            && injected.expirations > 0,
         "every kind of fault was injected: {injected:?}"
     );
     // The report counts exactly what was injected (the process's counters are
@@ -141,10 +148,22 @@ async fn throttling_resets_and_expiry_cost_no_account_and_no_byte() {
         u64::from(injected.sts_throttles + injected.slowdowns),
         "{counted:?} {injected:?}"
     );
-    assert_eq!(counted.resumes, u64::from(injected.resets), "{counted:?} {injected:?}");
-    assert_eq!(counted.refreshes, u64::from(injected.expirations), "{counted:?} {injected:?}");
+    assert_eq!(
+        counted.resumes,
+        u64::from(injected.resets),
+        "{counted:?} {injected:?}"
+    );
+    assert_eq!(
+        counted.refreshes,
+        u64::from(injected.expirations),
+        "{counted:?} {injected:?}"
+    );
     assert!(counted.retries >= counted.throttled, "{counted:?}");
-    assert!(replicate.summary().contains("AWS faults absorbed"), "{}", replicate.summary());
+    assert!(
+        replicate.summary().contains("AWS faults absorbed"),
+        "{}",
+        replicate.summary()
+    );
 
     // Byte-exact copies, and nothing left open.
     let target = moto.s3_as_home(&home, &ids[1]).await;
@@ -161,7 +180,10 @@ async fn throttling_resets_and_expiry_cost_no_account_and_no_byte() {
             .await
             .unwrap()
             .into_bytes();
-        assert!(copied.as_ref() == object(0, n).as_slice(), "copy {n} is byte-exact");
+        assert!(
+            copied.as_ref() == object(0, n).as_slice(),
+            "copy {n} is byte-exact"
+        );
     }
     let uploads = target
         .list_multipart_uploads()
@@ -187,8 +209,13 @@ async fn a_read_resumed_on_a_changed_object_fails_clearly() {
         .script(json!([{"op": "get", "account": ids[0], "bucket": bucket(0), "key": "data/big-0"}]))
         .await;
     let read = step_ok(&results[0]);
-    let error = read["read_error"].as_str().unwrap_or_else(|| panic!("the read fails: {read}"));
-    assert!(error.contains("the object changed while it was read"), "{error}");
+    let error = read["read_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the read fails: {read}"));
+    assert!(
+        error.contains("the object changed while it was read"),
+        "{error}"
+    );
     assert!(moto.injected().preconditions >= 1);
 }
 
@@ -213,7 +240,10 @@ async fn a_refused_abort_is_reported_with_its_upload_id() {
             Mode::AllAccounts,
         )
         .await;
-    let results = ok(&report.entries[0])["results"].as_array().unwrap().clone();
+    let results = ok(&report.entries[0])["results"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(step_error(&results[1]), "not-found");
     assert_eq!(moto.injected().refused_aborts, 1);
     moto.inject(Faults::default());
@@ -221,12 +251,24 @@ async fn a_refused_abort_is_reported_with_its_upload_id() {
         panic!("one orphan: {:?}", report.orphaned_uploads)
     };
     assert_eq!(
-        (orphan.account.as_str(), orphan.bucket.as_str(), orphan.key.as_str()),
+        (
+            orphan.account.as_str(),
+            orphan.bucket.as_str(),
+            orphan.key.as_str()
+        ),
         (ids[0].as_str(), bucket(0).as_str(), "orphan")
     );
-    assert!(report.notes.iter().any(|n| n.contains("AbortIncompleteMultipartUpload")));
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("AbortIncompleteMultipartUpload"))
+    );
     let json: Value = serde_json::to_value(&report).unwrap();
-    assert_eq!(json["orphaned_uploads"][0]["upload_id"], orphan.upload_id.as_str());
+    assert_eq!(
+        json["orphaned_uploads"][0]["upload_id"],
+        orphan.upload_id.as_str()
+    );
     let open = moto
         .s3_as_home(&home, &ids[0])
         .await
@@ -235,6 +277,14 @@ async fn a_refused_abort_is_reported_with_its_upload_id() {
         .send()
         .await
         .unwrap();
-    let open: Vec<&str> = open.uploads().iter().filter_map(|u| u.upload_id()).collect();
-    assert_eq!(open, [orphan.upload_id.as_str()], "the reported upload is the open one");
+    let open: Vec<&str> = open
+        .uploads()
+        .iter()
+        .filter_map(|u| u.upload_id())
+        .collect();
+    assert_eq!(
+        open,
+        [orphan.upload_id.as_str()],
+        "the reported upload is the open one"
+    );
 }

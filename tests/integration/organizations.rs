@@ -81,7 +81,11 @@ async fn organization(moto: &Moto) -> Organization {
     let in_sandbox = account("sandbox", Some(sandbox)).await;
     let at_root = account("shared", None).await;
     let suspended = account("old", Some(prod)).await;
-    org.close_account().account_id(&suspended).send().await.unwrap();
+    org.close_account()
+        .account_id(&suspended)
+        .send()
+        .await
+        .unwrap();
     org.tag_resource()
         .resource_id(&in_apps)
         .tags(
@@ -107,7 +111,10 @@ async fn organization(moto: &Moto) -> Organization {
 fn xacct(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     common::xacct_in(
         dir,
-        &[("AWS_ACCESS_KEY_ID", "AKIAXACCTORGTEST0001"), ("AWS_SECRET_ACCESS_KEY", "test")],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAXACCTORGTEST0001"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
         args,
     )
 }
@@ -124,11 +131,18 @@ fn listed(dir: &Path, moto: &Moto, organization: &str, extra: &str) -> Vec<Value
     .unwrap();
     let (code, stdout, stderr) = xacct(dir, &["accounts", "--output", "json"]);
     assert_eq!(code, Some(0), "{stderr}");
-    serde_json::from_str::<Value>(&stdout).unwrap().as_array().unwrap().clone()
+    serde_json::from_str::<Value>(&stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn ids(accounts: &[Value]) -> Vec<String> {
-    let mut ids: Vec<String> = accounts.iter().map(|a| a["id"].as_str().unwrap().to_owned()).collect();
+    let mut ids: Vec<String> = accounts
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
     ids.sort();
     ids
 }
@@ -144,22 +158,38 @@ async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
     let org = organization(&moto).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-    std::fs::copy(common::guest("hello"), dir.path().join("plugins/hello.wasm")).unwrap();
+    std::fs::copy(
+        common::guest("hello"),
+        dir.path().join("plugins/hello.wasm"),
+    )
+    .unwrap();
     let home = HOME_ACCOUNT.to_owned();
 
     // Every ACTIVE account, the management account included; never the suspended one.
     let all = listed(dir.path(), &moto, "", "");
     assert_eq!(
         ids(&all),
-        sorted(vec![&home, &org.in_apps, &org.in_prod, &org.in_sandbox, &org.at_root])
+        sorted(vec![
+            &home,
+            &org.in_apps,
+            &org.in_prod,
+            &org.in_sandbox,
+            &org.at_root
+        ])
     );
     assert!(!ids(&all).contains(&org.suspended));
-    let app = all.iter().find(|a| a["id"] == org.in_apps.as_str()).unwrap();
+    let app = all
+        .iter()
+        .find(|a| a["id"] == org.in_apps.as_str())
+        .unwrap();
     assert_eq!(app["alias"], "web-app");
     assert_eq!(app["tags"]["team"], "blue");
     assert_eq!(
         app["role"],
-        format!("arn:aws:iam::{}:role/OrganizationAccountAccessRole", org.in_apps)
+        format!(
+            "arn:aws:iam::{}:role/OrganizationAccountAccessRole",
+            org.in_apps
+        )
     );
 
     // OUs by path (nested ones included) and by id; exclusions of OUs and accounts.
@@ -172,12 +202,20 @@ async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
         "",
     );
     assert_eq!(ids(&not_apps), std::slice::from_ref(&org.in_prod));
-    let by_id = listed(dir.path(), &moto, &format!("include_ous = [\"{}\"]", org.apps_ou), "");
+    let by_id = listed(
+        dir.path(),
+        &moto,
+        &format!("include_ous = [\"{}\"]", org.apps_ou),
+        "",
+    );
     assert_eq!(ids(&by_id), std::slice::from_ref(&org.in_apps));
     let excluded = listed(
         dir.path(),
         &moto,
-        &format!("include_ous = [\"/Prod\"]\nexclude_accounts = [\"{}\"]", org.in_prod),
+        &format!(
+            "include_ous = [\"/Prod\"]\nexclude_accounts = [\"{}\"]",
+            org.in_prod
+        ),
         "",
     );
     assert_eq!(ids(&excluded), std::slice::from_ref(&org.in_apps));
@@ -192,9 +230,15 @@ async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
             org.in_apps
         ),
     );
-    let app = pinned.iter().find(|a| a["id"] == org.in_apps.as_str()).unwrap();
+    let app = pinned
+        .iter()
+        .find(|a| a["id"] == org.in_apps.as_str())
+        .unwrap();
     assert_eq!(app["alias"], "blue-app");
-    assert_eq!(app["tags"], serde_json::json!({"env": "prod", "team": "blue"}));
+    assert_eq!(
+        app["tags"],
+        serde_json::json!({"env": "prod", "team": "blue"})
+    );
     assert_eq!(pinned.len(), 2);
 
     // The TOML form is a config's [[account]] entries.

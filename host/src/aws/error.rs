@@ -128,9 +128,11 @@ impl AwsError {
     pub fn from_credentials(what: &str, err: &CredentialsError) -> AwsError {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
         while let Some(cause) = source {
-            if let Some(sts) = cause.downcast_ref::<aws_sdk_sts::error::SdkError<
-                aws_sdk_sts::operation::assume_role::AssumeRoleError,
-            >>() {
+            if let Some(sts) =
+                cause.downcast_ref::<aws_sdk_sts::error::SdkError<
+                    aws_sdk_sts::operation::assume_role::AssumeRoleError,
+                >>()
+            {
                 return AwsError::from_sdk(Service::Sts, what, sts);
             }
             source = cause.source();
@@ -213,7 +215,9 @@ pub fn redact(text: &str) -> String {
 fn looks_like_credential(token: &str) -> bool {
     let key_id = token.len() == 20
         && (token.starts_with("AKIA") || token.starts_with("ASIA"))
-        && token.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     // Secrets are 40 characters of base64, session tokens hundreds, signatures 64 hex
     // digits: long runs that mix cases and digits, unlike words, ids and ARNs.
     let mixed = token.bytes().any(|b| b.is_ascii_lowercase())
@@ -224,7 +228,11 @@ fn looks_like_credential(token: &str) -> bool {
 }
 
 /// The WIT error of an SDK failure, from the error code and HTTP status alone.
-pub(crate) fn guest_error<E>(service: Service, err: &SdkError<E, HttpResponse>, what: &str) -> S3Error
+pub(crate) fn guest_error<E>(
+    service: Service,
+    err: &SdkError<E, HttpResponse>,
+    what: &str,
+) -> S3Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -260,7 +268,13 @@ where
     };
     matches!(
         context.err().code(),
-        Some("ExpiredToken" | "ExpiredTokenException" | "InvalidToken" | "RequestExpired" | "TokenRefreshRequired")
+        Some(
+            "ExpiredToken"
+                | "ExpiredTokenException"
+                | "InvalidToken"
+                | "RequestExpired"
+                | "TokenRefreshRequired"
+        )
     )
 }
 
@@ -342,9 +356,7 @@ pub(crate) fn classify(
         (Some("InvalidRange"), _) | (_, 416) => {
             S3Error::InvalidInput(format!("{what}: the range is not satisfiable ({reason})"))
         }
-        (_, 400..=499) => {
-            S3Error::InvalidInput(format!("{what}: refused by {service} ({reason})"))
-        }
+        (_, 400..=499) => S3Error::InvalidInput(format!("{what}: refused by {service} ({reason})")),
         (_, 500..=599) => S3Error::Unavailable(format!("{what}: {service} failed ({reason})")),
         _ => S3Error::Other(format!("{what}: unexpected answer ({reason})")),
     }
@@ -370,11 +382,20 @@ mod tests {
             })
         ));
         assert!(matches!(s3(Some("SlowDown"), 503), S3Error::Throttled(_)));
-        assert!(matches!(s3(Some("InvalidRange"), 416), S3Error::InvalidInput(_)));
-        assert!(matches!(s3(Some("InternalError"), 500), S3Error::Unavailable(_)));
-        let S3Error::AccessDenied(denied) =
-            classify(Service::S3, Some("AccessDenied"), Some(403), "GetObject b/k")
-        else {
+        assert!(matches!(
+            s3(Some("InvalidRange"), 416),
+            S3Error::InvalidInput(_)
+        ));
+        assert!(matches!(
+            s3(Some("InternalError"), 500),
+            S3Error::Unavailable(_)
+        ));
+        let S3Error::AccessDenied(denied) = classify(
+            Service::S3,
+            Some("AccessDenied"),
+            Some(403),
+            "GetObject b/k",
+        ) else {
             panic!()
         };
         assert_eq!(
@@ -387,12 +408,18 @@ mod tests {
         };
         assert_eq!(message, "x: refused by S3 (HTTP 400)");
         // STS's refusals are STS's.
-        let S3Error::InvalidInput(message) =
-            classify(Service::Sts, Some("ValidationError"), Some(400), "AssumeRole")
-        else {
+        let S3Error::InvalidInput(message) = classify(
+            Service::Sts,
+            Some("ValidationError"),
+            Some(400),
+            "AssumeRole",
+        ) else {
             panic!()
         };
-        assert_eq!(message, "AssumeRole: refused by STS (ValidationError, HTTP 400)");
+        assert_eq!(
+            message,
+            "AssumeRole: refused by STS (ValidationError, HTTP 400)"
+        );
     }
 
     #[test]

@@ -31,7 +31,13 @@ impl Place {
     }
 }
 
-fn organizations_error<E>(what: &str, err: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> AwsError
+fn organizations_error<E>(
+    what: &str,
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> AwsError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -57,7 +63,13 @@ pub async fn list_accounts(
         .iter()
         .filter_map(|root| {
             let id = root.id()?.to_owned();
-            Some((id.clone(), Place { ids: vec![id], path: String::new() }))
+            Some((
+                id.clone(),
+                Place {
+                    ids: vec![id],
+                    path: String::new(),
+                },
+            ))
         })
         .collect();
     let mut accounts = Vec::new();
@@ -168,7 +180,15 @@ mod tests {
             ids: vec!["r-ab12".into(), "ou-1".into(), "ou-2".into()],
             path: "/Prod/Apps".into(),
         };
-        for yes in ["r-ab12", "ou-1", "ou-2", "/Prod", "/Prod/", "/Prod/Apps", "/"] {
+        for yes in [
+            "r-ab12",
+            "ou-1",
+            "ou-2",
+            "/Prod",
+            "/Prod/",
+            "/Prod/Apps",
+            "/",
+        ] {
             assert!(place.under(yes), "{yes}");
         }
         for no in ["ou-3", "/Pro", "/Prod/App", "/Sandbox"] {

@@ -43,7 +43,10 @@ impl Intercept for PinnedToAccount {
         let headers = context.request_mut().headers_mut();
         headers.insert("x-amz-expected-bucket-owner", self.account_id.clone());
         if headers.contains_key("x-amz-copy-source") {
-            headers.insert("x-amz-source-expected-bucket-owner", self.account_id.clone());
+            headers.insert(
+                "x-amz-source-expected-bucket-owner",
+                self.account_id.clone(),
+            );
         }
         Ok(())
     }

@@ -23,12 +23,17 @@ pub enum RegionError {
     Missing { config: String },
     #[error("--region {0:?} is not an AWS region code; use one such as \"eu-west-1\"")]
     BadFlag(String),
-    #[error("the home region {0:?} (from the environment or the profile) is not an AWS region code")]
+    #[error(
+        "the home region {0:?} (from the environment or the profile) is not an AWS region code"
+    )]
     BadChain(String),
 }
 
 /// Fills in the home region of an `[aws]` config that does not name one.
-pub async fn resolve_home_region(config: &mut Config, flag: Option<&str>) -> Result<(), RegionError> {
+pub async fn resolve_home_region(
+    config: &mut Config,
+    flag: Option<&str>,
+) -> Result<(), RegionError> {
     let crate::config::BackendConfig::Aws(aws) = &config.backend else {
         return Ok(());
     };
@@ -43,9 +48,13 @@ pub async fn resolve_home_region(config: &mut Config, flag: Option<&str>) -> Res
             if let Some(profile) = &aws.profile {
                 chain = chain.profile_name(profile);
             }
-            let found = chain.build().region().await.ok_or_else(|| RegionError::Missing {
-                config: config.path.display().to_string(),
-            })?;
+            let found = chain
+                .build()
+                .region()
+                .await
+                .ok_or_else(|| RegionError::Missing {
+                    config: config.path.display().to_string(),
+                })?;
             let found = found.as_ref().to_owned();
             if !is_region_code(&found) {
                 return Err(RegionError::BadChain(found));

@@ -243,7 +243,11 @@ impl Sessions {
             config = config.credentials_provider(assumed);
         }
         let client = aws_sdk_organizations::Client::from_conf(config.build());
-        let region = self.home.region().map(ToString::to_string).unwrap_or_default();
+        let region = self
+            .home
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let listed = super::organizations::list_accounts(&client, organization, &region).await?;
         Ok(listed)
     }
@@ -320,7 +324,13 @@ impl Sessions {
             .set_source_identity(self.source_identity.clone())
             .set_duration_seconds(account.session_duration.map(|d| d.as_secs() as i32));
         for (name, value) in &key.tags {
-            request = request.tags(Tag::builder().key(name).value(value).build().expect("key and value are set"));
+            request = request.tags(
+                Tag::builder()
+                    .key(name)
+                    .value(value)
+                    .build()
+                    .expect("key and value are set"),
+            );
         }
         let assume_role_calls = Arc::new(AtomicU64::new(0));
         let counters = Arc::new(Counters::default());
@@ -522,7 +532,11 @@ pub fn session_name(plugin: &str) -> String {
 fn source_identity_of(caller_arn: &str) -> String {
     let name = caller_arn.rsplit(['/', ':']).next().unwrap_or("xacct");
     let name = sts_name(name);
-    if name.len() < 2 { "xacct".to_owned() } else { name }
+    if name.len() < 2 {
+        "xacct".to_owned()
+    } else {
+        name
+    }
 }
 
 /// One AssumeRole call, as a credentials provider. Written against the STS client rather
@@ -600,7 +614,10 @@ impl CachedCredentials {
     async fn get(&self) -> provider::Result {
         let mut current = self.current.lock().await;
         let forgotten = self.forgotten.swap(false, Ordering::AcqRel);
-        if let Some((credentials, _)) = current.as_ref().filter(|(c, _)| !forgotten && still_fresh(c)) {
+        if let Some((credentials, _)) = current
+            .as_ref()
+            .filter(|(c, _)| !forgotten && still_fresh(c))
+        {
             return Ok(credentials.clone());
         }
         self.resolutions.fetch_add(1, Ordering::Relaxed);
@@ -657,10 +674,15 @@ mod tests {
     #[test]
     fn the_source_identity_is_the_callers_name() {
         assert_eq!(
-            source_identity_of("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/jane@example.com"),
+            source_identity_of(
+                "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/jane@example.com"
+            ),
             "jane@example.com"
         );
-        assert_eq!(source_identity_of("arn:aws:iam::123456789012:user/ci bot"), "ci-bot");
+        assert_eq!(
+            source_identity_of("arn:aws:iam::123456789012:user/ci bot"),
+            "ci-bot"
+        );
         assert_eq!(source_identity_of(""), "xacct");
     }
 

@@ -13,13 +13,13 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 use tokio::sync::{mpsc, oneshot};
 
+use super::budget::Lease;
+use crate::aws::AwsError;
+use crate::aws::stats::CallStats;
 use crate::bindings::s3::{
     Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta, PutOptions,
     PutResult, Tag,
 };
-use super::budget::Lease;
-use crate::aws::AwsError;
-use crate::aws::stats::CallStats;
 use crate::bindings::{AccessDenied, Account, DeniedBy, S3Error};
 
 /// An object being read: its metadata and a stream of its bytes.

@@ -105,7 +105,9 @@ pub struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.budget.counter(self.kind).fetch_sub(1, Ordering::AcqRel);
+        self.budget
+            .counter(self.kind)
+            .fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -333,7 +335,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for MeteredReader<R> {
         // A backend's own error text (an SDK's, a file system's) never reaches the guest.
         let polled = match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Err(err)) => {
-                let message = match err.get_ref().and_then(|e| e.downcast_ref::<GuestReadable>()) {
+                let message = match err
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<GuestReadable>())
+                {
                     Some(GuestReadable(message)) => message.clone(),
                     None => "reading the object's body failed".to_owned(),
                 };
@@ -425,7 +430,10 @@ mod tests {
         drop(part);
         let other = budget.lease_stream(8).unwrap();
         assert!(budget.lease_written(1).is_err());
-        assert!(budget.is_spent(), "a write past the host buffer ends the invocation");
+        assert!(
+            budget.is_spent(),
+            "a write past the host buffer ends the invocation"
+        );
         drop((held, other));
         assert_eq!(budget.buffered.load(Ordering::Acquire), 0);
     }
@@ -442,7 +450,10 @@ mod tests {
             budget.slot(SlotKind::Stream),
             Err(S3Error::LimitExceeded(_))
         ));
-        assert!(!budget.is_spent(), "a full slot table is the plugin's to handle");
+        assert!(
+            !budget.is_spent(),
+            "a full slot table is the plugin's to handle"
+        );
         drop(first);
         let _again = budget.slot(SlotKind::Stream).unwrap();
         let _upload = budget.slot(SlotKind::Upload).unwrap();

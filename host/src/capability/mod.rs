@@ -220,7 +220,11 @@ fn check_length(what: &str, value: Option<&str>, max: usize) -> Result<(), S3Err
 
 /// Refuses metadata larger than S3 stores.
 fn check_put_options(options: &PutOptions) -> Result<(), S3Error> {
-    let size: usize = options.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let size: usize = options
+        .metadata
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
     if size > MAX_METADATA_BYTES {
         return Err(S3Error::InvalidInput(format!(
             "user metadata is at most {MAX_METADATA_BYTES} bytes; this has {size} bytes"

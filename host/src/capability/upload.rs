@@ -118,12 +118,14 @@ impl OutputStream for BodySink {
             Ok(lease) => lease,
             Err(spent) => return Err(StreamError::Trap(wasmtime::Error::new(spent))),
         };
-        self.chunks.try_send(Chunk { bytes, lease }).map_err(|err| match err {
-            mpsc::error::TrySendError::Closed(_) => StreamError::Closed,
-            mpsc::error::TrySendError::Full(_) => {
-                StreamError::trap("write called without a check-write permit")
-            }
-        })
+        self.chunks
+            .try_send(Chunk { bytes, lease })
+            .map_err(|err| match err {
+                mpsc::error::TrySendError::Closed(_) => StreamError::Closed,
+                mpsc::error::TrySendError::Full(_) => {
+                    StreamError::trap("write called without a check-write permit")
+                }
+            })
     }
 
     fn flush(&mut self) -> StreamResult<()> {

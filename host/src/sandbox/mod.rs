@@ -448,9 +448,7 @@ fn uncaught_exception(stderr: &str) -> Option<String> {
         .rposition(|line| *line == "Traceback (most recent call last):")
     {
         // The frames are indented; the exception is the first line that is not.
-        let exception = lines[at + 1..]
-            .iter()
-            .find(|line| !line.starts_with(' '))?;
+        let exception = lines[at + 1..].iter().find(|line| !line.starts_with(' '))?;
         return Some(format!("uncaught Python exception: {exception}"));
     }
     lines
@@ -585,8 +583,12 @@ mod tests {
             uncaught_exception(python).unwrap(),
             "uncaught Python exception: ValueError: boom"
         );
-        let js = "expected a string, received [object]\nStack:\n  export_run@initializer.js:3862:45\n";
+        let js =
+            "expected a string, received [object]\nStack:\n  export_run@initializer.js:3862:45\n";
         assert!(uncaught_exception(js).unwrap().contains("throw String(e)"));
-        assert_eq!(uncaught_exception("panicked at src/lib.rs:1:1:\nboom"), None);
+        assert_eq!(
+            uncaught_exception("panicked at src/lib.rs:1:1:\nboom"),
+            None
+        );
     }
 }

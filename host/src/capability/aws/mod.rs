@@ -34,22 +34,22 @@ use aws_smithy_types::date_time::DateTime;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::{Bytes, BytesMut};
 
+use super::backend::OrphanedUpload;
 use super::backend::{
     Backend, ObjectStream, PutBody, aborted, check_bucket_name, check_delete_batch, check_key,
     check_tags, empty_page, page_size,
 };
-use super::backend::OrphanedUpload;
 use super::budget::Lease;
-use resume::ResumingBody;
 use crate::aws::error::{Service, classify, credentials_rejected, s3_error};
-use crate::aws::stats::CallStats;
 use crate::aws::region::redirected_to;
+use crate::aws::stats::CallStats;
 use crate::aws::{AwsError, Session, SessionSpec, Sessions};
 use crate::bindings::s3::{
     Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
     ObjectSummary, PutOptions, PutResult, Tag,
 };
 use crate::bindings::{Account, S3Error};
+use resume::ResumingBody;
 
 /// Bodies up to this size are one PutObject; larger ones are multipart uploads whose
 /// parts start at this size (S3's minimum part is 5 MiB).
@@ -543,7 +543,10 @@ impl Backend for AwsBackend {
             .map_err(|_| build_error(&what))?;
         let output = self
             .on_bucket(account, Some(bucket), &what, |s3| {
-                s3.delete_objects().bucket(bucket).delete(delete.clone()).send()
+                s3.delete_objects()
+                    .bucket(bucket)
+                    .delete(delete.clone())
+                    .send()
             })
             .await?;
         result.deleted.extend(

@@ -80,7 +80,11 @@ impl ResumingBody {
         Box::pin(async move {
             match request.send().await {
                 Ok(output) => Ok(Box::pin(output.body.into_async_read()) as Body),
-                Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+                Err(err)
+                    if err
+                        .raw_response()
+                        .is_some_and(|r| r.status().as_u16() == 412) =>
+                {
                     Err(io::Error::other(GuestReadable(format!(
                         "the object changed while it was read; the bytes after byte {next} are of another version and were not read"
                     ))))
