@@ -140,7 +140,15 @@ impl Sessions {
         accounts: &[AccountConfig],
         home_credentials: Option<SharedCredentialsProvider>,
     ) -> Result<Sessions, HomeIdentityError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // One HTTP client (one connection pool, one TLS configuration) for every client of
+        // the process: each SDK client would otherwise build its own, and a run has one S3
+        // client per account and region.
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
         if let Some(region) = &aws.region {
             loader = loader.region(Region::new(region.clone()));
         }
