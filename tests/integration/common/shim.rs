@@ -53,6 +53,14 @@ fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
+/// The whole of a body (small ones only: requests and answers the shim reads).
+async fn buffered<B: hyper::body::Body>(body: B) -> Bytes {
+    body.collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
+
 /// A body streamed through.
 fn streamed(body: Incoming) -> Body {
     body.map_err(BoxError::from).boxed()
@@ -459,11 +467,7 @@ async fn handle(
     if creates_bucket {
         // The body names the bucket's region; none means us-east-1.
         let (parts, body) = request.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let body = buffered(body).await;
         let text = String::from_utf8_lossy(&body);
         let region = xml_field(&text, "LocationConstraint")
             .unwrap_or("us-east-1")
@@ -580,11 +584,7 @@ async fn sts(
     upstream: &str,
 ) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = buffered(body).await;
     let fields = form(&body);
     if fields.get("Action").map(String::as_str) == Some("AssumeRole") {
         let mut known = knowledge.lock().unwrap();
@@ -617,11 +617,7 @@ async fn sts(
     }
     let request = Request::from_parts(parts, full(body));
     let (parts, body) = forward(request, upstream).await.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = buffered(body).await;
     let text = String::from_utf8_lossy(&body);
     if let (Some(key), Some(arn)) = (xml_field(&text, "AccessKeyId"), xml_field(&text, "Arn"))
         && let Some(account) = arn.split(':').nth(4)
@@ -644,11 +640,7 @@ async fn iam(
     upstream: &str,
 ) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = buffered(body).await;
     let fields = form(&body);
     let request = Request::from_parts(parts, full(body));
     let response = forward(request, upstream).await;
