@@ -188,7 +188,16 @@ impl Sessions {
         .with_max_attempts(aws.max_attempts);
         // The only client that uses the home identity: its identity cache is the one
         // resolution of the home credentials for the whole process.
-        let sts = aws_sdk_sts::Client::new(&home);
+        // Its own retry quota: the SDK's default partition is per service, shared by every
+        // STS client of the process (a test binary's, an embedder's), so one caller's
+        // throttling could spend another's retries.
+        static SESSIONS: AtomicU64 = AtomicU64::new(0);
+        let partition = format!("sts-home-{}", SESSIONS.fetch_add(1, Ordering::Relaxed));
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&home)
+                .retry_partition(RetryPartition::new(partition))
+                .build(),
+        );
         let what = "GetCallerIdentity";
         let caller = sts
             .get_caller_identity()
