@@ -241,6 +241,109 @@ async fn overhead(results: &mut Results) {
     );
 }
 
+/// i. The cost of one S3 call through the whole capability path — the guest's call, the
+/// WIT boundary, request checks, the grant, the budget, the backend task, the audit
+/// hook — against the same backend call made natively, in the same run, on the local
+/// backend: `n` HeadObject calls (and `n` one-key ListObjectsV2 pages) by the `bench`
+/// guest in one invocation, less a no-op invocation, per call.
+async fn gate_overhead(results: &mut Results) {
+    const CALLS: u64 = 2000;
+    const ROUNDS: usize = 15;
+    let world = World::new(&["bench"], "");
+    world.put_file("111111111111", "calls", "k", b"x");
+    let sandbox = common::sandbox();
+    let plugin = sandbox.load("bench", &common::guest("bench")).unwrap();
+    let backend = world.backend().await;
+    let grant = Arc::new(world.config.grant_for("bench").unwrap().clone());
+    let limits = world.config.limits_for("bench");
+    let context = Arc::new(RunContext {
+        plugin: "bench".into(),
+        sha256: plugin.sha256.clone(),
+        dry_run: false,
+        audit: None,
+    });
+    let scope = Scope::from(vec![account("111111111111")]);
+    let cancel = CancellationToken::new();
+    let invoke = async |input: Value| {
+        let capability = Capability::new(
+            backend.clone(),
+            scope.clone(),
+            grant.clone(),
+            limits,
+            context.clone(),
+        );
+        let started = Instant::now();
+        let outcome = sandbox
+            .invoke(&plugin, capability, limits, &input.to_string(), &cancel)
+            .await;
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        started.elapsed()
+    };
+    let median = |mut samples: Vec<Duration>| {
+        samples.sort();
+        samples[samples.len() / 2]
+    };
+    let mut data = serde_json::Map::new();
+    let mut measured = Vec::new();
+    for op in ["head", "list"] {
+        let input = json!({"mode": "calls", "op": op, "bucket": "calls", "key": "k", "n": CALLS});
+        let (mut through, mut noop, mut native) = (Vec::new(), Vec::new(), Vec::new());
+        // Rounds interleave the three, so that the machine's noise falls on each alike.
+        for round in 0..=ROUNDS {
+            let calls = invoke(input.clone()).await;
+            let empty = invoke(json!({"mode": "noop"})).await;
+            let account = account("111111111111");
+            let started = Instant::now();
+            for _ in 0..CALLS {
+                if op == "head" {
+                    backend.head_object(&account, "calls", "k").await.unwrap();
+                } else {
+                    backend
+                        .list_objects(
+                            &account,
+                            xacct::bindings::s3::ListObjectsRequest {
+                                bucket: "calls".into(),
+                                prefix: None,
+                                delimiter: None,
+                                max_keys: Some(1),
+                                continuation_token: None,
+                                start_after: None,
+                            },
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
+            let direct = started.elapsed();
+            // The first round warms the caches up.
+            if round > 0 {
+                through.push(calls);
+                noop.push(empty);
+                native.push(direct);
+            }
+        }
+        let per_call =
+            |total: Duration| total.as_secs_f64() * 1e6 / CALLS as f64;
+        let gate = per_call(median(through).saturating_sub(median(noop)));
+        let native = per_call(median(native));
+        let ratio = gate / native;
+        measured.push(format!(
+            "{op}: {gate:.1} µs per call through the gate, {native:.1} µs natively ({ratio:.2}×, +{:.1} µs)",
+            gate - native
+        ));
+        data.insert(
+            op.to_owned(),
+            json!({"gate_us": gate, "native_us": native, "ratio": ratio, "calls": CALLS, "rounds": ROUNDS}),
+        );
+    }
+    results.add(
+        "i. S3-call overhead through the gate (local backend)",
+        measured.join("; "),
+        "recorded (a ratio to compare before and after a change; no target)".into(),
+        Value::Object(data),
+    );
+}
+
 /// b. 50 accounts through xacct vs the classic handler in a sequential loop; then ten
 /// runs in one process.
 async fn fan_out(results: &mut Results) {
@@ -979,7 +1082,7 @@ fn main() {
         json: serde_json::Map::new(),
     };
     // `XACCT_BENCH_ONLY=a,c` runs just those (e.g. under a profiler).
-    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h".into());
+    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,i".into());
     let wanted = |name: &str| only.split(',').any(|w| w.trim() == name);
     if wanted("g") {
         org_scale_local(&mut results);
@@ -1002,6 +1105,9 @@ fn main() {
         }
         if wanted("h") {
             org_scale_moto(&mut results).await;
+        }
+        if wanted("i") {
+            gate_overhead(&mut results).await;
         }
     });
     if wanted("d") {
