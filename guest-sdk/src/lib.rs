@@ -1,4 +1,4 @@
-//! Write [xacct](https://example.invalid/xacct) plugins in Rust.
+//! Write xacct plugins in Rust.
 //!
 //! A plugin is business logic that runs against many AWS accounts. The xacct host assumes
 //! a role in each account and hands the plugin a typed S3 client per account; the plugin

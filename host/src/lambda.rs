@@ -24,13 +24,15 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::aws::region::resolve_home_region;
-use crate::config::Config;
-use crate::pipeline::{self, RunRequest, Service};
-use crate::plan::{Mode, Selection};
-use crate::report::private;
-use crate::sandbox::{CacheLocation, LoadOptions, Sandbox};
-use crate::shard::Shard;
+use xacct_aws::region::resolve_home_region;
+use xacct_core::plan::Selection;
+use xacct_core::report::private;
+use xacct_core::sandbox::{CacheLocation, LoadOptions, Sandbox};
+use xacct_core::shard::{Shard, merge};
+
+use crate::config::{Config, DEFAULT_FILE, ENV_VAR};
+use crate::pipeline::{self, Service, connect};
+use crate::request::Ask;
 
 /// One invocation's event.
 #[derive(Debug, Deserialize)]
@@ -71,14 +73,13 @@ impl Deployment {
     /// accounts if the config has one) and prepares the sandbox, with the packaged
     /// compiled plugins copied to `scratch` (Lambda's `/tmp`).
     pub async fn open(task_root: &Path, scratch: &Path) -> Result<Deployment, Error> {
-        let path = match std::env::var_os("XACCT_CONFIG") {
+        let path = match std::env::var_os(ENV_VAR) {
             Some(path) => task_root.join(path),
-            None => task_root.join("xacct.toml"),
+            None => task_root.join(DEFAULT_FILE),
         };
         let mut config = Config::load(&path)?;
-        resolve_home_region(&mut config, None).await?;
-        let service = Service::connect(&config, None).await?;
-        service.discover(&mut config).await?;
+        resolve_home_region(&mut config.core, &mut config.aws, None).await?;
+        let service = connect(&mut config).await?;
         let mut options = LoadOptions::for_config(&config);
         options.cache = Some(seed_compile_cache(task_root, scratch)?);
         let sandbox = Arc::new(Sandbox::with_options(options, config.concurrency as u32)?);
@@ -97,7 +98,7 @@ impl Deployment {
                 .enumerate()
                 .map(|(i, report)| (format!("reports[{i}]"), report))
                 .collect();
-            return Ok(crate::shard::merge(&named)?);
+            return Ok(merge(&named)?);
         }
         let plugin = event
             .plugin
@@ -105,28 +106,24 @@ impl Deployment {
         let input = event
             .input
             .unwrap_or_else(|| Value::Object(Default::default()));
-        let mode = if event.all_accounts {
-            Mode::AllAccounts
-        } else {
-            Mode::PerAccount
-        };
-        let mut request = RunRequest::new(&plugin, &input.to_string(), mode);
-        request.dry_run = event.dry_run;
-        request.selection = Selection {
+        let selection = Selection {
             accounts: event.accounts,
             tags: event.tags.into_iter().collect(),
             exclude: event.exclude,
         };
-        request
-            .selection
+        selection
             .validate(&self.config)
             .map_err(|problem| format!("accounts/exclude: {problem}"))?;
-        if let Some(shard) = event.shard {
-            if event.all_accounts {
-                return Err("an all-accounts run is one invocation: it has no shards".into());
-            }
-            request.shard = Some(Shard::parse(&shard)?);
-        }
+        let ask = Ask {
+            plugin,
+            input: input.to_string(),
+            all_accounts: event.all_accounts,
+            selection,
+            shard: event.shard.as_deref().map(Shard::parse).transpose()?,
+            dry_run: event.dry_run,
+            timeout: None,
+        };
+        let request = ask.into_request()?;
         let report =
             pipeline::run(&self.config, &self.sandbox, &self.service, &request, &()).await?;
         Ok(serde_json::to_value(&report)?)

@@ -1,35 +1,28 @@
 //! xacct: run WebAssembly plugins across many AWS accounts without giving them
-//! credentials.
+//! credentials. This crate is the composition root — the core (`xacct-core`: config,
+//! plan, sandbox, the capability gate, the S3 capability with its local backend,
+//! reports) and the AWS provider (`xacct-aws`) put together — and the command line and
+//! the Lambda runtime on top:
 //!
-//! The host reads as one pipeline, one module per stage:
+//! - [`config`]: the config, each section read by its owner;
+//! - [`pipeline`]: the service a config names (local, AWS, an embedder's backend) and
+//!   the run on it;
+//! - [`request`]: a run as an operator asks for it (flags or a Lambda event);
+//! - [`cli`]: the commands; [`terminal`]: the operator's terminal; [`logging`];
+//! - `lambda` (feature `lambda`): the host as a Lambda function.
 //!
-//! ```text
-//! config ──▶ plan ──▶ credentials ──▶ sandbox ──▶ capability ──▶ report
-//! ```
-//!
-//! - [`config`]: parse and validate `xacct.toml`;
-//! - [`plan`]: which plugin runs against which accounts, in which invocations;
-//! - [`aws`]: the credentials stage — the home identity assumes each account's role —
-//!   and everything else AWS (errors, regions, IAM documents);
-//! - [`sandbox`]: wasmtime, the WASI sandbox and per-invocation limits;
-//! - [`capability`]: the host side of the WIT `s3` interface and its backends;
-//! - [`report`]: per-account results;
-//! - [`pipeline`]: the stages in order;
-//! - [`shard`]: a run split across machines, and the shards' reports merged.
-//!
-//! The WIT contract is in `wit/xacct.wit`; [`bindings`] is generated from it.
+//! The core's and the provider's modules are re-exported under their names, so that
+//! `xacct::sandbox`, `xacct::plan`, `xacct::aws` and the rest read as one library.
+//! `ARCHITECTURE.md` maps the code.
 
-pub mod audit;
-pub mod aws;
-pub mod bindings;
-pub mod capability;
+pub mod cli;
 pub mod config;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod logging;
 pub mod pipeline;
-pub mod plan;
-pub mod policy;
-pub mod report;
-pub mod sandbox;
-pub mod scaffold;
-pub mod shard;
+pub mod request;
+pub mod terminal;
+
+pub use xacct_aws as aws;
+pub use xacct_core::{audit, bindings, capability, plan, provider, report, sandbox, shard};

@@ -1,134 +1,64 @@
-//! The pipeline end to end: config → plan → credentials → sandbox → capability → report.
-//!
-//! This is the one place that knows the order of the stages; each stage lives in its own
-//! module and knows nothing of the others' internals.
+//! The run API of the command line, the Lambda runtime and embedders: the service a
+//! config names (the local backend, AWS, or an embedder's backend), connected once per
+//! process, and the core's pipeline run on it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use futures::StreamExt;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
+use xacct_aws::{AwsProvider, HomeIdentityError};
+use xacct_core::capability::Backend;
+use xacct_core::capability::grant::Grant;
+use xacct_core::config::accounts::AccountConfig;
+pub use xacct_core::pipeline::{Progress, RunRequest, plan};
+use xacct_core::provider::{
+    BackendProvider, Provider, ProviderError, ProviderRun, RunIdentity,
+};
+use xacct_core::report::Report;
+use xacct_core::sandbox::Sandbox;
 
-use crate::audit::AuditLog;
-use crate::aws::{HomeIdentityError, SessionSpec, Sessions};
-use crate::bindings::Account;
-use crate::capability::aws::AwsBackend;
-use crate::capability::local::LocalBackend;
-use crate::capability::{Backend, Capability, RunContext};
-use crate::config::{BackendConfig, Config};
-use crate::plan::{Mode, Plan, Scope, Selection};
-use crate::policy::Grant;
-use crate::report::text::inert;
-use crate::report::{Entry, Report};
-use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
-use crate::shard::{Shard, ShardStamp, plan_hash};
-
-/// What to run, and how.
-#[derive(Clone)]
-pub struct RunRequest {
-    pub plugin: String,
-    /// JSON text handed to the plugin's `run`.
-    pub input: String,
-    pub mode: Mode,
-    /// The operator's choice among the accounts the grant covers.
-    pub selection: Selection,
-    /// Replaces the plugin's time limit for this run.
-    pub timeout: Option<Duration>,
-    /// Plan mutations instead of executing them.
-    pub dry_run: bool,
-    /// Where every S3 call is recorded.
-    pub audit: Option<Arc<AuditLog>>,
-    /// Ends the run: in-flight invocations stop cleanly, waiting ones are skipped.
-    pub cancel: CancellationToken,
-    /// Only this shard of the selected accounts (per-account mode).
-    pub shard: Option<Shard>,
-}
-
-impl RunRequest {
-    /// A plain run: every account, no dry run, no audit log.
-    pub fn new(plugin: &str, input: &str, mode: Mode) -> RunRequest {
-        RunRequest {
-            plugin: plugin.to_owned(),
-            input: input.to_owned(),
-            mode,
-            selection: Selection::default(),
-            timeout: None,
-            dry_run: false,
-            audit: None,
-            cancel: CancellationToken::new(),
-            shard: None,
-        }
-    }
-}
+use crate::config::{Backend as Served, Config};
 
 /// Why a run could not start at all (as opposed to an account failing).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// With `[organization]`: the accounts could not be listed.
-    #[error("cannot list the organization's accounts: {0}")]
-    Organization(crate::aws::AwsError),
+    #[error(transparent)]
+    Core(#[from] xacct_core::pipeline::RunError),
     /// The home identity is broken: no account could run.
     #[error(transparent)]
     HomeIdentity(#[from] HomeIdentityError),
-    #[error(transparent)]
-    Plugin(#[from] LoadError),
-    #[error("{}: local.root: the directory {} does not exist; fix: create it or point local.root (or --local-root) at your data", config.display(), root.display())]
-    MissingLocalRoot {
-        config: std::path::PathBuf,
-        root: std::path::PathBuf,
-    },
 }
 
-/// The S3 service the config names, connected once per process: every run of the
-/// process shares it, and with it the AWS sessions and their cached credentials.
+/// The service the config names, connected once per process: every run of the process
+/// shares it, and with it the AWS sessions and their cached credentials.
 pub enum Service {
-    Local(Arc<LocalBackend>),
-    Aws(Arc<Sessions>),
+    Local(BackendProvider),
+    Aws(Arc<AwsProvider>),
     /// A backend supplied by an embedder.
     Custom(Arc<dyn Backend>),
 }
 
 impl Service {
     /// Connects to the configured backend. `home_credentials` replaces the standard AWS
-    /// credential chain (for embedding); the CLI passes `None`.
+    /// credential chain (for embedding); the command line passes `None`.
     pub async fn connect(
         config: &Config,
         home_credentials: Option<SharedCredentialsProvider>,
     ) -> Result<Service, RunError> {
-        match &config.backend {
-            BackendConfig::Local { root } => {
-                if !root.is_dir() {
-                    return Err(RunError::MissingLocalRoot {
-                        config: config.path.clone(),
-                        root: root.clone(),
-                    });
-                }
-                Ok(Service::Local(Arc::new(LocalBackend::new(root))))
-            }
-            BackendConfig::Aws(aws) => Ok(Service::Aws(Arc::new(
-                Sessions::connect(aws, &config.accounts, home_credentials).await?,
+        match (config.backend, config.aws()) {
+            (Served::Aws, Some(aws)) => Ok(Service::Aws(Arc::new(
+                AwsProvider::connect(aws, &config.core, &config.aws, home_credentials).await?,
             ))),
+            _ => Ok(Service::Local(xacct_core::pipeline::local_provider(
+                &config.core,
+            )?)),
         }
     }
 
     /// With `[organization]`: lists the organization's accounts into `config` — once per
-    /// run — and lets sessions open in them. Without it, nothing happens.
+    /// run, before anything is selected or planned. Without it, nothing happens.
     pub async fn discover(&self, config: &mut Config) -> Result<(), RunError> {
-        let (Some(organization), Service::Aws(sessions)) = (&config.organization, self) else {
-            return Ok(());
-        };
-        let listed = sessions
-            .list_organization(organization)
-            .await
-            .map_err(RunError::Organization)?;
-        config.add_discovered(listed);
-        sessions.add_accounts(&config.accounts);
-        Ok(())
+        Ok(xacct_core::pipeline::discover(&mut config.core, self).await?)
     }
 
     /// The backend that serves `plugin`. On AWS its sessions are named after it, tagged
@@ -139,42 +69,39 @@ impl Service {
         sha256: Option<&str>,
         grant: Option<Arc<Grant>>,
     ) -> Arc<dyn Backend> {
+        self.open_run(&RunIdentity {
+            plugin: plugin.to_owned(),
+            sha256: sha256.map(str::to_owned),
+            grant,
+        })
+        .backend()
+    }
+}
+
+#[async_trait]
+impl Provider for Service {
+    async fn discover(&self) -> Result<Vec<AccountConfig>, ProviderError> {
         match self {
-            Service::Local(local) => local.clone(),
-            Service::Custom(backend) => backend.clone(),
-            Service::Aws(sessions) => {
-                let spec = SessionSpec {
-                    plugin: plugin.to_owned(),
-                    sha256: sha256.map(str::to_owned),
-                    grant,
-                };
-                Arc::new(AwsBackend::new(sessions.clone(), spec))
-            }
+            Service::Aws(aws) => aws.discover().await,
+            Service::Local(_) | Service::Custom(_) => Ok(Vec::new()),
+        }
+    }
+
+    fn open_run(&self, run: &RunIdentity) -> Arc<dyn ProviderRun> {
+        match self {
+            Service::Local(local) => local.open_run(run),
+            Service::Aws(aws) => aws.open_run(run),
+            Service::Custom(backend) => BackendProvider(backend.clone()).open_run(run),
         }
     }
 }
 
-/// Follows a run as it goes (progress bars, streamed output).
-pub trait Progress: Send + Sync {
-    /// The run will make `invocations` invocations.
-    fn started(&self, _invocations: usize) {}
-    /// An entry of the report is final.
-    fn finished(&self, _entry: &Entry) {}
-}
-
-/// No one is watching.
-impl Progress for () {}
-
-/// The plan of a request: its accounts and its limits, with the request's overrides.
-pub fn plan(config: &Config, request: &RunRequest) -> Plan {
-    let mut plan = Plan::new(config, &request.plugin, request.mode, &request.selection);
-    if let Some(timeout) = request.timeout {
-        plan.limits.time = timeout;
-    }
-    if let Some(shard) = request.shard {
-        plan.shard(shard);
-    }
-    plan
+/// Connects the service `config` names and lists its accounts (with `[organization]`):
+/// what a process does once before it selects accounts and runs plugins.
+pub async fn connect(config: &mut Config) -> Result<Service, RunError> {
+    let service = Service::connect(config, None).await?;
+    service.discover(config).await?;
+    Ok(service)
 }
 
 /// Runs a plugin over its planned accounts: one invocation per scope, at most
@@ -186,226 +113,5 @@ pub async fn run(
     request: &RunRequest,
     progress: &dyn Progress,
 ) -> Result<Report, RunError> {
-    let started = Instant::now();
-    let plan = plan(config, request);
-    let grant = Arc::new(
-        config
-            .grant_for(&request.plugin)
-            .cloned()
-            .unwrap_or_else(|| Grant::none(&request.plugin)),
-    );
-    let path = plugin_file(&config.plugins_dir, &request.plugin)?;
-    // A plugin that fails to load is every planned account's error, not the run's: the
-    // report still says which accounts did not get their run.
-    let plugin = match sandbox.load(&request.plugin, &path) {
-        Ok(plugin) => Ok(Arc::new(plugin)),
-        Err(err) => Err(Failure::Load(err.to_string())),
-    };
-    let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
-    let backend = service.backend_for(&request.plugin, sha256.as_deref(), Some(grant.clone()));
-    let context = Arc::new(RunContext {
-        plugin: request.plugin.clone(),
-        sha256: sha256.clone().unwrap_or_default(),
-        dry_run: request.dry_run,
-        audit: request.audit.clone(),
-    });
-    progress.started(match plan.mode {
-        Mode::PerAccount => plan.accounts.len(),
-        Mode::AllAccounts => usize::from(!plan.accounts.is_empty()),
-    });
-
-    // Credentials: an account whose role cannot be assumed is that account's error, and
-    // the plugin runs against the others. (A plugin that did not load needs none.)
-    // A stopped run assumes no more roles: the accounts not yet prepared are skipped.
-    let prepared: Vec<_> = futures::stream::iter(&plan.accounts)
-        .map(|account| async {
-            if request.cancel.is_cancelled() {
-                return None;
-            }
-            Some(match &plugin {
-                Ok(_) => backend.prepare_account(account).await,
-                Err(_) => Ok(()),
-            })
-        })
-        .buffered(config.concurrency)
-        .collect()
-        .await;
-    let mut entries = Vec::new();
-    let mut ready = Vec::new();
-    for (account, prepared) in plan.accounts.iter().zip(prepared) {
-        match prepared {
-            Some(Ok(())) => ready.push(account.clone()),
-            None => {
-                let entry =
-                    Entry::skipped(Mode::PerAccount, accounts_of(std::slice::from_ref(account)));
-                progress.finished(&entry);
-                entries.push(entry);
-            }
-            Some(Err(err)) => {
-                let outcome = Outcome::failed(Failure::Credentials(err.to_string()));
-                let entry = Entry::new(
-                    Mode::PerAccount,
-                    accounts_of(std::slice::from_ref(account)),
-                    outcome,
-                );
-                progress.finished(&entry);
-                entries.push(entry);
-            }
-        }
-    }
-    let ready = Plan {
-        accounts: ready,
-        ..plan.clone()
-    };
-
-    let permits = Arc::new(Semaphore::new(config.concurrency));
-    let mut tasks = JoinSet::new();
-    // Which scope each task runs, to report a task that failed in the host (a bug) as
-    // that scope's error rather than losing every other account's result.
-    let mut task_scopes = HashMap::new();
-    for scope in ready.scopes() {
-        let (sandbox, plugin, backend, permits, grant, context) = (
-            sandbox.clone(),
-            plugin.clone(),
-            backend.clone(),
-            permits.clone(),
-            grant.clone(),
-            context.clone(),
-        );
-        let (input, limits, cancel) = (request.input.clone(), plan.limits, request.cancel.clone());
-        let span = tracing::info_span!("invocation", plugin = %plan.plugin, account = %scope_label(&scope));
-        let task_scope = scope.clone();
-        let task = tasks.spawn(
-            async move {
-                // Cancelled before its turn: the invocation never starts. A slot and the
-                // cancellation can be ready together (a cancelled invocation frees its
-                // slot as the stop arrives), so the cancellation wins the race and is
-                // checked again once the slot is held.
-                let permit = tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => return (scope, None),
-                    permit = permits.acquire_owned() => permit.expect("the semaphore is never closed"),
-                };
-                if cancel.is_cancelled() {
-                    return (scope, None);
-                }
-                let outcome = match &plugin {
-                    Ok(plugin) => {
-                        let capability = Capability::new(backend, scope.clone(), grant, limits, context);
-                        sandbox.invoke(plugin, capability, limits, &input, &cancel).await
-                    }
-                    Err(failure) => Outcome::failed(failure.clone()),
-                };
-                drop(permit);
-                log_outcome(&outcome);
-                (scope, Some(outcome))
-            }
-            .instrument(span),
-        );
-        task_scopes.insert(task.id(), task_scope);
-    }
-    while let Some(joined) = tasks.join_next_with_id().await {
-        let (scope, outcome) = match joined {
-            Ok((_, ended)) => ended,
-            Err(failed) => {
-                tracing::error!("an invocation failed in the host: {failed}");
-                let failure = Failure::Host("the host failed while running this invocation".into());
-                (
-                    task_scopes[&failed.id()].clone(),
-                    Some(Outcome::failed(failure)),
-                )
-            }
-        };
-        let entry = match outcome {
-            Some(outcome) => Entry::new(plan.mode, accounts_of(&scope), outcome),
-            None => Entry::skipped(plan.mode, accounts_of(&scope)),
-        };
-        progress.finished(&entry);
-        entries.push(entry);
-    }
-    // Config order, whatever stage an entry ended in (an all-accounts entry first).
-    let positions: HashMap<&str, usize> = plan
-        .accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.id.as_str(), i))
-        .collect();
-    entries.sort_by_key(|entry| positions.get(entry.account_id.as_str()).copied());
-    let shard = plan.shard.map(|shard| {
-        let positions: HashMap<&str, usize> = (plan.selected.iter().enumerate())
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        ShardStamp {
-            index: shard.index,
-            count: shard.count,
-            planned: plan.selected.len(),
-            positions: (entries.iter())
-                // An all-accounts entry (`*`) has no place: such a run is not sharded.
-                .map(|entry| {
-                    (positions.get(entry.account_id.as_str()).copied())
-                        .unwrap_or(plan.selected.len())
-                })
-                .collect(),
-        }
-    });
-    let orphaned_uploads = backend.orphaned_uploads();
-    let mut notes: Vec<String> = plan.note.clone().into_iter().collect();
-    if !orphaned_uploads.is_empty() {
-        notes.push(format!(
-            "{} multipart upload(s) could not be aborted and remain open (orphaned_uploads names bucket, key and upload id): abort them, or add a lifecycle rule AbortIncompleteMultipartUpload to the bucket",
-            orphaned_uploads.len()
-        ));
-    }
-    let plan_hash = plan_hash(
-        sha256.as_deref(),
-        &request.input,
-        plan.mode,
-        request.dry_run,
-        &plan.selected,
-    );
-    Ok(Report {
-        assume_role_calls: backend.assume_role_calls(),
-        call_stats: backend.call_stats(),
-        orphaned_uploads,
-        notes,
-        plugin: plan.plugin,
-        sha256,
-        mode: match plan.mode {
-            Mode::PerAccount => "per-account",
-            Mode::AllAccounts => "all-accounts",
-        },
-        dry_run: request.dry_run,
-        duration_ms: started.elapsed().as_millis() as u64,
-        plan_hash,
-        shard,
-        entries,
-    })
-}
-
-/// (id, alias) of each account.
-fn accounts_of(accounts: &[Account]) -> Vec<(String, String)> {
-    accounts
-        .iter()
-        .map(|a| (a.id.clone(), a.alias.clone()))
-        .collect()
-}
-
-fn scope_label(scope: &Scope) -> String {
-    match &scope[..] {
-        [account] => account.id.clone(),
-        accounts => format!("{} accounts", accounts.len()),
-    }
-}
-
-/// Puts how the invocation ended into the host's log, under its span (plugin and account
-/// fields), after what it printed (logged as it printed it). The plugin chose the failure's
-/// text: made [`inert`], it is one event on one line, and cannot forge another plugin's or
-/// account's line or drive the operator's terminal.
-fn log_outcome(outcome: &Outcome) {
-    match &outcome.result {
-        Ok(_) => tracing::debug!(ms = outcome.duration.as_millis() as u64, "ok"),
-        // The operator asked for it, and the report's recap lists them.
-        Err(Failure::Cancelled) => tracing::debug!(kind = "cancelled", "cancelled"),
-        Err(failure) => tracing::warn!(kind = failure.kind(), "{}", inert(&failure.to_string())),
-    }
+    Ok(xacct_core::pipeline::run(&config.core, sandbox, service, request, progress).await?)
 }

@@ -1,4 +1,4 @@
-//! Test an [xacct](https://example.invalid/xacct) plugin from its own `cargo test`.
+//! Test an xacct plugin from its own `cargo test`.
 //!
 //! Calling a plugin's code natively goes nowhere: its S3 client is the host's. This crate
 //! runs the plugin's real component in the embedded xacct host, with every limit and
@@ -25,12 +25,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use xacct::config::Config;
-use xacct::pipeline::{self, RunRequest, Service};
-use xacct::plan::Mode;
-use xacct::sandbox::{LoadOptions, Sandbox};
+use xacct_core::config::Config;
+use xacct_core::pipeline::{self, RunRequest, local_provider};
+use xacct_core::plan::Mode;
+use xacct_core::sandbox::{LoadOptions, Sandbox};
 
-pub use xacct::report::{Entry, Report, Status};
+pub use xacct_core::report::{Entry, Report, Status};
 
 /// Why a plugin could not be built or run (as opposed to an account failing, which is an
 /// entry of the report).
@@ -217,11 +217,9 @@ impl Estate {
             .build()
             .map_err(|err| Error::Run(err.to_string()))?;
         runtime.block_on(async {
-            let service = Service::connect(&config, None)
-                .await
-                .map_err(|err| Error::Run(err.to_string()))?;
+            let provider = local_provider(&config).map_err(|err| Error::Run(err.to_string()))?;
             let request = RunRequest::new(name, &input.to_string(), mode);
-            pipeline::run(&config, &Arc::new(sandbox), &service, &request, &())
+            pipeline::run(&config, &Arc::new(sandbox), &provider, &request, &())
                 .await
                 .map_err(|err| Error::Run(err.to_string()))
         })

@@ -1,0 +1,79 @@
+//! xacct's benchmarks, each a ratio against a baseline measured in the same run on the
+//! same servers (this machine is shared and noisy: absolute times vary, ratios much less).
+//!
+//! Run with `scripts/bench` (it builds the guests and installs moto first), which runs
+//! `cargo bench --bench xacct`. Results go to stdout as Markdown and to
+//! `target/bench/results.json`. `XACCT_BENCH_STREAM_MIB` sets the streamed object's size
+//! (default 1024); `XACCT_BENCH_ONLY=a,b` runs only some of the benchmarks.
+
+
+#[path = "../../../tests/integration/common/mod.rs"]
+mod common;
+
+mod classic;
+mod fan_out;
+mod footprint;
+mod measure;
+mod overhead;
+mod scale;
+mod streaming;
+
+use serde_json::Value;
+
+use measure::Results;
+
+fn main() {
+    // `cargo bench` passes `--bench`; there are no other options.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut results = Results {
+        rows: Vec::new(),
+        json: serde_json::Map::new(),
+    };
+    // `XACCT_BENCH_ONLY=a,c` runs just those (e.g. under a profiler).
+    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,i".into());
+    let wanted = |name: &str| only.split(',').any(|w| w.trim() == name);
+    if wanted("g") {
+        scale::org_scale_local(&mut results);
+    }
+    runtime.block_on(async {
+        if wanted("a") {
+            overhead::overhead(&mut results).await;
+        }
+        if wanted("b") {
+            fan_out::fan_out(&mut results).await;
+        }
+        if wanted("c") {
+            streaming::streaming(&mut results).await;
+        }
+        if wanted("e") {
+            footprint::concurrent_instances(&mut results).await;
+        }
+        if wanted("f") {
+            footprint::hostile_memory(&mut results).await;
+        }
+        if wanted("h") {
+            fan_out::org_scale_moto(&mut results).await;
+        }
+        if wanted("i") {
+            overhead::gate_overhead(&mut results).await;
+        }
+    });
+    if wanted("d") {
+        footprint::cold_start(&mut results);
+    }
+
+    let out = common::target_dir().join("bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&Value::Object(results.json)).unwrap(),
+    )
+    .unwrap();
+    println!("| benchmark | measured | verdict |\n|---|---|---|");
+    for (name, measured, verdict) in results.rows {
+        println!("| {name} | {measured} | {verdict} |");
+    }
+}

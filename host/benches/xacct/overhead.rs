@@ -1,0 +1,190 @@
+//! a. and i.: what a plugin invocation, and an S3 call through the gate, cost the host.
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::common;
+use crate::measure::*;
+
+/// a. Instantiate + call of a no-op plugin vs one HeadObject against moto.
+async fn overhead(results: &mut Results) {
+    let world = World::new(&["bench"], "");
+    let sandbox = common::sandbox();
+    let plugin = sandbox.load("bench", &common::guest("bench")).unwrap();
+    let backend = world.backend().await;
+    let grant = Arc::new(world.config.grant_for("bench").unwrap().clone());
+    let limits = world.config.limits_for("bench");
+    let context = Arc::new(RunContext {
+        plugin: "bench".into(),
+        sha256: plugin.sha256.clone(),
+        dry_run: false,
+        audit: None,
+    });
+    let scope = Scope::from(vec![account("111111111111")]);
+    let cancel = CancellationToken::new();
+    let mut samples = Vec::new();
+    for round in 0..5200 {
+        let capability = Capability::new(
+            backend.clone(),
+            scope.clone(),
+            grant.clone(),
+            limits,
+            context.clone(),
+        );
+        let started = Instant::now();
+        let outcome = sandbox
+            .invoke(&plugin, capability, limits, r#"{"mode": "noop"}"#, &cancel)
+            .await;
+        let elapsed = started.elapsed();
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        if round >= 200 {
+            samples.push(elapsed);
+        }
+    }
+    let (median, p99) = median_p99(samples);
+
+    let moto = Moto::start();
+    let s3 = moto.s3_in("111111111111").await;
+    s3.create_bucket().bucket("head").send().await.unwrap();
+    s3.put_object()
+        .bucket("head")
+        .key("k")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let mut heads = Vec::new();
+    for round in 0..320 {
+        let started = Instant::now();
+        s3.head_object()
+            .bucket("head")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+        if round >= 20 {
+            heads.push(started.elapsed());
+        }
+    }
+    let (head_median, _) = median_p99(heads);
+    let ratio = median / head_median;
+    results.add(
+        "a. instantiate + call (no-op plugin)",
+        format!("median {median:.1} µs, p99 {p99:.1} µs; HeadObject on moto median {head_median:.0} µs; ratio {:.2}%", ratio * 100.0),
+        target(median <= 50.0 && ratio <= 0.01, "≤ 50 µs median and ≤ 1% of a HeadObject"),
+        json!({"median_us": median, "p99_us": p99, "head_object_median_us": head_median, "ratio": ratio}),
+    );
+}
+
+/// i. The cost of one S3 call through the whole capability path — the guest's call, the
+/// WIT boundary, request checks, the grant, the budget, the backend task, the audit
+/// hook — against the same backend call made natively, in the same run, on the local
+/// backend: `n` HeadObject calls (and `n` one-key ListObjectsV2 pages) by the `bench`
+/// guest in one invocation, less a no-op invocation, per call.
+async fn gate_overhead(results: &mut Results) {
+    const CALLS: u64 = 2000;
+    const ROUNDS: usize = 15;
+    let world = World::new(&["bench"], "");
+    world.put_file("111111111111", "calls", "k", b"x");
+    let sandbox = common::sandbox();
+    let plugin = sandbox.load("bench", &common::guest("bench")).unwrap();
+    let backend = world.backend().await;
+    let grant = Arc::new(world.config.grant_for("bench").unwrap().clone());
+    let limits = world.config.limits_for("bench");
+    let context = Arc::new(RunContext {
+        plugin: "bench".into(),
+        sha256: plugin.sha256.clone(),
+        dry_run: false,
+        audit: None,
+    });
+    let scope = Scope::from(vec![account("111111111111")]);
+    let cancel = CancellationToken::new();
+    let invoke = async |input: Value| {
+        let capability = Capability::new(
+            backend.clone(),
+            scope.clone(),
+            grant.clone(),
+            limits,
+            context.clone(),
+        );
+        let started = Instant::now();
+        let outcome = sandbox
+            .invoke(&plugin, capability, limits, &input.to_string(), &cancel)
+            .await;
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        started.elapsed()
+    };
+    let median = |mut samples: Vec<Duration>| {
+        samples.sort();
+        samples[samples.len() / 2]
+    };
+    let mut data = serde_json::Map::new();
+    let mut measured = Vec::new();
+    for op in ["head", "list"] {
+        let input = json!({"mode": "calls", "op": op, "bucket": "calls", "key": "k", "n": CALLS});
+        let (mut through, mut noop, mut native) = (Vec::new(), Vec::new(), Vec::new());
+        // Rounds interleave the three, so that the machine's noise falls on each alike.
+        for round in 0..=ROUNDS {
+            let calls = invoke(input.clone()).await;
+            let empty = invoke(json!({"mode": "noop"})).await;
+            let account = account("111111111111");
+            let started = Instant::now();
+            for _ in 0..CALLS {
+                if op == "head" {
+                    backend.head_object(&account, "calls", "k").await.unwrap();
+                } else {
+                    backend
+                        .list_objects(
+                            &account,
+                            xacct::bindings::s3::ListObjectsRequest {
+                                bucket: "calls".into(),
+                                prefix: None,
+                                delimiter: None,
+                                max_keys: Some(1),
+                                continuation_token: None,
+                                start_after: None,
+                            },
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
+            let direct = started.elapsed();
+            // The first round warms the caches up.
+            if round > 0 {
+                through.push(calls);
+                noop.push(empty);
+                native.push(direct);
+            }
+        }
+        let per_call =
+            |total: Duration| total.as_secs_f64() * 1e6 / CALLS as f64;
+        let gate = per_call(median(through).saturating_sub(median(noop)));
+        let native = per_call(median(native));
+        let ratio = gate / native;
+        measured.push(format!(
+            "{op}: {gate:.1} µs per call through the gate, {native:.1} µs natively ({ratio:.2}×, +{:.1} µs)",
+            gate - native
+        ));
+        data.insert(
+            op.to_owned(),
+            json!({"gate_us": gate, "native_us": native, "ratio": ratio, "calls": CALLS, "rounds": ROUNDS}),
+        );
+    }
+    results.add(
+        "i. S3-call overhead through the gate (local backend)",
+        measured.join("; "),
+        "recorded (a ratio to compare before and after a change; no target)".into(),
+        Value::Object(data),
+    );
+}
+

@@ -1,0 +1,726 @@
+//! The AWS provider's config: `[aws]` (the home identity and how it reaches AWS),
+//! `[organization]` (accounts listed from AWS Organizations), and the keys of each
+//! `[[account]]` entry that say how its role is assumed (`role`, `external_id`,
+//! `session_duration`) — read and checked here, as the core reads its own sections, with
+//! the same file, line, key and fix in every error. Region codes and ARNs are AWS's: they
+//! are checked here too ([`crate::region::is_region_code`], [`parse_arn`]).
+//!
+//! Reading is in two steps around the core's: [`Sections::take`] takes these sections
+//! out of the document (and checks `[aws]`), the core reads the rest (asking
+//! [`Sections`] about grants and listed accounts), then [`Sections::finish`] checks what
+//! depends on the accounts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use xacct_core::capability::grant::Grant;
+use xacct_core::config::accounts::is_account_id;
+use xacct_core::config::file::{ConfigError, Document};
+use xacct_core::config::{Config as CoreConfig, Extension, GrantRefusal};
+
+use crate::iam::session_policy;
+use crate::region::is_region_code;
+
+/// The largest inline session policy STS accepts (packed, as sent).
+const MAX_SESSION_POLICY_BYTES: usize = 2048;
+
+/// Attempts per call by default: enough that throttling at the rates a fan-out meets
+/// costs time, not accounts (the fault harness passes with every 4th S3 request and every
+/// 2nd AssumeRole throttled), while an error that persists (a 5xx that is no blip) costs
+/// seconds of backoff, not a minute: ten attempts took 60 s, a whole default time limit.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// The role every member account has, unless `[organization] role` names another.
+const DEFAULT_ORGANIZATION_ROLE: &str = "OrganizationAccountAccessRole";
+
+/// The home identity: where xacct runs and whose credentials assume the target roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// The home region; the default region of every account. `None` until resolved from
+    /// `--region` or the SDK's chain ([`crate::region::resolve_home_region`]).
+    pub region: Option<String>,
+    /// Tag each session with `xacct-plugin` and `xacct-sha256` (needs `sts:TagSession`
+    /// in every role's trust policy).
+    pub session_tags: bool,
+    /// The `SourceIdentity` set on every AssumeRole (needs `sts:SetSourceIdentity`).
+    pub source_identity: Option<SourceIdentity>,
+    /// A named profile for the home credentials; `None`: the standard chain.
+    pub profile: Option<String>,
+    /// An STS- and S3-compatible endpoint instead of AWS (`AWS_ENDPOINT_URL` works too).
+    pub endpoint_url: Option<String>,
+    /// The home principal's ARN, for the trust policies `xacct iam` prints; `None`: ask
+    /// STS who the home identity is.
+    pub home_principal: Option<String>,
+    /// How the SDK retries a failed call.
+    pub retry_mode: RetryMode,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+}
+
+/// The SDK's retry modes, for S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryMode {
+    /// Exponential backoff with jitter, within a retry quota: the default. Measured on
+    /// the fault harness (every 4th S3 request throttled, over 12 accounts), a run took
+    /// 37 s in this mode and over 160 s in adaptive mode, whose rate limiter held
+    /// invocations past their time limit.
+    Standard,
+    /// Standard, plus a client-side rate limiter (per account) once S3 throttles: for a
+    /// long run against buckets that throttle steadily.
+    Adaptive,
+}
+
+/// What `[aws] source_identity` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceIdentity {
+    /// This text, on every session.
+    Fixed(String),
+    /// The home caller's name (a user name, or an SSO user's session name): `"caller"`.
+    Caller,
+}
+
+/// `[organization]`: the accounts of an AWS Organization, listed from its management or
+/// delegated-administrator account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationConfig {
+    /// The role assumed in every listed account (a name).
+    pub role: String,
+    /// A role (ARN) in the management or delegated-administrator account to list
+    /// through; `None`: the home identity lists.
+    pub via_role: Option<String>,
+    /// Only accounts under these OUs (ids `ou-…`/`r-…` or paths `/Prod/Apps`), nested
+    /// OUs included; empty: every account.
+    pub include_ous: Vec<String>,
+    /// Never accounts under these OUs.
+    pub exclude_ous: Vec<String>,
+    /// Never these accounts.
+    pub exclude_accounts: Vec<String>,
+}
+
+/// How an account's role is assumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRole {
+    /// The role's full ARN (a name in the file is expanded into the account).
+    pub role_arn: String,
+    /// The `sts:ExternalId` the role's trust policy expects.
+    pub external_id: Option<String>,
+    /// How long assumed credentials last (900 s to 43200 s; `None`: STS's default).
+    pub session_duration: Option<Duration>,
+}
+
+/// The AWS provider's part of a config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// `[aws]`: without it, the file configures no AWS.
+    pub aws: Option<AwsConfig>,
+    pub organization: Option<OrganizationConfig>,
+    /// The roles the `[[account]]` entries name, by account id.
+    pub roles: BTreeMap<String, AccountRole>,
+}
+
+impl AwsSettings {
+    /// How `account_id`'s role is assumed: its entry's role, else (for an account listed
+    /// from the organization) the organization's member role.
+    pub fn role_of(&self, account_id: &str) -> Option<AccountRole> {
+        self.roles.get(account_id).cloned().or_else(|| {
+            self.organization.as_ref().map(|organization| AccountRole {
+                role_arn: format!("arn:aws:iam::{account_id}:role/{}", organization.role),
+                external_id: None,
+                session_duration: None,
+            })
+        })
+    }
+
+    /// Sets the home region, which every account without its own inherits.
+    pub fn set_home_region(&mut self, core: &mut CoreConfig, region: &str) {
+        if let Some(aws) = &mut self.aws {
+            aws.region = Some(region.to_owned());
+        }
+        core.inherit_region(region);
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAws {
+    region: Option<Spanned<String>>,
+    session_tags: Option<bool>,
+    source_identity: Option<Spanned<String>>,
+    retry_mode: Option<Spanned<String>>,
+    max_attempts: Option<Spanned<i64>>,
+    profile: Option<String>,
+    endpoint_url: Option<Spanned<String>>,
+    home_principal: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrganization {
+    role: Option<Spanned<String>>,
+    via_role: Option<Spanned<String>>,
+    #[serde(default)]
+    include_ous: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude_ous: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude_accounts: Vec<Spanned<String>>,
+}
+
+/// The keys of an `[[account]]` entry that are AWS's.
+#[derive(Deserialize, Default)]
+struct RawAccountRole {
+    role: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    session_duration: Option<Spanned<i64>>,
+}
+
+/// The keys an `[[account]]` entry has for AWS.
+const ACCOUNT_KEYS: [&str; 3] = ["role", "external_id", "session_duration"];
+
+/// The AWS sections of a config, taken out of the document, before the core reads it.
+pub struct Sections {
+    aws: Option<Spanned<AwsConfig>>,
+    organization: Option<Spanned<RawOrganization>>,
+    accounts: Vec<RawAccountRole>,
+    ids: Vec<Option<Spanned<String>>>,
+    regions: Vec<Option<Spanned<String>>>,
+}
+
+impl Sections {
+    /// Takes the AWS sections out of `document` and checks `[aws]`.
+    pub fn take(document: &mut Document<'_>) -> Result<Sections, ConfigError> {
+        let local = document.has("local");
+        let aws = document.take::<RawAws>("aws")?;
+        let organization = document.take::<RawOrganization>("organization")?;
+        let accounts = document.take_account_keys::<RawAccountRole>(&ACCOUNT_KEYS)?;
+        let aws = match aws {
+            Some(aws) if local => {
+                return Err(document.invalid(
+                    aws.span(),
+                    "aws",
+                    "both [local] and [aws] are configured",
+                    "keep the one backend you mean (--local-root runs an [aws] config locally)",
+                ));
+            }
+            Some(aws) => {
+                let span = aws.span();
+                Some(Spanned::new(span, read_aws(document, aws.into_inner())?))
+            }
+            None => None,
+        };
+        Ok(Sections {
+            aws,
+            organization,
+            accounts,
+            ids: document.account_strings("id"),
+            regions: document.account_strings("region"),
+        })
+    }
+
+    /// Checks what depends on the accounts (their roles and regions, `[organization]`),
+    /// sets the regions the accounts inherit, and gives the AWS part of the config.
+    pub fn finish(
+        self,
+        document: &Document<'_>,
+        core: &mut CoreConfig,
+    ) -> Result<AwsSettings, ConfigError> {
+        let aws = self.aws.map(Spanned::into_inner);
+        let mut roles = BTreeMap::new();
+        for (index, account) in self.accounts.into_iter().enumerate() {
+            let Some(id) = self.ids.get(index).cloned().flatten() else {
+                continue;
+            };
+            let key = |field: &str| format!("account[{index}].{field}");
+            let role_arn = match &account.role {
+                Some(role) => Some(read_role_arn(document, role, id.get_ref(), key("role"))?),
+                None if aws.is_some() => {
+                    return Err(document.invalid(
+                        id.span(),
+                        key("role"),
+                        "the role to assume is missing",
+                        "add role = \"<role name or ARN>\" to this [[account]]",
+                    ));
+                }
+                None => None,
+            };
+            if let Some(external_id) = &account.external_id {
+                let valid = (2..=1224).contains(&external_id.get_ref().len())
+                    && external_id
+                        .get_ref()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+                if !valid {
+                    return Err(document.invalid(
+                        external_id.span(),
+                        key("external_id"),
+                        "not a valid external id",
+                        "use 2 to 1224 letters, digits or +=,.@:/-_",
+                    ));
+                }
+            }
+            let session_duration = match &account.session_duration {
+                Some(secs) if (900..=43200).contains(secs.get_ref()) => {
+                    Some(Duration::from_secs(*secs.get_ref() as u64))
+                }
+                Some(secs) => {
+                    return Err(document.invalid(
+                        secs.span(),
+                        key("session_duration"),
+                        format!("{} s is outside what STS allows", secs.get_ref()),
+                        "set session_duration to 900..=43200 seconds (and within the role's maximum)",
+                    ));
+                }
+                None => None,
+            };
+            if let Some(region) = self.regions.get(index).cloned().flatten() {
+                check_region(document, &region, &key("region"))?;
+            }
+            if let Some(role_arn) = role_arn {
+                roles.insert(
+                    id.into_inner(),
+                    AccountRole {
+                        role_arn,
+                        external_id: account.external_id.map(Spanned::into_inner),
+                        session_duration,
+                    },
+                );
+            }
+        }
+        if let Some(aws) = &aws {
+            // Accounts without a region of their own are in the home region (once known).
+            core.inherit_region(aws.region.as_deref().unwrap_or_default());
+        }
+        let organization = self
+            .organization
+            .map(|organization| read_organization(document, organization, aws.is_some()))
+            .transpose()?;
+        Ok(AwsSettings {
+            aws,
+            organization,
+            roles,
+        })
+    }
+}
+
+impl Extension for Sections {
+    fn lists_accounts(&self) -> bool {
+        self.organization.is_some()
+    }
+
+    fn check_grant(&self, grant: &Grant) -> Result<(), GrantRefusal> {
+        if self.aws.is_none() {
+            return Ok(());
+        }
+        // Every account's policy has the same size: ids are 12 digits.
+        let size = session_policy(grant, "000000000000").to_string().len();
+        if size > MAX_SESSION_POLICY_BYTES {
+            return Err(GrantRefusal {
+                key: "s3",
+                problem: format!(
+                    "the grant's session policy takes {size} bytes; AWS accepts {MAX_SESSION_POLICY_BYTES}"
+                ),
+                fix: "merge rules (bucket globs) or split the plugin".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn read_aws(document: &Document<'_>, raw: RawAws) -> Result<AwsConfig, ConfigError> {
+    if let Some(region) = &raw.region {
+        check_region(document, region, "aws.region")?;
+    }
+    let source_identity = match raw.source_identity {
+        None => None,
+        Some(text) if text.get_ref() == "caller" => Some(SourceIdentity::Caller),
+        Some(text) => {
+            let valid = (2..=64).contains(&text.get_ref().len())
+                && text
+                    .get_ref()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+            if !valid {
+                return Err(document.invalid(
+                    text.span(),
+                    "aws.source_identity",
+                    format!("{:?} is not a valid source identity", text.get_ref()),
+                    "use \"caller\" (the home caller's name) or 2 to 64 letters, digits or +=,.@_-",
+                ));
+            }
+            Some(SourceIdentity::Fixed(text.into_inner()))
+        }
+    };
+    if let Some(url) = &raw.endpoint_url
+        && !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
+    {
+        return Err(document.invalid(
+            url.span(),
+            "aws.endpoint_url",
+            format!("{:?} is not an http(s) URL", url.get_ref()),
+            "write the endpoint as http://host:port or https://host",
+        ));
+    }
+    if let Some(principal) = &raw.home_principal
+        && parse_arn(principal.get_ref()).is_none_or(|arn| arn.service != "iam" && arn.service != "sts")
+    {
+        return Err(document.invalid(
+            principal.span(),
+            "aws.home_principal",
+            format!("{:?} is not an IAM principal ARN", principal.get_ref()),
+            "use the ARN of the home role or user, e.g. arn:aws:iam::123456789012:role/xacct",
+        ));
+    }
+    let retry_mode = match raw
+        .retry_mode
+        .as_ref()
+        .map(|m| (m.get_ref().as_str(), m.span()))
+    {
+        None | Some(("standard", _)) => RetryMode::Standard,
+        Some(("adaptive", _)) => RetryMode::Adaptive,
+        Some((other, span)) => {
+            return Err(document.invalid(
+                span,
+                "aws.retry_mode",
+                format!("{other:?} is not a retry mode"),
+                "use \"standard\" (the default) or \"adaptive\"",
+            ));
+        }
+    };
+    let max_attempts = match raw.max_attempts {
+        None => DEFAULT_MAX_ATTEMPTS,
+        Some(n) if (1..=50).contains(n.get_ref()) => *n.get_ref() as u32,
+        Some(n) => {
+            return Err(document.invalid(
+                n.span(),
+                "aws.max_attempts",
+                format!("{} is out of range", n.get_ref()),
+                "set max_attempts to 1..=50 (the first attempt included)",
+            ));
+        }
+    };
+    Ok(AwsConfig {
+        retry_mode,
+        max_attempts,
+        region: raw.region.map(Spanned::into_inner),
+        session_tags: raw.session_tags.unwrap_or(false),
+        source_identity,
+        profile: raw.profile,
+        endpoint_url: raw.endpoint_url.map(Spanned::into_inner),
+        home_principal: raw.home_principal.map(Spanned::into_inner),
+    })
+}
+
+fn read_organization(
+    document: &Document<'_>,
+    raw: Spanned<RawOrganization>,
+    has_aws: bool,
+) -> Result<OrganizationConfig, ConfigError> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    if !has_aws {
+        return Err(document.invalid(
+            span,
+            "organization",
+            "accounts are listed from AWS Organizations, but there is no [aws] section",
+            "add an [aws] section (the home identity lists the accounts), or remove [organization]",
+        ));
+    }
+    let role = match raw.role {
+        None => DEFAULT_ORGANIZATION_ROLE.to_owned(),
+        Some(role) if is_role_name(role.get_ref()) && !role.get_ref().starts_with("arn:") => {
+            role.into_inner()
+        }
+        Some(role) => {
+            return Err(document.invalid(
+                role.span(),
+                "organization.role",
+                format!("{:?} is not a role name", role.get_ref()),
+                "give the name of the role every member account has, e.g. \"OrganizationAccountAccessRole\"",
+            ));
+        }
+    };
+    let via_role = match raw.via_role {
+        None => None,
+        Some(arn)
+            if parse_arn(arn.get_ref())
+                .is_some_and(|a| a.service == "iam" && a.resource.starts_with("role/")) =>
+        {
+            Some(arn.into_inner())
+        }
+        Some(arn) => {
+            return Err(document.invalid(
+                arn.span(),
+                "organization.via_role",
+                format!("{:?} is not a role ARN", arn.get_ref()),
+                "use the ARN of a role in the management or delegated-administrator account",
+            ));
+        }
+    };
+    let ous = |list: Vec<Spanned<String>>, key: &str| {
+        list.into_iter()
+            .map(|ou| {
+                let text = ou.get_ref();
+                let valid = text.starts_with("ou-") || text.starts_with("r-") || text.starts_with('/');
+                if valid {
+                    Ok(ou.into_inner())
+                } else {
+                    Err(document.invalid(
+                        ou.span(),
+                        format!("organization.{key}"),
+                        format!("{text:?} is neither an OU id nor an OU path"),
+                        "use an id (\"ou-ab12-cdef3456\", or the root \"r-ab12\") or a path from the root (\"/Prod/Apps\")",
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let include_ous = ous(raw.include_ous, "include_ous")?;
+    let exclude_ous = ous(raw.exclude_ous, "exclude_ous")?;
+    let exclude_accounts = raw
+        .exclude_accounts
+        .into_iter()
+        .map(|id| {
+            if is_account_id(id.get_ref()) {
+                Ok(id.into_inner())
+            } else {
+                Err(document.invalid(
+                    id.span(),
+                    "organization.exclude_accounts",
+                    format!("{:?} is not a 12-digit account id", id.get_ref()),
+                    "list account ids as 12 digits in quotes",
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(OrganizationConfig {
+        role,
+        via_role,
+        include_ous,
+        exclude_ous,
+        exclude_accounts,
+    })
+}
+
+/// Checks a region code.
+fn check_region(
+    document: &Document<'_>,
+    region: &Spanned<String>,
+    key: &str,
+) -> Result<(), ConfigError> {
+    if is_region_code(region.get_ref()) {
+        return Ok(());
+    }
+    Err(document.invalid(
+        region.span(),
+        key,
+        format!("{:?} is not an AWS region code", region.get_ref()),
+        "use a region code such as \"us-east-1\" or \"eu-west-1\"",
+    ))
+}
+
+/// The role's full ARN: a name is expanded into the account; an ARN must be in it.
+fn read_role_arn(
+    document: &Document<'_>,
+    role: &Spanned<String>,
+    id: &str,
+    key: String,
+) -> Result<String, ConfigError> {
+    let written = role.get_ref();
+    match parse_arn(written) {
+        Some(arn) if arn.service == "iam" && arn.resource.starts_with("role/") => {
+            if arn.account == id {
+                Ok(written.clone())
+            } else {
+                Err(document.invalid(
+                    role.span(),
+                    key,
+                    format!(
+                        "the role ARN is in account {}, but this entry's id is {id}",
+                        arn.account
+                    ),
+                    "use a role in the account itself, or give just the role's name",
+                ))
+            }
+        }
+        Some(_) => Err(document.invalid(
+            role.span(),
+            key,
+            format!("{written:?} is not an IAM role ARN"),
+            "write arn:aws:iam::<id>:role/<name>, or just the role's name",
+        )),
+        None if is_role_name(written) => Ok(format!("arn:aws:iam::{id}:role/{written}")),
+        None => Err(document.invalid(
+            role.span(),
+            key,
+            format!("{written:?} is neither a role name nor a role ARN"),
+            "give the role's name (letters, digits, +=,.@_- and / for a path) or its full ARN",
+        )),
+    }
+}
+
+/// The parts of an ARN that matter here.
+pub struct Arn<'a> {
+    pub service: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+/// Splits `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
+pub fn parse_arn(text: &str) -> Option<Arn<'_>> {
+    let mut parts = text.splitn(6, ':');
+    if parts.next()? != "arn" || !parts.next()?.starts_with("aws") {
+        return None;
+    }
+    let service = parts.next()?;
+    let _region = parts.next()?;
+    let account = parts.next()?;
+    let resource = parts.next()?;
+    let valid = is_account_id(account) && !resource.is_empty();
+    valid.then_some(Arn {
+        service,
+        account,
+        resource,
+    })
+}
+
+fn is_role_name(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or_default();
+    (1..=64).contains(&base.len())
+        && name.len() <= 512
+        && !name.starts_with('/')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use xacct_core::config::file::Invalid;
+
+    /// The core's sections and the AWS ones, as the command line reads them.
+    fn parse(text: &str) -> Result<(CoreConfig, AwsSettings), ConfigError> {
+        let path = Path::new("/etc/xacct/xacct.toml");
+        let mut document = Document::parse(text, path)?;
+        let sections = Sections::take(&mut document)?;
+        let mut config = CoreConfig::read(&mut document, &sections)?;
+        let settings = sections.finish(&document, &mut config)?;
+        Ok((config, settings))
+    }
+
+    fn invalid(text: &str) -> Invalid {
+        match parse(text) {
+            Err(ConfigError::Invalid(invalid)) => invalid,
+            other => panic!("expected an invalid config, got {other:?}"),
+        }
+    }
+
+    const AWS: &str = r#"
+[aws]
+region = "eu-west-1"
+endpoint_url = "http://127.0.0.1:5000"
+
+[[account]]
+id = "111111111111"
+alias = "dev"
+role = "xacct-target"
+external_id = "ext-1"
+session_duration = 3600
+
+[[account]]
+id = "222222222222"
+alias = "prod"
+region = "us-east-2"
+role = "arn:aws:iam::222222222222:role/ops/xacct"
+"#;
+
+    #[test]
+    fn aws_accounts_expand_role_names_and_inherit_the_home_region() {
+        let (config, settings) = parse(AWS).unwrap();
+        let aws = settings.aws.as_ref().unwrap();
+        assert_eq!(aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        let dev = settings.role_of("111111111111").unwrap();
+        assert_eq!(dev.role_arn, "arn:aws:iam::111111111111:role/xacct-target");
+        assert_eq!(dev.external_id.as_deref(), Some("ext-1"));
+        assert_eq!(dev.session_duration, Some(Duration::from_secs(3600)));
+        assert_eq!(config.accounts[0].region, "eu-west-1");
+        let prod = settings.role_of("222222222222").unwrap();
+        assert_eq!(prod.role_arn, "arn:aws:iam::222222222222:role/ops/xacct");
+        assert_eq!(config.accounts[1].region, "us-east-2");
+    }
+
+    #[test]
+    fn aws_account_errors_name_line_key_and_fix() {
+        let err = invalid(&AWS.replace(
+            "arn:aws:iam::222222222222:role",
+            "arn:aws:iam::333333333333:role",
+        ));
+        assert_eq!((err.line, err.key.as_str()), (17, "account[1].role"));
+        assert!(err.problem.contains("in account 333333333333"), "{err}");
+        let err = invalid(&AWS.replace("3600", "600"));
+        assert_eq!(
+            (err.line, err.key.as_str()),
+            (11, "account[0].session_duration")
+        );
+        assert!(err.fix.contains("900..=43200"));
+        let err = invalid(&AWS.replace("43200", "x").replace("3600", "43201"));
+        assert_eq!(err.key, "account[0].session_duration");
+        let err = invalid(&AWS.replace("role = \"xacct-target\"\n", ""));
+        assert_eq!(err.key, "account[0].role");
+        let err = invalid(&AWS.replace("region = \"eu-west-1\"", "region = \"EU West (Ireland)\""));
+        assert_eq!(err.key, "aws.region");
+        assert!(
+            err.problem.contains("not an AWS region code"),
+            "{}",
+            err.problem
+        );
+        let err = invalid(&AWS.replace("region = \"us-east-2\"", "region = \"Ohio\""));
+        assert!(err.key.ends_with(".region"), "{}", err.key);
+        let err = invalid(&AWS.replace("external_id = \"ext-1\"", "external_id = \"a b\""));
+        assert_eq!(err.key, "account[0].external_id");
+        let err = invalid(&AWS.replace("xacct-target", "bad role!"));
+        assert_eq!(err.key, "account[0].role");
+        let err = invalid(&format!("{AWS}\n[local]\nroot = \"x\"\n"));
+        assert_eq!(err.key, "aws");
+        let err = invalid(&AWS.replace("http://127.0.0.1:5000", "127.0.0.1:5000"));
+        assert_eq!(err.key, "aws.endpoint_url");
+    }
+
+    #[test]
+    fn the_home_region_may_come_from_outside_the_file() {
+        let (mut config, mut settings) =
+            parse(&AWS.replace("region = \"eu-west-1\"\n", "")).unwrap();
+        assert_eq!(settings.aws.as_ref().unwrap().region, None);
+        settings.set_home_region(&mut config, "ap-south-1");
+        let regions: Vec<&str> = config.accounts.iter().map(|a| a.region.as_str()).collect();
+        assert_eq!(regions, ["ap-south-1", "us-east-2"], "own regions are kept");
+    }
+
+    #[test]
+    fn a_role_is_checked_on_the_local_backend_too_and_accounts_keep_their_keys() {
+        let (_, settings) =
+            parse("[[account]]\nid = \"111111111111\"\nalias = \"a\"\nrole = \"r\"\n").unwrap();
+        assert_eq!(
+            settings.role_of("111111111111").unwrap().role_arn,
+            "arn:aws:iam::111111111111:role/r"
+        );
+        let err = invalid("[[account]]\nid = \"111111111111\"\nalias = \"a\"\nregion = \"Ohio\"\n");
+        assert_eq!((err.line, err.key.as_str()), (4, "account[0].region"));
+    }
+
+    #[test]
+    fn a_grant_whose_session_policy_is_too_large_is_refused_on_aws_only() {
+        let rules: Vec<String> = (0..40)
+            .map(|i| format!("{{ buckets = \"bucket-number-{i}\", prefix = \"some/prefix/\", actions = [\"read\", \"list\"] }}"))
+            .collect();
+        let grant = format!("[plugin.big]\naccounts = [\"*\"]\ns3 = [{}]\n", rules.join(", "));
+        let err = invalid(&format!("{AWS}\n{grant}"));
+        assert_eq!(err.key, "plugin.big.s3");
+        assert!(err.problem.contains("AWS accepts 2048"), "{}", err.problem);
+        parse(&format!("[local]\nroot = \"x\"\n{grant}")).unwrap();
+    }
+}

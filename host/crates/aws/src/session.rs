@@ -1,0 +1,598 @@
+//! The pipeline's **credentials** stage. The home identity (from the standard AWS
+//! chain) assumes each target account's role; the resulting sessions — credentials and
+//! the S3 clients built on them — live here, shared by every invocation of the process,
+//! and never leave the host.
+//!
+//! - The home identity is resolved once per credential lifetime for the whole process:
+//!   every AssumeRole goes through one STS client, whose identity cache holds the home
+//!   credentials, so a `credential_process` runs once and a chained profile costs one STS
+//!   call, whatever the number of accounts. It is checked
+//!   once (`GetCallerIdentity`) before anything fans out, so a broken home identity is
+//!   one clear failure, not one misleading error per account.
+//! - One AssumeRole per (role, external id, session name, session policy) per credential
+//!   lifetime, coalesced across concurrent first uses and refreshed before expiry.
+//! - A session's S3 clients are per region (a bucket is served by its own region), all
+//!   sharing the session's credentials and the process's HTTP connection pool.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::identity::IdentityCache;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::types::Tag;
+use aws_smithy_runtime::client::retries::RetryPartition;
+use xacct_core::capability::grant::Grant;
+use xacct_core::provider::{CallStats, RunIdentity};
+
+use crate::config::{AccountRole, AwsConfig, OrganizationConfig, RetryMode, SourceIdentity};
+use crate::credentials::{AssumeRole, CachedCredentials, Shared};
+use crate::error::{AwsError, Service};
+use crate::iam::session_policy;
+use crate::pin::PinnedToAccount;
+use crate::stats::{AttemptCounter, Counters};
+
+/// AssumeRole calls in flight at once, for the whole process: at a concurrency of 64
+/// the first uses of 64 accounts would otherwise hit STS in the same instant, and STS
+/// throttles per caller.
+const ASSUME_ROLE_AT_ONCE: usize = 8;
+
+/// The home identity and every session opened from it.
+pub struct Sessions {
+    home: SdkConfig,
+    /// The one STS client every AssumeRole goes through (home credentials, home region).
+    sts: aws_sdk_sts::Client,
+    /// Who the home identity is, as STS said at start-up.
+    home_arn: String,
+    /// Path-style S3 addressing: needed by S3-compatible endpoints on a bare host:port.
+    path_style: bool,
+    session_tags: bool,
+    /// How S3 clients retry.
+    s3_retry: RetryConfig,
+    /// The `SourceIdentity` set on every AssumeRole.
+    source_identity: Option<String>,
+    /// The process-wide AssumeRole governor.
+    assume_role_permits: Arc<tokio::sync::Semaphore>,
+    /// The accounts sessions may be opened in: the config's, and those listed from the
+    /// organization once the run has listed them.
+    accounts: std::sync::RwLock<HashMap<String, Target>>,
+    open: Mutex<HashMap<SessionKey, Arc<Session>>>,
+}
+
+/// What makes two sessions distinct: a different role, external id, session name (which
+/// names the plugin), session policy or session tags never shares credentials.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct SessionKey {
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: String,
+    policy: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
+/// An account sessions may open in: its region, and how its role is assumed.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub id: String,
+    pub region: String,
+    pub role: AccountRole,
+}
+
+/// Who a session is for: a plugin (named in the session name and tags) and the grant
+/// whose session policy bounds it.
+#[derive(Debug, Clone)]
+pub struct SessionSpec {
+    pub plugin: String,
+    /// The sha256 of the plugin's component, carried as a session tag.
+    pub sha256: Option<String>,
+    /// The plugin's grant: each account's session is assumed with its session policy.
+    pub grant: Option<Arc<Grant>>,
+}
+
+impl From<&RunIdentity> for SessionSpec {
+    fn from(run: &RunIdentity) -> SessionSpec {
+        SessionSpec {
+            plugin: run.plugin.clone(),
+            sha256: run.sha256.clone(),
+            grant: run.grant.clone(),
+        }
+    }
+}
+
+impl SessionSpec {
+    /// A session for the host's own use (`xacct check`), bounded by the role alone.
+    pub fn host(purpose: &str) -> SessionSpec {
+        SessionSpec {
+            plugin: purpose.to_owned(),
+            sha256: None,
+            grant: None,
+        }
+    }
+
+    /// The session's key in `account_id`: its policy is built here, once per account a
+    /// run reaches, not per call.
+    fn key(&self, account_id: &str, role: &AccountRole, tagged: bool) -> SessionKey {
+        SessionKey {
+            role_arn: role.role_arn.clone(),
+            external_id: role.external_id.clone(),
+            session_name: session_name(&self.plugin),
+            policy: self
+                .grant
+                .as_ref()
+                .map(|grant| session_policy(grant, account_id).to_string()),
+            tags: if tagged { self.tags() } else { Vec::new() },
+        }
+    }
+
+    fn tags(&self) -> Vec<(String, String)> {
+        let mut tags = vec![("xacct-plugin".to_owned(), self.plugin.clone())];
+        if let Some(sha256) = &self.sha256 {
+            tags.push(("xacct-sha256".to_owned(), sha256.clone()));
+        }
+        tags
+    }
+}
+
+/// An assumed role in one account.
+pub struct Session {
+    pub account_id: String,
+    pub role_arn: String,
+    credentials: Arc<CachedCredentials>,
+    /// AssumeRole calls made for this session.
+    assume_role_calls: Arc<AtomicU64>,
+    /// Retries, throttling and refreshes of every client of the session.
+    counters: Arc<Counters>,
+    /// What the AssumeRole asked for beyond the role itself, to explain a refusal.
+    extras: Vec<&'static str>,
+    /// The account's S3 client configuration; clients for other regions derive from it.
+    s3_config: aws_sdk_s3::Config,
+    account_region: String,
+    clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    /// Buckets whose region S3 told us, and that region.
+    bucket_regions: Mutex<HashMap<String, String>>,
+    sts: aws_sdk_sts::Client,
+}
+
+/// The home identity cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("the home identity cannot be used: {0}")]
+pub struct HomeIdentityError(pub AwsError);
+
+impl Sessions {
+    /// Loads the home identity and checks it with STS. `home_credentials` replaces the
+    /// standard chain (for embedding xacct); `None` uses env, profile, SSO, web identity,
+    /// ECS or IMDS. `aws.region` must be resolved (see [`crate::region`]).
+    pub async fn connect(
+        aws: &AwsConfig,
+        accounts: Vec<Target>,
+        home_credentials: Option<SharedCredentialsProvider>,
+    ) -> Result<Sessions, HomeIdentityError> {
+        // One HTTP client (one connection pool, one TLS configuration) for every client of
+        // the process: each SDK client would otherwise build its own, and a run has one S3
+        // client per account and region.
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if let Some(region) = &aws.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &aws.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &aws.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = home_credentials {
+            loader = loader.credentials_provider(credentials);
+        }
+        // STS (every AssumeRole, through one client) retries in standard mode: the
+        // AssumeRole governor already paces it, and adaptive mode's rate limiter, shared
+        // by every call of the client, would slow every account's first use to a crawl
+        // after a few throttles.
+        let home = loader
+            .retry_config(RetryConfig::standard().with_max_attempts(aws.max_attempts))
+            .load()
+            .await;
+        // Every client built from `home` (STS for every AssumeRole, Organizations for the
+        // listing) caches its identity on its own; one cache in front of the chain makes
+        // them share a single resolution of the home credentials.
+        let home = match home.credentials_provider() {
+            Some(chain) => {
+                let cached = CachedCredentials::new(chain, Arc::new(AtomicU64::new(0)));
+                home.into_builder()
+                    .credentials_provider(SharedCredentialsProvider::new(Shared(Arc::new(cached))))
+                    .build()
+            }
+            None => home,
+        };
+        let s3_retry = match aws.retry_mode {
+            RetryMode::Standard => RetryConfig::standard(),
+            RetryMode::Adaptive => RetryConfig::adaptive(),
+        }
+        .with_max_attempts(aws.max_attempts);
+        // The only client that uses the home identity: its identity cache is the one
+        // resolution of the home credentials for the whole process.
+        // Its own retry quota: the SDK's default partition is per service, shared by every
+        // STS client of the process (a test binary's, an embedder's), so one caller's
+        // throttling could spend another's retries.
+        static SESSIONS: AtomicU64 = AtomicU64::new(0);
+        let partition = format!("sts-home-{}", SESSIONS.fetch_add(1, Ordering::Relaxed));
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&home)
+                .retry_partition(RetryPartition::new(partition))
+                .build(),
+        );
+        let what = "GetCallerIdentity";
+        let caller = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|err| {
+                let err = AwsError::from_sdk(Service::Sts, what, &err);
+                HomeIdentityError(match &aws.profile {
+                    // The SDK ignores `mfa_serial`: such a profile's role refuses it.
+                    Some(profile) => err.with_fix(format!(
+                        "check profile {profile:?}; a profile that needs MFA (mfa_serial) is not supported: \
+                         get session credentials first (README, \"Running against AWS\")"
+                    )),
+                    None => err,
+                })
+            })?;
+        let home_arn = caller.arn().unwrap_or_default().to_owned();
+        let source_identity = match &aws.source_identity {
+            None => None,
+            Some(SourceIdentity::Fixed(text)) => Some(text.clone()),
+            Some(SourceIdentity::Caller) => Some(source_identity_of(&home_arn)),
+        };
+        Ok(Sessions {
+            path_style: home.endpoint_url().is_some(),
+            sts,
+            home,
+            home_arn,
+            session_tags: aws.session_tags,
+            s3_retry,
+            source_identity,
+            assume_role_permits: Arc::new(tokio::sync::Semaphore::new(ASSUME_ROLE_AT_ONCE)),
+            accounts: std::sync::RwLock::new(
+                accounts.into_iter().map(|a| (a.id.clone(), a)).collect(),
+            ),
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Lists the organization's accounts (through `organization.via_role` if set), and
+    /// opens sessions in them from now on.
+    pub async fn list_organization(
+        &self,
+        organization: &OrganizationConfig,
+    ) -> Result<Vec<xacct_core::config::accounts::AccountConfig>, AwsError> {
+        let mut config = aws_sdk_organizations::config::Builder::from(&self.home);
+        if let Some(role) = &organization.via_role {
+            let what = format!("AssumeRole into {role}");
+            let assumed = AssumeRole {
+                request: self
+                    .sts
+                    .assume_role()
+                    .role_arn(role)
+                    .role_session_name("xacct-organization"),
+                counter: AttemptCounter(Arc::new(Counters::default())),
+                permits: self.assume_role_permits.clone(),
+            }
+            .assume()
+            .await
+            .map_err(|err| AwsError::from_credentials(&what, &err))?;
+            config = config.credentials_provider(assumed);
+        }
+        let client = aws_sdk_organizations::Client::from_conf(config.build());
+        let region = self
+            .home
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let listed = crate::organizations::list_accounts(&client, organization, &region).await?;
+        Ok(listed)
+    }
+
+    /// Lets sessions open in `accounts` too (accounts listed after start-up); an account
+    /// known already keeps what it has.
+    pub fn add_accounts(&self, accounts: Vec<Target>) {
+        let mut known = self.accounts.write().unwrap_or_else(|e| e.into_inner());
+        for account in accounts {
+            known.entry(account.id.clone()).or_insert(account);
+        }
+    }
+
+    /// The home identity's ARN, as STS reported it at start-up.
+    pub fn home_arn(&self) -> &str {
+        &self.home_arn
+    }
+
+    /// The session of `account_id` for `spec`, opened on first use. No STS call happens
+    /// here: credentials are assumed on the first request that needs them.
+    pub fn session(&self, account_id: &str, spec: &SessionSpec) -> Result<Arc<Session>, AwsError> {
+        let unknown = |problem: &str| AwsError {
+            what: format!("opening a session in {account_id}"),
+            service: Service::Sts,
+            code: None,
+            status: None,
+            request_id: None,
+            message: Some(problem.to_owned()),
+            fix: None,
+        };
+        let accounts = self.accounts.read().unwrap_or_else(|e| e.into_inner());
+        let account = accounts
+            .get(account_id)
+            .ok_or_else(|| unknown("the account is not configured"))?;
+        let key = spec.key(account_id, &account.role, self.session_tags);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(open
+            .entry(key)
+            .or_insert_with_key(|key| Arc::new(self.open_session(account, key)))
+            .clone())
+    }
+
+    fn open_session(&self, account: &Target, key: &SessionKey) -> Session {
+        let mut extras = Vec::new();
+        if !key.tags.is_empty() {
+            extras.push("sts:TagSession");
+        }
+        if self.source_identity.is_some() {
+            extras.push("sts:SetSourceIdentity");
+        }
+        let mut request = self
+            .sts
+            .assume_role()
+            .role_arn(&key.role_arn)
+            .role_session_name(&key.session_name)
+            .set_external_id(key.external_id.clone())
+            .set_policy(key.policy.clone())
+            .set_source_identity(self.source_identity.clone())
+            .set_duration_seconds(account.role.session_duration.map(|d| d.as_secs() as i32));
+        for (name, value) in &key.tags {
+            request = request.tags(
+                Tag::builder()
+                    .key(name)
+                    .value(value)
+                    .build()
+                    .expect("key and value are set"),
+            );
+        }
+        let assume_role_calls = Arc::new(AtomicU64::new(0));
+        let counters = Arc::new(Counters::default());
+        let credentials = Arc::new(CachedCredentials::new(
+            SharedCredentialsProvider::new(AssumeRole {
+                request,
+                counter: AttemptCounter(counters.clone()),
+                permits: self.assume_role_permits.clone(),
+            }),
+            assume_role_calls.clone(),
+        ));
+        let provider = SharedCredentialsProvider::new(Shared(credentials.clone()));
+        let account_region = account.region.clone();
+        let s3_config = aws_sdk_s3::config::Builder::from(&self.home)
+            .region(Region::new(account_region.clone()))
+            .timeout_config(s3_timeouts())
+            .credentials_provider(provider.clone())
+            .identity_cache(IdentityCache::no_cache())
+            .force_path_style(self.path_style)
+            .interceptor(PinnedToAccount::new(&account.id))
+            .interceptor(AttemptCounter(counters.clone()))
+            // S3 throttles per account and bucket: one account's SlowDown must not slow
+            // the clients of every other account (the SDK's default partition is per
+            // service, so per process).
+            .retry_partition(RetryPartition::new(format!("s3-{}", account.id)))
+            .retry_config(self.s3_retry.clone())
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(&self.home)
+            .region(Region::new(account_region.clone()))
+            .credentials_provider(provider.clone())
+            .identity_cache(IdentityCache::no_cache())
+            .build();
+        Session {
+            account_id: account.id.clone(),
+            role_arn: key.role_arn.clone(),
+            credentials,
+            assume_role_calls,
+            counters,
+            extras,
+            s3_config,
+            account_region,
+            clients: Mutex::new(HashMap::new()),
+            bucket_regions: Mutex::new(HashMap::new()),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+        }
+    }
+
+    /// Retries, throttling and credential refreshes so far, per account id (only accounts
+    /// that had any).
+    pub fn call_stats(&self) -> BTreeMap<String, CallStats> {
+        let mut stats: BTreeMap<String, CallStats> = BTreeMap::new();
+        for session in self.open.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            let session_stats = session.counters.stats();
+            if session_stats != CallStats::default() {
+                stats
+                    .entry(session.account_id.clone())
+                    .or_default()
+                    .add(session_stats);
+            }
+        }
+        stats
+    }
+
+    /// AssumeRole calls made so far, per account id (every configured account listed).
+    pub fn assume_role_calls(&self) -> BTreeMap<String, u64> {
+        let mut calls: BTreeMap<String, u64> = self
+            .accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .map(|id| (id.clone(), 0))
+            .collect();
+        for session in self.open.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            *calls.entry(session.account_id.clone()).or_default() +=
+                session.assume_role_calls.load(Ordering::Relaxed);
+        }
+        calls
+    }
+}
+
+impl Session {
+    /// Assumes the role and asks STS who xacct now is: the assumed-role ARN.
+    pub async fn caller_arn(&self) -> Result<String, AwsError> {
+        self.ensure_credentials().await?;
+        let what = format!("GetCallerIdentity as {}", self.role_arn);
+        let output = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(Service::Sts, &what, &e))?;
+        Ok(output.arn().unwrap_or_default().to_owned())
+    }
+
+    /// Makes sure the role can be assumed (a cached result costs nothing). A refusal
+    /// names what the trust policy must allow beyond `sts:AssumeRole`.
+    pub async fn ensure_credentials(&self) -> Result<(), AwsError> {
+        let what = format!("AssumeRole into {}", self.role_arn);
+        match self.credentials.get().await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let err = AwsError::from_credentials(&what, &err);
+                if err.is_refusal() && !self.extras.is_empty() {
+                    let extras = self.extras.join(" and ");
+                    return Err(err.with_fix(format!(
+                        "the role's trust policy must allow {extras} for the home principal besides sts:AssumeRole \
+                         (`xacct iam` prints it), or turn them off in [aws] (session_tags = false, no source_identity)"
+                    )));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// AWS declared the credentials of a call started at `started` expired or invalid:
+    /// unless they were replaced since, the next call assumes the role again (once, for
+    /// every concurrent caller).
+    pub fn credentials_rejected(&self, started: Instant) {
+        if self.credentials.forget_if_older(started) {
+            self.counters.refreshed();
+        }
+    }
+
+    /// The session's fault counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The S3 client for requests on `bucket` (its region, once known), or for requests
+    /// on no bucket (the account's region).
+    pub fn s3(&self, bucket: Option<&str>) -> aws_sdk_s3::Client {
+        let region = bucket
+            .and_then(|bucket| self.bucket_region(bucket))
+            .unwrap_or_else(|| self.account_region.clone());
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry(region)
+            .or_insert_with_key(|region| {
+                let config = self
+                    .s3_config
+                    .to_builder()
+                    .region(Region::new(region.clone()))
+                    .build();
+                aws_sdk_s3::Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// The region S3 said `bucket` is in, if it said.
+    pub fn bucket_region(&self, bucket: &str) -> Option<String> {
+        self.bucket_regions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(bucket)
+            .cloned()
+    }
+
+    /// Remembers where `bucket` is, for every later request of the session.
+    pub fn learn_bucket_region(&self, bucket: &str, region: &str) {
+        self.bucket_regions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(bucket.to_owned(), region.to_owned());
+    }
+}
+
+/// Bounds on every S3 request: a stalled call fails (and an unfinished multipart upload
+/// is aborted) instead of holding an invocation, or its cleanup, forever.
+fn s3_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(120))
+        .build()
+}
+
+/// Keeps what RoleSessionName and SourceIdentity allow (`[\w+=,.@-]`), up to 64.
+fn sts_name(text: &str) -> String {
+    let mut cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    cleaned.truncate(64);
+    cleaned
+}
+
+/// `xacct-<plugin>`, so that CloudTrail shows which plugin acted.
+pub fn session_name(plugin: &str) -> String {
+    sts_name(&format!("xacct-{plugin}"))
+}
+
+/// The source identity derived from the home caller: the last part of its ARN (a user's
+/// name, or an assumed role's session name — on SSO, the person).
+fn source_identity_of(caller_arn: &str) -> String {
+    let name = caller_arn.rsplit(['/', ':']).next().unwrap_or("xacct");
+    let name = sts_name(name);
+    if name.len() < 2 {
+        "xacct".to_owned()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_identify_the_plugin_within_sts_limits() {
+        assert_eq!(session_name("hello"), "xacct-hello");
+        assert_eq!(session_name("a b/c"), "xacct-a-b-c");
+        assert_eq!(session_name(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn the_source_identity_is_the_callers_name() {
+        assert_eq!(
+            source_identity_of(
+                "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/jane@example.com"
+            ),
+            "jane@example.com"
+        );
+        assert_eq!(
+            source_identity_of("arn:aws:iam::123456789012:user/ci bot"),
+            "ci-bot"
+        );
+        assert_eq!(source_identity_of(""), "xacct");
+    }
+}

@@ -1,0 +1,172 @@
+//! An invocation's budgets at the gate: calls that reach a backend, calls refused, and
+//! handles open at once (a capability's own budgets, such as S3's bytes and host memory,
+//! are its own and record their overruns here).
+//!
+//! Spending past a budget records the reason and ends the invocation: the call that
+//! overspent fails (a trap, or a stream error for bytes), the sandbox's epoch check traps
+//! the guest at its next tick, and the report says `limit-exceeded` — even if the guest
+//! swallowed the error and returned normally.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::config::limits::BudgetLimits;
+
+/// The trap that ends an invocation whose budget is spent.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BudgetExhausted(pub String);
+
+/// What an invocation used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// S3 calls that reached the backend.
+    pub s3_calls: u64,
+    /// Calls the grant refused (they never reached the backend).
+    pub denied_calls: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+}
+
+/// An invocation's call and handle budgets, what it has spent, and why it overran.
+pub struct Budget {
+    calls_limit: u64,
+    handles_limit: u64,
+    calls: AtomicU64,
+    denied: AtomicU64,
+    spent: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Budget {
+    pub fn new(limits: &BudgetLimits) -> Budget {
+        Budget {
+            calls_limit: limits.s3_calls,
+            handles_limit: limits.handles,
+            calls: AtomicU64::new(0),
+            denied: AtomicU64::new(0),
+            spent: AtomicBool::new(false),
+            reason: Mutex::new(None),
+        }
+    }
+
+    /// Records the first budget overrun; the invocation ends at its next epoch tick.
+    pub fn overrun(&self, reason: String) -> BudgetExhausted {
+        let mut first = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        let reason = first.get_or_insert(reason).clone();
+        self.spent.store(true, Ordering::Release);
+        BudgetExhausted(reason)
+    }
+
+    /// Cheap enough for every epoch tick.
+    pub fn is_spent(&self) -> bool {
+        self.spent.load(Ordering::Acquire)
+    }
+
+    /// Why the invocation overran, if it did.
+    pub fn overrun_reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// One more call is about to reach the backend. Once any budget is overspent the
+    /// invocation is ending, and no call reaches the backend any more.
+    pub fn spend_call(&self) -> Result<(), BudgetExhausted> {
+        if self.is_spent() {
+            return Err(BudgetExhausted(self.overrun_reason().unwrap_or_default()));
+        }
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if calls > self.calls_limit {
+            return Err(self.overrun(format!(
+                "S3 call budget of {} calls exhausted",
+                self.calls_limit
+            )));
+        }
+        Ok(())
+    }
+
+    /// One more call was refused by the grant. Refusals are bounded like calls: each
+    /// costs an audit line.
+    pub fn note_denied(&self) -> Result<(), BudgetExhausted> {
+        let denied = self.denied.fetch_add(1, Ordering::Relaxed) + 1;
+        if denied > self.calls_limit {
+            return Err(self.overrun(format!(
+                "refused-call budget of {} calls exhausted",
+                self.calls_limit
+            )));
+        }
+        Ok(())
+    }
+
+    /// A handle is about to open while `open` are open already.
+    pub fn admit_handle(&self, open: usize) -> Result<(), BudgetExhausted> {
+        if open as u64 >= self.handles_limit {
+            return Err(self.overrun(format!(
+                "handle budget of {} open handles exhausted",
+                self.handles_limit
+            )));
+        }
+        Ok(())
+    }
+
+    /// The calls made and refused (bytes are the capabilities' to add).
+    pub fn usage(&self) -> Usage {
+        Usage {
+            s3_calls: self.calls.load(Ordering::Relaxed),
+            denied_calls: self.denied.load(Ordering::Relaxed),
+            ..Usage::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> BudgetLimits {
+        BudgetLimits {
+            s3_calls: 2,
+            handles: 1,
+            ..BudgetLimits::default()
+        }
+    }
+
+    #[test]
+    fn overspending_records_the_first_reason() {
+        let budget = Budget::new(&limits());
+        budget.spend_call().unwrap();
+        budget.spend_call().unwrap();
+        assert!(!budget.is_spent());
+        let err = budget.spend_call().unwrap_err();
+        assert_eq!(err.0, "S3 call budget of 2 calls exhausted");
+        assert!(budget.is_spent());
+        let _ = budget.overrun("write budget of 10 bytes exhausted".into());
+        assert_eq!(
+            budget.overrun_reason().unwrap(),
+            "S3 call budget of 2 calls exhausted"
+        );
+        assert_eq!(budget.usage().s3_calls, 3);
+    }
+
+    #[test]
+    fn handles_are_admitted_up_to_the_budget() {
+        let budget = Budget::new(&limits());
+        budget.admit_handle(0).unwrap();
+        assert!(budget.admit_handle(1).is_err());
+    }
+
+    #[test]
+    fn refusals_have_a_budget_too() {
+        let budget = Budget::new(&limits());
+        budget.note_denied().unwrap();
+        budget.note_denied().unwrap();
+        assert_eq!(
+            budget.note_denied().unwrap_err().0,
+            "refused-call budget of 2 calls exhausted"
+        );
+    }
+}

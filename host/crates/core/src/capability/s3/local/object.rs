@@ -1,0 +1,198 @@
+//! An object of an open bucket: its metadata, its bytes opened for reading, a staged body
+//! installed at its key (with its sidecar), its deletion — each reached one directory
+//! at a time from the bucket, never through a link.
+
+use std::io::{self, ErrorKind};
+
+use cap_std::fs::{Dir, Metadata, MetadataExt};
+use sha2::{Digest, Sha256};
+
+use super::confine::{Miss, deepest, descend, io_error, lstat, open_file};
+use super::sidecar::{Sidecar, Sidecars};
+use super::staged::Staged;
+use crate::bindings::S3Error;
+use crate::bindings::s3::{ObjectMeta, PutResult};
+
+pub(super) fn millis(time: io::Result<cap_std::time::SystemTime>) -> Option<i64> {
+    let since = time
+        .ok()?
+        .into_std()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(since.as_millis()).ok()
+}
+
+/// A version identifier: changes whenever the file is replaced. Not an MD5 of the content
+/// (S3's multipart ETags are not either); plugins compare ETags, they do not parse them.
+pub(super) fn etag(meta: &Metadata) -> String {
+    let mut hash = Sha256::new();
+    hash.update(meta.len().to_le_bytes());
+    hash.update(meta.ino().to_le_bytes());
+    hash.update(meta.mtime().to_le_bytes());
+    hash.update(meta.mtime_nsec().to_le_bytes());
+    format!("\"{}\"", &hex::encode(hash.finalize())[..32])
+}
+
+pub(super) fn not_found(bucket: &str, key: &str) -> S3Error {
+    S3Error::NotFound(format!("key {key:?} does not exist in bucket {bucket:?}"))
+}
+
+pub(super) fn conflict(key: &str) -> S3Error {
+    S3Error::InvalidInput(format!(
+        "key {key:?} conflicts with another key: on the local backend a key cannot be both \
+         an object and a prefix of other keys followed by '/'"
+    ))
+}
+
+pub(super) fn object_meta(meta: &Metadata, sidecar: Sidecar) -> ObjectMeta {
+    ObjectMeta {
+        size: meta.len(),
+        etag: etag(meta),
+        content_type: sidecar.content_type,
+        last_modified: millis(meta.modified()),
+        metadata: sidecar.metadata,
+    }
+}
+
+/// A bucket opened for one call, with the root its sidecars and temporary files hang off.
+pub(super) struct OpenBucket {
+    pub(super) root: Dir,
+    pub(super) dir: Dir,
+    pub(super) account: String,
+    pub(super) name: String,
+}
+
+/// An object of an open bucket: its key has been checked, nothing below the bucket opened.
+pub(super) struct Object {
+    pub(super) at: OpenBucket,
+    pub(super) key: String,
+}
+
+impl Object {
+    /// The key's directories (segments but the last), and its last segment.
+    fn parents_and_name(&self) -> (Vec<&str>, &str) {
+        match self.key.rsplit_once('/') {
+            Some((parents, name)) => (parents.split('/').collect(), name),
+            None => (Vec::new(), &self.key),
+        }
+    }
+
+    fn not_found(&self) -> S3Error {
+        not_found(&self.at.name, &self.key)
+    }
+
+    /// The object's metadata; not-found for anything but a regular file.
+    pub(super) fn stat(&self) -> Result<Metadata, S3Error> {
+        let what = format!("reading {:?}", self.key);
+        let fail = |miss: Miss| miss.into_error(&what, || self.not_found());
+        let (parents, name) = self.parents_and_name();
+        let dirs = descend(&self.at.dir, &parents, false).map_err(fail)?;
+        let meta = lstat(deepest(&self.at.dir, &dirs), name).map_err(fail)?;
+        if meta.is_file() {
+            Ok(meta)
+        } else {
+            Err(self.not_found())
+        }
+    }
+
+    /// The object opened for reading, with the metadata of what was opened.
+    pub(super) fn open(&self) -> Result<(std::fs::File, Metadata), S3Error> {
+        let what = format!("reading {:?}", self.key);
+        let fail = |miss: Miss| miss.into_error(&what, || self.not_found());
+        let (parents, name) = self.parents_and_name();
+        let dirs = descend(&self.at.dir, &parents, false).map_err(fail)?;
+        open_file(deepest(&self.at.dir, &dirs), name).map_err(fail)
+    }
+
+    /// The sidecars of the object's bucket.
+    pub(super) fn sidecars(&self) -> Sidecars<'_> {
+        Sidecars {
+            root: &self.at.root,
+            account: &self.at.account,
+            bucket: &self.at.name,
+        }
+    }
+
+    pub(super) fn read_sidecar(&self) -> Result<Sidecar, S3Error> {
+        self.sidecars().read(&self.key)
+    }
+
+    pub(super) fn write_sidecar(&self, sidecar: &Sidecar) -> Result<(), S3Error> {
+        self.sidecars().write(&self.key, sidecar)
+    }
+
+    /// Moves a finished body (`staged`, open as `body`) to the key, with its sidecar.
+    pub(super) fn install(
+        &self,
+        staged: Staged,
+        body: &std::fs::File,
+        sidecar: &Sidecar,
+    ) -> Result<PutResult, S3Error> {
+        let what = format!("storing {:?}", self.key);
+        let fail = |miss: Miss| match miss {
+            Miss::WrongKind => conflict(&self.key),
+            miss => miss.into_io_error(&what),
+        };
+        let (parents, name) = self.parents_and_name();
+        let dirs = descend(&self.at.dir, &parents, true).map_err(fail)?;
+        let parent = deepest(&self.at.dir, &dirs);
+        match lstat(parent, name) {
+            Ok(meta) if meta.is_dir() => return Err(conflict(&self.key)),
+            Ok(_) | Err(Miss::Absent) => {}
+            Err(miss) => return Err(fail(miss)),
+        }
+        self.write_sidecar(sidecar)?;
+        staged
+            .install_as(parent, name)
+            .map_err(|err| match err.kind() {
+                ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty => conflict(&self.key),
+                _ => io_error(err, &what),
+            })?;
+        // The file as renamed, not whatever the name holds by now.
+        let meta = Metadata::from_file(body).map_err(|err| io_error(err, &what))?;
+        Ok(PutResult {
+            etag: etag(&meta),
+            size: meta.len(),
+        })
+    }
+
+    pub(super) fn delete(&self) -> Result<(), S3Error> {
+        let what = format!("deleting {:?}", self.key);
+        let (parents, name) = self.parents_and_name();
+        // Deleting what is not there succeeds, as on S3.
+        let dirs = match descend(&self.at.dir, &parents, false) {
+            Ok(dirs) => dirs,
+            Err(Miss::Absent | Miss::WrongKind) => return Ok(()),
+            Err(miss) => return Err(miss.into_io_error(&what)),
+        };
+        let parent = deepest(&self.at.dir, &dirs);
+        match lstat(parent, name) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) | Err(Miss::Absent | Miss::WrongKind) => return Ok(()),
+            Err(miss) => return Err(miss.into_io_error(&what)),
+        }
+        // Opened first, so that a link there refuses the call before anything is deleted.
+        let sidecars = self.sidecars();
+        let sidecar_dir = sidecars.dir(false)?;
+        parent
+            .remove_file(name)
+            .map_err(|err| io_error(err, &what))?;
+        sidecars.write_in(sidecar_dir.as_ref(), &self.key, &Sidecar::default())?;
+        prune_empty_dirs(&self.at.dir, &dirs, &parents);
+        Ok(())
+    }
+}
+
+/// Removes the directories (`dirs`, named `names`) a delete left empty, deepest first, up
+/// to (not including) the bucket. Each is removed by name from its open parent, which
+/// refuses anything but an empty directory.
+fn prune_empty_dirs(bucket: &Dir, dirs: &[Dir], names: &[&str]) {
+    for depth in (0..names.len().min(dirs.len())).rev() {
+        if deepest(bucket, &dirs[..depth])
+            .remove_dir(names[depth])
+            .is_err()
+        {
+            break;
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The S3 part of a plugin's grant: rules of a bucket glob, a key prefix and actions
+//! (`s3 = [{ buckets = "reports-*", prefix = "2024/", actions = ["list", "read"] }]`),
+//! read from the config and checked before any call reaches a backend. Deny by default:
+//! no rule, no call.
+
+use std::collections::BTreeSet;
+
+use globset::{Glob, GlobMatcher};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::actions::Action;
+use crate::bindings::S3Error;
+use crate::bindings::s3::ListObjectsPage;
+use crate::config::file::{ConfigError, Document};
+
+/// One S3 rule: `actions` on keys starting with `prefix` in buckets matching `buckets`.
+#[derive(Debug, Clone)]
+pub struct S3Rule {
+    pub buckets: String,
+    pub prefix: String,
+    pub actions: BTreeSet<Action>,
+    matcher: GlobMatcher,
+}
+
+impl S3Rule {
+    /// A rule; the bucket glob may use `*` and `?` only, which mean the same to IAM, and
+    /// the prefix is literal (no IAM wildcard or policy variable in it).
+    pub fn new(buckets: &str, prefix: &str, actions: BTreeSet<Action>) -> Result<S3Rule, String> {
+        let glob_chars =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.*?".contains(c);
+        if buckets.is_empty() || !buckets.chars().all(glob_chars) {
+            return Err(format!(
+                "bucket glob {buckets:?} may hold only lowercase letters, digits, '-', '.', '*' and '?'"
+            ));
+        }
+        if prefix.contains(['*', '?', '$']) {
+            return Err(format!(
+                "prefix {prefix:?} must be literal: no '*', '?' or '$'"
+            ));
+        }
+        let matcher = Glob::new(buckets)
+            .map_err(|e| format!("bucket glob {buckets:?}: {e}"))?
+            .compile_matcher();
+        Ok(S3Rule {
+            buckets: buckets.to_owned(),
+            prefix: prefix.to_owned(),
+            actions,
+            matcher,
+        })
+    }
+
+    fn covers_bucket(&self, bucket: &str) -> bool {
+        self.matcher.is_match(bucket)
+    }
+
+    fn allows(&self, action: Action) -> bool {
+        self.actions.contains(&action)
+    }
+}
+
+/// What a plugin may do in S3: its rules, and the config key that grants them (for the
+/// messages that say how to widen them).
+#[derive(Debug, Clone)]
+pub struct S3Grant {
+    /// `plugin.NAME`.
+    pub key: String,
+    pub rules: Vec<S3Rule>,
+}
+
+impl S3Grant {
+    /// Refuses `what`, naming the rule that would allow it: the plugin's author reads this
+    /// message, and the fix is a line of the operator's config.
+    fn deny(&self, what: String, rule: Option<String>) -> S3Error {
+        let fix = match rule {
+            Some(rule) => format!("; fix: add {rule} to {}.s3", self.key),
+            None => String::new(),
+        };
+        S3Error::denied_by_xacct(format!(
+            "{what} is not in this plugin's grant ({}){fix}",
+            self.key
+        ))
+    }
+
+    /// May the plugin do `action` on `key` in `bucket`?
+    pub fn check(&self, action: Action, bucket: &str, key: &str) -> Result<(), S3Error> {
+        // S3 keys are literal, but an endpoint or proxy might normalise a dot segment
+        // into another key: such keys are never granted.
+        if key
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(self.deny(
+                format!("{action} on key {key:?} (it has a '.' or '..' segment, never granted)"),
+                None,
+            ));
+        }
+        let granted = self.rules.iter().any(|rule| {
+            rule.allows(action) && rule.covers_bucket(bucket) && key.starts_with(&rule.prefix)
+        });
+        if granted {
+            Ok(())
+        } else {
+            // The key's "directory": a rule for exactly one key is rarely what is meant.
+            let prefix = key.rfind('/').map_or("", |end| &key[..=end]);
+            Err(self.deny(
+                format!("{action} on s3://{bucket}/{key}"),
+                Some(rule_text(bucket, prefix, action)),
+            ))
+        }
+    }
+
+    /// May the plugin list `bucket` under `prefix`? The prefix must lie within a rule's.
+    pub fn check_list(&self, bucket: &str, prefix: &str) -> Result<(), S3Error> {
+        let granted = self.rules.iter().any(|rule| {
+            rule.allows(Action::List) && rule.covers_bucket(bucket) && prefix.starts_with(&rule.prefix)
+        });
+        if granted {
+            Ok(())
+        } else {
+            Err(self.deny(
+                format!("list of s3://{bucket}/{prefix}"),
+                Some(rule_text(bucket, prefix, Action::List)),
+            ))
+        }
+    }
+
+    /// May the plugin list buckets at all (some rule allows `list`)?
+    pub fn check_list_buckets(&self) -> Result<(), S3Error> {
+        if self.rules.iter().any(|rule| rule.allows(Action::List)) {
+            Ok(())
+        } else {
+            Err(self.deny(
+                "list of buckets".into(),
+                Some(rule_text("*", "", Action::List)),
+            ))
+        }
+    }
+
+    /// Whether a bucket appears in the plugin's bucket listing: only those it has a rule for.
+    pub fn shows_bucket(&self, bucket: &str) -> bool {
+        self.rules.iter().any(|rule| rule.covers_bucket(bucket))
+    }
+
+    /// Drops from a listing whatever lies outside the listable prefixes of `bucket`,
+    /// whatever the backend returned.
+    pub fn filter_page(&self, bucket: &str, page: &mut ListObjectsPage) {
+        let listable: Vec<&str> = self
+            .rules
+            .iter()
+            .filter(|rule| rule.allows(Action::List) && rule.covers_bucket(bucket))
+            .map(|rule| rule.prefix.as_str())
+            .collect();
+        let visible = |key: &str| listable.iter().any(|prefix| key.starts_with(prefix));
+        page.objects.retain(|object| visible(&object.key));
+        page.common_prefixes.retain(|prefix| visible(prefix));
+    }
+}
+
+/// A grant rule allowing `action` in `bucket` under `prefix`, as the config writes it.
+fn rule_text(bucket: &str, prefix: &str, action: Action) -> String {
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("prefix = {prefix:?}, ")
+    };
+    format!("{{ buckets = {bucket:?}, {prefix}actions = [\"{action}\"] }}")
+}
+
+/// An `s3` rule as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    buckets: Spanned<String>,
+    #[serde(default)]
+    prefix: String,
+    actions: Vec<Spanned<String>>,
+}
+
+/// Reads the `s3` rules of the grant at `key` (`plugin.NAME`).
+pub fn read_rules(
+    document: &Document<'_>,
+    key: &str,
+    raw: Vec<RawRule>,
+) -> Result<S3Grant, ConfigError> {
+    let mut rules = Vec::new();
+    for (index, rule) in raw.into_iter().enumerate() {
+        let rule_key = format!("{key}.s3[{index}]");
+        let mut actions = BTreeSet::new();
+        for action in &rule.actions {
+            let parsed = Action::parse(action.get_ref()).ok_or_else(|| {
+                document.invalid(
+                    action.span(),
+                    format!("{rule_key}.actions"),
+                    format!("{:?} is not an action", action.get_ref()),
+                    format!("use {}", Action::names()),
+                )
+            })?;
+            actions.insert(parsed);
+        }
+        let parsed = S3Rule::new(rule.buckets.get_ref(), &rule.prefix, actions).map_err(|problem| {
+            document.invalid(
+                rule.buckets.span(),
+                rule_key,
+                problem,
+                "fix the bucket glob or prefix of this rule",
+            )
+        })?;
+        rules.push(parsed);
+    }
+    Ok(S3Grant {
+        key: key.to_owned(),
+        rules,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(rules: &[(&str, &str, &[Action])]) -> S3Grant {
+        S3Grant {
+            key: "plugin.test".into(),
+            rules: rules
+                .iter()
+                .map(|(buckets, prefix, actions)| {
+                    S3Rule::new(buckets, prefix, actions.iter().copied().collect()).unwrap()
+                })
+                .collect(),
+        }
+    }
+
+    fn denied(result: Result<(), S3Error>) -> bool {
+        matches!(result, Err(S3Error::AccessDenied(d)) if d.by == crate::bindings::DeniedBy::Xacct)
+    }
+
+    #[test]
+    fn checks_follow_bucket_glob_prefix_and_action() {
+        let g = grant(&[("reports-*", "2024/", &[Action::List, Action::Read])]);
+        assert!(g.check(Action::Read, "reports-eu", "2024/jan.csv").is_ok());
+        assert!(
+            denied(g.check(Action::Read, "reports-eu", "2023/jan.csv")),
+            "outside the prefix"
+        );
+        assert!(
+            denied(g.check(Action::Read, "secrets", "2024/jan.csv")),
+            "outside the glob"
+        );
+        assert!(
+            denied(g.check(Action::Write, "reports-eu", "2024/x")),
+            "action not granted"
+        );
+        assert!(
+            denied(g.check(Action::Read, "reports-eu", "2024/../secret")),
+            "dot segments"
+        );
+        assert!(denied(g.check(Action::Read, "reports-eu", "2024/./x")));
+        assert!(g.check_list("reports-eu", "2024/").is_ok());
+        assert!(g.check_list("reports-eu", "2024/q1/").is_ok());
+        assert!(
+            denied(g.check_list("reports-eu", "")),
+            "a wider listing than the prefix"
+        );
+        assert!(denied(g.check_list("reports-eu", "20")));
+        assert!(g.check_list_buckets().is_ok());
+        assert!(g.shows_bucket("reports-x") && !g.shows_bucket("logs"));
+        assert!(denied(
+            grant(&[("*", "", &[Action::Read])]).check_list_buckets()
+        ));
+    }
+
+    #[test]
+    fn a_denial_names_the_grant_key() {
+        let Err(S3Error::AccessDenied(d)) = grant(&[]).check(Action::Read, "b", "2024/k") else {
+            panic!()
+        };
+        assert_eq!(
+            d.message,
+            "read on s3://b/2024/k is not in this plugin's grant (plugin.test); fix: add { buckets = \"b\", prefix = \"2024/\", actions = [\"read\"] } to plugin.test.s3"
+        );
+        let Err(S3Error::AccessDenied(d)) = grant(&[]).check_list_buckets() else {
+            panic!()
+        };
+        assert!(
+            d.message
+                .ends_with("fix: add { buckets = \"*\", actions = [\"list\"] } to plugin.test.s3"),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
+    fn listings_are_filtered_to_the_listable_prefixes() {
+        use crate::bindings::s3::ObjectSummary;
+        let g = grant(&[("b", "in/", &[Action::List])]);
+        let summary = |key: &str| ObjectSummary {
+            key: key.into(),
+            size: 0,
+            etag: String::new(),
+            last_modified: None,
+        };
+        let mut page = ListObjectsPage {
+            objects: vec![summary("in/a"), summary("out/b"), summary("in")],
+            common_prefixes: vec!["in/x/".into(), "other/".into()],
+            next_continuation_token: None,
+        };
+        g.filter_page("b", &mut page);
+        assert_eq!(
+            page.objects
+                .iter()
+                .map(|o| o.key.as_str())
+                .collect::<Vec<_>>(),
+            ["in/a"]
+        );
+        assert_eq!(page.common_prefixes, ["in/x/"]);
+    }
+
+    #[test]
+    fn bad_rules_are_refused() {
+        assert!(
+            S3Rule::new("reports-[a-z]", "", BTreeSet::new()).is_err(),
+            "IAM has no classes"
+        );
+        assert!(S3Rule::new("Reports", "", BTreeSet::new()).is_err());
+        assert!(S3Rule::new("b", "a*", BTreeSet::new()).is_err());
+        assert!(S3Rule::new("b", "${aws:username}/", BTreeSet::new()).is_err());
+    }
+}

@@ -1,0 +1,278 @@
+//! The pipeline's **report** stage. One entry per account (or one for an
+//! all-accounts invocation): status, the plugin's JSON output or its typed error, and how
+//! long it took; written as JSON for programs (the table for people is the command
+//! line's).
+
+pub mod private;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::capability::budget::Usage;
+use crate::capability::gate::PlannedOperation;
+use crate::plan::Mode;
+use crate::provider::{CallStats, OrphanedUpload};
+use crate::sandbox::{Failure, Outcome};
+
+/// The result of running one plugin.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub plugin: String,
+    /// sha256 of the component that ran (absent when it could not be loaded).
+    pub sha256: Option<String>,
+    pub mode: &'static str,
+    /// Mutations were planned, not executed.
+    pub dry_run: bool,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+    /// The hash of the plan ([`crate::shard::plan_hash`]): the same in every shard of a
+    /// run and in the run unsharded.
+    pub plan_hash: String,
+    /// A shard's place in the plan, for `xacct report merge`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardStamp>,
+    pub entries: Vec<Entry>,
+    /// AssumeRole calls the process has made so far, per account (AWS backend only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub assume_role_calls: BTreeMap<String, u64>,
+    /// What AWS's faults cost, per account that had any: retries, throttling answers,
+    /// credentials assumed again, bodies read on after a broken connection.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub call_stats: BTreeMap<String, CallStats>,
+    /// Multipart uploads left open because S3 refused their abort: clean them up (or let
+    /// an `AbortIncompleteMultipartUpload` lifecycle rule do it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orphaned_uploads: Vec<OrphanedUpload>,
+    /// What the operator should know about the plan (e.g. a plugin without a grant).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The account id an all-accounts entry carries.
+pub const ALL_ACCOUNTS: &str = "*";
+
+/// One invocation's result.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    /// The account id, or `*` for an all-accounts invocation.
+    pub account_id: String,
+    pub alias: String,
+    /// Every account the invocation could touch.
+    pub scope: Vec<String>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<EntryError>,
+    pub duration_ms: u64,
+    /// S3 calls made and refused, bytes read and written.
+    #[serde(flatten)]
+    pub usage: Usage,
+    /// In a dry run: the mutations the plugin asked for, not executed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<PlannedOperation>,
+    /// Planned mutations past the first [`crate::capability::gate::MAX_PLANNED_RECORDS`], counted, not listed
+    /// (the audit log lists them all).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub planned_omitted: u64,
+    /// What the plugin printed; logged, not part of the JSON report.
+    #[serde(skip)]
+    pub stdout: String,
+    #[serde(skip)]
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Error,
+    /// The run was cancelled before this invocation started.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryError {
+    /// `plugin-error`, `time-limit`, `memory-limit`, `output-limit`, `limit-exceeded`
+    /// (a budget), `invalid-output`, `trap`, `load`, `credentials` or `host`.
+    pub kind: String,
+    pub message: String,
+}
+
+impl Entry {
+    /// The entry for an invocation over `scope` (account id, alias) that ended in `outcome`.
+    pub fn new(mode: Mode, scope: Vec<(String, String)>, outcome: Outcome) -> Entry {
+        let (account_id, alias) = match mode {
+            Mode::PerAccount => scope.first().cloned().unwrap_or_default(),
+            Mode::AllAccounts => (ALL_ACCOUNTS.to_owned(), "all accounts".to_owned()),
+        };
+        let (status, output, error) = match outcome.result {
+            Ok(output) => (Status::Ok, Some(output), None),
+            Err(failure) => (Status::Error, None, Some(EntryError::from(&failure))),
+        };
+        Entry {
+            account_id,
+            alias,
+            scope: scope.into_iter().map(|(id, _)| id).collect(),
+            status,
+            output,
+            error,
+            duration_ms: outcome.duration.as_millis() as u64,
+            usage: outcome.usage,
+            planned: outcome.planned.operations,
+            planned_omitted: outcome.planned.omitted,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+        }
+    }
+}
+
+impl Entry {
+    /// The entry of an invocation the run was cancelled before starting.
+    pub fn skipped(mode: Mode, scope: Vec<(String, String)>) -> Entry {
+        let mut entry = Entry::new(mode, scope, Outcome::failed(Failure::Cancelled));
+        entry.status = Status::Skipped;
+        entry.error = Some(EntryError {
+            kind: "skipped".to_owned(),
+            message: "the run was cancelled before this invocation started".to_owned(),
+        });
+        entry
+    }
+}
+
+impl From<&Failure> for EntryError {
+    fn from(failure: &Failure) -> Self {
+        EntryError {
+            kind: failure.kind().to_owned(),
+            message: failure.to_string(),
+        }
+    }
+}
+
+impl Report {
+    /// True when at least one invocation ran and every one succeeded.
+    pub fn all_ok(&self) -> bool {
+        !self.entries.is_empty() && self.entries.iter().all(|entry| entry.status == Status::Ok)
+    }
+
+    pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        writeln!(out)
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capability::gate::Planned;
+    use std::time::Duration;
+
+    fn outcome(result: Result<serde_json::Value, Failure>) -> Outcome {
+        Outcome {
+            result,
+            duration: Duration::from_millis(7),
+            usage: Usage::default(),
+            planned: Planned::default(),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn entries_carry_status_output_or_typed_error() {
+        let report = Report {
+            plugin: "hello".into(),
+            sha256: None,
+            mode: "per-account",
+            dry_run: false,
+            duration_ms: 1500,
+            plan_hash: String::new(),
+            shard: None,
+            assume_role_calls: BTreeMap::new(),
+            call_stats: BTreeMap::new(),
+            orphaned_uploads: Vec::new(),
+            notes: Vec::new(),
+            entries: vec![
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("111111111111".into(), "dev".into())],
+                    outcome(Ok(serde_json::json!({"n": 1}))),
+                ),
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("222222222222".into(), "prod".into())],
+                    outcome(Err(Failure::TimeLimit(Duration::from_secs(2)))),
+                ),
+            ],
+        };
+        assert!(!report.all_ok());
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["entries"][0]["status"], "ok");
+        assert_eq!(json["entries"][0]["output"]["n"], 1);
+        assert_eq!(json["entries"][1]["error"]["kind"], "time-limit");
+        assert_eq!(json["entries"][1]["duration_ms"], 7);
+        assert!(json["entries"][1].get("output").is_none());
+
+    }
+
+    /// What a hostile plugin returns: OSC 52 (set the clipboard), CSI (clear the screen),
+    /// a C1 CSI, and a CR and an LF forging a row.
+    const HOSTILE: &str = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\u{9b}H\rALL OK\n111111111111  dev  ok";
+
+    fn hostile_report() -> Report {
+        Report {
+            plugin: "misbehave".into(),
+            sha256: None,
+            mode: "per-account",
+            dry_run: false,
+            duration_ms: 1,
+            plan_hash: String::new(),
+            shard: None,
+            assume_role_calls: BTreeMap::new(),
+            call_stats: BTreeMap::new(),
+            orphaned_uploads: Vec::new(),
+            notes: vec![format!("note {HOSTILE}")],
+            entries: vec![
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("111111111111".into(), "dev".into())],
+                    outcome(Ok(serde_json::json!({ "text": HOSTILE }))),
+                ),
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("222222222222".into(), "prod".into())],
+                    outcome(Err(Failure::Plugin(HOSTILE.into()))),
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_json_report_keeps_hostile_text_exact() {
+        let report = hostile_report();
+        let mut json = Vec::new();
+        report.write_json(&mut json).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(json["entries"][0]["output"]["text"], HOSTILE);
+        assert_eq!(json["entries"][1]["error"]["message"], HOSTILE);
+        assert_eq!(json["notes"][0], format!("note {HOSTILE}"));
+    }
+
+    #[test]
+    fn an_all_accounts_entry_names_its_whole_scope() {
+        let entry = Entry::new(
+            Mode::AllAccounts,
+            vec![("1".into(), "a".into()), ("2".into(), "b".into())],
+            outcome(Ok(serde_json::Value::Null)),
+        );
+        assert_eq!(entry.account_id, ALL_ACCOUNTS);
+        assert_eq!(entry.scope, ["1", "2"]);
+    }
+}

@@ -1,0 +1,447 @@
+//! Beyond one machine: a run split into shards that existing engines (AWS Batch array
+//! jobs, Kubernetes Indexed Jobs, Step Functions' Distributed Map) run anywhere, and the
+//! shards' reports merged back into the report one run would have written.
+//!
+//! An account's shard is a hash of its id, not its position in the config, so adding or
+//! removing an account moves no other account to another shard. Every report carries the
+//! hash of its plan (plugin, input, mode, dry run, the accounts selected before
+//! sharding): the merge refuses shards of different plans.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Shard `index` of `count`, numbered from 0 as AWS Batch and Kubernetes number them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// Where a shard's number comes from, for `--shard auto`.
+pub const BATCH_INDEX: &str = "AWS_BATCH_JOB_ARRAY_INDEX";
+pub const BATCH_SIZE: &str = "AWS_BATCH_JOB_ARRAY_SIZE";
+pub const KUBERNETES_INDEX: &str = "JOB_COMPLETION_INDEX";
+
+impl Shard {
+    pub fn new(index: u32, count: u32) -> Result<Shard, String> {
+        if count == 0 || index >= count {
+            return Err(format!(
+                "shard {index}/{count}: the index counts from 0 and stays below the count (0/{count} … {}/{count})",
+                count.saturating_sub(1)
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// `K/N`.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let parsed = text.split_once('/').and_then(|(index, count)| {
+            Some((index.trim().parse().ok()?, count.trim().parse().ok()?))
+        });
+        match parsed {
+            Some((index, count)) => Shard::new(index, count),
+            None => Err(format!("{text:?} is not K/N (e.g. 0/4)")),
+        }
+    }
+
+    /// The shard an array job's environment names: AWS Batch's index and size, else
+    /// Kubernetes' completion index with `count` (an Indexed Job does not export its
+    /// completions).
+    pub fn from_env(
+        var: impl Fn(&str) -> Option<String>,
+        count: Option<u32>,
+    ) -> Result<Shard, String> {
+        let number = |name: &str| -> Result<Option<u32>, String> {
+            var(name)
+                .map(|value| {
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("{name}={value:?} is not a number"))
+                })
+                .transpose()
+        };
+        if let Some(index) = number(BATCH_INDEX)? {
+            let size = number(BATCH_SIZE)?.or(count).ok_or_else(|| {
+                format!("{BATCH_INDEX} is set but {BATCH_SIZE} is not; fix: pass --shard-count")
+            })?;
+            return Shard::new(index, size);
+        }
+        if let Some(index) = number(KUBERNETES_INDEX)? {
+            let count = count.ok_or_else(|| {
+                format!(
+                    "{KUBERNETES_INDEX} is set but the shard count is unknown; fix: pass --shard-count (the Job's completions)"
+                )
+            })?;
+            return Shard::new(index, count);
+        }
+        Err(format!(
+            "--shard auto: neither {BATCH_INDEX} (AWS Batch array job) nor {KUBERNETES_INDEX} (Kubernetes Indexed Job) is set; fix: pass --shard K/N"
+        ))
+    }
+
+    /// Whether `account_id` belongs to this shard.
+    pub fn holds(&self, account_id: &str) -> bool {
+        shard_of(account_id, self.count) == self.index
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The shard of `account_id` among `count`: the first 8 bytes of its sha256, modulo
+/// `count`. It depends on nothing but the id and the count.
+pub fn shard_of(account_id: &str, count: u32) -> u32 {
+    let digest = Sha256::digest(account_id.as_bytes());
+    let head = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    (head % u64::from(count)) as u32
+}
+
+/// What a shard's report says of its place in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShardStamp {
+    pub index: u32,
+    pub count: u32,
+    /// Accounts in the whole plan, every shard's.
+    pub planned: usize,
+    /// The plan position of each entry's account, in the order of the entries: the merge
+    /// puts the entries back in plan order and checks every position appears once.
+    pub positions: Vec<usize>,
+}
+
+/// Why shard reports do not merge.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MergeError(String);
+
+/// The report of the whole run from the reports of its shards (as JSON, the schema
+/// `xacct run --output json` writes): the same plan in each, every shard of the count
+/// once, every planned account exactly once. Entries in plan order; durations the
+/// longest shard's (shards run side by side); AssumeRole calls and AWS fault counts
+/// added up; orphaned uploads and notes gathered.
+pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
+    let fail = |message: String| Err(MergeError(message));
+    let Some((first_name, first)) = reports.first() else {
+        return fail("no report to merge".into());
+    };
+    let plan_hash = |report: &Value| report["plan_hash"].as_str().map(str::to_owned);
+    let Some(hash) = plan_hash(first) else {
+        return fail(format!(
+            "{first_name}: no plan_hash; fix: merge reports of `xacct run --shard K/N --output json`"
+        ));
+    };
+    let mut count = None;
+    let mut planned = None;
+    let mut seen_shards = BTreeMap::new();
+    let mut positioned: Vec<(usize, Value)> = Vec::new();
+    let mut merged = first.as_object().cloned().unwrap_or_default();
+    merged.remove("shard");
+    for key in [
+        "entries",
+        "assume_role_calls",
+        "call_stats",
+        "orphaned_uploads",
+        "notes",
+    ] {
+        merged.remove(key);
+    }
+    let (mut assume_role_calls, mut call_stats) = (Map::new(), Map::new());
+    let (mut orphaned_uploads, mut notes) = (Vec::new(), Vec::<Value>::new());
+    let mut duration_ms = 0;
+    for (name, report) in reports {
+        if plan_hash(report).as_deref() != Some(hash.as_str()) {
+            return fail(format!(
+                "{name} ran another plan than {first_name} (plan_hash {} against {hash}): another plugin build, input, mode or account selection; fix: merge the shards of one run",
+                report["plan_hash"]
+            ));
+        }
+        let shard = &report["shard"];
+        let (Some(index), Some(shard_count), Some(shard_planned), Some(positions)) = (
+            shard["index"].as_u64(),
+            shard["count"].as_u64(),
+            shard["planned"].as_u64(),
+            shard["positions"].as_array(),
+        ) else {
+            return fail(format!(
+                "{name} is not a shard's report (no shard section); fix: merge the reports of `xacct run --shard K/N`"
+            ));
+        };
+        if *count.get_or_insert(shard_count) != shard_count
+            || *planned.get_or_insert(shard_planned) != shard_planned
+        {
+            return fail(format!(
+                "{name} is shard {index}/{shard_count} of {shard_planned} accounts, {first_name} of {}/{} accounts; fix: merge the shards of one run",
+                count.unwrap_or_default(),
+                planned.unwrap_or_default()
+            ));
+        }
+        if let Some(other) = seen_shards.insert(index, name) {
+            return fail(format!(
+                "{name} and {other} are both shard {index}/{shard_count}"
+            ));
+        }
+        let entries = report["entries"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if entries.len() != positions.len() {
+            return fail(format!(
+                "{name}: {} entries but {} positions: the report was changed",
+                entries.len(),
+                positions.len()
+            ));
+        }
+        for (entry, position) in entries.iter().zip(positions) {
+            let account = entry["account_id"].as_str().unwrap_or_default();
+            let Some(position) = position.as_u64().filter(|p| *p < shard_planned) else {
+                return fail(format!(
+                    "{name}: account {account} has no place in the plan"
+                ));
+            };
+            if shard_of(account, shard_count as u32) as u64 != index {
+                return fail(format!(
+                    "{name}: account {account} does not belong to shard {index}/{shard_count}"
+                ));
+            }
+            positioned.push((position as usize, entry.clone()));
+        }
+        add_counts(&mut assume_role_calls, &report["assume_role_calls"]);
+        add_counts(&mut call_stats, &report["call_stats"]);
+        if let Some(uploads) = report["orphaned_uploads"].as_array() {
+            orphaned_uploads.extend(uploads.iter().cloned());
+        }
+        for note in report["notes"].as_array().into_iter().flatten() {
+            if !notes.contains(note) {
+                notes.push(note.clone());
+            }
+        }
+        duration_ms = duration_ms.max(report["duration_ms"].as_u64().unwrap_or_default());
+    }
+    let count = count.unwrap_or_default();
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !seen_shards.contains_key(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return fail(format!(
+            "shard(s) {} missing; fix: merge every shard's report (rerun the missing shards first)",
+            missing.join(", ")
+        ));
+    }
+    positioned.sort_unstable_by_key(|(position, _)| *position);
+    let planned = planned.unwrap_or_default() as usize;
+    let mut places = HashSet::with_capacity(positioned.len());
+    for (position, entry) in &positioned {
+        if !places.insert(*position) {
+            return fail(format!(
+                "account {} appears more than once",
+                entry["account_id"]
+            ));
+        }
+    }
+    if positioned.len() != planned {
+        return fail(format!(
+            "{} of the {planned} planned accounts are missing",
+            planned - positioned.len()
+        ));
+    }
+    merged.insert("duration_ms".into(), duration_ms.into());
+    merged.insert(
+        "entries".into(),
+        positioned.into_iter().map(|(_, entry)| entry).collect(),
+    );
+    // The keys the run writes only when they hold something, in its order.
+    for (key, value) in [
+        ("assume_role_calls", Value::Object(assume_role_calls)),
+        ("call_stats", Value::Object(call_stats)),
+        ("orphaned_uploads", Value::Array(orphaned_uploads)),
+        ("notes", Value::Array(notes)),
+    ] {
+        let empty = match &value {
+            Value::Object(map) => map.is_empty(),
+            Value::Array(list) => list.is_empty(),
+            _ => false,
+        };
+        if !empty {
+            merged.insert(key.into(), value);
+        }
+    }
+    Ok(Value::Object(merged))
+}
+
+/// Adds `from`'s numbers into `into`, key by key and recursively (per-account counts).
+fn add_counts(into: &mut Map<String, Value>, from: &Value) {
+    for (key, value) in from.as_object().into_iter().flatten() {
+        match (into.get_mut(key), value) {
+            (Some(Value::Object(mine)), Value::Object(_)) => add_counts(mine, value),
+            (Some(Value::Number(mine)), Value::Number(theirs)) => {
+                *mine = (mine.as_u64().unwrap_or_default() + theirs.as_u64().unwrap_or_default())
+                    .into();
+            }
+            (Some(_), _) => {}
+            (None, _) => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Whether a merged report (or any report) is a success: at least one entry, all ok.
+pub fn all_ok(report: &Value) -> bool {
+    let entries = report["entries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    !entries.is_empty() && entries.iter().all(|entry| entry["status"] == "ok")
+}
+
+/// The accounts a report's failed or skipped entries cover (an all-accounts entry's whole
+/// scope), in report order, for `--rerun-failed`.
+pub fn failed_accounts(report: &Value) -> Vec<String> {
+    let mut accounts = Vec::new();
+    let mut seen = HashSet::new();
+    for entry in report["entries"].as_array().into_iter().flatten() {
+        if entry["status"] == "ok" {
+            continue;
+        }
+        let scope = entry["scope"].as_array().into_iter().flatten();
+        for id in scope.filter_map(Value::as_str) {
+            if seen.insert(id) {
+                accounts.push(id.to_owned());
+            }
+        }
+    }
+    accounts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shards_are_stable_and_cover_every_account_once() {
+        let ids: Vec<String> = (0..1000).map(|i| format!("{:012}", 100_000 + i)).collect();
+        let mut sizes = [0usize; 4];
+        for id in &ids {
+            let shards: Vec<u32> = (0..4)
+                .filter(|i| Shard::new(*i, 4).unwrap().holds(id))
+                .collect();
+            assert_eq!(shards.len(), 1);
+            sizes[shards[0] as usize] += 1;
+            // Depends on the id alone: the same on every machine and in every config.
+            assert_eq!(shard_of(id, 4), shard_of(&id.clone(), 4));
+        }
+        assert!(sizes.iter().all(|n| (200..300).contains(n)), "{sizes:?}");
+        assert_eq!(shard_of("111111111111", 7), 4, "a fixed function of the id");
+    }
+
+    #[test]
+    fn shards_are_parsed_and_taken_from_batch_or_kubernetes() {
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 1, count: 4 });
+        assert!(Shard::parse("4/4").is_err());
+        assert!(Shard::parse("1").is_err());
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let batch = env(&[(BATCH_INDEX, "3"), (BATCH_SIZE, "8")]);
+        assert_eq!(Shard::from_env(batch, None).unwrap().to_string(), "3/8");
+        let kubernetes = env(&[(KUBERNETES_INDEX, "2")]);
+        assert_eq!(
+            Shard::from_env(kubernetes, Some(5)).unwrap().to_string(),
+            "2/5"
+        );
+        assert!(
+            Shard::from_env(kubernetes, None)
+                .unwrap_err()
+                .contains("--shard-count")
+        );
+        assert!(Shard::from_env(env(&[]), Some(2)).is_err());
+    }
+
+    fn shard_report(index: u32, count: u32, accounts: &[(&str, usize, &str)]) -> (String, Value) {
+        let entries: Vec<Value> = accounts
+            .iter()
+            .map(|(id, _, status)| json!({"account_id": id, "scope": [id], "status": status}))
+            .collect();
+        let positions: Vec<usize> = accounts.iter().map(|(_, p, _)| *p).collect();
+        (
+            format!("shard-{index}.json"),
+            json!({
+                "plugin": "hello", "plan_hash": "h", "duration_ms": 10 * (index + 1),
+                "entries": entries,
+                "assume_role_calls": {"a": 1},
+                "shard": {"index": index, "count": count, "planned": 3, "positions": positions},
+            }),
+        )
+    }
+
+    /// Three account ids and their shards of 2, both shards among them.
+    fn ids() -> Vec<(String, u32)> {
+        let mut ids: Vec<(String, u32)> = Vec::new();
+        for i in 0.. {
+            let id = format!("{:012}", 111_111_111_111u64 + i);
+            let shard = shard_of(&id, 2);
+            ids.push((id, shard));
+            if ids.len() >= 3 && ids.iter().any(|(_, s)| *s != ids[0].1) {
+                break;
+            }
+        }
+        ids.split_off(ids.len() - 3)
+    }
+
+    #[test]
+    fn shards_merge_in_plan_order_and_gaps_or_doubles_are_refused() {
+        let ids = ids();
+        assert!(ids.iter().any(|(_, s)| *s == 0) && ids.iter().any(|(_, s)| *s == 1));
+        let of = |shard: u32| -> Vec<(&str, usize, &str)> {
+            ids.iter()
+                .enumerate()
+                .filter(|(_, (_, s))| *s == shard)
+                .map(|(i, (id, _))| (id.as_str(), i, if i == 1 { "error" } else { "ok" }))
+                .collect()
+        };
+        let (zero, one) = (shard_report(0, 2, &of(0)), shard_report(1, 2, &of(1)));
+        let merged = merge(&[one.clone(), zero.clone()]).unwrap();
+        let order: Vec<&str> = merged["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["account_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            order,
+            ids.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>()
+        );
+        assert!(merged.get("shard").is_none());
+        assert_eq!(merged["duration_ms"], 20);
+        assert_eq!(merged["assume_role_calls"]["a"], 2);
+        assert!(!all_ok(&merged));
+        assert_eq!(failed_accounts(&merged), [ids[1].0.clone()]);
+
+        let error = |reports: &[(String, Value)]| merge(reports).unwrap_err().to_string();
+        assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 1/2 missing"));
+        assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 0/2"));
+        let mut other = one.clone();
+        other.1["plan_hash"] = json!("other");
+        assert!(error(&[zero.clone(), other]).contains("another plan"));
+        let mut moved = one.clone();
+        moved.1["shard"]["index"] = json!(0);
+        assert!(error(&[moved]).contains("does not belong"));
+        let mut short = one.clone();
+        short.1["shard"]["planned"] = json!(4);
+        assert!(error(&[zero, short]).contains("accounts"));
+    }
+}

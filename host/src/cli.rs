@@ -1,0 +1,49 @@
+//! The `xacct` command line: one module per command, their arguments apart ([`args`]),
+//! what they share ([`load`]), and the rows they print ([`rows`]).
+//!
+//! Exit codes: 0 every account succeeded; 1 some account failed (or, for `plugins`, some
+//! plugin failed its check); 2 a config or usage error; 129, 130, 143 the run was stopped
+//! by SIGHUP, SIGINT, SIGTERM (128 + the signal, as a shell reports a process it killed);
+//! 141 stdout was closed before the run's end (`| head`).
+
+pub mod args;
+mod accounts;
+mod check;
+mod iam;
+mod load;
+mod new;
+mod plugins;
+mod report;
+mod rows;
+mod run;
+
+use std::process::ExitCode;
+
+use args::{Command, ReportCommand};
+
+use crate::terminal::ColorChoice;
+
+pub use args::Language;
+pub use new::{NewPlugin, ScaffoldError, create, default_sdk};
+
+/// A failure to report with exit code 2: bad config or usage.
+pub struct UsageError(pub anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for UsageError {
+    fn from(err: E) -> Self {
+        UsageError(err.into())
+    }
+}
+
+/// Runs `command`.
+pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, UsageError> {
+    match command {
+        Command::Run(args) => run::run(*args, color).await,
+        Command::Plugins(args) => plugins::plugins(args),
+        Command::Check(args) => check::check(args).await,
+        Command::Iam(args) => iam::iam(args).await,
+        Command::Accounts(args) => accounts::accounts(args).await,
+        Command::New(args) => new::new_plugin(args),
+        Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
+    }
+}

@@ -1,0 +1,217 @@
+//! The command line's arguments (clap), apart from what each command does.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::terminal::ColorChoice;
+
+/// Run WebAssembly plugins across many AWS accounts; the plugins never hold credentials.
+#[derive(Parser)]
+#[command(name = "xacct", version, about)]
+pub struct Cli {
+    /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=debug).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Colour the table, the recap and the log: `auto` on a terminal unless NO_COLOR is
+    /// set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a plugin against the configured accounts and print a per-account report.
+    Run(Box<RunArgs>),
+    /// List the plugins in the plugin directory and whether each fits the xacct world.
+    Plugins(ConfigArgs),
+    /// Assume every configured account's role and print the assumed-role ARN (AWS).
+    Check(CheckArgs),
+    /// Print the IAM policies the config needs: the home identity's and each role's trust.
+    Iam(ConfigFile),
+    /// Print the accounts a run would know — with `[organization]`, as listed from AWS
+    /// Organizations — as a table, JSON, or `[[account]]` TOML to review or pin.
+    Accounts(AccountsArgs),
+    /// Create a plugin project: source, build script, a config with its grant, sample
+    /// data and a test.
+    New(NewArgs),
+    /// Work with JSON reports of `xacct run`.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ReportCommand {
+    /// Merge the JSON reports of a run's shards into the report of the whole run (JSON on
+    /// stdout): every shard of the same plan, every planned account exactly once. Exits 0
+    /// when every account succeeded, 1 when some failed, 2 when the reports do not merge.
+    Merge {
+        /// The shards' reports (`xacct run --shard K/N --output json > shard-K.json`).
+        #[arg(required = true, value_name = "REPORT")]
+        reports: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct NewArgs {
+    /// The plugin's name: its .wasm file and its [plugin.NAME] section.
+    pub name: String,
+    /// The plugin's language.
+    #[arg(long, value_enum, default_value_t = Language::Rust)]
+    pub lang: Language,
+    /// The project directory [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The xacct-guest SDK a Rust project depends on [default: the guest-sdk of the source
+    /// tree this xacct was built from].
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
+}
+
+/// The language of a new plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Language {
+    Rust,
+    Python,
+    #[value(name = "js")]
+    JavaScript,
+}
+
+#[derive(Args)]
+pub struct ConfigFile {
+    /// Config file [default: $XACCT_CONFIG, else ./xacct.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Home region when `[aws]` names none [default: AWS_REGION, AWS_DEFAULT_REGION, the
+    /// profile's region].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+/// The operator's choice of accounts, for `run` and `check`.
+#[derive(Args)]
+pub struct SelectionArgs {
+    /// Only this account (id or alias); repeat for more. [default: every granted account]
+    #[arg(long = "account", value_name = "ID|ALIAS")]
+    pub accounts: Vec<String>,
+    /// Only accounts with this tag; repeat: all must match.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+    /// Leave this account (id or alias) out; repeatable.
+    #[arg(long = "exclude", value_name = "ID|ALIAS")]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct AccountsArgs {
+    /// Format: a table, JSON, or `[[account]]` entries for a config file.
+    #[arg(long, value_enum, default_value_t = AccountsOutput::Table)]
+    pub output: AccountsOutput,
+    #[command(flatten)]
+    pub config: ConfigFile,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccountsOutput {
+    Table,
+    Json,
+    Toml,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub config: ConfigFile,
+}
+
+#[derive(Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub file: ConfigFile,
+    /// Plugin directory [default: the config's `plugins`].
+    #[arg(long, value_name = "DIR")]
+    pub plugins: Option<PathBuf>,
+    /// Root of the local backend [default: the config's `local.root`].
+    #[arg(long, value_name = "DIR")]
+    pub local_root: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The plugin: its file name in the plugin directory, without `.wasm`.
+    pub plugin: String,
+    /// JSON handed to the plugin's `run`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub input: String,
+    /// Run one instance that sees every account, instead of one instance per account.
+    #[arg(long)]
+    pub all_accounts: bool,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Print which accounts would run, with which grant and limits, and call nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Invocations at once [default: the config's `concurrency`].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub concurrency: Option<u16>,
+    /// Time limit of each invocation, in seconds [default: the plugin's limits].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: Option<u64>,
+    /// Plan puts, deletes, copies and tag writes instead of executing them; the plugin is
+    /// told (`dry-run`), and the report and audit log list what it would have done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Append one JSON line per S3 call to this file.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// Write DIR/<plugin>/<account>/result.json and plugin.log for each account.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Report format: a table, one JSON document, or one JSON line per account as it
+    /// finishes.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Run only shard K of N (0 ≤ K < N) of the selected accounts, an account's shard
+    /// being a hash of its id; `auto` takes K (and N) from AWS_BATCH_JOB_ARRAY_INDEX and
+    /// AWS_BATCH_JOB_ARRAY_SIZE, or from Kubernetes' JOB_COMPLETION_INDEX with
+    /// --shard-count. Merge the shards' JSON reports with `xacct report merge`.
+    #[arg(long, value_name = "K/N|auto", conflicts_with = "all_accounts")]
+    pub shard: Option<String>,
+    /// The number of shards, for `--shard auto` when the environment does not say it
+    /// (a Kubernetes Indexed Job's completions).
+    #[arg(long, value_name = "N", env = "XACCT_SHARD_COUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: Option<u32>,
+    /// Run only the accounts that failed or were skipped in this JSON report of an earlier
+    /// run of the plugin (a shard's, or a merged one).
+    #[arg(long, value_name = "REPORT", conflicts_with = "accounts")]
+    pub rerun_failed: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+    Jsonl,
+}
+
+pub fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}

@@ -1,0 +1,56 @@
+//! `xacct plugins`: the plugins of the plugin directory, and whether each fits the
+//! xacct world (checked in parallel, each compile under its budget).
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use xacct_core::report::text::inert;
+use xacct_core::sandbox::{LoadOptions, Sandbox, plugin_files};
+
+use super::UsageError;
+use super::args::ConfigArgs;
+use super::load::{load_config, warn_of_missing_plugins};
+
+pub fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
+    let config = load_config(&args)?;
+    warn_of_missing_plugins(&config);
+    let sandbox = Sandbox::with_options(LoadOptions::for_config(&config), 1)?;
+    let files = plugin_files(&config.plugins_dir)?;
+    let mut stdout = std::io::stdout().lock();
+    let mut all_ok = true;
+    if files.is_empty() {
+        writeln!(
+            stdout,
+            "no plugins (*.wasm) in {}",
+            config.plugins_dir.display()
+        )?;
+    }
+    // In parallel, each compile under its budget: one hostile file stalls no other.
+    for ((name, _), loaded) in files.iter().zip(sandbox.load_all(&files)) {
+        match loaded {
+            Ok(plugin) => writeln!(
+                stdout,
+                "{:<24} ok     sha256:{}",
+                inert(name),
+                &plugin.sha256[..16]
+            )?,
+            Err(err) => {
+                all_ok = false;
+                writeln!(
+                    stdout,
+                    "{:<24} error  {}",
+                    inert(name),
+                    inert(&err.to_string())
+                )?;
+            }
+        }
+    }
+    if std::io::stdout().is_terminal() {
+        writeln!(stdout, "plugin directory: {}", config.plugins_dir.display())?;
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,457 @@
+//! The report for people: a table of the entries fitted to the terminal, the summary
+//! line, and a recap of what failed. Every cell is made [`inert`]: results, errors and
+//! notes carry text a plugin chose. (The JSON report is the core's.)
+
+use std::io::{self, Write};
+
+use xacct_core::capability::budget::Usage;
+use xacct_core::provider::CallStats;
+use xacct_core::report::text::inert;
+use xacct_core::report::{Entry, Report, Status};
+
+/// The report as text.
+pub trait ReportText {
+    /// `N ok, M failed, K skipped in T s; S3 calls, bytes, AssumeRole calls`: clauses
+    /// separated by `; `.
+    fn summary(&self) -> String;
+    /// The notes, a table of the entries fitted to `look.width` (results wrapped to
+    /// [`RESULT_LINES`] lines, then elided: the JSON outputs keep them whole), then
+    /// [`ReportText::write_recap`].
+    fn write_table(&self, out: &mut dyn Write, look: &Look) -> io::Result<()>;
+    /// The summary line, orphaned uploads and a recap of the accounts that failed: one
+    /// line each (account, alias, error kind, the reason elided to `look.width`), the
+    /// skipped ones counted.
+    fn write_recap(&self, out: &mut dyn Write, look: &Look) -> io::Result<()>;
+}
+
+impl ReportText for Report {
+    fn summary(&self) -> String {
+        let count = |status| self.entries.iter().filter(|e| e.status == status).count();
+        let total = |f: fn(&Usage) -> u64| self.entries.iter().map(|e| f(&e.usage)).sum::<u64>();
+        let mut faults = CallStats::default();
+        for stats in self.call_stats.values() {
+            faults.add(*stats);
+        }
+        let faults = if faults == CallStats::default() {
+            String::new()
+        } else {
+            format!(
+                "; AWS faults absorbed: {} retries ({} throttled), {} credential refreshes, {} resumed reads",
+                faults.retries, faults.throttled, faults.refreshes, faults.resumes
+            )
+        };
+        // The total only: the per-account counts are in the JSON report.
+        let assume_roles = if self.assume_role_calls.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} AssumeRole calls",
+                self.assume_role_calls.values().sum::<u64>()
+            )
+        };
+        let orphans = if self.orphaned_uploads.is_empty() {
+            String::new()
+        } else {
+            format!("; {} orphaned uploads", self.orphaned_uploads.len())
+        };
+        format!(
+            "{} ok, {} failed, {} skipped in {:.1} s; {} S3 calls ({} denied), {} read, {} written{assume_roles}{orphans}{faults}{}",
+            count(Status::Ok),
+            count(Status::Error),
+            count(Status::Skipped),
+            self.duration_ms as f64 / 1000.0,
+            total(|u| u.s3_calls),
+            total(|u| u.denied_calls),
+            bytes(total(|u| u.bytes_read)),
+            bytes(total(|u| u.bytes_written)),
+            if self.dry_run {
+                " (dry run: mutations planned, not executed)"
+            } else {
+                ""
+            },
+        )
+    }
+
+    fn write_table(&self, out: &mut dyn Write, look: &Look) -> io::Result<()> {
+        for note in &self.notes {
+            writeln!(out, "note: {}", inert(note))?;
+        }
+        let mut table = comfy_table::Table::new();
+        table.load_style(comfy_table::presets::NOTHING);
+        if look.colour {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        match look.width {
+            Some(width) => {
+                table
+                    .set_width(u16::try_from(width).unwrap_or(u16::MAX))
+                    .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+            }
+            None => {
+                table.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+            }
+        }
+        table.set_header(["ACCOUNT", "ALIAS", "STATUS", "MS", "RESULT"]);
+        for entry in &self.entries {
+            let result = match (&entry.output, &entry.error) {
+                (Some(output), _) => output.to_string(),
+                (None, Some(error)) => format!("{}: {}", error.kind, error.message),
+                (None, None) => String::new(),
+            };
+            let status = comfy_table::Cell::new(word(entry.status));
+            let status = match entry.status {
+                Status::Ok => status.fg(comfy_table::Color::Green),
+                Status::Error => status.fg(comfy_table::Color::Red),
+                Status::Skipped => status.fg(comfy_table::Color::Yellow),
+            };
+            // Unbounded only when the width is unknown (not a terminal): a file still
+            // gets whole lines, but never a megabyte in one cell.
+            let result = match look.width {
+                Some(_) => inert(&result).into_owned(),
+                None => elide(&inert(&result), UNFITTED_RESULT_CHARS),
+            };
+            let mut row = comfy_table::Row::from(vec![
+                comfy_table::Cell::new(inert(&entry.account_id)),
+                comfy_table::Cell::new(inert(&entry.alias)),
+                status,
+                comfy_table::Cell::new(entry.duration_ms),
+                comfy_table::Cell::new(result),
+            ]);
+            row.max_height(RESULT_LINES);
+            table.add_row(row);
+        }
+        // The fixed columns first: ids are 12 digits, the rest is short; the result gets
+        // what remains, and the alias gives way before it does.
+        for (index, constraint) in [
+            comfy_table::ColumnConstraint::ContentWidth,
+            comfy_table::ColumnConstraint::UpperBoundary(comfy_table::Width::Fixed(24)),
+            comfy_table::ColumnConstraint::ContentWidth,
+            comfy_table::ColumnConstraint::ContentWidth,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(column) = table.column_mut(index) {
+                column.set_constraint(constraint);
+            }
+        }
+        if let Some(column) = table.column_mut(0) {
+            column.set_padding((0, 1));
+        }
+        for line in table.lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        self.write_recap(out, look)
+    }
+
+    fn write_recap(&self, out: &mut dyn Write, look: &Look) -> io::Result<()> {
+        let paint = |text: &str, code: &str| {
+            if look.colour {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text.to_owned()
+            }
+        };
+        let fit = |line: String| match look.width {
+            Some(width) => elide(&line, width),
+            None => line,
+        };
+        // The summary wraps between its clauses rather than losing any.
+        let summary = self.summary();
+        let clauses: Vec<&str> = summary.split("; ").collect();
+        let mut line = format!("{}:", inert(&self.plugin));
+        for (i, clause) in clauses.iter().enumerate() {
+            let clause = if i + 1 < clauses.len() {
+                format!("{clause};")
+            } else {
+                (*clause).to_owned()
+            };
+            if look
+                .width
+                .is_some_and(|width| line.chars().count() + 1 + clause.chars().count() > width)
+            {
+                writeln!(out, "{line}")?;
+                line = format!(" {clause}");
+            } else {
+                line.push(' ');
+                line.push_str(&clause);
+            }
+        }
+        writeln!(out, "{}", fit(line))?;
+        if !self.orphaned_uploads.is_empty() {
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    &format!(
+                        "orphaned uploads ({}): S3 refused their abort; abort them, or add an AbortIncompleteMultipartUpload lifecycle rule",
+                        self.orphaned_uploads.len()
+                    ),
+                    "1;31"
+                )
+            )?;
+            for upload in &self.orphaned_uploads {
+                writeln!(
+                    out,
+                    "  {}  s3://{}/{}  upload id {}: {}",
+                    inert(&upload.account),
+                    inert(&upload.bucket),
+                    inert(&upload.key),
+                    inert(&upload.upload_id),
+                    inert(&upload.reason)
+                )?;
+            }
+        }
+        let failed: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.status == Status::Error)
+            .collect();
+        if !failed.is_empty() {
+            writeln!(
+                out,
+                "{}",
+                paint(&format!("failed ({}):", failed.len()), "1;31")
+            )?;
+            let alias_width = failed.iter().map(|e| e.alias.len()).max().unwrap_or(0);
+            let kind_width = failed
+                .iter()
+                .filter_map(|e| e.error.as_ref().map(|err| err.kind.len()))
+                .max()
+                .unwrap_or(0);
+            for entry in failed.iter().take(RECAP_LINES) {
+                let (kind, message) = entry
+                    .error
+                    .as_ref()
+                    .map_or(("", ""), |e| (e.kind.as_str(), e.message.as_str()));
+                writeln!(
+                    out,
+                    "{}",
+                    fit(format!(
+                        "  {}  {:<alias_width$}  {:<kind_width$}  {}",
+                        inert(&entry.account_id),
+                        inert(&entry.alias),
+                        kind,
+                        inert(message)
+                    ))
+                )?;
+            }
+            if failed.len() > RECAP_LINES {
+                writeln!(
+                    out,
+                    "  … and {} more (every entry is in the report)",
+                    failed.len() - RECAP_LINES
+                )?;
+            }
+        }
+        let skipped = self
+            .entries
+            .iter()
+            .filter(|e| e.status == Status::Skipped)
+            .count();
+        if skipped > 0 {
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    &format!("skipped ({skipped}): the run was stopped before they started"),
+                    "33"
+                )
+            )?;
+        }
+        Ok(())
+    }
+}
+/// How the text report is laid out: the terminal's width (`None`: not a terminal, no
+/// wrapping) and whether it takes colour.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Look {
+    pub width: Option<usize>,
+    pub colour: bool,
+}
+
+/// Lines a table row's result may wrap to before it is elided.
+pub const RESULT_LINES: usize = 3;
+/// A result's length in a table that is not fitted to a terminal.
+const UNFITTED_RESULT_CHARS: usize = 1000;
+/// Failed accounts listed by name at the end; the rest are counted.
+const RECAP_LINES: usize = 50;
+
+fn word(status: Status) -> &'static str {
+    match status {
+        Status::Ok => "ok",
+        Status::Error => "error",
+        Status::Skipped => "skipped",
+    }
+}
+
+/// Bytes for people: `512 B`, `1.5 KiB`, `3.0 MiB`, `2.0 GiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `text` cut to `max` columns, with `…` where it was cut.
+fn elide(text: &str, max: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    if unicode_width::UnicodeWidthStr::width(text) <= max {
+        return text.to_owned();
+    }
+    let mut short = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let width = c.width().unwrap_or(0);
+        if used + width + 1 > max {
+            break;
+        }
+        used += width;
+        short.push(c);
+    }
+    short.push('…');
+    short
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+    use xacct_core::capability::gate::Planned;
+    use xacct_core::plan::Mode;
+    use xacct_core::sandbox::{Failure, Outcome};
+
+    fn outcome(result: Result<serde_json::Value, Failure>) -> Outcome {
+        Outcome {
+            result,
+            duration: Duration::from_millis(7),
+            usage: Usage::default(),
+            planned: Planned::default(),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn entries_carry_status_output_or_typed_error() {
+        let report = Report {
+            plugin: "hello".into(),
+            sha256: None,
+            mode: "per-account",
+            dry_run: false,
+            duration_ms: 1500,
+            plan_hash: String::new(),
+            shard: None,
+            assume_role_calls: BTreeMap::new(),
+            call_stats: BTreeMap::new(),
+            orphaned_uploads: Vec::new(),
+            notes: Vec::new(),
+            entries: vec![
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("111111111111".into(), "dev".into())],
+                    outcome(Ok(serde_json::json!({"n": 1}))),
+                ),
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("222222222222".into(), "prod".into())],
+                    outcome(Err(Failure::TimeLimit(Duration::from_secs(2)))),
+                ),
+            ],
+        };
+        assert!(!report.all_ok());
+        assert_eq!(
+            report.summary(),
+            "1 ok, 1 failed, 0 skipped in 1.5 s; 0 S3 calls (0 denied), 0 B read, 0 B written"
+        );
+        let mut table = Vec::new();
+        report.write_table(&mut table, &Look::default()).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        assert!(
+            table
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("111111111111  dev "),
+            "{table}"
+        );
+        assert!(
+            table.contains("time-limit: time limit of 2 s exceeded"),
+            "{table}"
+        );
+    }
+
+    /// What a hostile plugin returns: OSC 52 (set the clipboard), CSI (clear the screen),
+    /// a C1 CSI, and a CR and an LF forging a row.
+    const HOSTILE: &str = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\u{9b}H\rALL OK\n111111111111  dev  ok";
+
+    fn hostile_report() -> Report {
+        Report {
+            plugin: "misbehave".into(),
+            sha256: None,
+            mode: "per-account",
+            dry_run: false,
+            duration_ms: 1,
+            plan_hash: String::new(),
+            shard: None,
+            assume_role_calls: BTreeMap::new(),
+            call_stats: BTreeMap::new(),
+            orphaned_uploads: Vec::new(),
+            notes: vec![format!("note {HOSTILE}")],
+            entries: vec![
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("111111111111".into(), "dev".into())],
+                    outcome(Ok(serde_json::json!({ "text": HOSTILE }))),
+                ),
+                Entry::new(
+                    Mode::PerAccount,
+                    vec![("222222222222".into(), "prod".into())],
+                    outcome(Err(Failure::Plugin(HOSTILE.into()))),
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_table_shows_hostile_errors_and_output_inert_one_line_each() {
+        let mut table = Vec::new();
+        hostile_report()
+            .write_table(&mut table, &Look::default())
+            .unwrap();
+        let table = String::from_utf8(table).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        // A note, the header, two rows, the summary, the recap of the failure: nothing
+        // forged.
+        assert_eq!(lines.len(), 7, "{table}");
+        assert!(lines[6].contains(r"plugin-error  \u{1b}]52;"), "{table}");
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        assert!(lines[0].starts_with(r"note: note \u{1b}]52;"), "{table}");
+        assert!(
+            lines[3].contains(
+                r"plugin-error: \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\u{9b}H\rALL OK\n111"
+            ),
+            "{table}"
+        );
+        // The output is JSON (which escapes C0 itself), yet C1 is not JSON's to escape.
+        assert!(
+            lines[2].contains(r"\u001b]52;") && lines[2].contains(r"\u{9b}H"),
+            "{table}"
+        );
+    }
+}
