@@ -6,9 +6,10 @@
 //! by SIGHUP, SIGINT, SIGTERM (128 + the signal, as a shell reports a process it killed);
 //! 141 stdout was closed before the run's end (`| head`).
 
-pub mod args;
 mod accounts;
+pub mod args;
 mod check;
+mod error;
 mod iam;
 mod load;
 mod new;
@@ -24,16 +25,8 @@ use args::{Command, ReportCommand};
 use crate::terminal::ColorChoice;
 
 pub use args::Language;
+pub use error::UsageError;
 pub use new::{NewPlugin, ScaffoldError, create, default_sdk};
-
-/// A failure to report with exit code 2: bad config or usage.
-pub struct UsageError(pub anyhow::Error);
-
-impl<E: Into<anyhow::Error>> From<E> for UsageError {
-    fn from(err: E) -> Self {
-        UsageError(err.into())
-    }
-}
 
 /// Runs `command`.
 pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, UsageError> {

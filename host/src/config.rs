@@ -8,11 +8,11 @@ use std::path::Path;
 use xacct_aws::config::{AwsConfig, AwsSettings, Sections};
 pub use xacct_core::config::file::{ConfigError, DEFAULT_FILE, ENV_VAR, Invalid, locate};
 use xacct_core::config::file::{Document, read};
-pub use xacct_core::config::{accounts, file, limits};
 pub use xacct_core::config::{
     Config as CoreConfig, DEFAULT_COMPILE_TIMEOUT_SECS, DEFAULT_MAX_PLUGIN_MIB, PluginConfig,
     is_plugin_name,
 };
+pub use xacct_core::config::{accounts, file, limits};
 
 /// A validated configuration: the core's part (what `Deref` gives) and AWS's.
 #[derive(Debug, Clone)]

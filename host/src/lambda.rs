@@ -24,7 +24,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::Value;
 
-use xacct_aws::region::resolve_home_region;
+use xacct_aws::home_region::resolve_home_region;
 use xacct_core::plan::Selection;
 use xacct_core::report::private;
 use xacct_core::sandbox::{CacheLocation, LoadOptions, Sandbox};

@@ -10,3 +10,29 @@ pub const LOG_FILTER: &str = "info,aws_config=warn,aws_runtime=warn,aws_smithy_r
 pub fn filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(LOG_FILTER))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every AWS crate the host links that logs at `info` (the SDK clients name access
+    /// key ids there) is held to `warn`, in every process: the command line's filter once
+    /// lacked the Organizations client the Lambda's had.
+    #[test]
+    fn every_aws_client_the_host_links_is_quiet_below_warn() {
+        let manifest = include_str!("../crates/aws/Cargo.toml");
+        let clients: Vec<String> = manifest
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|name| name.starts_with("aws-sdk-") || *name == "aws-config")
+            .map(|name| name.replace('-', "_"))
+            .collect();
+        assert!(clients.len() >= 4, "{clients:?}");
+        for client in clients {
+            assert!(
+                LOG_FILTER.contains(&format!(",{client}=warn")),
+                "{client} is not held to warn in {LOG_FILTER}"
+            );
+        }
+    }
+}

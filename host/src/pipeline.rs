@@ -11,9 +11,7 @@ use xacct_core::capability::Backend;
 use xacct_core::capability::grant::Grant;
 use xacct_core::config::accounts::AccountConfig;
 pub use xacct_core::pipeline::{Progress, RunRequest, plan};
-use xacct_core::provider::{
-    BackendProvider, Provider, ProviderError, ProviderRun, RunIdentity,
-};
+use xacct_core::provider::{BackendProvider, Provider, ProviderError, ProviderRun, RunIdentity};
 use xacct_core::report::Report;
 use xacct_core::sandbox::Sandbox;
 

@@ -383,9 +383,10 @@ async fn concurrent_first_uses_share_one_assume_role() {
     let (moto, home) = deployment(prod(true), ALL_S3).await;
     let world = world(&moto, &home, &[]);
     moto.enforce_iam();
-    let Service::Aws(sessions) = world.service().await else {
+    let Service::Aws(aws) = world.service().await else {
         panic!("an [aws] world has AWS sessions")
     };
+    let sessions = aws.sessions();
     let session = sessions
         .session(ACCOUNTS[0].0, &SessionSpec::host("many"))
         .unwrap();

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use xacct::aws::stats::CallStats;
 use xacct::plan::Mode;
 use xacct::report::Report;
+use xacct::terminal::ReportText;
 
 const ACCOUNTS: usize = 12;
 const OBJECT_BYTES: usize = 3 << 20;

@@ -6,6 +6,7 @@ use crate::common;
 use common::{World, failed, files_below, ok, step_error, step_ok};
 use serde_json::json;
 use xacct::bindings::S3Error;
+use xacct::capability::s3::names::{BucketName, ObjectKey};
 use xacct::plan::Mode;
 
 #[tokio::test]
@@ -68,8 +69,14 @@ async fn keys_that_would_escape_their_bucket_never_touch_the_file_system() {
             "{step} gave {result}"
         );
     }
-    // The backend alone refuses every one of them too.
+    // The backend alone refuses every one of them too: each is an S3 key, but not a
+    // path below its bucket.
     let backend = world.backend().await;
+    let (jail, secret) = (
+        BucketName::new("jail").unwrap(),
+        BucketName::new("secret").unwrap(),
+    );
+    let password = ObjectKey::new("password").unwrap();
     let account = xacct::bindings::Account {
         id: "111111111111".into(),
         alias: "dev".into(),
@@ -77,28 +84,29 @@ async fn keys_that_would_escape_their_bucket_never_touch_the_file_system() {
         tags: Vec::new(),
     };
     for key in evil {
+        let key = &ObjectKey::new(key).unwrap();
         let refused = |result: Result<(), S3Error>| matches!(result, Err(S3Error::InvalidInput(_)));
         assert!(
-            refused(backend.head_object(&account, "jail", key).await.map(drop)),
+            refused(backend.head_object(&account, &jail, key).await.map(drop)),
             "{key:?}"
         );
         assert!(
             refused(
                 backend
-                    .get_object(&account, "jail", key, None)
+                    .get_object(&account, &jail, key, None)
                     .await
                     .map(drop)
             ),
             "{key:?}"
         );
         assert!(
-            refused(backend.delete_object(&account, "jail", key).await),
+            refused(backend.delete_object(&account, &jail, key).await),
             "{key:?}"
         );
         assert!(
             refused(
                 backend
-                    .get_object_tagging(&account, "jail", key)
+                    .get_object_tagging(&account, &jail, key)
                     .await
                     .map(drop)
             ),
@@ -112,7 +120,7 @@ async fn keys_that_would_escape_their_bucket_never_touch_the_file_system() {
             metadata: Vec::new(),
         };
         let copied = backend
-            .copy_object(&account, ("secret", "password"), &source, ("jail", key))
+            .copy_object(&account, (&secret, &password), &source, (&jail, key))
             .await;
         assert!(refused(copied.map(drop)), "{key:?}");
     }

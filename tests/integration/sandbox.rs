@@ -10,12 +10,13 @@ use async_trait::async_trait;
 use common::{World, failed, ok};
 use serde_json::{Value, json};
 use xacct::bindings::s3::{
-    Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta, PutOptions,
-    PutResult, Tag,
+    Bucket, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta, PutOptions, PutResult, Tag,
 };
 use xacct::bindings::{Account, S3Error};
 use xacct::capability::Backend;
-use xacct::capability::backend::{ObjectStream, PutBody};
+use xacct::capability::s3::backend::{ListRequest, ObjectStream};
+use xacct::capability::s3::names::{BucketName, ObjectKey};
+use xacct::capability::s3::upload::PutBody;
 use xacct::pipeline::Service;
 use xacct::plan::Mode;
 use xacct::report::Report;
@@ -166,21 +167,22 @@ impl Backend for HangsForStaging {
         }
         self.0.list_buckets(account).await
     }
-    async fn list_objects(
-        &self,
-        a: &Account,
-        r: ListObjectsRequest,
-    ) -> Result<ListObjectsPage, S3Error> {
+    async fn list_objects(&self, a: &Account, r: &ListRequest) -> Result<ListObjectsPage, S3Error> {
         self.0.list_objects(a, r).await
     }
-    async fn head_object(&self, a: &Account, b: &str, k: &str) -> Result<ObjectMeta, S3Error> {
+    async fn head_object(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        k: &ObjectKey,
+    ) -> Result<ObjectMeta, S3Error> {
         self.0.head_object(a, b, k).await
     }
     async fn get_object(
         &self,
         a: &Account,
-        b: &str,
-        k: &str,
+        b: &BucketName,
+        k: &ObjectKey,
         r: Option<ByteRange>,
     ) -> Result<ObjectStream, S3Error> {
         self.0.get_object(a, b, k, r).await
@@ -188,41 +190,51 @@ impl Backend for HangsForStaging {
     async fn put_object(
         &self,
         a: &Account,
-        b: &str,
-        k: &str,
+        b: &BucketName,
+        k: &ObjectKey,
         o: PutOptions,
         body: PutBody,
     ) -> Result<PutResult, S3Error> {
         self.0.put_object(a, b, k, o, body).await
     }
-    async fn delete_object(&self, a: &Account, b: &str, k: &str) -> Result<(), S3Error> {
+    async fn delete_object(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        k: &ObjectKey,
+    ) -> Result<(), S3Error> {
         self.0.delete_object(a, b, k).await
     }
     async fn delete_objects(
         &self,
         a: &Account,
-        b: &str,
-        k: Vec<String>,
+        b: &BucketName,
+        k: Vec<ObjectKey>,
     ) -> Result<DeleteResult, S3Error> {
         self.0.delete_objects(a, b, k).await
     }
     async fn copy_object(
         &self,
         a: &Account,
-        s: (&str, &str),
+        s: (&BucketName, &ObjectKey),
         m: &ObjectMeta,
-        t: (&str, &str),
+        t: (&BucketName, &ObjectKey),
     ) -> Result<PutResult, S3Error> {
         self.0.copy_object(a, s, m, t).await
     }
-    async fn get_object_tagging(&self, a: &Account, b: &str, k: &str) -> Result<Vec<Tag>, S3Error> {
+    async fn get_object_tagging(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        k: &ObjectKey,
+    ) -> Result<Vec<Tag>, S3Error> {
         self.0.get_object_tagging(a, b, k).await
     }
     async fn put_object_tagging(
         &self,
         a: &Account,
-        b: &str,
-        k: &str,
+        b: &BucketName,
+        k: &ObjectKey,
         t: Vec<Tag>,
     ) -> Result<(), S3Error> {
         self.0.put_object_tagging(a, b, k, t).await

@@ -1,22 +1,15 @@
 //! The baseline the fan-out benchmarks measure xacct against: the classic Lambda
 //! handler, and the latency a request to AWS from another region sees.
 
-use std::io::{Read, Write};
-use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-use crate::common;
-use crate::measure::*;
+use crate::common::moto::{self, Home, ROLE};
+use xacct::bindings::Account;
 
-fn account(id: &str) -> Account {
+pub(crate) fn account(id: &str) -> Account {
     Account {
         id: id.to_owned(),
         alias: id.to_owned(),
@@ -25,7 +18,7 @@ fn account(id: &str) -> Account {
     }
 }
 
-async fn sdk_config(endpoint: &str, credentials: Credentials) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(endpoint: &str, credentials: Credentials) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
@@ -34,7 +27,7 @@ async fn sdk_config(endpoint: &str, credentials: Credentials) -> aws_config::Sdk
         .await
 }
 
-fn home_credentials(home: &Home) -> Credentials {
+pub(crate) fn home_credentials(home: &Home) -> Credentials {
     Credentials::new(
         &home.access_key_id,
         &home.secret_access_key,
@@ -46,7 +39,7 @@ fn home_credentials(home: &Home) -> Credentials {
 
 /// What the classic Lambda handler does for one account: a new STS client, AssumeRole,
 /// a new S3 client from the returned keys, then the calls.
-async fn classic_handler(home: &aws_config::SdkConfig, account: &str) -> usize {
+pub(crate) async fn classic_handler(home: &aws_config::SdkConfig, account: &str) -> usize {
     let sts = aws_sdk_sts::Client::new(home);
     let assumed = sts
         .assume_role()
@@ -75,14 +68,13 @@ async fn classic_handler(home: &aws_config::SdkConfig, account: &str) -> usize {
     object.body.collect().await.unwrap().into_bytes().len()
 }
 
-
 /// Latency the fan-out benchmark adds each way, as a request to AWS from another region
 /// would see; moto alone answers in a few milliseconds.
-const ONE_WAY_LATENCY: Duration = Duration::from_millis(10);
+pub(crate) const ONE_WAY_LATENCY: Duration = Duration::from_millis(10);
 
 /// A TCP proxy on 127.0.0.1 to `upstream` that holds every chunk for `delay` in each
 /// direction. Stopped by aborting the returned task.
-async fn latency_proxy(
+pub(crate) async fn latency_proxy(
     upstream: std::net::SocketAddr,
     delay: Duration,
 ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
@@ -121,5 +113,3 @@ async fn latency_proxy(
     });
     (address, task)
 }
-
-/// Streams `size` bytes through the bench plugin: the time it took and the host's peak RSS.

@@ -1,23 +1,19 @@
 //! b. and h.: many accounts through xacct against the classic handler's sequential loop.
 
-use std::io::{Read, Write};
-use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use serde_json::json;
 
-use crate::common;
+use crate::classic::*;
+use crate::common::moto::{self, Moto, ROLE};
+use crate::common::{World, full_grants};
 use crate::measure::*;
+use xacct::pipeline::RunRequest;
+use xacct::plan::Mode;
 
 /// b. 50 accounts through xacct vs the classic handler in a sequential loop; then ten
 /// runs in one process.
-async fn fan_out(results: &mut Results) {
+pub(crate) async fn fan_out(results: &mut Results) {
     const ACCOUNTS: usize = 50;
     let moto = Moto::start();
     let ids: Vec<String> = (0..ACCOUNTS)
@@ -114,10 +110,9 @@ async fn fan_out(results: &mut Results) {
     );
 }
 
-
 /// h. 1,000 accounts on moto behind a 20 ms round trip: xacct at concurrency 64 against
 /// the classic handler in a sequential loop, in the same run.
-async fn org_scale_moto(results: &mut Results) {
+pub(crate) async fn org_scale_moto(results: &mut Results) {
     const ACCOUNTS: usize = 1_000;
     let moto = Moto::start();
     let ids: Vec<String> = (0..ACCOUNTS)
@@ -184,4 +179,3 @@ async fn org_scale_moto(results: &mut Results) {
         json!({"accounts": ACCOUNTS, "classic_s": classic.as_secs_f64(), "xacct_s": xacct.as_secs_f64(), "speedup": speedup, "one_way_ms": ONE_WAY_LATENCY.as_millis() as u64}),
     );
 }
-

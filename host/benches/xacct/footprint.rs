@@ -1,22 +1,18 @@
 //! d., e. and f.: cold start, memory per instance, and host memory under hostile plugins.
 
-use std::io::{Read, Write};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use serde_json::json;
 
-use crate::common;
+use crate::common::moto::{self, Moto, ROLE};
+use crate::common::{World, full_grants};
 use crate::measure::*;
+use xacct::pipeline::RunRequest;
+use xacct::plan::Mode;
 
 /// d. Process start to first result, with and without the compiled-component cache.
-fn cold_start(results: &mut Results) {
+pub(crate) fn cold_start(results: &mut Results) {
     let world = World::new(&["bench"], "");
     let cache = world.dir.path().join("cache");
     let start = |fresh: bool| {
@@ -67,7 +63,7 @@ fn cold_start(results: &mut Results) {
 }
 
 /// e. Memory per concurrent plugin instance.
-async fn concurrent_instances(results: &mut Results) {
+pub(crate) async fn concurrent_instances(results: &mut Results) {
     const INSTANCES: usize = 256;
     let mut text = format!(
         "concurrency = {INSTANCES}\n[local]\nroot = \"data\"\n{}",
@@ -108,7 +104,7 @@ async fn concurrent_instances(results: &mut Results) {
 /// the AWS backend (moto): each opens as many object streams as it can and reads none,
 /// then starts as many uploads as it can, writes 7 MiB to each and finishes none. Peak
 /// host RSS against the idle baseline of the same process.
-async fn hostile_memory(results: &mut Results) {
+pub(crate) async fn hostile_memory(results: &mut Results) {
     const INVOCATIONS: usize = 16;
     let moto = Moto::start();
     let ids: Vec<String> = (0..INVOCATIONS)
@@ -180,5 +176,3 @@ async fn hostile_memory(results: &mut Results) {
         json!({"baseline_mib": baseline, "peak_mib": peak, "seconds": elapsed.as_secs_f64(), "outcomes": kinds}),
     );
 }
-
-/// The peak resident memory of process `pid` so far (VmHWM), in MiB.

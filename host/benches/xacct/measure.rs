@@ -1,55 +1,47 @@
 //! Measuring: results and their verdicts, medians, resident memory, timed processes.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
-
-use crate::common;
-use crate::measure::*;
+use serde_json::Value;
 
 /// Results, in the order measured.
-struct Results {
-    rows: Vec<(String, String, String)>,
-    json: serde_json::Map<String, Value>,
+pub(crate) struct Results {
+    pub(crate) rows: Vec<(String, String, String)>,
+    pub(crate) json: serde_json::Map<String, Value>,
 }
 
 impl Results {
-    fn add(&mut self, name: &str, measured: String, verdict: String, data: Value) {
+    pub(crate) fn add(&mut self, name: &str, measured: String, verdict: String, data: Value) {
         eprintln!("{name}: {measured} — {verdict}");
         self.rows.push((name.to_owned(), measured, verdict));
         self.json.insert(name.to_owned(), data);
     }
 }
 
-fn median_p99(mut samples: Vec<Duration>) -> (f64, f64) {
+pub(crate) fn median_p99(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let at =
         |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
     (at(0.5), at(0.99))
 }
 
-fn target(met: bool, goal: &str) -> String {
+pub(crate) fn target(met: bool, goal: &str) -> String {
     format!("{} (target {goal})", if met { "met" } else { "MISSED" })
 }
 
 /// Peak resident memory of this process since the last reset, in MiB.
-fn peak_rss_mib() -> f64 {
+pub(crate) fn peak_rss_mib() -> f64 {
     status_kib("VmHWM:") as f64 / 1024.0
 }
 
-fn rss_mib() -> f64 {
+pub(crate) fn rss_mib() -> f64 {
     status_kib("VmRSS:") as f64 / 1024.0
 }
 
-fn status_kib(field: &str) -> u64 {
+pub(crate) fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -61,13 +53,13 @@ fn status_kib(field: &str) -> u64 {
 
 /// Samples this process's RSS every 20 ms on its own thread, for a peak that a
 /// measurement reset cannot see (other threads' allocations come and go between resets).
-struct PeakSampler {
+pub(crate) struct PeakSampler {
     sampling: Arc<std::sync::atomic::AtomicBool>,
     thread: std::thread::JoinHandle<f64>,
 }
 
 impl PeakSampler {
-    fn start() -> PeakSampler {
+    pub(crate) fn start() -> PeakSampler {
         let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let thread = std::thread::spawn({
             let sampling = sampling.clone();
@@ -84,7 +76,7 @@ impl PeakSampler {
     }
 
     /// The peak RSS seen, in MiB.
-    fn stop(self) -> f64 {
+    pub(crate) fn stop(self) -> f64 {
         self.sampling
             .store(false, std::sync::atomic::Ordering::Relaxed);
         self.thread.join().unwrap()
@@ -92,19 +84,16 @@ impl PeakSampler {
 }
 
 /// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
+pub(crate) fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / (1 << 20) as f64 / elapsed.as_secs_f64()
 }
 
-    );
-}
-
 /// The peak resident memory of process `pid` so far (VmHWM), in MiB.
-fn peak_rss_of(pid: u32) -> f64 {
+pub(crate) fn peak_rss_of(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
@@ -116,7 +105,7 @@ fn peak_rss_of(pid: u32) -> f64 {
 
 /// `xacct run` as a process: its wall time and its peak RSS (sampled every 5 ms; VmHWM
 /// only grows, so the last sample is the peak but for the last few ms).
-fn timed_run(dir: &std::path::Path, args: &[&str]) -> (Duration, f64, Value) {
+pub(crate) fn timed_run(dir: &std::path::Path, args: &[&str]) -> (Duration, f64, Value) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_xacct"))
         .args(args)
@@ -142,4 +131,3 @@ fn timed_run(dir: &std::path::Path, args: &[&str]) -> (Duration, f64, Value) {
     let report: Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
     (elapsed, peak, report)
 }
-

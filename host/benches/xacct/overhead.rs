@@ -1,22 +1,23 @@
 //! a. and i.: what a plugin invocation, and an S3 call through the gate, cost the host.
 
-use std::io::{Read, Write};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::classic::*;
 use crate::common;
+use crate::common::World;
+use crate::common::moto::Moto;
 use crate::measure::*;
+use xacct::capability::s3::backend::ListRequest;
+use xacct::capability::s3::names::{BucketName, ObjectKey};
+use xacct::capability::{Capability, RunContext};
+use xacct::plan::Scope;
 
 /// a. Instantiate + call of a no-op plugin vs one HeadObject against moto.
-async fn overhead(results: &mut Results) {
+pub(crate) async fn overhead(results: &mut Results) {
     let world = World::new(&["bench"], "");
     let sandbox = common::sandbox();
     let plugin = sandbox.load("bench", &common::guest("bench")).unwrap();
@@ -37,12 +38,18 @@ async fn overhead(results: &mut Results) {
             backend.clone(),
             scope.clone(),
             grant.clone(),
-            limits,
+            &limits,
             context.clone(),
         );
         let started = Instant::now();
         let outcome = sandbox
-            .invoke(&plugin, capability, limits, r#"{"mode": "noop"}"#, &cancel)
+            .invoke(
+                &plugin,
+                capability,
+                limits.guest,
+                r#"{"mode": "noop"}"#,
+                &cancel,
+            )
             .await;
         let elapsed = started.elapsed();
         assert!(outcome.result.is_ok(), "{:?}", outcome.result);
@@ -90,7 +97,7 @@ async fn overhead(results: &mut Results) {
 /// hook — against the same backend call made natively, in the same run, on the local
 /// backend: `n` HeadObject calls (and `n` one-key ListObjectsV2 pages) by the `bench`
 /// guest in one invocation, less a no-op invocation, per call.
-async fn gate_overhead(results: &mut Results) {
+pub(crate) async fn gate_overhead(results: &mut Results) {
     const CALLS: u64 = 2000;
     const ROUNDS: usize = 15;
     let world = World::new(&["bench"], "");
@@ -113,12 +120,18 @@ async fn gate_overhead(results: &mut Results) {
             backend.clone(),
             scope.clone(),
             grant.clone(),
-            limits,
+            &limits,
             context.clone(),
         );
         let started = Instant::now();
         let outcome = sandbox
-            .invoke(&plugin, capability, limits, &input.to_string(), &cancel)
+            .invoke(
+                &plugin,
+                capability,
+                limits.guest,
+                &input.to_string(),
+                &cancel,
+            )
             .await;
         assert!(outcome.result.is_ok(), "{:?}", outcome.result);
         started.elapsed()
@@ -126,6 +139,12 @@ async fn gate_overhead(results: &mut Results) {
     let median = |mut samples: Vec<Duration>| {
         samples.sort();
         samples[samples.len() / 2]
+    };
+    let bucket = BucketName::new("calls").unwrap();
+    let key = ObjectKey::new("k").unwrap();
+    let listing = ListRequest {
+        max_keys: Some(1),
+        ..ListRequest::of(bucket.clone())
     };
     let mut data = serde_json::Map::new();
     let mut measured = Vec::new();
@@ -140,22 +159,9 @@ async fn gate_overhead(results: &mut Results) {
             let started = Instant::now();
             for _ in 0..CALLS {
                 if op == "head" {
-                    backend.head_object(&account, "calls", "k").await.unwrap();
+                    backend.head_object(&account, &bucket, &key).await.unwrap();
                 } else {
-                    backend
-                        .list_objects(
-                            &account,
-                            xacct::bindings::s3::ListObjectsRequest {
-                                bucket: "calls".into(),
-                                prefix: None,
-                                delimiter: None,
-                                max_keys: Some(1),
-                                continuation_token: None,
-                                start_after: None,
-                            },
-                        )
-                        .await
-                        .unwrap();
+                    backend.list_objects(&account, &listing).await.unwrap();
                 }
             }
             let direct = started.elapsed();
@@ -166,8 +172,7 @@ async fn gate_overhead(results: &mut Results) {
                 native.push(direct);
             }
         }
-        let per_call =
-            |total: Duration| total.as_secs_f64() * 1e6 / CALLS as f64;
+        let per_call = |total: Duration| total.as_secs_f64() * 1e6 / CALLS as f64;
         let gate = per_call(median(through).saturating_sub(median(noop)));
         let native = per_call(median(native));
         let ratio = gate / native;
@@ -187,4 +192,3 @@ async fn gate_overhead(results: &mut Results) {
         Value::Object(data),
     );
 }
-

@@ -1,24 +1,16 @@
 //! g.: organization scale on the local backend, end to end through `xacct run`.
 
-use std::io::{Read, Write};
-use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use serde_json::json;
 
-use crate::common;
+use crate::common::{World, full_grants};
 use crate::measure::*;
 
 /// g. 1,000 and 10,000 accounts on the local backend, end to end through `xacct run` as
 /// a process (config, plan, fan-out, report, audit log, out-dir): each account's
 /// invocation lists its bucket and reads a 1 KiB object.
-fn org_scale_local(results: &mut Results) {
+pub(crate) fn org_scale_local(results: &mut Results) {
     let mut measured = Vec::new();
     for accounts in [1_000u64, 10_000] {
         let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(&["bench"]));
@@ -92,4 +84,3 @@ fn org_scale_local(results: &mut Results) {
         }),
     );
 }
-

@@ -1,21 +1,22 @@
 //! c.: large objects through a plugin against native reads and writes.
 
 use std::io::{Read, Write};
-use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
+use crate::classic::*;
 use crate::common;
+use crate::common::World;
+use crate::common::moto::{self, Moto, ROLE, Target};
 use crate::measure::*;
+use xacct::pipeline::RunRequest;
+use xacct::plan::Mode;
 
-async fn through_plugin(world: &World, input: Value, size: u64) -> (Duration, f64) {
+/// Streams `size` bytes through the bench plugin: the time it took and the host's peak RSS.
+pub(crate) async fn through_plugin(world: &World, input: Value, size: u64) -> (Duration, f64) {
     let request = RunRequest::new("bench", &input.to_string(), Mode::AllAccounts);
     reset_peak_rss();
     let started = Instant::now();
@@ -27,7 +28,7 @@ async fn through_plugin(world: &World, input: Value, size: u64) -> (Duration, f6
 }
 
 /// c. A large object through a plugin capped at 64 MiB vs native, on moto and locally.
-async fn streaming(results: &mut Results) {
+pub(crate) async fn streaming(results: &mut Results) {
     let mib: u64 = std::env::var("XACCT_BENCH_STREAM_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -241,4 +242,3 @@ async fn streaming(results: &mut Results) {
         json!({"mib": mib, "plain_copy_s": copy.as_secs_f64(), "plugin_copy_s": plugin_copy.as_secs_f64(), "copy_ratio": copy_ratio, "plain_read_s": native_read.as_secs_f64(), "plugin_read_s": plugin_read.as_secs_f64(), "plain_write_s": native_write.as_secs_f64(), "plugin_write_s": plugin_write.as_secs_f64(), "read_ratio": read_ratio, "write_ratio": write_ratio, "peak_rss_mib": peak}),
     );
 }
-

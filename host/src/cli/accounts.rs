@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use xacct_core::report::text::inert;
 
-use super::UsageError;
 use super::args::{AccountsArgs, AccountsOutput};
+use super::error::UsageError;
 use super::load::{load_config_file, with_home_region};
 use super::rows::AccountRow;
 use crate::pipeline::connect;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use xacct_aws::SessionSpec;
 use xacct_core::report::text::inert;
 
-use super::UsageError;
 use super::args::{CheckArgs, Output};
+use super::error::UsageError;
 use super::load::{aws_provider, load_config_file, warn_of_missing_plugins, with_home_region};
 use super::rows::CheckRow;
 use super::run::validate_selection;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use xacct_aws::iam::{documents, principal_of_caller};
 
-use super::UsageError;
 use super::args::ConfigFile;
+use super::error::UsageError;
 use super::load::{aws_provider, load_config_file, with_home_region};
 
 pub async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {

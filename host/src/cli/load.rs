@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use xacct_aws::AwsProvider;
-use xacct_aws::region::resolve_home_region;
+use xacct_aws::home_region::resolve_home_region;
 use xacct_core::report::text::inert;
 
-use super::UsageError;
 use super::args::{ConfigArgs, ConfigFile};
+use super::error::UsageError;
 use crate::config::{Backend, Config, ConfigError, locate};
 use crate::pipeline::{Service, connect};
 
@@ -50,10 +50,7 @@ pub fn load_config_file(args: &ConfigFile) -> Result<Config, UsageError> {
 
 /// The config with its home region resolved the AWS way (config, `--region`, the SDK's
 /// chain), for the commands that talk to AWS.
-pub async fn with_home_region(
-    mut config: Config,
-    args: &ConfigFile,
-) -> Result<Config, UsageError> {
+pub async fn with_home_region(mut config: Config, args: &ConfigFile) -> Result<Config, UsageError> {
     resolve_home_region(&mut config.core, &mut config.aws, args.region.as_deref()).await?;
     Ok(config)
 }

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use xacct_core::config::is_plugin_name;
 
-use super::UsageError;
 pub use super::args::Language;
 use super::args::NewArgs;
+use super::error::UsageError;
 
 /// What to create.
 #[derive(Debug, Clone)]

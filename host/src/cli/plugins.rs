@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use xacct_core::report::text::inert;
 use xacct_core::sandbox::{LoadOptions, Sandbox, plugin_files};
 
-use super::UsageError;
 use super::args::ConfigArgs;
+use super::error::UsageError;
 use super::load::{load_config, warn_of_missing_plugins};
 
 pub fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {

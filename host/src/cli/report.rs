@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use xacct_core::shard::{all_ok, merge};
 
-use super::UsageError;
+use super::error::UsageError;
 use super::load::read_report;
 use crate::terminal::Stderr;
 

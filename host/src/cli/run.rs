@@ -18,8 +18,8 @@ use xacct_core::report::{ALL_ACCOUNTS, Report};
 use xacct_core::sandbox::{LoadOptions, Sandbox};
 use xacct_core::shard::{Shard, failed_accounts as failed};
 
-use super::UsageError;
 use super::args::{Output, RunArgs, SelectionArgs};
+use super::error::UsageError;
 use super::load::{load_config, read_report, warn_of_missing_plugins, with_home_region};
 use super::rows::PlanDocument;
 use crate::config::Config;
@@ -193,30 +193,29 @@ fn failed_accounts(
 
 /// The selection of `args`, every name it holds checked against the config.
 pub fn validate_selection(args: SelectionArgs, config: &Config) -> Result<Selection, UsageError> {
-        let selection = Selection {
-            accounts: args.accounts,
-            tags: args.tags,
-            exclude: args.exclude,
-        };
-        selection
-            .validate(config)
-            .map_err(|problem| anyhow::anyhow!("--account/--exclude: {problem}"))?;
-        let matcher = selection.matcher();
-        if selection != Selection::default() && !config.accounts.iter().any(|a| matcher.selects(a))
-        {
-            let flags: Vec<String> = (selection.accounts.iter().map(|a| format!("--account {a}")))
-                .chain(selection.tags.iter().map(|(k, v)| format!("--tag {k}={v}")))
-                .chain(selection.exclude.iter().map(|a| format!("--exclude {a}")))
-                .collect();
-            return Err(UsageError(anyhow::anyhow!(
-                "{} together match no account in {} (tags in use: {}); fix: check the tag's key and value, or drop a flag",
-                inert(&flags.join(" ")),
-                config.path.display(),
-                inert(&tags_in_use(&config.accounts))
-            )));
-        }
-        Ok(selection)
+    let selection = Selection {
+        accounts: args.accounts,
+        tags: args.tags,
+        exclude: args.exclude,
+    };
+    selection
+        .validate(config)
+        .map_err(|problem| anyhow::anyhow!("--account/--exclude: {problem}"))?;
+    let matcher = selection.matcher();
+    if selection != Selection::default() && !config.accounts.iter().any(|a| matcher.selects(a)) {
+        let flags: Vec<String> = (selection.accounts.iter().map(|a| format!("--account {a}")))
+            .chain(selection.tags.iter().map(|(k, v)| format!("--tag {k}={v}")))
+            .chain(selection.exclude.iter().map(|a| format!("--exclude {a}")))
+            .collect();
+        return Err(UsageError(anyhow::anyhow!(
+            "{} together match no account in {} (tags in use: {}); fix: check the tag's key and value, or drop a flag",
+            inert(&flags.join(" ")),
+            config.path.display(),
+            inert(&tags_in_use(&config.accounts))
+        )));
     }
+    Ok(selection)
+}
 
 /// `DIR/<plugin>/<account>/result.json` and `plugin.log` per entry, owner-only. `DIR`
 /// itself is created owner-only if missing, and left as it is if not (it may be shared,
@@ -264,7 +263,11 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
     }
     let grant = serde_json::to_string(&document.grant)?;
     writeln!(stdout, "grant: {}", inert(&grant))?;
-    writeln!(stdout, "limits: {}", serde_json::to_string(&document.limits)?)?;
+    writeln!(
+        stdout,
+        "limits: {}",
+        serde_json::to_string(&document.limits)?
+    )?;
     for account in &plan.accounts {
         let tags: Vec<String> = account
             .tags
@@ -282,4 +285,3 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
     }
     Ok(())
 }
-

@@ -45,10 +45,7 @@ impl Stop {
                 "{name}: stopping: no new invocation starts, running ones are cancelled and their uploads aborted; the report follows (signal again to exit at once)"
             );
             let (name, code) = next().await;
-            let _ = writeln!(
-                Stderr,
-                "{name} again: exiting at once, without a report"
-            );
+            let _ = writeln!(Stderr, "{name} again: exiting at once, without a report");
             std::process::exit(i32::from(code));
         });
         Ok(Stop { code })

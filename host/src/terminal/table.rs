@@ -323,7 +323,6 @@ fn elide(text: &str, max: usize) -> String {
     short
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

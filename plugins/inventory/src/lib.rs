@@ -1,6 +1,10 @@
 //! Per account: each bucket's object count and total bytes, paging through listings of
 //! any size.
 
+// The component ABI glue wit-bindgen generates is `unsafe` FFI; the workspace denies
+// `unsafe` everywhere else.
+#![allow(unsafe_code)]
+
 use serde::{Deserialize, Serialize};
 use xacct_guest::{Plugin, Result, export_plugin};
 

@@ -6,6 +6,10 @@
 //! "prod", "bucket": "archive"}, "prefix": "2024/"}`; accounts by id or alias; an optional
 //! `"target_prefix"` replaces `prefix` in the copied keys.
 
+// The component ABI glue wit-bindgen generates is `unsafe` FFI; the workspace denies
+// `unsafe` everywhere else.
+#![allow(unsafe_code)]
+
 use serde::{Deserialize, Serialize};
 use xacct_guest::{Plugin, PutOptions, Result, export_plugin, find_account};
 

@@ -20,7 +20,7 @@ use xacct_core::config::accounts::is_account_id;
 use xacct_core::config::file::{ConfigError, Document};
 use xacct_core::config::{Config as CoreConfig, Extension, GrantRefusal};
 
-use crate::iam::session_policy;
+use crate::policy::session_policy;
 use crate::region::is_region_code;
 
 /// The largest inline session policy STS accepts (packed, as sent).
@@ -39,7 +39,7 @@ const DEFAULT_ORGANIZATION_ROLE: &str = "OrganizationAccountAccessRole";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsConfig {
     /// The home region; the default region of every account. `None` until resolved from
-    /// `--region` or the SDK's chain ([`crate::region::resolve_home_region`]).
+    /// `--region` or the SDK's chain ([`crate::home_region::resolve_home_region`]).
     pub region: Option<String>,
     /// Tag each session with `xacct-plugin` and `xacct-sha256` (needs `sts:TagSession`
     /// in every role's trust policy).
@@ -363,7 +363,8 @@ fn read_aws(document: &Document<'_>, raw: RawAws) -> Result<AwsConfig, ConfigErr
         ));
     }
     if let Some(principal) = &raw.home_principal
-        && parse_arn(principal.get_ref()).is_none_or(|arn| arn.service != "iam" && arn.service != "sts")
+        && parse_arn(principal.get_ref())
+            .is_none_or(|arn| arn.service != "iam" && arn.service != "sts")
     {
         return Err(document.invalid(
             principal.span(),
@@ -717,7 +718,10 @@ role = "arn:aws:iam::222222222222:role/ops/xacct"
         let rules: Vec<String> = (0..40)
             .map(|i| format!("{{ buckets = \"bucket-number-{i}\", prefix = \"some/prefix/\", actions = [\"read\", \"list\"] }}"))
             .collect();
-        let grant = format!("[plugin.big]\naccounts = [\"*\"]\ns3 = [{}]\n", rules.join(", "));
+        let grant = format!(
+            "[plugin.big]\naccounts = [\"*\"]\ns3 = [{}]\n",
+            rules.join(", ")
+        );
         let err = invalid(&format!("{AWS}\n{grant}"));
         assert_eq!(err.key, "plugin.big.s3");
         assert!(err.problem.contains("AWS accepts 2048"), "{}", err.problem);

@@ -138,7 +138,6 @@ impl ProvideCredentials for Shared {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

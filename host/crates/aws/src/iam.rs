@@ -1,11 +1,5 @@
-//! IAM documents, generated from the config so that what IAM allows is exactly what is
-//! configured:
-//!
-//! - the **session policy** each account's role is assumed with ([`session_policy`]):
-//!   the plugin's grant as IAM statements, pinned to buckets the account owns, so that
-//!   IAM enforces the grant a second time, whatever the role allows;
-//!
-//! and the documents an operator creates so that xacct can work (`xacct iam`):
+//! The IAM documents an operator creates so that xacct can work (`xacct iam`),
+//! generated from the config so that what is granted is exactly what is configured:
 //!
 //! - the home identity's policy: `sts:AssumeRole` on exactly the configured role ARNs,
 //!   with `sts:TagSession` when sessions are tagged (`session_tags`) and
@@ -15,103 +9,10 @@
 //!   policy covering the grant of every plugin that may run in that account.
 
 use serde_json::{Value, json};
-use xacct_core::capability::grant::Grant;
-use xacct_core::capability::s3::actions::{Action, On};
-use xacct_core::capability::s3::rules::S3Rule;
 use xacct_core::config::Config as CoreConfig;
 
 use crate::config::AwsSettings;
-
-/// The IAM statements equivalent to `grant`'s S3 rules, from the action table: one per
-/// account- or listing-level IAM action, one per rule for its object-level ones. With
-/// `resource_account`, each bucket and object statement holds only for resources that
-/// account owns.
-fn statements(grant: &Grant, resource_account: Option<&str>) -> Vec<Value> {
-    // Bucket names are global: without this condition a session could reach a
-    // bucket of another account whose bucket policy lets it in.
-    let pin = |statement: &mut Value| {
-        if let Some(account) = resource_account {
-            statement["Condition"]["StringEquals"] = json!({"s3:ResourceAccount": account});
-        }
-    };
-    let rules = &grant.s3.rules;
-    let mut statements = Vec::new();
-    for action in iam_actions(rules.iter().flat_map(|rule| &rule.actions), On::Account) {
-        statements.push(json!({"Effect": "Allow", "Action": action, "Resource": "*"}));
-    }
-    for rule in rules {
-        for action in iam_actions(&rule.actions, On::Listing) {
-            let mut statement =
-                json!({"Effect": "Allow", "Action": action, "Resource": bucket_arn(rule)});
-            if !rule.prefix.is_empty() {
-                statement["Condition"] =
-                    json!({"StringLike": {"s3:prefix": [format!("{}*", rule.prefix)]}});
-            }
-            pin(&mut statement);
-            statements.push(statement);
-        }
-        let object_actions = iam_actions(&rule.actions, On::Object);
-        if !object_actions.is_empty() {
-            let mut statement = json!({"Effect": "Allow", "Action": object_actions, "Resource": objects_arn(rule)});
-            pin(&mut statement);
-            statements.push(statement);
-        }
-    }
-    statements
-}
-
-/// The IAM actions the operations of `actions` need on `on`, each once, in the action
-/// table's order.
-fn iam_actions<'a>(actions: impl IntoIterator<Item = &'a Action>, on: On) -> Vec<&'static str> {
-    let mut granted: Vec<Action> = actions.into_iter().copied().collect();
-    granted.sort_unstable();
-    granted.dedup();
-    let mut iam = Vec::new();
-    for action in granted {
-        for operation in action.operations().filter(|op| op.on == on) {
-            for name in operation.iam {
-                if !iam.contains(name) {
-                    iam.push(*name);
-                }
-            }
-        }
-    }
-    iam
-}
-
-fn bucket_arn(rule: &S3Rule) -> String {
-    format!("arn:aws:s3:::{}", rule.buckets)
-}
-
-fn objects_arn(rule: &S3Rule) -> String {
-    format!("arn:aws:s3:::{}/{}*", rule.buckets, rule.prefix)
-}
-
-/// The inline session policy the plugin's role in `account` is assumed with: IAM then
-/// bounds the session to the grant, and to buckets `account` owns, whatever the role
-/// itself allows.
-pub fn session_policy(grant: &Grant, account: &str) -> Value {
-    policy(statements(grant, Some(account)))
-}
-
-/// The smallest permission policy a target role needs for every grant covering it.
-pub fn permission_policy<'a>(grants: impl IntoIterator<Item = &'a Grant>) -> Value {
-    let mut all: Vec<Value> = Vec::new();
-    for statement in grants.into_iter().flat_map(|grant| statements(grant, None)) {
-        if !all.contains(&statement) {
-            all.push(statement);
-        }
-    }
-    policy(all)
-}
-
-fn policy(statements: Vec<Value>) -> Value {
-    if statements.is_empty() {
-        // An empty statement list is not a valid policy; this one allows nothing.
-        return json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]});
-    }
-    json!({"Version": "2012-10-17", "Statement": statements})
-}
+use crate::policy::permission_policy;
 
 /// What the home identity does to a role with the config's options: assume it, and tag
 /// the session or set its source identity if configured.
@@ -136,7 +37,10 @@ pub fn documents(config: &CoreConfig, settings: &AwsSettings, home_principal: &s
         .iter()
         .filter_map(|account| Some((account, settings.role_of(&account.id)?)))
         .collect();
-    let mut role_arns: Vec<&str> = roles_of.iter().map(|(_, role)| role.role_arn.as_str()).collect();
+    let mut role_arns: Vec<&str> = roles_of
+        .iter()
+        .map(|(_, role)| role.role_arn.as_str())
+        .collect();
     role_arns.sort_unstable();
     role_arns.dedup();
     let roles: Vec<Value> = roles_of
@@ -208,26 +112,6 @@ mod tests {
         let mut config = CoreConfig::read(&mut document, &sections).unwrap();
         let settings = sections.finish(&document, &mut config).unwrap();
         (config, settings)
-    }
-
-    /// A grant of `rules` (bucket glob, prefix, actions), as a config writes it.
-    fn grant(rules: &[(&str, &str, &[&str])]) -> Grant {
-        let rules: Vec<String> = rules
-            .iter()
-            .map(|(buckets, prefix, actions)| {
-                let actions: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
-                format!(
-                    "{{ buckets = {buckets:?}, prefix = {prefix:?}, actions = [{}] }}",
-                    actions.join(", ")
-                )
-            })
-            .collect();
-        let text = format!(
-            "[plugin.test]\naccounts = [\"*\"]\ns3 = [{}]\n",
-            rules.join(", ")
-        );
-        let (config, _) = parse(&text);
-        config.grant_for("test").unwrap().clone()
     }
 
     #[test]
@@ -315,46 +199,6 @@ s3 = [{ buckets = "reports", prefix = "2024/", actions = ["read"] }]
         assert_eq!(
             principal_of_caller("arn:aws:iam::111111111111:user/ci"),
             "arn:aws:iam::111111111111:user/ci"
-        );
-    }
-
-    #[test]
-    fn the_session_policy_mirrors_the_grant() {
-        let g = grant(&[
-            ("reports-*", "2024/", &["list", "read"]),
-            ("drop", "", &["write", "delete"]),
-        ]);
-        let own = json!({"s3:ResourceAccount": "111111111111"});
-        assert_eq!(
-            session_policy(&g, "111111111111"),
-            json!({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
-                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::reports-*",
-                 "Condition": {"StringLike": {"s3:prefix": ["2024/*"]}, "StringEquals": own}},
-                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::reports-*/2024/*",
-                 "Condition": {"StringEquals": own}},
-                {"Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
-                 "Resource": "arn:aws:s3:::drop/*", "Condition": {"StringEquals": own}},
-            ]})
-        );
-        assert_eq!(
-            session_policy(&Grant::none("test"), "111111111111"),
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]})
-        );
-    }
-
-    #[test]
-    fn the_permission_policy_is_the_union_of_grants() {
-        let a = grant(&[("b", "x/", &["read"])]);
-        let b = grant(&[("b", "x/", &["read"]), ("c", "", &["tag"])]);
-        let policy = permission_policy([&a, &b]);
-        assert_eq!(
-            policy["Statement"],
-            json!([
-                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/x/*"},
-                {"Effect": "Allow", "Action": ["s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"],
-                 "Resource": "arn:aws:s3:::c/*"},
-            ])
         );
     }
 }

@@ -1,24 +1,27 @@
 //! xacct's AWS provider: everything AWS, in one crate, built on `xacct-core`'s seams.
 //!
 //! - the config's AWS sections ([`config`]: `[aws]`, `[organization]`, an account's
-//!   role), with ARNs and region codes ([`region`]);
+//!   role), with ARNs and region codes ([`region`]) and the home region
+//!   ([`home_region`]);
 //! - the home identity and the sessions it opens ([`session`], assumed credentials
 //!   cached in [`credentials`]): the pipeline's **credentials** stage;
 //! - the S3 backend ([`s3`]) on those sessions, every request pinned to its account
 //!   ([`pin`]), what AWS's faults cost ([`stats`]);
 //! - the provider the core's pipeline runs on ([`provider`]), with accounts listed from
 //!   AWS Organizations ([`organizations`]);
-//! - error mapping for plugins and for operators ([`error`]), and the IAM documents —
-//!   session policies and what an operator creates ([`iam`]).
+//! - error mapping for plugins and for operators ([`error`]), session policies
+//!   ([`policy`]) and the IAM documents an operator creates ([`iam`]).
 //!
 //! Nothing here knows of plugins beyond the grant a session is bounded by.
 
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod home_region;
 pub mod iam;
 pub mod organizations;
 pub mod pin;
+pub mod policy;
 pub mod provider;
 pub mod region;
 pub mod s3;

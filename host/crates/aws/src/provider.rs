@@ -31,7 +31,7 @@ pub struct DiscoveryError(pub AwsError);
 
 impl AwsProvider {
     /// Connects the home identity of `aws` (its region resolved:
-    /// [`crate::region::resolve_home_region`]) for the accounts of `core` and `settings`;
+    /// [`crate::home_region::resolve_home_region`]) for the accounts of `core` and `settings`;
     /// `home_credentials` replaces the standard credential chain (for embedding).
     pub async fn connect(
         aws: &AwsConfig,

@@ -18,17 +18,14 @@
 
 mod put;
 mod resume;
+mod send;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tagging};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::date_time::DateTime;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use xacct_core::bindings::s3::{
     Bucket, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta, ObjectSummary, PutOptions,
     PutResult, Tag,
@@ -39,10 +36,11 @@ use xacct_core::capability::s3::names::{BucketName, ObjectKey};
 use xacct_core::capability::s3::upload::PutBody;
 use xacct_core::provider::OrphanedUpload;
 
-use crate::error::{AwsError, Service, classify, credentials_rejected, s3_error};
-use crate::region::redirected_to;
+use crate::error::{AwsError, Service, classify};
 use crate::session::{Session, SessionSpec, Sessions};
+use put::{Target, put};
 use resume::ResumingBody;
+use send::on_bucket;
 
 /// What an open GetObject body may hold on the host before the guest reads it: the HTTP
 /// client's read buffer (hyper's grows to about 400 KiB) and the stream's decoding.
@@ -92,57 +90,12 @@ impl AwsBackend {
         self.resolve(&account.id).map_err(|err| err.for_guest())
     }
 
-    fn orphaned(&self, upload: OrphanedUpload) {
-        self.orphans
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(upload);
-    }
-
     /// Multipart uploads left open because S3 refused their abort.
     pub fn orphaned_uploads(&self) -> Vec<OrphanedUpload> {
         self.orphans
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-
-    /// Sends a request on `bucket` (or on no bucket) through the session's client of the
-    /// bucket's region. When S3 answers that the bucket is elsewhere, remembers where and
-    /// sends it there; when it declares the credentials expired, assumes the role again
-    /// and sends it once more.
-    async fn on_bucket<T, E, F, Fut>(
-        &self,
-        session: &Session,
-        bucket: Option<&str>,
-        what: &str,
-        send: F,
-    ) -> Result<T, S3Error>
-    where
-        F: Fn(aws_sdk_s3::Client) -> Fut,
-        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let (mut redirected, mut refreshed) = (false, false);
-        loop {
-            let started = Instant::now();
-            let err = match send(session.s3(bucket)).await {
-                Ok(output) => return Ok(output),
-                Err(err) => err,
-            };
-            if let (Some(bucket), Some(region)) = (bucket, redirected_to(&err))
-                && !redirected
-                && session.bucket_region(bucket).as_ref() != Some(&region)
-            {
-                session.learn_bucket_region(bucket, &region);
-                redirected = true;
-            } else if credentials_rejected(&err) && !refreshed {
-                session.credentials_rejected(started);
-                refreshed = true;
-            } else {
-                return Err(s3_error(&err, what));
-            }
-        }
     }
 }
 
@@ -193,9 +146,7 @@ impl Backend for AwsBackend {
     async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error> {
         let what = "ListBuckets";
         let session = self.session(account)?;
-        let output = self
-            .on_bucket(&session, None, what, |s3| s3.list_buckets().send())
-            .await?;
+        let output = on_bucket(&session, None, what, |s3| s3.list_buckets().send()).await?;
         let mut buckets: Vec<Bucket> = output
             .buckets()
             .iter()
@@ -226,18 +177,17 @@ impl Backend for AwsBackend {
             return Ok(empty_page());
         };
         let session = self.session(account)?;
-        let output = self
-            .on_bucket(&session, Some(bucket), &what, |s3| {
-                s3.list_objects_v2()
-                    .bucket(bucket)
-                    .set_prefix(request.prefix.clone())
-                    .set_delimiter(request.delimiter().map(str::to_owned))
-                    .max_keys(max_keys as i32)
-                    .set_continuation_token(request.continuation_token.clone())
-                    .set_start_after(request.start_after.clone())
-                    .send()
-            })
-            .await?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.list_objects_v2()
+                .bucket(bucket)
+                .set_prefix(request.prefix.clone())
+                .set_delimiter(request.delimiter().map(str::to_owned))
+                .max_keys(max_keys as i32)
+                .set_continuation_token(request.continuation_token.clone())
+                .set_start_after(request.start_after.clone())
+                .send()
+        })
+        .await?;
         Ok(ListObjectsPage {
             objects: output
                 .contents()
@@ -273,11 +223,10 @@ impl Backend for AwsBackend {
         let (bucket, key) = (bucket.as_str(), key.as_str());
         let what = format!("HeadObject {bucket}/{key}");
         let session = self.session(account)?;
-        let output = self
-            .on_bucket(&session, Some(bucket), &what, |s3| {
-                s3.head_object().bucket(bucket).key(key).send()
-            })
-            .await?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.head_object().bucket(bucket).key(key).send()
+        })
+        .await?;
         Ok(ObjectMeta {
             size: size(output.content_length()),
             etag: output.e_tag().unwrap_or_default().to_owned(),
@@ -301,15 +250,14 @@ impl Backend for AwsBackend {
             None => format!("bytes={}-", r.first),
         });
         let session = self.session(account)?;
-        let output = self
-            .on_bucket(&session, Some(bucket), &what, |s3| {
-                s3.get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .set_range(header.clone())
-                    .send()
-            })
-            .await?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.get_object()
+                .bucket(bucket)
+                .key(key)
+                .set_range(header.clone())
+                .send()
+        })
+        .await?;
         let content_length = size(output.content_length());
         let meta = ObjectMeta {
             size: total_from_content_range(output.content_range()).unwrap_or(content_length),
@@ -344,13 +292,20 @@ impl Backend for AwsBackend {
         body: PutBody,
     ) -> Result<PutResult, S3Error> {
         let session = self.session(account)?;
-        let target = put::Target {
+        let target = Target {
             session: &session,
             account: &account.id,
             bucket,
             key,
         };
-        self.put(target, options, body).await
+        let (result, orphan) = put(target, options, body).await;
+        if let Some(orphan) = orphan {
+            self.orphans
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(orphan);
+        }
+        result
     }
 
     async fn delete_object(
@@ -362,7 +317,7 @@ impl Backend for AwsBackend {
         let (bucket, key) = (bucket.as_str(), key.as_str());
         let what = format!("DeleteObject {bucket}/{key}");
         let session = self.session(account)?;
-        self.on_bucket(&session, Some(bucket), &what, |s3| {
+        on_bucket(&session, Some(bucket), &what, |s3| {
             s3.delete_object().bucket(bucket).key(key).send()
         })
         .await?;
@@ -398,14 +353,13 @@ impl Backend for AwsBackend {
             .build()
             .map_err(|_| build_error(&what))?;
         let session = self.session(account)?;
-        let output = self
-            .on_bucket(&session, Some(bucket), &what, |s3| {
-                s3.delete_objects()
-                    .bucket(bucket)
-                    .delete(delete.clone())
-                    .send()
-            })
-            .await?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.delete_objects()
+                .bucket(bucket)
+                .delete(delete.clone())
+                .send()
+        })
+        .await?;
         result.deleted.extend(
             output
                 .deleted()
@@ -435,20 +389,19 @@ impl Backend for AwsBackend {
             format!("CopyObject {source_bucket}/{source_key} to {target_bucket}/{target_key}");
         let session = self.session(account)?;
         // A copy is sent to the target's region; the source may be in any region.
-        let output = self
-            .on_bucket(&session, Some(target_bucket), &what, |s3| {
-                s3.copy_object()
-                    .copy_source(copy_source(source_bucket, source_key))
-                    // The version whose size was budgeted, or nothing (412 if it changed).
-                    .copy_source_if_match(&source.etag)
-                    .bucket(target_bucket)
-                    .key(target_key)
-                    // Tags stay behind, as on the local backend: copying them would need
-                    // tagging permissions a `read` + `write` grant does not give.
-                    .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
-                    .send()
-            })
-            .await?;
+        let output = on_bucket(&session, Some(target_bucket), &what, |s3| {
+            s3.copy_object()
+                .copy_source(copy_source(source_bucket, source_key))
+                // The version whose size was budgeted, or nothing (412 if it changed).
+                .copy_source_if_match(&source.etag)
+                .bucket(target_bucket)
+                .key(target_key)
+                // Tags stay behind, as on the local backend: copying them would need
+                // tagging permissions a `read` + `write` grant does not give.
+                .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
+                .send()
+        })
+        .await?;
         let etag = output
             .copy_object_result()
             .and_then(|r| r.e_tag())
@@ -469,11 +422,10 @@ impl Backend for AwsBackend {
         let (bucket, key) = (bucket.as_str(), key.as_str());
         let what = format!("GetObjectTagging {bucket}/{key}");
         let session = self.session(account)?;
-        let output = self
-            .on_bucket(&session, Some(bucket), &what, |s3| {
-                s3.get_object_tagging().bucket(bucket).key(key).send()
-            })
-            .await?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.get_object_tagging().bucket(bucket).key(key).send()
+        })
+        .await?;
         Ok(output
             .tag_set()
             .iter()
@@ -497,7 +449,7 @@ impl Backend for AwsBackend {
             // The same outcome as an empty tag set, which some S3-compatible servers
             // cannot parse.
             let what = format!("DeleteObjectTagging {bucket}/{key}");
-            self.on_bucket(&session, Some(bucket), &what, |s3| {
+            on_bucket(&session, Some(bucket), &what, |s3| {
                 s3.delete_object_tagging().bucket(bucket).key(key).send()
             })
             .await?;
@@ -518,7 +470,7 @@ impl Backend for AwsBackend {
             .set_tag_set(Some(tag_set))
             .build()
             .map_err(|_| build_error(&what))?;
-        self.on_bucket(&session, Some(bucket), &what, |s3| {
+        on_bucket(&session, Some(bucket), &what, |s3| {
             s3.put_object_tagging()
                 .bucket(bucket)
                 .key(key)

@@ -31,8 +31,8 @@ use xacct_core::provider::{CallStats, RunIdentity};
 use crate::config::{AccountRole, AwsConfig, OrganizationConfig, RetryMode, SourceIdentity};
 use crate::credentials::{AssumeRole, CachedCredentials, Shared};
 use crate::error::{AwsError, Service};
-use crate::iam::session_policy;
 use crate::pin::PinnedToAccount;
+use crate::policy::session_policy;
 use crate::stats::{AttemptCounter, Counters};
 
 /// AssumeRole calls in flight at once, for the whole process: at a concurrency of 64
@@ -164,7 +164,7 @@ pub struct HomeIdentityError(pub AwsError);
 impl Sessions {
     /// Loads the home identity and checks it with STS. `home_credentials` replaces the
     /// standard chain (for embedding xacct); `None` uses env, profile, SSO, web identity,
-    /// ECS or IMDS. `aws.region` must be resolved (see [`crate::region`]).
+    /// ECS or IMDS. `aws.region` must be resolved (see [`crate::home_region`]).
     pub async fn connect(
         aws: &AwsConfig,
         accounts: Vec<Target>,

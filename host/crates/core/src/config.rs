@@ -217,7 +217,10 @@ impl Config {
 
     /// Reads the core's sections of `document`, whose provider sections have been taken
     /// out, and refuses whatever else it holds.
-    pub fn read(document: &mut Document<'_>, extension: &dyn Extension) -> Result<Config, ConfigError> {
+    pub fn read(
+        document: &mut Document<'_>,
+        extension: &dyn Extension,
+    ) -> Result<Config, ConfigError> {
         let raw: RawConfig = document.finish()?;
         let document = &*document;
         let concurrency = match raw.concurrency {
@@ -264,7 +267,12 @@ impl Config {
                     "name the section after the plugin's file without .wasm (letters, digits, '-', '_')",
                 ));
             }
-            let limits = read_limits(document, plugin.limits, default_limits, &format!("{key}.limits"))?;
+            let limits = read_limits(
+                document,
+                plugin.limits,
+                default_limits,
+                &format!("{key}.limits"),
+            )?;
             let raw_grant = RawGrant {
                 accounts: plugin.accounts,
                 s3: plugin.s3,
@@ -424,7 +432,10 @@ region = "eu-west-1"
             32 << 20,
             "plugin limits inherit the defaults"
         );
-        assert_eq!(config.limits_for("other").guest.time, Duration::from_secs(60));
+        assert_eq!(
+            config.limits_for("other").guest.time,
+            Duration::from_secs(60)
+        );
         let grant = config.grant_for("hello").unwrap();
         assert!(grant.covers(&config.accounts[0]));
         assert!(!grant.covers(&config.accounts[1]));

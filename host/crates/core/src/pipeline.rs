@@ -89,7 +89,9 @@ pub fn local_provider(config: &Config) -> Result<BackendProvider, RunError> {
             root: config.local_root.clone(),
         });
     }
-    Ok(BackendProvider(Arc::new(LocalBackend::new(&config.local_root))))
+    Ok(BackendProvider(Arc::new(LocalBackend::new(
+        &config.local_root,
+    ))))
 }
 
 /// Adds the accounts `provider` lists to `config` — once per run, before anything is

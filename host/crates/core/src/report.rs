@@ -219,7 +219,6 @@ mod tests {
         assert_eq!(json["entries"][1]["error"]["kind"], "time-limit");
         assert_eq!(json["entries"][1]["duration_ms"], 7);
         assert!(json["entries"][1].get("output").is_none());
-
     }
 
     /// What a hostile plugin returns: OSC 52 (set the clipboard), CSI (clear the screen),

@@ -8,6 +8,10 @@
 //! - `calls`: `n` HeadObject calls on `bucket`/`key` (`op: "head"`), or `n` one-key
 //!   ListObjectsV2 pages of `bucket` (`op: "list"`): the cost of a call through the host.
 
+// The component ABI glue wit-bindgen generates is `unsafe` FFI; the workspace denies
+// `unsafe` everywhere else.
+#![allow(unsafe_code)]
+
 use std::io::{Read, Write};
 
 use serde::Deserialize;

@@ -11,6 +11,10 @@
 //! `written` in bucket `bkt`, then loop). `bucket` replaces `bkt`; `"*"` is the account's
 //! first bucket.
 
+// The component ABI glue wit-bindgen generates is `unsafe` FFI; the workspace denies
+// `unsafe` everywhere else.
+#![allow(unsafe_code)]
+
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
 use xacct_guest::{Plugin, Result, export_plugin};

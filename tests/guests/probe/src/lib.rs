@@ -1,6 +1,10 @@
 //! Test-only plugin that probes its sandbox: environment, arguments, files, sockets.
 //! It reports what it could see; the host must have given it nothing.
 
+// The component ABI glue wit-bindgen generates is `unsafe` FFI; the workspace denies
+// `unsafe` everywhere else.
+#![allow(unsafe_code)]
+
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
 use xacct_guest::{Plugin, Result, export_plugin};

@@ -5,6 +5,10 @@
 //! Input: `{"steps": [{"op": "put", "bucket": "b", "key": "k", "body": "text"}, ...]}`.
 //! Each step may name an `account` (id or alias); the default is the first in scope.
 
+// The component ABI glue wit-bindgen generates is `unsafe` FFI; the workspace denies
+// `unsafe` everywhere else.
+#![allow(unsafe_code)]
+
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
 use xacct_guest::{

@@ -16,7 +16,7 @@ use xacct_core::capability::s3::names::{BucketName, ObjectKey};
 use xacct_core::capability::s3::upload::{PutBody, aborted};
 use xacct_core::provider::OrphanedUpload;
 
-use super::AwsBackend;
+use super::send::on_bucket;
 use crate::session::Session;
 
 /// Bodies up to this size are one PutObject; larger ones are multipart uploads whose
@@ -50,173 +50,165 @@ pub(super) struct Target<'a> {
     pub(super) key: &'a ObjectKey,
 }
 
-impl AwsBackend {
-    /// Streams `body` to `target` once the guest commits it.
-    pub(super) async fn put(
-        &self,
-        target: Target<'_>,
-        options: PutOptions,
-        mut body: PutBody,
-    ) -> Result<PutResult, S3Error> {
-        let (bucket, key) = (target.bucket.as_str(), target.key.as_str());
-        let session = target.session;
-        let metadata: HashMap<String, String> = options.metadata.into_iter().collect();
-        let what = format!("PutObject {bucket}/{key}");
-        let mut buffer = BytesMut::new();
-        // The host memory `buffer` holds, given back part by part as parts are sent.
-        let mut held: Option<Lease> = None;
-        let mut total: u64 = 0;
-        let mut multipart: Option<Multipart> = None;
-        let outcome: Result<PutResult, S3Error> = async {
-            while let Some(chunk) = body.next_chunk().await {
-                total += chunk.bytes.len() as u64;
-                buffer.extend_from_slice(&chunk.bytes);
-                match &mut held {
-                    Some(held) => held.absorb(chunk.lease),
-                    None => held = Some(chunk.lease),
-                }
-                loop {
-                    let size = part_size(multipart.as_ref().map_or(0, |m| m.parts.len()));
-                    if buffer.len() < size {
-                        break;
-                    }
-                    let part = buffer.split_to(size).freeze();
-                    let _part_held = held.as_mut().map(|held| held.split(size as u64));
-                    if multipart.is_none() {
-                        let created = self
-                            .on_bucket(session, Some(bucket), &what, |s3| {
-                                s3.create_multipart_upload()
-                                    .bucket(bucket)
-                                    .key(key)
-                                    .set_content_type(options.content_type.clone())
-                                    .set_metadata(Some(metadata.clone()))
-                                    .send()
-                            })
-                            .await?;
-                        let upload_id = created
-                            .upload_id()
-                            .ok_or_else(|| S3Error::Other(format!("{what}: no upload id")))?;
-                        multipart = Some(Multipart {
-                            upload_id: upload_id.to_owned(),
-                            parts: Vec::new(),
-                        });
-                    }
-                    if let Some(upload) = multipart.as_mut() {
-                        self.upload_part(session, (bucket, key), upload, part, &what)
-                            .await?;
-                    }
-                }
+/// Streams `body` to `target` once the guest commits it; and the upload left open, if S3
+/// refused to abort a failed one.
+pub(super) async fn put(
+    target: Target<'_>,
+    options: PutOptions,
+    mut body: PutBody,
+) -> (Result<PutResult, S3Error>, Option<OrphanedUpload>) {
+    let (bucket, key) = (target.bucket.as_str(), target.key.as_str());
+    let session = target.session;
+    let metadata: HashMap<String, String> = options.metadata.into_iter().collect();
+    let what = format!("PutObject {bucket}/{key}");
+    let mut buffer = BytesMut::new();
+    // The host memory `buffer` holds, given back part by part as parts are sent.
+    let mut held: Option<Lease> = None;
+    let mut total: u64 = 0;
+    let mut multipart: Option<Multipart> = None;
+    let outcome: Result<PutResult, S3Error> = async {
+        while let Some(chunk) = body.next_chunk().await {
+            total += chunk.bytes.len() as u64;
+            buffer.extend_from_slice(&chunk.bytes);
+            match &mut held {
+                Some(held) => held.absorb(chunk.lease),
+                None => held = Some(chunk.lease),
             }
-            if !body.committed().await {
-                return Err(aborted());
-            }
-            let etag = match multipart.as_mut() {
-                None => {
-                    let whole = buffer.split().freeze();
-                    self.on_bucket(session, Some(bucket), &what, |s3| {
-                        s3.put_object()
+            loop {
+                let size = part_size(multipart.as_ref().map_or(0, |m| m.parts.len()));
+                if buffer.len() < size {
+                    break;
+                }
+                let part = buffer.split_to(size).freeze();
+                let _part_held = held.as_mut().map(|held| held.split(size as u64));
+                if multipart.is_none() {
+                    let created = on_bucket(session, Some(bucket), &what, |s3| {
+                        s3.create_multipart_upload()
                             .bucket(bucket)
                             .key(key)
                             .set_content_type(options.content_type.clone())
                             .set_metadata(Some(metadata.clone()))
-                            .body(ByteStream::from(whole.clone()))
                             .send()
                     })
-                    .await?
-                    .e_tag()
-                    .map(str::to_owned)
+                    .await?;
+                    let upload_id = created
+                        .upload_id()
+                        .ok_or_else(|| S3Error::Other(format!("{what}: no upload id")))?;
+                    multipart = Some(Multipart {
+                        upload_id: upload_id.to_owned(),
+                        parts: Vec::new(),
+                    });
                 }
-                Some(upload) => {
-                    if !buffer.is_empty() {
-                        let last = buffer.split().freeze();
-                        self.upload_part(session, (bucket, key), upload, last, &what)
-                            .await?;
-                    }
-                    let parts = CompletedMultipartUpload::builder()
-                        .set_parts(Some(upload.parts.clone()))
-                        .build();
-                    self.on_bucket(session, Some(bucket), &what, |s3| {
-                        s3.complete_multipart_upload()
-                            .bucket(bucket)
-                            .key(key)
-                            .upload_id(&upload.upload_id)
-                            .multipart_upload(parts.clone())
-                            .send()
-                    })
-                    .await?
-                    .e_tag()
-                    .map(str::to_owned)
+                if let Some(upload) = multipart.as_mut() {
+                    upload_part(session, (bucket, key), upload, part, &what).await?;
                 }
-            };
-            Ok(PutResult {
-                etag: etag.unwrap_or_default(),
-                size: total,
-            })
+            }
         }
-        .await;
-        if outcome.is_err()
-            && let Some(upload) = multipart
-        {
-            // Best effort: if even the abort fails, S3's lifecycle rules for incomplete
-            // uploads are the backstop.
-            let aborted = self
-                .on_bucket(session, Some(bucket), "AbortMultipartUpload", |s3| {
-                    s3.abort_multipart_upload()
+        if !body.committed().await {
+            return Err(aborted());
+        }
+        let etag = match multipart.as_mut() {
+            None => {
+                let whole = buffer.split().freeze();
+                on_bucket(session, Some(bucket), &what, |s3| {
+                    s3.put_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .set_content_type(options.content_type.clone())
+                        .set_metadata(Some(metadata.clone()))
+                        .body(ByteStream::from(whole.clone()))
+                        .send()
+                })
+                .await?
+                .e_tag()
+                .map(str::to_owned)
+            }
+            Some(upload) => {
+                if !buffer.is_empty() {
+                    let last = buffer.split().freeze();
+                    upload_part(session, (bucket, key), upload, last, &what).await?;
+                }
+                let parts = CompletedMultipartUpload::builder()
+                    .set_parts(Some(upload.parts.clone()))
+                    .build();
+                on_bucket(session, Some(bucket), &what, |s3| {
+                    s3.complete_multipart_upload()
                         .bucket(bucket)
                         .key(key)
                         .upload_id(&upload.upload_id)
+                        .multipart_upload(parts.clone())
                         .send()
                 })
-                .await;
-            if let Err(err) = aborted {
-                let orphan = OrphanedUpload {
-                    account: target.account.to_owned(),
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                    upload_id: upload.upload_id.clone(),
-                    reason: err.message().to_owned(),
-                };
-                tracing::warn!(
-                    bucket,
-                    key,
-                    upload_id = orphan.upload_id,
-                    "could not abort a failed multipart upload: {}",
-                    orphan.reason
-                );
-                self.orphaned(orphan);
+                .await?
+                .e_tag()
+                .map(str::to_owned)
             }
+        };
+        Ok(PutResult {
+            etag: etag.unwrap_or_default(),
+            size: total,
+        })
+    }
+    .await;
+    if outcome.is_err()
+        && let Some(upload) = multipart
+    {
+        // Best effort: if even the abort fails, S3's lifecycle rules for incomplete
+        // uploads are the backstop.
+        let aborted = on_bucket(session, Some(bucket), "AbortMultipartUpload", |s3| {
+            s3.abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload.upload_id)
+                .send()
+        })
+        .await;
+        if let Err(err) = aborted {
+            let orphan = OrphanedUpload {
+                account: target.account.to_owned(),
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                upload_id: upload.upload_id.clone(),
+                reason: err.message().to_owned(),
+            };
+            tracing::warn!(
+                bucket,
+                key,
+                upload_id = orphan.upload_id,
+                "could not abort a failed multipart upload: {}",
+                orphan.reason
+            );
+            return (outcome, Some(orphan));
         }
-        outcome
     }
+    (outcome, None)
+}
 
-    async fn upload_part(
-        &self,
-        session: &Session,
-        (bucket, key): (&str, &str),
-        upload: &mut Multipart,
-        part: Bytes,
-        what: &str,
-    ) -> Result<(), S3Error> {
-        let number = upload.parts.len() as i32 + 1;
-        let output = self
-            .on_bucket(session, Some(bucket), what, |s3| {
-                s3.upload_part()
-                    .bucket(bucket)
-                    .key(key)
-                    .upload_id(&upload.upload_id)
-                    .part_number(number)
-                    .body(ByteStream::from(part.clone()))
-                    .send()
-            })
-            .await?;
-        upload.parts.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(output.e_tag().map(str::to_owned))
-                .build(),
-        );
-        Ok(())
-    }
+async fn upload_part(
+    session: &Session,
+    (bucket, key): (&str, &str),
+    upload: &mut Multipart,
+    part: Bytes,
+    what: &str,
+) -> Result<(), S3Error> {
+    let number = upload.parts.len() as i32 + 1;
+    let output = on_bucket(session, Some(bucket), what, |s3| {
+        s3.upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload.upload_id)
+            .part_number(number)
+            .body(ByteStream::from(part.clone()))
+            .send()
+    })
+    .await?;
+    upload.parts.push(
+        CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(output.e_tag().map(str::to_owned))
+            .build(),
+    );
+    Ok(())
 }
 
 #[cfg(test)]

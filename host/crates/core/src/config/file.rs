@@ -164,7 +164,9 @@ impl<'a> Document<'a> {
         keys: &[&str],
     ) -> Result<Vec<T>, ConfigError> {
         let mut taken = Vec::new();
-        if let Some(DeValue::Array(entries)) = self.root.get_mut().get_mut("account").map(Spanned::get_mut) {
+        if let Some(DeValue::Array(entries)) =
+            self.root.get_mut().get_mut("account").map(Spanned::get_mut)
+        {
             for entry in entries.iter_mut() {
                 let span = entry.span();
                 let mut part = DeTable::new();
@@ -184,7 +186,8 @@ impl<'a> Document<'a> {
     /// The string `key` of every `[[account]]` entry, where it is one (the others are
     /// the owner of `account`'s to refuse), with where it stands.
     pub fn account_strings(&self, key: &str) -> Vec<Option<Spanned<String>>> {
-        let Some(DeValue::Array(entries)) = self.root.get_ref().get("account").map(Spanned::get_ref)
+        let Some(DeValue::Array(entries)) =
+            self.root.get_ref().get("account").map(Spanned::get_ref)
         else {
             return Vec::new();
         };
@@ -193,9 +196,7 @@ impl<'a> Document<'a> {
             .map(|entry| match entry.get_ref() {
                 DeValue::Table(table) => match table.get(key) {
                     Some(value) => match value.get_ref() {
-                        DeValue::String(text) => {
-                            Some(Spanned::new(value.span(), text.to_string()))
-                        }
+                        DeValue::String(text) => Some(Spanned::new(value.span(), text.to_string())),
                         _ => None,
                     },
                     None => None,

@@ -196,7 +196,10 @@ pub fn read_limits(
     key: &str,
 ) -> Result<Limits, ConfigError> {
     let raw = raw.unwrap_or_default();
-    if let Some(unknown) = raw.keys().find(|name| !KEYS.iter().any(|k| k.name == name.get_ref())) {
+    if let Some(unknown) = raw
+        .keys()
+        .find(|name| !KEYS.iter().any(|k| k.name == name.get_ref()))
+    {
         let known: Vec<String> = KEYS.iter().map(|k| format!("`{}`", k.name)).collect();
         return Err(document.invalid(
             unknown.span(),
@@ -224,7 +227,10 @@ pub fn read_limits(
                     value.span(),
                     format!("{key}.{}", limit.name),
                     format!("{number} is out of range"),
-                    format!("set {} to a whole number from 1 to {}", limit.name, limit.max),
+                    format!(
+                        "set {} to a whole number from 1 to {}",
+                        limit.name, limit.max
+                    ),
                 ));
             }
         }

@@ -15,7 +15,6 @@ pub(super) enum Refusal {
     WrongWorld(String),
 }
 
-
 /// The package every import of ours comes from, and the version this host serves.
 const PACKAGE: &str = "xacct:plugin/";
 const PACKAGE_VERSION: &str = "@0.1.0";

@@ -75,7 +75,6 @@ impl ResourceLimiter for MemoryLimit {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

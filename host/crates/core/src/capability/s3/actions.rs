@@ -55,7 +55,10 @@ impl Action {
 
     /// The operations this action allows.
     pub fn operations(self) -> impl Iterator<Item = &'static Operation> {
-        OPERATIONS.iter().copied().filter(move |op| op.action == self)
+        OPERATIONS
+            .iter()
+            .copied()
+            .filter(move |op| op.action == self)
     }
 }
 

@@ -277,16 +277,17 @@ impl CapabilityView<'_> {
         T: Moved + Send + 'static,
         F: Future<Output = Result<T, S3Error>> + Send + 'static,
     {
-        let (bucket, key) = match BucketName::new(bucket).and_then(|b| Ok((b, ObjectKey::new(key)?))) {
-            Ok(checked) => checked,
-            Err(malformed) => return Ok(Err(malformed)),
-        };
+        let (bucket, key) =
+            match BucketName::new(bucket).and_then(|b| Ok((b, ObjectKey::new(key)?))) {
+                Ok(checked) => checked,
+                Err(malformed) => return Ok(Err(malformed)),
+            };
         let call = S3Call::object(operation, &bucket, &key);
-        let granted = self
-            .capability
-            .s3
-            .grant
-            .check(operation.action, bucket.as_str(), key.as_str());
+        let granted =
+            self.capability
+                .s3
+                .grant
+                .check(operation.action, bucket.as_str(), key.as_str());
         self.perform(client, call, granted, planned, |backend, account| {
             work(backend, account, bucket, key)
         })
@@ -318,11 +319,17 @@ impl s3::HostClient for CapabilityView<'_> {
         let granted = self.capability.s3.grant.check_list_buckets();
         let grant = self.capability.s3.grant.clone();
         let call = S3Call::new(&LIST_BUCKETS);
-        self.perform(&client, call, granted, None, |backend, account| async move {
-            let mut buckets = backend.list_buckets(&account).await?;
-            buckets.retain(|bucket| grant.shows_bucket(&bucket.name));
-            Ok(buckets)
-        })
+        self.perform(
+            &client,
+            call,
+            granted,
+            None,
+            |backend, account| async move {
+                let mut buckets = backend.list_buckets(&account).await?;
+                buckets.retain(|bucket| grant.shows_bucket(&bucket.name));
+                Ok(buckets)
+            },
+        )
         .await
     }
 
@@ -346,11 +353,17 @@ impl s3::HostClient for CapabilityView<'_> {
                 ..S3Target::default()
             },
         };
-        self.perform(&client, call, granted, None, |backend, account| async move {
-            let mut page = backend.list_objects(&account, &request).await?;
-            grant.filter_page(request.bucket.as_str(), &mut page);
-            Ok(page)
-        })
+        self.perform(
+            &client,
+            call,
+            granted,
+            None,
+            |backend, account| async move {
+                let mut page = backend.list_objects(&account, &request).await?;
+                grant.filter_page(request.bucket.as_str(), &mut page);
+                Ok(page)
+            },
+        )
         .await
     }
 
@@ -360,9 +373,15 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<ObjectMeta> {
-        self.on_object(&client, &HEAD_OBJECT, (bucket, key), None, |backend, account, bucket, key| async move {
-            backend.head_object(&account, &bucket, &key).await
-        })
+        self.on_object(
+            &client,
+            &HEAD_OBJECT,
+            (bucket, key),
+            None,
+            |backend, account, bucket, key| async move {
+                backend.head_object(&account, &bucket, &key).await
+            },
+        )
         .await
     }
 
@@ -385,9 +404,15 @@ impl s3::HostClient for CapabilityView<'_> {
             ))));
         }
         let object = self
-            .on_object(&client, &GET_OBJECT, (bucket, key), None, |backend, account, bucket, key| async move {
-                backend.get_object(&account, &bucket, &key, range).await
-            })
+            .on_object(
+                &client,
+                &GET_OBJECT,
+                (bucket, key),
+                None,
+                |backend, account, bucket, key| async move {
+                    backend.get_object(&account, &bucket, &key, range).await
+                },
+            )
             .await?;
         let object = match object {
             Ok(object) => object,
@@ -476,9 +501,15 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<()> {
-        self.on_object(&client, &DELETE_OBJECT, (bucket, key), Some(()), |backend, account, bucket, key| async move {
-            backend.delete_object(&account, &bucket, &key).await
-        })
+        self.on_object(
+            &client,
+            &DELETE_OBJECT,
+            (bucket, key),
+            Some(()),
+            |backend, account, bucket, key| async move {
+                backend.delete_object(&account, &bucket, &key).await
+            },
+        )
         .await
     }
 
@@ -496,14 +527,19 @@ impl s3::HostClient for CapabilityView<'_> {
         let account = self.client_account(&client)?;
         // As on S3, keys the grant refuses fail one by one; the rest go in one call.
         let grant = &self.capability.s3.grant;
-        let (allowed, refused): (Vec<ObjectKey>, Vec<ObjectKey>) = keys
-            .into_iter()
-            .partition(|key| grant.check(Action::Delete, bucket.as_str(), key.as_str()).is_ok());
+        let (allowed, refused): (Vec<ObjectKey>, Vec<ObjectKey>) =
+            keys.into_iter().partition(|key| {
+                grant
+                    .check(Action::Delete, bucket.as_str(), key.as_str())
+                    .is_ok()
+            });
         let mut failed = Vec::new();
         for key in refused {
             let call = S3Call::object(&DELETE_OBJECTS, &bucket, &key);
             let verdict = grant.check(Action::Delete, bucket.as_str(), key.as_str());
-            if let Admission::Denied(denied) = self.capability.gate.admit(&account.id, &call, verdict)? {
+            if let Admission::Denied(denied) =
+                self.capability.gate.admit(&account.id, &call, verdict)?
+            {
                 failed.push((key.into_string(), denied));
             }
         }
@@ -526,9 +562,15 @@ impl s3::HostClient for CapabilityView<'_> {
             failed: Vec::new(),
         };
         let result = self
-            .perform(&client, call, Ok(()), Some(planned), |backend, account| async move {
-                backend.delete_objects(&account, &bucket, allowed).await
-            })
+            .perform(
+                &client,
+                call,
+                Ok(()),
+                Some(planned),
+                |backend, account| async move {
+                    backend.delete_objects(&account, &bucket, allowed).await
+                },
+            )
             .await?;
         Ok(result.map(|mut result| {
             result.failed.extend(failed);
@@ -572,7 +614,12 @@ impl s3::HostClient for CapabilityView<'_> {
                     .spend_copy(meta.size)
                     .map_err(|spent| S3Error::LimitExceeded(spent.0))?;
                 backend
-                    .copy_object(&account, (&source.0, &source.1), &meta, (&target.0, &target.1))
+                    .copy_object(
+                        &account,
+                        (&source.0, &source.1),
+                        &meta,
+                        (&target.0, &target.1),
+                    )
                     .await
             },
         )
@@ -585,9 +632,15 @@ impl s3::HostClient for CapabilityView<'_> {
         bucket: String,
         key: String,
     ) -> HostResult<Vec<Tag>> {
-        self.on_object(&client, &GET_OBJECT_TAGGING, (bucket, key), None, |backend, account, bucket, key| async move {
-            backend.get_object_tagging(&account, &bucket, &key).await
-        })
+        self.on_object(
+            &client,
+            &GET_OBJECT_TAGGING,
+            (bucket, key),
+            None,
+            |backend, account, bucket, key| async move {
+                backend.get_object_tagging(&account, &bucket, &key).await
+            },
+        )
         .await
     }
 
@@ -600,10 +653,18 @@ impl s3::HostClient for CapabilityView<'_> {
     ) -> HostResult<()> {
         // The tag set is checked as the call runs: a refused set is a call made, as on
         // S3, and the audit log says why it failed.
-        self.on_object(&client, &PUT_OBJECT_TAGGING, (bucket, key), Some(()), |backend, account, bucket, key| async move {
-            check_tags(&tags)?;
-            backend.put_object_tagging(&account, &bucket, &key, tags).await
-        })
+        self.on_object(
+            &client,
+            &PUT_OBJECT_TAGGING,
+            (bucket, key),
+            Some(()),
+            |backend, account, bucket, key| async move {
+                check_tags(&tags)?;
+                backend
+                    .put_object_tagging(&account, &bucket, &key, tags)
+                    .await
+            },
+        )
         .await
     }
 

@@ -51,7 +51,7 @@ use crate::bindings::s3::{
 use crate::bindings::{Account, S3Error};
 use confine::{Miss, account_dir_name, io_error, key_segments, open_dir};
 use listing::list_blocking;
-use object::{OpenBucket, Object, millis, object_meta};
+use object::{Object, OpenBucket, millis, object_meta};
 use sidecar::Sidecar;
 use staged::Staged;
 
@@ -107,7 +107,12 @@ impl LocalBackend {
         })
     }
 
-    fn object(&self, account: &str, bucket: &BucketName, key: &ObjectKey) -> Result<Object, S3Error> {
+    fn object(
+        &self,
+        account: &str,
+        bucket: &BucketName,
+        key: &ObjectKey,
+    ) -> Result<Object, S3Error> {
         key_segments(key.as_str())?;
         Ok(Object {
             at: self.open_bucket(account, bucket)?,
@@ -115,7 +120,6 @@ impl LocalBackend {
         })
     }
 }
-
 
 #[async_trait]
 impl Backend for LocalBackend {
@@ -461,7 +465,11 @@ mod tests {
         let tree = Tree::new();
         tree.link("../../../outside/dir", "111111111111/bkt/dir-link");
         tree.link("../../../outside/secret.txt", "111111111111/bkt/file-link");
-        let bucket = tree.backend.open_bucket("111111111111", &bucket("bkt")).unwrap().dir;
+        let bucket = tree
+            .backend
+            .open_bucket("111111111111", &bucket("bkt"))
+            .unwrap()
+            .dir;
         for name in ["dir-link", "file-link"] {
             assert!(matches!(open_dir(&bucket, name, false), Err(Miss::Link)));
             assert!(matches!(open_dir(&bucket, name, true), Err(Miss::Link)));
@@ -491,9 +499,19 @@ mod tests {
         let (b, a) = (&tree.backend, &tree.account);
         for key in ["dir-link/inner.txt", "file-link"] {
             refused_for_a_link(b.head_object(a, &bucket("bkt"), &self::key(key)).await);
-            refused_for_a_link(b.get_object(a, &bucket("bkt"), &self::key(key), None).await.map(|s| s.meta));
-            refused_for_a_link(b.get_object_tagging(a, &bucket("bkt"), &self::key(key)).await);
-            refused_for_a_link(b.put_object_tagging(a, &bucket("bkt"), &self::key(key), Vec::new()).await);
+            refused_for_a_link(
+                b.get_object(a, &bucket("bkt"), &self::key(key), None)
+                    .await
+                    .map(|s| s.meta),
+            );
+            refused_for_a_link(
+                b.get_object_tagging(a, &bucket("bkt"), &self::key(key))
+                    .await,
+            );
+            refused_for_a_link(
+                b.put_object_tagging(a, &bucket("bkt"), &self::key(key), Vec::new())
+                    .await,
+            );
             refused_for_a_link(b.delete_object(a, &bucket("bkt"), &self::key(key)).await);
             let source = b
                 .head_object(a, &bucket("bkt"), &self::key("real.txt"))
@@ -506,7 +524,7 @@ mod tests {
                     &source,
                     (&bucket("bkt"), &self::key("copy.txt")),
                 )
-                    .await,
+                .await,
             );
             refused_for_a_link(
                 b.copy_object(
@@ -515,7 +533,7 @@ mod tests {
                     &source,
                     (&bucket("bkt"), &self::key(key)),
                 )
-                    .await,
+                .await,
             );
         }
         let listed = b

@@ -96,17 +96,21 @@ mod tests {
         for good in ["abc", "my-bucket.eu", "a1b", &"b".repeat(63)] {
             assert_eq!(BucketName::new(good).unwrap().as_str(), good);
         }
-        for bad in ["ab", "Upper", "-start", "end-", "a..b", "../x", "/tmp", "a_b", ""] {
+        for bad in [
+            "ab", "Upper", "-start", "end-", "a..b", "../x", "/tmp", "a_b", "",
+        ] {
             assert!(
                 matches!(BucketName::new(bad), Err(S3Error::InvalidInput(_))),
                 "{bad:?}"
             );
         }
-        let S3Error::InvalidInput(message) = BucketName::new("x".repeat(5000)).unwrap_err()
-        else {
+        let S3Error::InvalidInput(message) = BucketName::new("x".repeat(5000)).unwrap_err() else {
             panic!()
         };
-        assert!(message.starts_with("a bucket name of 5000 bytes"), "{message}");
+        assert!(
+            message.starts_with("a bucket name of 5000 bytes"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -117,6 +121,9 @@ mod tests {
         let S3Error::InvalidInput(message) = ObjectKey::new("k".repeat(1025)).unwrap_err() else {
             panic!()
         };
-        assert_eq!(message, "a key is 1 to 1024 bytes long; this one has 1025 bytes");
+        assert_eq!(
+            message,
+            "a key is 1 to 1024 bytes long; this one has 1025 bytes"
+        );
     }
 }

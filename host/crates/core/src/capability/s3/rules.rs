@@ -113,7 +113,9 @@ impl S3Grant {
     /// May the plugin list `bucket` under `prefix`? The prefix must lie within a rule's.
     pub fn check_list(&self, bucket: &str, prefix: &str) -> Result<(), S3Error> {
         let granted = self.rules.iter().any(|rule| {
-            rule.allows(Action::List) && rule.covers_bucket(bucket) && prefix.starts_with(&rule.prefix)
+            rule.allows(Action::List)
+                && rule.covers_bucket(bucket)
+                && prefix.starts_with(&rule.prefix)
         });
         if granted {
             Ok(())
@@ -198,14 +200,15 @@ pub fn read_rules(
             })?;
             actions.insert(parsed);
         }
-        let parsed = S3Rule::new(rule.buckets.get_ref(), &rule.prefix, actions).map_err(|problem| {
-            document.invalid(
-                rule.buckets.span(),
-                rule_key,
-                problem,
-                "fix the bucket glob or prefix of this rule",
-            )
-        })?;
+        let parsed =
+            S3Rule::new(rule.buckets.get_ref(), &rule.prefix, actions).map_err(|problem| {
+                document.invalid(
+                    rule.buckets.span(),
+                    rule_key,
+                    problem,
+                    "fix the bucket glob or prefix of this rule",
+                )
+            })?;
         rules.push(parsed);
     }
     Ok(S3Grant {

@@ -1,0 +1,52 @@
+//! One request on a bucket, the way every request of the backend is sent: through the
+//! session's client of the bucket's region, once more where S3 says the bucket is
+//! elsewhere, and once more with freshly assumed credentials where AWS declared the
+//! old ones expired.
+
+use std::time::Instant;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use xacct_core::bindings::S3Error;
+
+use crate::error::{credentials_rejected, s3_error};
+use crate::region::redirected_to;
+use crate::session::Session;
+
+/// Sends a request on `bucket` (or on no bucket) through the session's client of the
+/// bucket's region. When S3 answers that the bucket is elsewhere, remembers where and
+/// sends it there; when it declares the credentials expired, assumes the role again
+/// and sends it once more.
+pub(super) async fn on_bucket<T, E, F, Fut>(
+    session: &Session,
+    bucket: Option<&str>,
+    what: &str,
+    send: F,
+) -> Result<T, S3Error>
+where
+    F: Fn(aws_sdk_s3::Client) -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (mut redirected, mut refreshed) = (false, false);
+    loop {
+        let started = Instant::now();
+        let err = match send(session.s3(bucket)).await {
+            Ok(output) => return Ok(output),
+            Err(err) => err,
+        };
+        if let (Some(bucket), Some(region)) = (bucket, redirected_to(&err))
+            && !redirected
+            && session.bucket_region(bucket).as_ref() != Some(&region)
+        {
+            session.learn_bucket_region(bucket, &region);
+            redirected = true;
+        } else if credentials_rejected(&err) && !refreshed {
+            session.credentials_rejected(started);
+            refreshed = true;
+        } else {
+            return Err(s3_error(&err, what));
+        }
+    }
+}
