@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 
-use crate::common::moto::{self, Home, ROLE};
+use crate::common::moto::{self, Home, Moto, ROLE};
 use xacct::bindings::Account;
 
 pub(crate) fn account(id: &str) -> Account {
@@ -74,7 +74,43 @@ pub(crate) const ONE_WAY_LATENCY: Duration = Duration::from_millis(10);
 
 /// A TCP proxy on 127.0.0.1 to `upstream` that holds every chunk for `delay` in each
 /// direction. Stopped by aborting the returned task.
-pub(crate) async fn latency_proxy(
+/// `count` accounts on moto, numbered from `first`, each with one bucket (`bucket(i)`)
+/// holding `key` with `body`, and IAM enforced from then on: the server, the accounts'
+/// ids, and the home identity that assumes their roles.
+pub(crate) async fn estate(
+    first: u64,
+    count: usize,
+    bucket: impl Fn(usize) -> String,
+    (key, body): (&str, &[u8]),
+) -> (Moto, Vec<String>, Home) {
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..count).map(|i| (first + i as u64).to_string()).collect();
+    let home = moto::seed_accounts(&moto, &ids, &bucket).await;
+    for (i, id) in ids.iter().enumerate() {
+        moto.s3_in(id)
+            .await
+            .put_object()
+            .bucket(bucket(i))
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    moto.enforce_iam();
+    (moto, ids, home)
+}
+
+/// A proxy in front of `moto` adding [`ONE_WAY_LATENCY`] each way: its endpoint, and its
+/// task (abort it to stop the proxy).
+pub(crate) async fn behind_latency(moto: &Moto) -> (String, tokio::task::JoinHandle<()>) {
+    let moto_address: std::net::SocketAddr =
+        moto.endpoint.trim_start_matches("http://").parse().unwrap();
+    let (proxy, task) = latency_proxy(moto_address, ONE_WAY_LATENCY).await;
+    (format!("http://{proxy}"), task)
+}
+
+async fn latency_proxy(
     upstream: std::net::SocketAddr,
     delay: Duration,
 ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::classic::*;
-use crate::common::moto::{self, Moto, ROLE};
+use crate::common::moto::ROLE;
 use crate::common::{World, full_grants};
 use crate::measure::*;
 use xacct::pipeline::RunRequest;
@@ -15,28 +15,14 @@ use xacct::plan::Mode;
 /// runs in one process.
 pub(crate) async fn fan_out(results: &mut Results) {
     const ACCOUNTS: usize = 50;
-    let moto = Moto::start();
-    let ids: Vec<String> = (0..ACCOUNTS)
-        .map(|i| (300_000_000_000u64 + i as u64).to_string())
-        .collect();
-    let home = moto::seed_accounts(&moto, &ids, |i| format!("fan-{i:02}")).await;
-    for (i, id) in ids.iter().enumerate() {
-        let bucket = format!("fan-{i:02}");
-        let s3 = moto.s3_in(id).await;
-        s3.put_object()
-            .bucket(bucket)
-            .key("small.json")
-            .body(vec![b'x'; 1024].into())
-            .send()
-            .await
-            .unwrap();
-    }
-    moto.enforce_iam();
-
-    let moto_address: std::net::SocketAddr =
-        moto.endpoint.trim_start_matches("http://").parse().unwrap();
-    let (proxy, proxy_task) = latency_proxy(moto_address, ONE_WAY_LATENCY).await;
-    let proxied = format!("http://{proxy}");
+    let (moto, ids, home) = estate(
+        300_000_000_000,
+        ACCOUNTS,
+        |i| format!("fan-{i:02}"),
+        ("small.json", &[b'x'; 1024]),
+    )
+    .await;
+    let (proxied, proxy_task) = behind_latency(&moto).await;
     let mut measured = Vec::new();
     for endpoint in [moto.endpoint.as_str(), proxied.as_str()] {
         let home_config = sdk_config(endpoint, home_credentials(&home)).await;
@@ -114,28 +100,15 @@ pub(crate) async fn fan_out(results: &mut Results) {
 /// the classic handler in a sequential loop, in the same run.
 pub(crate) async fn org_scale_moto(results: &mut Results) {
     const ACCOUNTS: usize = 1_000;
-    let moto = Moto::start();
-    let ids: Vec<String> = (0..ACCOUNTS)
-        .map(|i| (910_000_000_000u64 + i as u64).to_string())
-        .collect();
     let bucket = |i: usize| format!("org-{i:04}");
-    let home = moto::seed_accounts(&moto, &ids, bucket).await;
-    for (i, id) in ids.iter().enumerate() {
-        moto.s3_in(id)
-            .await
-            .put_object()
-            .bucket(bucket(i))
-            .key("small.json")
-            .body(vec![b'x'; 1024].into())
-            .send()
-            .await
-            .unwrap();
-    }
-    moto.enforce_iam();
-    let moto_address: std::net::SocketAddr =
-        moto.endpoint.trim_start_matches("http://").parse().unwrap();
-    let (proxy, proxy_task) = latency_proxy(moto_address, ONE_WAY_LATENCY).await;
-    let endpoint = format!("http://{proxy}");
+    let (moto, ids, home) = estate(
+        910_000_000_000,
+        ACCOUNTS,
+        bucket,
+        ("small.json", &[b'x'; 1024]),
+    )
+    .await;
+    let (endpoint, proxy_task) = behind_latency(&moto).await;
 
     let home_config = sdk_config(&endpoint, home_credentials(&home)).await;
     let started = Instant::now();

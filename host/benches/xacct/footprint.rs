@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::moto::{self, Moto, ROLE};
+use crate::classic::estate;
+use crate::common::moto::ROLE;
 use crate::common::{World, full_grants};
 use crate::measure::*;
 use xacct::pipeline::RunRequest;
@@ -106,23 +107,14 @@ pub(crate) async fn concurrent_instances(results: &mut Results) {
 /// host RSS against the idle baseline of the same process.
 pub(crate) async fn hostile_memory(results: &mut Results) {
     const INVOCATIONS: usize = 16;
-    let moto = Moto::start();
-    let ids: Vec<String> = (0..INVOCATIONS)
-        .map(|i| (600_000_000_000u64 + i as u64).to_string())
-        .collect();
     let bucket = |i: usize| format!("hoard-{i:02}");
-    let home = moto::seed_accounts(&moto, &ids, bucket).await;
-    for (i, id) in ids.iter().enumerate() {
-        moto.s3_in(id)
-            .await
-            .put_object()
-            .bucket(bucket(i))
-            .key("object")
-            .body(vec![7u8; 4 << 20].into())
-            .send()
-            .await
-            .unwrap();
-    }
+    let (moto, ids, home) = estate(
+        600_000_000_000,
+        INVOCATIONS,
+        bucket,
+        ("object", &vec![7u8; 4 << 20]),
+    )
+    .await;
     let mut text = format!(
         "concurrency = {INVOCATIONS}\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}",
         moto.endpoint,
@@ -134,7 +126,6 @@ pub(crate) async fn hostile_memory(results: &mut Results) {
         ));
     }
     let world = World::with_config(&["s3script"], &text, Some(home.provider()));
-    moto.enforce_iam();
     let warm = RunRequest::new("s3script", r#"{"steps": []}"#, Mode::PerAccount);
     world.run_request(world.service().await, &warm).await;
     let baseline = rss_mib();

@@ -11,48 +11,87 @@ use crate::common;
 use crate::common::World;
 use crate::common::moto::Moto;
 use crate::measure::*;
+use xacct::capability::grant::Grant;
 use xacct::capability::s3::backend::ListRequest;
 use xacct::capability::s3::names::{BucketName, ObjectKey};
-use xacct::capability::{Capability, RunContext};
+use xacct::capability::{Backend, Capability, RunContext};
+use xacct::config::limits::Limits;
 use xacct::plan::Scope;
+use xacct::sandbox::{LoadedPlugin, Sandbox};
 
-/// a. Instantiate + call of a no-op plugin vs one HeadObject against moto.
-pub(crate) async fn overhead(results: &mut Results) {
-    let world = World::new(&["bench"], "");
-    let sandbox = common::sandbox();
-    let plugin = sandbox.load("bench", &common::guest("bench")).unwrap();
-    let backend = world.backend().await;
-    let grant = Arc::new(world.config.grant_for("bench").unwrap().clone());
-    let limits = world.config.limits_for("bench");
-    let context = Arc::new(RunContext {
-        plugin: "bench".into(),
-        sha256: plugin.sha256.clone(),
-        dry_run: false,
-        audit: None,
-    });
-    let scope = Scope::from(vec![account("111111111111")]);
-    let cancel = CancellationToken::new();
-    let mut samples = Vec::new();
-    for round in 0..5200 {
+/// The `bench` guest of a local world, invoked directly — the sandbox and a capability
+/// over the first account, the pipeline around them left out.
+struct Invoker {
+    world: World,
+    sandbox: Arc<Sandbox>,
+    plugin: LoadedPlugin,
+    backend: Arc<dyn Backend>,
+    grant: Arc<Grant>,
+    limits: Limits,
+    context: Arc<RunContext>,
+    scope: Scope,
+    cancel: CancellationToken,
+}
+
+impl Invoker {
+    async fn new() -> Invoker {
+        let world = World::new(&["bench"], "");
+        let sandbox = common::sandbox();
+        let plugin = sandbox.load("bench", &common::guest("bench")).unwrap();
+        let backend = world.backend().await;
+        let grant = Arc::new(world.config.grant_for("bench").unwrap().clone());
+        let limits = world.config.limits_for("bench");
+        let context = Arc::new(RunContext {
+            plugin: "bench".into(),
+            sha256: plugin.sha256.clone(),
+            dry_run: false,
+            audit: None,
+        });
+        Invoker {
+            world,
+            sandbox,
+            plugin,
+            backend,
+            grant,
+            limits,
+            context,
+            scope: Scope::from(vec![account("111111111111")]),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// One invocation with `input`, which must succeed: how long it took.
+    async fn invoke(&self, input: &str) -> Duration {
         let capability = Capability::new(
-            backend.clone(),
-            scope.clone(),
-            grant.clone(),
-            &limits,
-            context.clone(),
+            self.backend.clone(),
+            self.scope.clone(),
+            self.grant.clone(),
+            &self.limits,
+            self.context.clone(),
         );
         let started = Instant::now();
-        let outcome = sandbox
+        let outcome = self
+            .sandbox
             .invoke(
-                &plugin,
+                &self.plugin,
                 capability,
-                limits.guest,
-                r#"{"mode": "noop"}"#,
-                &cancel,
+                self.limits.guest,
+                input,
+                &self.cancel,
             )
             .await;
         let elapsed = started.elapsed();
         assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        elapsed
+    }
+}
+
+/// a. Instantiate + call of a no-op plugin vs one HeadObject against moto.
+pub(crate) async fn overhead(results: &mut Results) {
+    let invoker = Invoker::new().await;
+    let mut samples = Vec::new();
+    for round in 0..5200 {
+        let elapsed = invoker.invoke(r#"{"mode": "noop"}"#).await;
         if round >= 200 {
             samples.push(elapsed);
         }
@@ -100,42 +139,10 @@ pub(crate) async fn overhead(results: &mut Results) {
 pub(crate) async fn gate_overhead(results: &mut Results) {
     const CALLS: u64 = 2000;
     const ROUNDS: usize = 15;
-    let world = World::new(&["bench"], "");
-    world.put_file("111111111111", "calls", "k", b"x");
-    let sandbox = common::sandbox();
-    let plugin = sandbox.load("bench", &common::guest("bench")).unwrap();
-    let backend = world.backend().await;
-    let grant = Arc::new(world.config.grant_for("bench").unwrap().clone());
-    let limits = world.config.limits_for("bench");
-    let context = Arc::new(RunContext {
-        plugin: "bench".into(),
-        sha256: plugin.sha256.clone(),
-        dry_run: false,
-        audit: None,
-    });
-    let scope = Scope::from(vec![account("111111111111")]);
-    let cancel = CancellationToken::new();
-    let invoke = async |input: Value| {
-        let capability = Capability::new(
-            backend.clone(),
-            scope.clone(),
-            grant.clone(),
-            &limits,
-            context.clone(),
-        );
-        let started = Instant::now();
-        let outcome = sandbox
-            .invoke(
-                &plugin,
-                capability,
-                limits.guest,
-                &input.to_string(),
-                &cancel,
-            )
-            .await;
-        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
-        started.elapsed()
-    };
+    let invoker = Invoker::new().await;
+    invoker.world.put_file("111111111111", "calls", "k", b"x");
+    let invoke = async |input: Value| invoker.invoke(&input.to_string()).await;
+    let backend = &invoker.backend;
     let median = |mut samples: Vec<Duration>| {
         samples.sort();
         samples[samples.len() / 2]

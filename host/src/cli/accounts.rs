@@ -4,12 +4,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use xacct_core::report::text::inert;
-
 use super::args::{AccountsArgs, AccountsOutput};
 use super::error::UsageError;
 use super::load::{load_config_file, with_home_region};
-use super::rows::AccountRow;
+use super::rows::{AccountRow, account_line};
 use crate::pipeline::connect;
 
 pub async fn accounts(args: AccountsArgs) -> Result<ExitCode, UsageError> {
@@ -63,19 +61,8 @@ pub async fn accounts(args: AccountsArgs) -> Result<ExitCode, UsageError> {
         }
         AccountsOutput::Table => {
             for account in &config.accounts {
-                let tags: Vec<String> = account
-                    .tags
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                writeln!(
-                    stdout,
-                    "{}  {:<24} {:<14} {}",
-                    inert(&account.id),
-                    inert(&account.alias),
-                    inert(&account.region),
-                    inert(&tags.join(","))
-                )?;
+                let cells = (&*account.id, &*account.alias, &*account.region);
+                writeln!(stdout, "{}", account_line(cells, &account.tags, (24, 14)))?;
             }
             writeln!(stdout, "{} account(s)", config.accounts.len())?;
         }

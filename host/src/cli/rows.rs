@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use xacct_core::config::limits::Limits;
 use xacct_core::plan::Plan;
+use xacct_core::report::text::inert;
 
 /// One account of `xacct check`.
 #[derive(Serialize)]
@@ -100,4 +101,22 @@ impl<'a> PlanDocument<'a> {
             shard: plan.shard.map(|shard| shard.to_string()),
         }
     }
+}
+
+/// An account as a line of a table: its id, its alias and region padded to `widths`, its
+/// tags as `key=value,…` — every cell inert (an alias or a tag may come from AWS
+/// Organizations).
+pub fn account_line<'a>(
+    (id, alias, region): (&str, &str, &str),
+    tags: impl IntoIterator<Item = (&'a String, &'a String)>,
+    (alias_width, region_width): (usize, usize),
+) -> String {
+    let tags: Vec<String> = tags.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "{}  {:<alias_width$} {:<region_width$} {}",
+        inert(id),
+        inert(alias),
+        inert(region),
+        inert(&tags.join(","))
+    )
 }

@@ -21,7 +21,7 @@ use xacct_core::shard::{Shard, failed_accounts as failed};
 use super::args::{Output, RunArgs, SelectionArgs};
 use super::error::UsageError;
 use super::load::{load_config, read_report, warn_of_missing_plugins, with_home_region};
-use super::rows::PlanDocument;
+use super::rows::{PlanDocument, account_line};
 use crate::config::Config;
 use crate::pipeline::{self, Service, connect};
 use crate::request::Ask;
@@ -269,19 +269,9 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
         serde_json::to_string(&document.limits)?
     )?;
     for account in &plan.accounts {
-        let tags: Vec<String> = account
-            .tags
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        writeln!(
-            stdout,
-            "{}  {:<16} {:<12} {}",
-            inert(&account.id),
-            inert(&account.alias),
-            inert(&account.region),
-            inert(&tags.join(","))
-        )?;
+        let cells = (&*account.id, &*account.alias, &*account.region);
+        let tags = account.tags.iter().map(|(k, v)| (k, v));
+        writeln!(stdout, "{}", account_line(cells, tags, (16, 12)))?;
     }
     Ok(())
 }

@@ -328,48 +328,57 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use std::time::Duration;
-    use xacct_core::capability::gate::Planned;
     use xacct_core::plan::Mode;
     use xacct_core::sandbox::{Failure, Outcome};
 
     fn outcome(result: Result<serde_json::Value, Failure>) -> Outcome {
-        Outcome {
-            result,
-            duration: Duration::from_millis(7),
-            usage: Usage::default(),
-            planned: Planned::default(),
-            stdout: String::new(),
-            stderr: String::new(),
-        }
+        Outcome::ended(result, Duration::from_millis(7))
     }
 
-    #[test]
-    fn entries_carry_status_output_or_typed_error() {
-        let report = Report {
-            plugin: "hello".into(),
+    /// A per-account report of `plugin`: dev's entry ends in `dev`, prod's in `prod`.
+    fn report(
+        plugin: &str,
+        duration_ms: u64,
+        notes: Vec<String>,
+        dev: Result<serde_json::Value, Failure>,
+        prod: Result<serde_json::Value, Failure>,
+    ) -> Report {
+        Report {
+            plugin: plugin.into(),
             sha256: None,
             mode: "per-account",
             dry_run: false,
-            duration_ms: 1500,
+            duration_ms,
             plan_hash: String::new(),
             shard: None,
             assume_role_calls: BTreeMap::new(),
             call_stats: BTreeMap::new(),
             orphaned_uploads: Vec::new(),
-            notes: Vec::new(),
+            notes,
             entries: vec![
                 Entry::new(
                     Mode::PerAccount,
                     vec![("111111111111".into(), "dev".into())],
-                    outcome(Ok(serde_json::json!({"n": 1}))),
+                    outcome(dev),
                 ),
                 Entry::new(
                     Mode::PerAccount,
                     vec![("222222222222".into(), "prod".into())],
-                    outcome(Err(Failure::TimeLimit(Duration::from_secs(2)))),
+                    outcome(prod),
                 ),
             ],
-        };
+        }
+    }
+
+    #[test]
+    fn the_table_and_the_summary_show_every_entry() {
+        let report = report(
+            "hello",
+            1500,
+            Vec::new(),
+            Ok(serde_json::json!({"n": 1})),
+            Err(Failure::TimeLimit(Duration::from_secs(2))),
+        );
         assert!(!report.all_ok());
         assert_eq!(
             report.summary(),
@@ -397,31 +406,13 @@ mod tests {
     const HOSTILE: &str = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\u{9b}H\rALL OK\n111111111111  dev  ok";
 
     fn hostile_report() -> Report {
-        Report {
-            plugin: "misbehave".into(),
-            sha256: None,
-            mode: "per-account",
-            dry_run: false,
-            duration_ms: 1,
-            plan_hash: String::new(),
-            shard: None,
-            assume_role_calls: BTreeMap::new(),
-            call_stats: BTreeMap::new(),
-            orphaned_uploads: Vec::new(),
-            notes: vec![format!("note {HOSTILE}")],
-            entries: vec![
-                Entry::new(
-                    Mode::PerAccount,
-                    vec![("111111111111".into(), "dev".into())],
-                    outcome(Ok(serde_json::json!({ "text": HOSTILE }))),
-                ),
-                Entry::new(
-                    Mode::PerAccount,
-                    vec![("222222222222".into(), "prod".into())],
-                    outcome(Err(Failure::Plugin(HOSTILE.into()))),
-                ),
-            ],
-        }
+        report(
+            "misbehave",
+            1,
+            vec![format!("note {HOSTILE}")],
+            Ok(serde_json::json!({ "text": HOSTILE })),
+            Err(Failure::Plugin(HOSTILE.into())),
+        )
     }
 
     #[test]
@@ -452,5 +443,16 @@ mod tests {
             lines[2].contains(r"\u001b]52;") && lines[2].contains(r"\u{9b}H"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn the_json_report_keeps_hostile_text_exact() {
+        let report = hostile_report();
+        let mut json = Vec::new();
+        report.write_json(&mut json).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(json["entries"][0]["output"]["text"], HOSTILE);
+        assert_eq!(json["entries"][1]["error"]["message"], HOSTILE);
+        assert_eq!(json["notes"][0], format!("note {HOSTILE}"));
     }
 }

@@ -171,97 +171,54 @@ fn is_zero(n: &u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::gate::Planned;
     use std::time::Duration;
 
     fn outcome(result: Result<serde_json::Value, Failure>) -> Outcome {
-        Outcome {
-            result,
-            duration: Duration::from_millis(7),
-            usage: Usage::default(),
-            planned: Planned::default(),
-            stdout: String::new(),
-            stderr: String::new(),
-        }
+        Outcome::ended(result, Duration::from_millis(7))
+    }
+
+    fn entry(id: &str, alias: &str, result: Result<serde_json::Value, Failure>) -> Entry {
+        Entry::new(
+            Mode::PerAccount,
+            vec![(id.into(), alias.into())],
+            outcome(result),
+        )
     }
 
     #[test]
     fn entries_carry_status_output_or_typed_error() {
-        let report = Report {
-            plugin: "hello".into(),
-            sha256: None,
-            mode: "per-account",
-            dry_run: false,
-            duration_ms: 1500,
-            plan_hash: String::new(),
-            shard: None,
-            assume_role_calls: BTreeMap::new(),
-            call_stats: BTreeMap::new(),
-            orphaned_uploads: Vec::new(),
-            notes: Vec::new(),
-            entries: vec![
-                Entry::new(
-                    Mode::PerAccount,
-                    vec![("111111111111".into(), "dev".into())],
-                    outcome(Ok(serde_json::json!({"n": 1}))),
-                ),
-                Entry::new(
-                    Mode::PerAccount,
-                    vec![("222222222222".into(), "prod".into())],
-                    outcome(Err(Failure::TimeLimit(Duration::from_secs(2)))),
-                ),
-            ],
-        };
-        assert!(!report.all_ok());
-        let json = serde_json::to_value(&report).unwrap();
-        assert_eq!(json["entries"][0]["status"], "ok");
-        assert_eq!(json["entries"][0]["output"]["n"], 1);
-        assert_eq!(json["entries"][1]["error"]["kind"], "time-limit");
-        assert_eq!(json["entries"][1]["duration_ms"], 7);
-        assert!(json["entries"][1].get("output").is_none());
-    }
-
-    /// What a hostile plugin returns: OSC 52 (set the clipboard), CSI (clear the screen),
-    /// a C1 CSI, and a CR and an LF forging a row.
-    const HOSTILE: &str = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\u{9b}H\rALL OK\n111111111111  dev  ok";
-
-    fn hostile_report() -> Report {
-        Report {
-            plugin: "misbehave".into(),
-            sha256: None,
-            mode: "per-account",
-            dry_run: false,
-            duration_ms: 1,
-            plan_hash: String::new(),
-            shard: None,
-            assume_role_calls: BTreeMap::new(),
-            call_stats: BTreeMap::new(),
-            orphaned_uploads: Vec::new(),
-            notes: vec![format!("note {HOSTILE}")],
-            entries: vec![
-                Entry::new(
-                    Mode::PerAccount,
-                    vec![("111111111111".into(), "dev".into())],
-                    outcome(Ok(serde_json::json!({ "text": HOSTILE }))),
-                ),
-                Entry::new(
-                    Mode::PerAccount,
-                    vec![("222222222222".into(), "prod".into())],
-                    outcome(Err(Failure::Plugin(HOSTILE.into()))),
-                ),
-            ],
-        }
+        let ok = serde_json::to_value(entry(
+            "111111111111",
+            "dev",
+            Ok(serde_json::json!({"n": 1})),
+        ))
+        .unwrap();
+        assert_eq!(ok["status"], "ok");
+        assert_eq!(ok["output"]["n"], 1);
+        let failed = entry(
+            "222222222222",
+            "prod",
+            Err(Failure::TimeLimit(Duration::from_secs(2))),
+        );
+        let failed = serde_json::to_value(failed).unwrap();
+        assert_eq!(failed["error"]["kind"], "time-limit");
+        assert_eq!(failed["duration_ms"], 7);
+        assert!(failed.get("output").is_none());
     }
 
     #[test]
-    fn the_json_report_keeps_hostile_text_exact() {
-        let report = hostile_report();
-        let mut json = Vec::new();
-        report.write_json(&mut json).unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(json["entries"][0]["output"]["text"], HOSTILE);
-        assert_eq!(json["entries"][1]["error"]["message"], HOSTILE);
-        assert_eq!(json["notes"][0], format!("note {HOSTILE}"));
+    fn a_hostile_entry_keeps_its_text_exact() {
+        // OSC 52, CSI, a C1 CSI, CR and LF: JSON escapes what needs escaping, and a
+        // reader gets back exactly what the plugin wrote.
+        let hostile = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\u{9b}H\rALL OK\n111111111111  dev  ok";
+        let output = entry("1", "a", Ok(serde_json::json!({ "text": hostile })));
+        let error = entry("2", "b", Err(Failure::Plugin(hostile.into())));
+        let json = |entry: Entry| {
+            serde_json::from_str::<serde_json::Value>(&serde_json::to_string(&entry).unwrap())
+                .unwrap()
+        };
+        assert_eq!(json(output)["output"]["text"], hostile);
+        assert_eq!(json(error)["error"]["message"], hostile);
     }
 
     #[test]

@@ -76,16 +76,22 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// An invocation that could not start.
-    pub fn failed(failure: Failure) -> Outcome {
+    /// An invocation that ended with `result` after `duration`, having called nothing
+    /// and printed nothing.
+    pub fn ended(result: Result<serde_json::Value, Failure>, duration: Duration) -> Outcome {
         Outcome {
-            result: Err(failure),
-            duration: Duration::ZERO,
+            result,
+            duration,
             usage: Usage::default(),
             planned: Planned::default(),
             stdout: String::new(),
             stderr: String::new(),
         }
+    }
+
+    /// An invocation that could not start.
+    pub fn failed(failure: Failure) -> Outcome {
+        Outcome::ended(Err(failure), Duration::ZERO)
     }
 }
 
