@@ -25,6 +25,7 @@ mod operator;
 mod organizations;
 mod plugin_dir;
 mod plugins;
+mod posture_estate;
 mod s3_semantics;
 mod sandbox;
 mod scaffold;

@@ -7,6 +7,7 @@
 
 pub mod conformance;
 pub mod moto;
+pub mod posture_estate;
 pub mod shim;
 
 use std::path::{Path, PathBuf};
