@@ -172,26 +172,14 @@ async fn plant_compliant(s3: &aws_sdk_s3::Client, account: &str, bucket: &str) {
         "Resource": format!("arn:aws:s3:::{bucket}/*"),
         "Condition": {"StringEquals": {"aws:SourceAccount": account}},
     }]});
-    s3.put_bucket_policy()
-        .bucket(bucket)
-        .policy(logging_service.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_policy(s3, bucket, logging_service).await;
     block_public_access(s3, bucket).await;
-    encrypt(
-        s3,
-        bucket,
-        ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::AwsKms)
-            .kms_master_key_id(format!("arn:aws:kms:us-east-1:{account}:alias/aws/s3"))
-            .build()
-            .unwrap(),
-    )
-    .await;
-    version(s3, bucket, BucketVersioningStatus::Enabled).await;
-    expire_old_versions(s3, bucket).await;
-    log_into(s3, bucket, bucket).await;
+    let kms = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(format!("arn:aws:kms:us-east-1:{account}:alias/aws/s3"))
+        .build()
+        .unwrap();
+    keep_in_order(s3, bucket, kms, bucket).await;
     own_objects(s3, bucket).await;
 }
 
@@ -211,26 +199,14 @@ async fn plant_public(s3: &aws_sdk_s3::Client, bucket: &str, kind: Kind, logs: &
             "Action": "s3:GetObject",
             "Resource": format!("arn:aws:s3:::{bucket}/*"),
         }]});
-        s3.put_bucket_policy()
-            .bucket(bucket)
-            .policy(everyone.to_string())
-            .send()
-            .await
-            .unwrap();
+        put_policy(s3, bucket, everyone).await;
         own_objects(s3, bucket).await;
     }
-    encrypt(
-        s3,
-        bucket,
-        ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::Aes256)
-            .build()
-            .unwrap(),
-    )
-    .await;
-    version(s3, bucket, BucketVersioningStatus::Enabled).await;
-    expire_old_versions(s3, bucket).await;
-    log_into(s3, bucket, logs).await;
+    let sse_s3 = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .unwrap();
+    keep_in_order(s3, bucket, sse_s3, logs).await;
 }
 
 async fn plant_unencrypted(s3: &aws_sdk_s3::Client, bucket: &str, suspended: bool) {
@@ -253,6 +229,29 @@ async fn block_public_access(s3: &aws_sdk_s3::Client, bucket: &str) {
                 .restrict_public_buckets(true)
                 .build(),
         )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// What the compliant and the public buckets share: default encryption, versioning, a
+/// lifecycle rule, and access logging into `logs`.
+async fn keep_in_order(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    encryption: ServerSideEncryptionByDefault,
+    logs: &str,
+) {
+    encrypt(s3, bucket, encryption).await;
+    version(s3, bucket, BucketVersioningStatus::Enabled).await;
+    expire_old_versions(s3, bucket).await;
+    log_into(s3, bucket, logs).await;
+}
+
+async fn put_policy(s3: &aws_sdk_s3::Client, bucket: &str, policy: serde_json::Value) {
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy.to_string())
         .send()
         .await
         .unwrap();
