@@ -161,8 +161,11 @@ pub(super) fn write_key(
 /// "If the object you request doesn't exist, the error that Amazon S3 returns depends on
 /// whether you also have the s3:ListBucket permission … 404 Not Found … 403 Access
 /// Denied" (GetObject and HeadObject "Permissions", S3 API Reference): whether a 404 for
-/// this GetObject or HeadObject is a 403 for this session. The `ListBucket` question has
-/// the GET's own context (no `s3:prefix`: the request is not a listing).
+/// this GetObject or HeadObject is a 403 for this session. The documentation does not say
+/// how a `ListBucket` statement conditioned on `s3:prefix` counts; the shim asks the
+/// question with the key as the prefix (a session that may list where the key would be
+/// learns nothing new from a 404), so only a session with no `ListBucket` that covers the
+/// key gets the 403 — the case the documentation settles.
 pub(super) fn hides_missing_key(target: &Target, signer: &Signer, knowledge: &Knowledge) -> bool {
     if !matches!(
         target.operation,
@@ -178,7 +181,7 @@ pub(super) fn hides_missing_key(target: &Target, signer: &Signer, knowledge: &Kn
         return false;
     };
     let (partition, _) = partition_of(&signer.region);
-    let mut context = HashMap::new();
+    let mut context = HashMap::from([("s3:prefix", target.key.clone())]);
     if let Some(owner) = knowledge.owners.get(&target.bucket) {
         context.insert("s3:resourceaccount", owner.clone());
     }

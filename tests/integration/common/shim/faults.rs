@@ -40,6 +40,9 @@ pub struct Faults {
     /// Every `ListTagsForResource` of this account answered `TooManyRequestsException`,
     /// however often it is retried.
     pub tags_always_throttled_for: Option<String>,
+    /// The first N Organizations requests answered `500 ServiceException`, as during an
+    /// outage of Organizations that ends.
+    pub organizations_fail_first: u32,
 }
 
 /// How many faults of each kind were injected, and how many requests each schedule saw.
@@ -52,6 +55,7 @@ pub struct Injected {
     pub refused_aborts: u32,
     pub preconditions: u32,
     pub tag_throttles: u32,
+    pub organizations_failures: u32,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +67,7 @@ pub(super) struct Schedule {
     s3_requests: u32,
     large_gets: u32,
     tag_listings: u32,
+    organizations_requests: u32,
     per_account: HashMap<String, u32>,
     expired: HashSet<String>,
     pub(super) injected: Injected,
@@ -102,6 +107,17 @@ impl Schedule {
             self.injected.tag_throttles += 1;
         }
         throttled
+    }
+
+    /// Whether this Organizations request is one the schedule fails (and counts it if
+    /// so).
+    pub(super) fn fails_organizations(&mut self) -> bool {
+        self.organizations_requests += 1;
+        let failed = self.organizations_requests <= self.faults.organizations_fail_first;
+        if failed {
+            self.injected.organizations_failures += 1;
+        }
+        failed
     }
 
     /// Whether this successful GetObject of a large body is one whose connection the

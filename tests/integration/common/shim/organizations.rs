@@ -1,8 +1,9 @@
 //! AWS Organizations, as far as the shim needs it: which account is an organization's
 //! management account (the one that created it: it has no `OrganizationAccountAccessRole`,
-//! see [`super::sts`]), and `ListTagsForResource` throttled on the test's schedule
+//! see [`super::sts`]), `ListTagsForResource` throttled on the test's schedule
 //! (Organizations' request rates are low: "Quotas for AWS Organizations", Organizations
-//! User Guide), answered `TooManyRequestsException` in the JSON protocol.
+//! User Guide), answered `TooManyRequestsException` in the JSON protocol, and an outage
+//! (`500 ServiceException`) for a test's first requests.
 
 use std::sync::Mutex;
 
@@ -22,8 +23,19 @@ fn too_many_requests() -> Response<Body> {
         .unwrap()
 }
 
-/// Forwards an Organizations request, throttled on schedule, and learns who manages the
-/// organization.
+/// Organizations' answer during an outage.
+fn service_exception() -> Response<Body> {
+    let body = "{\"__type\":\"ServiceException\",\"Message\":\"AWS Organizations can't complete your request because of an internal service error. Try again later.\"}";
+    Response::builder()
+        .status(StatusCode::INTERNAL_SERVER_ERROR)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amzn-requestid", "SHIM-ORGANIZATIONS")
+        .body(full(body))
+        .unwrap()
+}
+
+/// Forwards an Organizations request, failed or throttled on schedule, and learns who
+/// manages the organization.
 pub(super) async fn organizations(
     request: Request<Incoming>,
     signer: &Signer,
@@ -34,6 +46,9 @@ pub(super) async fn organizations(
         .and_then(|target| target.rsplit('.').next())
         .unwrap_or("")
         .to_owned();
+    if knowledge.lock().unwrap().schedule.fails_organizations() {
+        return service_exception();
+    }
     let (parts, body) = request.into_parts();
     let body = buffered(body).await;
     if operation == "ListTagsForResource" {
