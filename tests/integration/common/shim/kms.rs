@@ -113,30 +113,28 @@ impl Needs<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn keys_resolve_in_the_buckets_region_and_account() {
         assert_eq!(
-            key_arn("1234abcd-12ab", "eu-west-1", "111111111111").unwrap(),
+            super::key_arn("1234abcd-12ab", "eu-west-1", "111111111111").unwrap(),
             "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab"
         );
         assert_eq!(
-            key_arn("alias/data", "cn-north-1", "111111111111").unwrap(),
+            super::key_arn("alias/data", "cn-north-1", "111111111111").unwrap(),
             "arn:aws-cn:kms:cn-north-1:111111111111:alias/data"
         );
         assert_eq!(
-            key_arn("", "us-east-1", "1"),
+            super::key_arn("", "us-east-1", "1"),
             None,
             "aws/s3 is not modelled"
         );
         let body = "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>arn:aws:kms:us-east-1:1:key/k</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>";
         assert_eq!(
-            default_key(body, "us-east-1", "1").unwrap(),
+            super::default_key(body, "us-east-1", "1").unwrap(),
             "arn:aws:kms:us-east-1:1:key/k"
         );
         assert_eq!(
-            default_key(&body.replace("aws:kms", "AES256"), "us-east-1", "1"),
+            super::default_key(&body.replace("aws:kms", "AES256"), "us-east-1", "1"),
             None
         );
     }

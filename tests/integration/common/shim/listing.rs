@@ -142,17 +142,15 @@ fn creation_dates(answer: &str) -> HashMap<&str, &str> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn tokens_round_trip_and_pagination_is_recognised() {
         assert_eq!(
-            token_bucket(&token_of("dev-euw1")).as_deref(),
+            super::token_bucket(&super::token_of("dev-euw1")).as_deref(),
             Some("dev-euw1")
         );
-        assert!(Page::of(None).is_none());
-        assert!(Page::of(Some("x-id=ListBuckets")).is_none());
-        let page = Page::of(Some("max-buckets=2")).unwrap();
+        assert!(super::Page::of(None).is_none());
+        assert!(super::Page::of(Some("x-id=ListBuckets")).is_none());
+        let page = super::Page::of(Some("max-buckets=2")).unwrap();
         assert_eq!(page.max_buckets, 2);
     }
 }

@@ -172,7 +172,6 @@ pub(super) fn wildcard(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn ask(
         policy: &Value,
@@ -209,7 +208,7 @@ mod tests {
 
     #[test]
     fn allow_deny_and_conditions() {
-        let policy = json!({"Version": "2012-10-17", "Statement": [
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
              "Condition": {"StringLike": {"s3:prefix": ["in/*"]}, "StringEquals": {"s3:ResourceAccount": "111111111111"}}},
             {"Effect": "Allow", "Action": ["S3:GetObject"], "Resource": "arn:aws:s3:::b/*"},
@@ -251,7 +250,7 @@ mod tests {
             ask(&policy, "s3:PutObject", "arn:aws:s3:::b/k", &[]),
             Decision::ImplicitDeny
         );
-        let negated = json!({"Statement": {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+        let negated = serde_json::json!({"Statement": {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
             "Condition": {"StringNotEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}});
         assert_eq!(
             ask(&negated, "kms:Decrypt", "k", &[]),
@@ -260,7 +259,7 @@ mod tests {
         );
         assert!(matches!(
             ask(
-                &json!({"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]}),
+                &serde_json::json!({"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]}),
                 "s3:GetObject",
                 "x",
                 &[]

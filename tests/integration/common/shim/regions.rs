@@ -125,14 +125,15 @@ pub(super) fn wrong_region(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn regions_belong_to_the_sdk_partitions() {
-        assert_eq!(partition_of("us-east-1").0, "aws");
-        assert_eq!(partition_of("cn-north-1"), ("aws-cn", "amazonaws.com.cn"));
-        assert_eq!(partition_of("us-gov-west-1").0, "aws-us-gov");
-        assert_eq!(partition_of("eusc-de-east-1").0, "aws-eusc");
-        assert_eq!(partition_of("us-isob-east-1").0, "aws-iso-b");
+        assert_eq!(super::partition_of("us-east-1").0, "aws");
+        assert_eq!(
+            super::partition_of("cn-north-1"),
+            ("aws-cn", "amazonaws.com.cn")
+        );
+        assert_eq!(super::partition_of("us-gov-west-1").0, "aws-us-gov");
+        assert_eq!(super::partition_of("eusc-de-east-1").0, "aws-eusc");
+        assert_eq!(super::partition_of("us-isob-east-1").0, "aws-iso-b");
     }
 }

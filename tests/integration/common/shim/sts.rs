@@ -53,17 +53,39 @@ const POLICY_CHARACTERS: usize = 2048;
 /// The longest session a role session may ask for.
 const CHAINED_SECONDS: u64 = 3600;
 
-/// STS's refusal, in its own XML so that the SDK parses it.
-fn sts_denied(caller: &str, action: &str, role: &str) -> Response<Body> {
-    sts_error(
-        StatusCode::FORBIDDEN,
-        "AccessDenied",
-        &format!("User: {caller} is not authorized to perform: {action} on resource: {role}"),
-    )
+/// Why STS refuses an AssumeRole.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
 }
 
-/// An STS error answer, in STS's own XML.
-pub(super) fn sts_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+impl Refusal {
+    fn validation(message: impl Into<String>) -> Refusal {
+        Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "ValidationError",
+            message: message.into(),
+        }
+    }
+
+    fn denied(caller: &str, action: &str, role: &str) -> Refusal {
+        Refusal {
+            status: StatusCode::FORBIDDEN,
+            code: "AccessDenied",
+            message: format!(
+                "User: {caller} is not authorized to perform: {action} on resource: {role}"
+            ),
+        }
+    }
+
+    fn answer(&self) -> Response<Body> {
+        sts_error(self.status, self.code, &self.message)
+    }
+}
+
+/// An STS error answer, in STS's own XML so that the SDK parses it.
+fn sts_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let message = xml_escaped(message);
     let xml = format!(
         "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>SHIM-STS</RequestId></ErrorResponse>"
@@ -101,16 +123,14 @@ fn assume_role(
     fields: &HashMap<String, String>,
     signer: &Signer,
     knowledge: &mut Knowledge,
-) -> Result<Granted, Response<Body>> {
+) -> Result<Granted, Refusal> {
     if knowledge.schedule.throttles_assume_role() {
-        return Err(sts_error(
-            StatusCode::BAD_REQUEST,
-            "Throttling",
-            "Rate exceeded",
-        ));
+        return Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "Throttling",
+            message: "Rate exceeded".into(),
+        });
     }
-    let validation =
-        |message: String| sts_error(StatusCode::BAD_REQUEST, "ValidationError", &message);
     let role = fields.get("RoleArn").cloned().unwrap_or_default();
     let policy = match fields.get("Policy") {
         None => None,
@@ -119,23 +139,23 @@ fn assume_role(
                 .chars()
                 .find(|c| !matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{FF}'))
             {
-                return Err(validation(format!(
+                return Err(Refusal::validation(format!(
                     "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+ (the shim found {bad:?})"
                 )));
             }
             if text.chars().count() > POLICY_CHARACTERS {
-                return Err(validation(format!(
+                return Err(Refusal::validation(format!(
                     "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to {POLICY_CHARACTERS}"
                 )));
             }
             match serde_json::from_str::<serde_json::Value>(text) {
                 Ok(policy) => Some(policy),
                 Err(err) => {
-                    return Err(sts_error(
-                        StatusCode::BAD_REQUEST,
-                        "MalformedPolicyDocument",
-                        &format!("Syntax errors in policy: {err}"),
-                    ));
+                    return Err(Refusal {
+                        status: StatusCode::BAD_REQUEST,
+                        code: "MalformedPolicyDocument",
+                        message: format!("Syntax errors in policy: {err}"),
+                    });
                 }
             }
         }
@@ -150,11 +170,11 @@ fn assume_role(
                 "Packed policy consumes {packed}% of allotted space, please use smaller policy."
             )
         };
-        return Err(sts_error(
-            StatusCode::BAD_REQUEST,
-            "PackedPolicyTooLarge",
-            &message,
-        ));
+        return Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "PackedPolicyTooLarge",
+            message,
+        });
     }
     let caller = knowledge.sessions.get(&signer.key).cloned();
     let duration: u64 = fields
@@ -162,8 +182,8 @@ fn assume_role(
         .and_then(|d| d.parse().ok())
         .unwrap_or(CHAINED_SECONDS);
     if caller.is_some() && duration > CHAINED_SECONDS {
-        return Err(validation(
-            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),
+        return Err(Refusal::validation(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
         ));
     }
     let caller_arn = caller.as_ref().map_or_else(
@@ -175,7 +195,7 @@ fn assume_role(
     if let (Some(inherited), Some(asked)) = (&inherited, &asked)
         && inherited != asked
     {
-        return Err(sts_denied(
+        return Err(Refusal::denied(
             &caller_arn,
             &format!(
                 "sts:SetSourceIdentity (the session's source identity {inherited:?} cannot be changed)"
@@ -191,21 +211,21 @@ fn assume_role(
                 .is_some_and(|account| knowledge.management.contains(account))
     });
     if management_role && !knowledge.roles.values().any(|arn| *arn == role) {
-        return Err(sts_denied(&caller_arn, "sts:AssumeRole", &role));
+        return Err(Refusal::denied(&caller_arn, "sts:AssumeRole", &role));
     }
     let source_identity = asked.or(inherited);
     if let Some(trust) = knowledge.trust.get(&role) {
         let tagged = fields.keys().any(|k| k.starts_with("Tags.member."));
         if tagged && !trusts(trust, "sts:TagSession") {
-            return Err(sts_denied(&caller_arn, "sts:TagSession", &role));
+            return Err(Refusal::denied(&caller_arn, "sts:TagSession", &role));
         }
         if source_identity.is_some() && !trusts(trust, "sts:SetSourceIdentity") {
-            return Err(sts_denied(&caller_arn, "sts:SetSourceIdentity", &role));
+            return Err(Refusal::denied(&caller_arn, "sts:SetSourceIdentity", &role));
         }
         if let Some(required) = required_external_id(trust)
             && fields.get("ExternalId") != Some(&required)
         {
-            return Err(sts_denied(&caller_arn, "sts:AssumeRole", &role));
+            return Err(Refusal::denied(&caller_arn, "sts:AssumeRole", &role));
         }
     }
     Ok(Granted {
@@ -229,7 +249,7 @@ pub(super) async fn sts(
     let granted = if fields.get("Action").map(String::as_str) == Some("AssumeRole") {
         match assume_role(&fields, signer, &mut knowledge.lock().unwrap()) {
             Ok(granted) => Some(granted),
-            Err(refusal) => return refusal,
+            Err(refusal) => return refusal.answer(),
         }
     } else {
         None
