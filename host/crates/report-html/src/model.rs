@@ -168,14 +168,18 @@ pub fn page_data(report: &Value, options: &Options) -> Result<PageData, RenderEr
     let orphans = listed(&report["orphaned_uploads"]);
     let mode = text(&report["mode"], TEXT_CHARS);
     let dry_run = report["dry_run"].as_bool().unwrap_or(false);
-    let rerun_command = page_entries.iter().any(|e| e.status != "ok").then(|| {
-        shell::rerun_failed_command(
-            &plugin,
-            mode == "all-accounts",
-            dry_run,
-            options.report_path.as_deref().unwrap_or("REPORT.json"),
-        )
-    });
+    // The plugin's name whole: a command must name exactly the plugin that ran.
+    let rerun_command = report["plugin"]
+        .as_str()
+        .filter(|_| page_entries.iter().any(|entry| entry.status != "ok"))
+        .map(|plugin| {
+            shell::rerun_failed_command(
+                plugin,
+                mode == "all-accounts",
+                dry_run,
+                options.report_path.as_deref().unwrap_or("REPORT.json"),
+            )
+        });
     Ok(PageData {
         header: Header {
             sha256: optional_text(&report["sha256"]),

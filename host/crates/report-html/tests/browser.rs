@@ -191,12 +191,17 @@ const HOSTILE: &str = "</script><script>window.__pwned=1;alert(1)</script><!-- -
     <style>*{background:url(//example.com/x.png)}</style> {{DATA}} ${alert(6)} \
     \u{202e}exe.txt \u{2066}\u{2069}\u{200b} \x01\x07\x08\x1b[2J\x1b]52;c;cm0=\x07\r\n\t \u{85}\u{9b}2J \u{2028}\u{2029}";
 
+/// A plugin name past every bound the page sets on text.
+fn hostile_plugin() -> String {
+    HOSTILE.repeat(1 + 2 * xacct_report_html::TEXT_CHARS / HOSTILE.len())
+}
+
 fn hostile_report() -> Value {
     let with_nul = format!("{HOSTILE}\0");
     let huge = HOSTILE.repeat(1 + (1 << 20) / HOSTILE.len());
     let hostile_object = json!({HOSTILE: [HOSTILE, {"nested": with_nul}], "n": 1});
     json!({
-        "plugin": HOSTILE,
+        "plugin": hostile_plugin(),
         "sha256": huge,
         "mode": HOSTILE,
         "dry_run": false,
@@ -257,7 +262,7 @@ fn hostile_values_in_every_field_stay_inert_text() {
             ],
             "detail_shows": ["</script>", "\\u{202e}exe.txt", "<svg onload=alert(4)>", "\"op\": \"</script>"],
             // What bash makes of the copied command: exactly these words.
-            "rerun_words": [HOSTILE, "--rerun-failed", report_path],
+            "rerun_words": [hostile_plugin(), "--rerun-failed", report_path],
         }),
     );
 }

@@ -109,7 +109,8 @@ function showRecap(data, onShow) {
   if (!data.groups.length) return;
   byId("recap").hidden = false;
   if (data.rerun_command) {
-    fill(byId("rerun-command"), data.rerun_command);
+    // Shown in part when enormous (a hostile plugin name); copied whole.
+    fill(byId("rerun-command"), elide(data.rerun_command, 600));
     byId("copy-rerun").addEventListener("click", () => copyText(data.rerun_command, byId("rerun-status")));
   }
   const denied = data.groups.filter((group) => group.denied_by_aws);
