@@ -3,7 +3,8 @@
     check_page.py CASE PAGE.html EXPECT.json ARTEFACT_DIR
 
 CASE is `sample` (header, counts, recap, copy, search, filters, sort, keyboard, detail,
-screenshots light and dark), `legacy` (a report without the newer fields), `hostile`
+screenshots light and dark), `legacy` (a report without the newer fields), `extremes`
+(the largest numbers a report can hold), `hostile`
 (nothing in the values executes, loads or injects), `scale` (10,000 accounts) or
 `selftest` (the harness itself catches an injection in a page built to have one; PAGE
 is where that page is written). EXPECT holds what the test that rendered the page knows
@@ -149,6 +150,17 @@ def legacy(checks, watched, page, expect, artefacts):
     page.screenshot(path=f"{artefacts}/legacy.png", full_page=True)
 
 
+def extremes(checks, watched, page, expect, artefacts):
+    common(checks, page, expect)
+    checks.true("histogram bars", page.locator("#histogram rect.bar").count() > 0)
+    checks.true("timeline area", page.locator("#timeline path.area").count() == 1)
+    sort_by(page, "Duration")
+    checks.equal("the longest first", row_ids(page)[0], expect["slowest"])
+    page.locator("#rows tr.row[data-position='0']").click()
+    checks.true("the detail opens", page.is_visible("#detail"))
+    page.keyboard.press("Escape")
+
+
 # What an injection would leave in the document: elements the page never makes, an event
 # handler attribute, an attribute that loads, navigates or styles (beyond the page's own skip
 # link, empty favicon and the table's spacer heights), or the flag the payloads set. Text in `title`, `value` and the like
@@ -244,7 +256,7 @@ def selftest(checks, watched, page, expect, artefacts):
     checks.true(f"its request is seen: {watched.requests}", any(u.endswith("/x") for u in watched.requests))
 
 
-CASES = {"sample": sample, "legacy": legacy, "hostile": hostile, "scale": scale, "selftest": selftest}
+CASES = {"sample": sample, "legacy": legacy, "extremes": extremes, "hostile": hostile, "scale": scale, "selftest": selftest}
 
 
 def main():

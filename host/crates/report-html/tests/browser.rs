@@ -312,6 +312,38 @@ fn reports_without_the_newer_fields_still_read() {
     }
 }
 
+/// A report's numbers are its own to choose: the largest ones (durations, offsets,
+/// counts, a run ending past what a date can hold) still make a working page.
+#[test]
+fn the_largest_numbers_still_read() {
+    let max = u64::MAX;
+    let mut report = sample_report();
+    report["duration_ms"] = max.into();
+    for (i, entry) in report["entries"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        entry["duration_ms"] = (max - i as u64).into();
+        entry["start_ms"] = max.into();
+        entry["s3_calls"] = max.into();
+        entry["bytes_read"] = max.into();
+    }
+    report["call_stats"] = json!({"111111111111": {"retries": max, "throttled": max}});
+    let page = render(&report, &Options::default()).unwrap();
+    check(
+        "extremes",
+        Some(&page),
+        json!({
+            "total": 8,
+            "counts": counts(&report),
+            "search": {"text": "search", "matches": 2},
+            "slowest": by_duration(&report, true),
+        }),
+    );
+}
+
 /// 10,000 accounts: counts, filter, sort, search and the keyboard to the last row, with
 /// only the rows in view in the document. (Its timings are measured by browser/measure.py,
 /// not asserted here.)

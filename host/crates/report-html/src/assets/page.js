@@ -15,7 +15,9 @@ function showHeader(data) {
   let ended = null;
   if (header.started_at) {
     const start = Date.parse(header.started_at);
-    if (!Number.isNaN(start)) ended = new Date(start + header.duration_ms).toISOString();
+    const end = new Date(start + header.duration_ms);
+    // Past what a Date holds (a report can claim any duration), the end is left out.
+    if (!Number.isNaN(end.getTime())) ended = end.toISOString();
   }
   facts(byId("run-header"), [
     ["Plugin", header.plugin],
