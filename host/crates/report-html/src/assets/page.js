@@ -241,8 +241,13 @@ function init() {
     byId("accounts-heading").focus({ preventScroll: true });
   });
   table.apply();
-  // Ready once the first frame with the table has been painted.
-  requestAnimationFrame(() => setTimeout(() => document.documentElement.setAttribute("data-ready", "")));
+  // Ready once the first frame with the table has been painted; the search index after.
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      document.documentElement.setAttribute("data-ready", "");
+      requestIdleCallback(() => table.prepareSearch());
+    }),
+  );
 }
 
 init();

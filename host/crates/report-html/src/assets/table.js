@@ -47,7 +47,8 @@ class AccountTable {
     this.elements = elements;
     this.onOpen = onOpen;
     this.columns = tableColumns(entries);
-    this.haystacks = entries.map(searchText);
+    // Built when the browser is idle after the first paint, or by the first search.
+    this.haystacks = null;
     this.sortKeys = new Map();
     this.filter = { query: "", status: "", kind: "", members: null };
     this.sort = { column: null, descending: false };
@@ -97,6 +98,10 @@ class AccountTable {
     }
   }
 
+  prepareSearch() {
+    if (!this.haystacks) this.haystacks = this.entries.map(searchText);
+  }
+
   setFilter(change) {
     Object.assign(this.filter, change);
     this.apply();
@@ -133,6 +138,7 @@ class AccountTable {
   apply() {
     const { query, status, kind, members } = this.filter;
     const needle = query.trim().toLowerCase();
+    if (needle) this.prepareSearch();
     const view = [];
     for (let i = 0; i < this.entries.length; i++) {
       const entry = this.entries[i];
