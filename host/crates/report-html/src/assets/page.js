@@ -245,7 +245,8 @@ function init() {
   requestAnimationFrame(() =>
     setTimeout(() => {
       document.documentElement.setAttribute("data-ready", "");
-      requestIdleCallback(() => table.prepareSearch());
+      // Safari has no requestIdleCallback.
+      (window.requestIdleCallback || setTimeout)(() => table.prepareSearch());
     }),
   );
 }
