@@ -5,7 +5,10 @@
 
 #![allow(dead_code)] // the benchmarks use their own part of the harness
 
+pub mod components;
 pub mod conformance;
+#[cfg(feature = "lambda")]
+pub mod lambda_runtime;
 pub mod moto;
 pub mod shim;
 
