@@ -24,14 +24,14 @@ use serde_json::{Value, json};
 
 /// What the function posted back for an invocation.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Answer {
+pub(crate) enum Answer {
     Response(Value),
     Error(Value),
 }
 
 /// The stand-in Runtime API: events waiting to be handed out, answers by request id.
 #[derive(Default)]
-pub(super) struct RuntimeApi {
+pub(crate) struct RuntimeApi {
     events: Mutex<VecDeque<(String, Value)>>,
     answers: Mutex<Vec<(String, Answer)>>,
     /// Wakes `next` calls waiting for an event, and the test waiting for answers.
@@ -39,7 +39,7 @@ pub(super) struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    pub(super) async fn serve(self: Arc<Self>) -> std::net::SocketAddr {
+    pub(crate) async fn serve(self: Arc<Self>) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -125,7 +125,7 @@ impl RuntimeApi {
         })
     }
 
-    pub(super) fn invoke(&self, id: &str, event: Value) {
+    pub(crate) fn invoke(&self, id: &str, event: Value) {
         self.events
             .lock()
             .unwrap()
@@ -134,7 +134,7 @@ impl RuntimeApi {
     }
 
     /// The function's answer to invocation `id`, once it came.
-    pub(super) async fn answer_to(&self, id: &str) -> Answer {
+    pub(crate) async fn answer_to(&self, id: &str) -> Answer {
         tokio::time::timeout(Duration::from_secs(120), async {
             loop {
                 let changed = self.changed.notified();
@@ -152,7 +152,7 @@ impl RuntimeApi {
 
 /// Compiles the package's plugins ahead of time, into the package (`xacct-cache/`,
 /// `xacct-state/`), as a deployment package ships them.
-pub(super) fn precompile(root: &Path) {
+pub(crate) fn precompile(root: &Path) {
     let precompiled = Command::new(env!("CARGO_BIN_EXE_xacct"))
         .args(["plugins", "--config", "xacct.toml"])
         .current_dir(root)
@@ -165,7 +165,7 @@ pub(super) fn precompile(root: &Path) {
 
 /// Starts the real `xacct-lambda` as Lambda starts `bootstrap`: the package in
 /// `LAMBDA_TASK_ROOT`, the Runtime API's address, `/tmp` in `scratch`, and `env` besides.
-pub(super) fn start_function(
+pub(crate) fn start_function(
     runtime_api: std::net::SocketAddr,
     root: &Path,
     scratch: &Path,
@@ -185,8 +185,9 @@ pub(super) fn start_function(
     for (name, value) in env {
         command.env(name, value);
     }
+    // Both streams are the function's log stream, which Lambda collects.
     command
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()

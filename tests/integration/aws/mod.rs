@@ -6,6 +6,6 @@ mod aws_estate;
 mod backend;
 mod faults;
 #[cfg(feature = "lambda")]
-mod lambda;
+pub(crate) mod lambda;
 mod organizations;
 mod posture_estate;

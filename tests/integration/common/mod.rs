@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // the benchmarks use their own part of the harness
 
+pub mod components;
 pub mod conformance;
 pub mod moto;
 pub mod posture_estate;
