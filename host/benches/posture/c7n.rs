@@ -22,23 +22,12 @@ use std::time::Duration;
 
 use super::{Estate, Findings};
 use crate::common::moto::ROLE;
+use crate::common::posture_estate::FINDINGS;
 
 /// The policy that holds the bucket half of `no-public-access-block`, and the one that
 /// holds the account half: a bucket has the finding when both matched.
 const BUCKET_BLOCK: &str = "no-public-access-block";
 const ACCOUNT_BLOCK: &str = "account-public-access-block";
-
-/// The aws.s3 policies of `c7n.yml`, each named after the finding it reports.
-const BUCKET_POLICIES: [&str; 8] = [
-    "public-policy",
-    "public-acl",
-    BUCKET_BLOCK,
-    "unencrypted",
-    "versioning-off",
-    "acls-enabled",
-    "no-lifecycle",
-    "no-logging",
-];
 
 const REGION: &str = "us-east-1";
 
@@ -186,7 +175,8 @@ fn findings(estate: &Estate, out: &Path) -> Findings {
         let account_unblocked = matched(account, ACCOUNT_BLOCK)
             .iter()
             .any(|resource| resource["account_id"] == account.as_str());
-        for policy in BUCKET_POLICIES {
+        // The aws.s3 policies of `c7n.yml` are named after the findings they report.
+        for policy in FINDINGS {
             if policy == BUCKET_BLOCK && !account_unblocked {
                 continue;
             }
