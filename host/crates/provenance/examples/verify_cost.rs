@@ -46,7 +46,7 @@ fn main() {
     let keypair = ssh_key::private::Ed25519Keypair::from_seed(&[7; 32]);
     let private = ssh_key::PrivateKey::new(keypair.into(), "bench").unwrap();
     let text = private.to_openssh(ssh_key::LineEnding::LF).unwrap();
-    let key = SigningKey::from_openssh(&text, None).unwrap();
+    let key = SigningKey::from_openssh(&text).unwrap();
     let mut trusted = TrustedSigners::new();
     trusted
         .add_signer(&private.public_key().to_openssh().unwrap())

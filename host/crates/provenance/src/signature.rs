@@ -69,30 +69,28 @@ pub enum KeyError {
         "not an OpenSSH private key ({0}); make one with ssh-keygen -t ed25519 (a key in PEM or PKCS#8 form can be converted with ssh-keygen -p -f KEY)"
     )]
     Malformed(String),
-    #[error("the key is protected by a passphrase, and none was given")]
-    PassphraseRequired,
-    #[error("the passphrase does not decrypt the key")]
-    WrongPassphrase,
+    #[error(
+        "the key is protected by a passphrase: sign with ssh-keygen -Y sign -n {NAMESPACE} -f KEY PLUGIN.wasm (it asks for the passphrase, or uses your agent), then embed PLUGIN.wasm.sig with xacct sign --signature, or leave it beside the plugin"
+    )]
+    Encrypted,
     #[error("the key is {0}; xacct signs with ed25519 keys only (ssh-keygen -t ed25519)")]
     Unsupported(String),
 }
 
-/// An ed25519 private key, as `ssh-keygen -t ed25519` writes it.
+/// An unencrypted ed25519 private key, as `ssh-keygen -t ed25519 -N ""` writes it.
+///
+/// A key with a passphrase, in an agent or on a hardware token signs through `ssh-keygen
+/// -Y sign`, whose signature xacct reads: xacct never asks for a passphrase.
 pub struct SigningKey(PrivateKey);
 
 impl SigningKey {
-    /// Reads an OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`), decrypting it
-    /// with `passphrase` if it has one.
-    pub fn from_openssh(text: &str, passphrase: Option<&str>) -> Result<SigningKey, KeyError> {
+    /// Reads an OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`).
+    pub fn from_openssh(text: &str) -> Result<SigningKey, KeyError> {
         let key = PrivateKey::from_openssh(text.trim())
             .map_err(|err| KeyError::Malformed(err.to_string()))?;
-        let key = match (key.is_encrypted(), passphrase) {
-            (false, _) => key,
-            (true, None) => return Err(KeyError::PassphraseRequired),
-            (true, Some(passphrase)) => key
-                .decrypt(passphrase)
-                .map_err(|_| KeyError::WrongPassphrase)?,
-        };
+        if key.is_encrypted() {
+            return Err(KeyError::Encrypted);
+        }
         if key.algorithm() != Algorithm::Ed25519 {
             return Err(KeyError::Unsupported(key.algorithm().to_string()));
         }

@@ -78,19 +78,22 @@ fn real_components_are_signed_annotated_and_read_back() {
 #[test]
 fn standard_metadata_is_read_as_wasm_metadata_writes_it() {
     let (_, hello) = guest("hello");
+    // Name and producers as wasm-metadata writes them (wasm-tools metadata add)...
     let mut add = wasm_metadata::AddMetadata::default();
     add.name = wasm_metadata::AddMetadataField::Set("hello".into());
-    add.version = wasm_metadata::AddMetadataField::Set(wasm_metadata::Version::new("1.2.3"));
-    add.authors =
-        wasm_metadata::AddMetadataField::Set(wasm_metadata::Authors::new("Alice <a@example>"));
-    add.source = wasm_metadata::AddMetadataField::Set(
-        wasm_metadata::Source::new("https://example.com/hello").unwrap(),
-    );
-    add.revision = wasm_metadata::AddMetadataField::Set(wasm_metadata::Revision::new("abc123"));
-    add.licenses =
-        wasm_metadata::AddMetadataField::Set(wasm_metadata::Licenses::new("Apache-2.0").unwrap());
     add.sdk = vec![("xacct-guest".into(), "0.1.0".into())];
-    let with_metadata = add.to_wasm(&hello).unwrap();
+    let mut with_metadata = add.to_wasm(&hello).unwrap();
+    // ...and the OCI-annotation sections as its `oci` feature does: a custom section of
+    // UTF-8 text each (wasm-metadata's oci_annotations/*.rs).
+    for (name, text) in [
+        ("version", "1.2.3"),
+        ("authors", "Alice <a@example>"),
+        ("source", "https://example.com/hello"),
+        ("revision", "abc123"),
+        ("licenses", "Apache-2.0"),
+    ] {
+        with_metadata.extend(custom_section(name, text.as_bytes()));
+    }
     let metadata = PluginFile::parse(&with_metadata)
         .unwrap()
         .metadata()

@@ -5,7 +5,9 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{guest, keygen, run, ssh_keygen};
@@ -144,7 +146,7 @@ fn signatures_made_here_verify_with_ssh_keygen_byte_for_byte() {
     };
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(&ssh_keygen, dir.path(), "alice", "ed25519", "");
-    let signing = SigningKey::from_openssh(&fs::read_to_string(&key).unwrap(), None).unwrap();
+    let signing = SigningKey::from_openssh(&fs::read_to_string(&key).unwrap()).unwrap();
     assert_eq!(
         signing.public_key().fingerprint(),
         fingerprint(&ssh_keygen, &public(&key))
@@ -186,36 +188,53 @@ fn signatures_made_here_verify_with_ssh_keygen_byte_for_byte() {
     assert_eq!(embed_signature(&hello, &theirs).unwrap(), signed);
 }
 
+/// xacct never asks for a passphrase: such a key (like one in an agent or on a token)
+/// signs with ssh-keygen, and the signature is embedded or left beside the plugin.
 #[test]
-fn passphrase_protected_keys_sign_with_their_passphrase() {
-    let Some(ssh_keygen) = ssh_keygen("passphrase_protected_keys_sign_with_their_passphrase")
-    else {
+fn passphrase_protected_keys_sign_through_ssh_keygen() {
+    let Some(ssh_keygen) = ssh_keygen("passphrase_protected_keys_sign_through_ssh_keygen") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(&ssh_keygen, dir.path(), "bob", "ed25519", "correct horse");
-    let text = fs::read_to_string(&key).unwrap();
-    assert_eq!(
-        SigningKey::from_openssh(&text, None).unwrap_err(),
-        KeyError::PassphraseRequired
+    let err = SigningKey::from_openssh(&fs::read_to_string(&key).unwrap()).unwrap_err();
+    assert_eq!(err, KeyError::Encrypted);
+    assert!(
+        err.to_string()
+            .contains("ssh-keygen -Y sign -n xacct-plugin"),
+        "{err}"
     );
+    // ssh-keygen asks for the passphrase (here through SSH_ASKPASS, as a desktop would).
+    let askpass = dir.path().join("askpass");
+    fs::write(&askpass, "#!/bin/sh\necho 'correct horse'\n").unwrap();
+    fs::set_permissions(&askpass, fs::Permissions::from_mode(0o700)).unwrap();
+    let (_, hello) = guest("hello");
+    let file = dir.path().join("hello.wasm");
+    fs::write(&file, &hello).unwrap();
+    let out = Command::new(&ssh_keygen)
+        .args(["-q", "-Y", "sign", "-n", "xacct-plugin", "-f"])
+        .args([&key, &file])
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let armored = fs::read_to_string(format!("{}.sig", file.display())).unwrap();
+    let signature = Signature::from_armored(armored.as_bytes()).unwrap();
+    let signed = embed_signature(&hello, &signature).unwrap();
+    let mut trusted = TrustedSigners::new();
+    trusted
+        .add_signer(&fs::read_to_string(public(&key)).unwrap())
+        .unwrap();
+    let verification = PluginFile::parse(&signed)
+        .unwrap()
+        .verify(None, &trusted, SystemTime::now())
+        .unwrap();
     assert_eq!(
-        SigningKey::from_openssh(&text, Some("wrong horse")).unwrap_err(),
-        KeyError::WrongPassphrase
+        verification.trusted_signer().unwrap().principals,
+        ["bob@example"]
     );
-    let signing = SigningKey::from_openssh(&text, Some("correct horse")).unwrap();
-    let allowed = allowed_signers(dir.path(), "bob@example", &key);
-    let file = dir.path().join("data");
-    fs::write(&file, b"any bytes").unwrap();
-    let signature = sign(b"any bytes", &signing).unwrap();
-    assert!(keygen_verifies(
-        &ssh_keygen,
-        &allowed,
-        "bob@example",
-        signature.to_armored(),
-        &file,
-        None
-    ));
 }
 
 #[test]
@@ -228,7 +247,7 @@ fn other_key_types_are_refused_by_name_yet_may_share_the_allowed_signers_file() 
     let rsa = keygen(&ssh_keygen, dir.path(), "dave", "rsa", "");
     let ed25519 = keygen(&ssh_keygen, dir.path(), "erin", "ed25519", "");
     assert_eq!(
-        SigningKey::from_openssh(&fs::read_to_string(&ecdsa).unwrap(), None).unwrap_err(),
+        SigningKey::from_openssh(&fs::read_to_string(&ecdsa).unwrap()).unwrap_err(),
         KeyError::Unsupported("ecdsa-sha2-nistp256".into())
     );
     let file = dir.path().join("data");
@@ -252,7 +271,7 @@ fn other_key_types_are_refused_by_name_yet_may_share_the_allowed_signers_file() 
     trusted
         .add_allowed_signers(&text, "allowed_signers")
         .unwrap();
-    let signing = SigningKey::from_openssh(&fs::read_to_string(&ed25519).unwrap(), None).unwrap();
+    let signing = SigningKey::from_openssh(&fs::read_to_string(&ed25519).unwrap()).unwrap();
     let signature = sign(b"bytes", &signing).unwrap();
     let signer = verify(b"bytes", &signature, &trusted, SystemTime::now()).unwrap();
     assert_eq!(signer.principals, ["erin@example"]);

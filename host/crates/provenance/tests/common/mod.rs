@@ -155,7 +155,7 @@ pub fn key_text(seed: u8) -> String {
 }
 
 pub fn signing_key(seed: u8) -> xacct_provenance::SigningKey {
-    xacct_provenance::SigningKey::from_openssh(&key_text(seed), None).unwrap()
+    xacct_provenance::SigningKey::from_openssh(&key_text(seed)).unwrap()
 }
 
 /// The `ssh-ed25519 AAAA… comment` line of that key.
