@@ -49,7 +49,7 @@ fn main() {
     let key = SigningKey::from_openssh(&text).unwrap();
     let mut trusted = TrustedSigners::new();
     trusted
-        .add_signer(&private.public_key().to_openssh().unwrap())
+        .add_signer(&private.public_key().to_openssh().unwrap(), "trust.signers")
         .unwrap();
     let grant =
         "format = 1\naccounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\"] }]\n";

@@ -19,8 +19,8 @@ use crate::signature::{NAMESPACE, PublicKey};
 /// Where a trusted key was listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    /// Entry `index` (from 0) of a `signers` list.
-    Signers { index: usize },
+    /// Entry `index` (from 0) of the `signers` list at config key `list`.
+    Signers { list: String, index: usize },
     /// Line `line` (from 1) of an `allowed_signers` file.
     AllowedSigners { file: String, line: usize },
 }
@@ -28,7 +28,7 @@ pub enum Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::Signers { index } => write!(f, "signers[{index}]"),
+            Origin::Signers { list, index } => write!(f, "{list}[{index}]"),
             Origin::AllowedSigners { file, line } => write!(f, "{file}:{line}"),
         }
     }
@@ -94,8 +94,12 @@ pub enum Untrusted {
 /// A trust list that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrustError {
-    #[error("signers[{index}]: {reason}")]
-    Signer { index: usize, reason: String },
+    #[error("{list}[{index}]: {reason}")]
+    Signer {
+        list: String,
+        index: usize,
+        reason: String,
+    },
     #[error("{file}:{line}: {reason}")]
     AllowedSigners {
         file: String,
@@ -119,7 +123,6 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct TrustedSigners {
     entries: Vec<Entry>,
-    signers: usize,
 }
 
 impl TrustedSigners {
@@ -131,11 +134,20 @@ impl TrustedSigners {
         self.entries.is_empty()
     }
 
-    /// Adds a `signers` entry: an ed25519 public key as in `authorized_keys`,
+    /// Adds the next entry of the `signers` list at config key `list` (e.g.
+    /// `trust.signers`, named in messages): an ed25519 public key as in `authorized_keys`,
     /// `ssh-ed25519 AAAA… comment`, the comment naming the signer.
-    pub fn add_signer(&mut self, line: &str) -> Result<(), TrustError> {
-        let index = self.signers;
-        let error = |reason: String| TrustError::Signer { index, reason };
+    pub fn add_signer(&mut self, line: &str, list: &str) -> Result<(), TrustError> {
+        let index = self
+            .entries
+            .iter()
+            .filter(|entry| matches!(&entry.origin, Origin::Signers { list: l, .. } if l == list))
+            .count();
+        let error = |reason: String| TrustError::Signer {
+            list: list.to_owned(),
+            index,
+            reason,
+        };
         let key = ssh_key::PublicKey::from_openssh(line.trim()).map_err(|err| {
             error(format!(
                 "not a public key line `ssh-ed25519 AAAA… comment` ({err})"
@@ -159,9 +171,11 @@ impl TrustedSigners {
             namespaces: None,
             valid_after: None,
             valid_before: None,
-            origin: Origin::Signers { index },
+            origin: Origin::Signers {
+                list: list.to_owned(),
+                index,
+            },
         });
-        self.signers += 1;
         Ok(())
     }
 
@@ -173,15 +187,12 @@ impl TrustedSigners {
                 file: file.to_owned(),
                 line: index + 1,
             };
-            let parsed = parse_line(line).map_err(|reason| TrustError::AllowedSigners {
+            let parsed = parse_line(line, origin).map_err(|reason| TrustError::AllowedSigners {
                 file: file.to_owned(),
                 line: index + 1,
                 reason,
             })?;
-            if let Some(mut entry) = parsed {
-                entry.origin = origin;
-                entries.push(entry);
-            }
+            entries.extend(parsed);
         }
         self.entries.extend(entries);
         Ok(())
@@ -238,7 +249,7 @@ impl TrustedSigners {
 }
 
 /// One `allowed_signers` line: `None` for a blank or comment line.
-fn parse_line(line: &str) -> Result<Option<Entry>, String> {
+fn parse_line(line: &str, origin: Origin) -> Result<Option<Entry>, String> {
     let rest = line.trim_start_matches([' ', '\t']).trim_end();
     if rest.is_empty() || rest.starts_with('#') {
         return Ok(None);
@@ -263,7 +274,7 @@ fn parse_line(line: &str) -> Result<Option<Entry>, String> {
         namespaces: None,
         valid_after: None,
         valid_before: None,
-        origin: Origin::Signers { index: 0 },
+        origin,
     };
     if !options.is_empty() {
         apply_options(options, &mut entry)?;
@@ -476,12 +487,20 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");
     }
 
+    fn parse(line: &str) -> Result<Option<Entry>, String> {
+        let origin = Origin::AllowedSigners {
+            file: "allowed_signers".into(),
+            line: 1,
+        };
+        parse_line(line, origin)
+    }
+
     const KEY: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGOwKMsHdTdWiiRgXJL7Kdf57go33d/25yUWMfDJ55LE";
 
     #[test]
     fn options_follow_openssh() {
-        let mut entry = parse_line(
+        let mut entry = parse(
             r#"a@x,b@y NAMESPACES="git,xacct-*",valid-after="20240101Z",cert-authority ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGOwKMsHdTdWiiRgXJL7Kdf57go33d/25yUWMfDJ55LE c"#,
         )
         .unwrap()
@@ -490,7 +509,7 @@ mod tests {
         assert_eq!(entry.namespaces.as_deref(), Some("git,xacct-*"));
         assert_eq!(entry.valid_after, Some(1_704_067_200));
         assert!(entry.certificate_authority);
-        entry = parse_line(
+        entry = parse(
             r#""a b" namespaces="x\"y" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGOwKMsHdTdWiiRgXJL7Kdf57go33d/25yUWMfDJ55LE"#,
         )
         .unwrap()
@@ -509,10 +528,10 @@ mod tests {
             ("a@x valid-before=\"2024\" KEY", "not a time"),
             ("a@x namespaces=\"git\"", "no key"),
         ] {
-            let err = parse_line(&bad.replace("KEY", KEY)).unwrap_err();
+            let err = parse(&bad.replace("KEY", KEY)).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
-        assert!(parse_line("   # a comment").unwrap().is_none());
-        assert!(parse_line("\t").unwrap().is_none());
+        assert!(parse("   # a comment").unwrap().is_none());
+        assert!(parse("\t").unwrap().is_none());
     }
 }

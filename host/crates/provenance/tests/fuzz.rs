@@ -221,7 +221,7 @@ fn text_parsers_take_any_text() {
         let mut trusted = TrustedSigners::new();
         let _ = trusted.add_allowed_signers(&text, "fuzz");
         let _ = trusted.add_allowed_signers(&format!("a@x {text} {key}"), "fuzz");
-        let _ = trusted.add_signer(&text);
+        let _ = trusted.add_signer(&text, "trust.signers");
         let _ = AccountSelector::parse(&text);
     });
 }

@@ -225,7 +225,7 @@ fn passphrase_protected_keys_sign_through_ssh_keygen() {
     let signed = embed_signature(&hello, &signature).unwrap();
     let mut trusted = TrustedSigners::new();
     trusted
-        .add_signer(&fs::read_to_string(public(&key)).unwrap())
+        .add_signer(&fs::read_to_string(public(&key)).unwrap(), "trust.signers")
         .unwrap();
     let verification = PluginFile::parse(&signed)
         .unwrap()
@@ -259,9 +259,16 @@ fn other_key_types_are_refused_by_name_yet_may_share_the_allowed_signers_file() 
     ));
     let mut trusted = TrustedSigners::new();
     let err = trusted
-        .add_signer(&fs::read_to_string(public(&ecdsa)).unwrap())
+        .add_signer(
+            &fs::read_to_string(public(&ecdsa)).unwrap(),
+            "plugin.p.trust.signers",
+        )
         .unwrap_err();
-    assert!(err.to_string().contains("ed25519 signers only"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("plugin.p.trust.signers[0]: an ecdsa-sha2-nistp256 key; xacct accepts ed25519 signers only"),
+        "{err}"
+    );
     // A team's allowed_signers, shared with git, lists all kinds of keys.
     let mut text = String::new();
     for (who, key) in [("carol", &ecdsa), ("dave", &rsa), ("erin", &ed25519)] {

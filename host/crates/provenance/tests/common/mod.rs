@@ -167,6 +167,8 @@ pub fn public_line(seed: u8) -> String {
 /// Trusting exactly the key of `seed`.
 pub fn trusting(seed: u8) -> xacct_provenance::TrustedSigners {
     let mut trusted = xacct_provenance::TrustedSigners::new();
-    trusted.add_signer(&public_line(seed)).unwrap();
+    trusted
+        .add_signer(&public_line(seed), "trust.signers")
+        .unwrap();
     trusted
 }
