@@ -5,8 +5,10 @@
 
 #![allow(dead_code)] // the benchmarks use their own part of the harness
 
+pub mod components;
 pub mod conformance;
 pub mod moto;
+pub mod posture_estate;
 pub mod shim;
 
 use std::path::{Path, PathBuf};
