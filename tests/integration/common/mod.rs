@@ -14,7 +14,9 @@ pub mod shim;
 pub use cli::Xacct;
 pub use config::ConfigBuilder;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -281,6 +283,20 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// Says that the running test left a case out, and why, where the test output shows it:
+/// straight to stderr (past the harness's capture, which would hide it in a passing
+/// test), as `SKIPPED (N in this run): TEST: WHY` — `grep -c '^SKIPPED'` counts them.
+pub fn skipped(why: &str) {
+    static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+    let count = SKIPPED.fetch_add(1, Ordering::Relaxed) + 1;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Nothing to do if stderr is gone: the skip was still the test's to make.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED ({count} in this run): {test}: {why}"
+    );
 }
 
 /// A report (as JSON) without its timings, to compare two runs of the same plan.
