@@ -1,5 +1,9 @@
 //! AWS's faults, injected on deterministic schedules (every Nth request of a kind), and
 //! counted so that a test can compare what the host reports with what was injected.
+//!
+//! An S3 fault on a HEAD request has no body, as S3 answers every HEAD: `ExpiredToken` on
+//! a HeadObject is a bare `400` (HADOOP-18353 records this from S3; the Rust SDK then
+//! has no error code, only the status).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -8,13 +12,16 @@ use bytes::Bytes;
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 
-use super::{Body, BoxError, Knowledge, Signer, full};
+use super::{Body, BoxError, Knowledge, Signer, s3_error};
 
 /// Faults to inject, on deterministic schedules (every Nth request of a kind; 0: never).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Faults {
     /// Every Nth AssumeRole answered with STS's `Throttling` (HTTP 400, in STS's XML).
     pub sts_throttle_every: u32,
+    /// Every AssumeRole answered `Throttling` for this long after the faults are injected:
+    /// STS throttling that lasts, as under an account-wide request rate.
+    pub sts_throttle_for: Option<std::time::Duration>,
     /// Every Nth S3 request answered with `503 SlowDown`.
     pub s3_slowdown_every: u32,
     /// Every Nth GetObject of more than 1 MiB has its connection closed after 64 KiB of
@@ -28,6 +35,14 @@ pub struct Faults {
     /// Every GetObject with `If-Match` (a resumed read) answered `412 PreconditionFailed`,
     /// as when the object was replaced since the read began.
     pub changed_since_read: bool,
+    /// Every Nth Organizations `ListTagsForResource` answered `TooManyRequestsException`.
+    pub tags_throttle_every: u32,
+    /// Every `ListTagsForResource` of this account answered `TooManyRequestsException`,
+    /// however often it is retried.
+    pub tags_always_throttled_for: Option<String>,
+    /// The first N Organizations requests answered `500 ServiceException`, as during an
+    /// outage of Organizations that ends.
+    pub organizations_fail_first: u32,
 }
 
 /// How many faults of each kind were injected, and how many requests each schedule saw.
@@ -39,14 +54,20 @@ pub struct Injected {
     pub expirations: u32,
     pub refused_aborts: u32,
     pub preconditions: u32,
+    pub tag_throttles: u32,
+    pub organizations_failures: u32,
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Schedule {
     faults: Faults,
+    /// When the faults were injected.
+    since: Option<std::time::Instant>,
     assume_roles: u32,
     s3_requests: u32,
     large_gets: u32,
+    tag_listings: u32,
+    organizations_requests: u32,
     per_account: HashMap<String, u32>,
     expired: HashSet<String>,
     pub(super) injected: Injected,
@@ -57,6 +78,7 @@ impl Schedule {
     pub(super) fn restart(&self, faults: Faults) -> Schedule {
         Schedule {
             faults,
+            since: Some(std::time::Instant::now()),
             injected: self.injected,
             ..Schedule::default()
         }
@@ -64,11 +86,38 @@ impl Schedule {
 
     /// Whether this AssumeRole is one the schedule throttles (and counts it if so).
     pub(super) fn throttles_assume_role(&mut self) -> bool {
-        let throttled = nth(&mut self.assume_roles, self.faults.sts_throttle_every);
+        let lasting = self
+            .faults
+            .sts_throttle_for
+            .zip(self.since)
+            .is_some_and(|(lasts, since)| since.elapsed() < lasts);
+        let throttled = nth(&mut self.assume_roles, self.faults.sts_throttle_every) || lasting;
         if throttled {
             self.injected.sts_throttles += 1;
         }
         throttled
+    }
+
+    /// Whether this ListTagsForResource of `account` is one the schedule throttles (and
+    /// counts it if so).
+    pub(super) fn throttles_tags_of(&mut self, account: &str) -> bool {
+        let throttled = nth(&mut self.tag_listings, self.faults.tags_throttle_every)
+            || self.faults.tags_always_throttled_for.as_deref() == Some(account);
+        if throttled {
+            self.injected.tag_throttles += 1;
+        }
+        throttled
+    }
+
+    /// Whether this Organizations request is one the schedule fails (and counts it if
+    /// so).
+    pub(super) fn fails_organizations(&mut self) -> bool {
+        self.organizations_requests += 1;
+        let failed = self.organizations_requests <= self.faults.organizations_fail_first;
+        if failed {
+            self.injected.organizations_failures += 1;
+        }
+        failed
     }
 
     /// Whether this successful GetObject of a large body is one whose connection the
@@ -122,18 +171,6 @@ impl hyper::body::Body for Cut {
     }
 }
 
-/// An S3 error answer.
-fn s3_fault(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>SHIM-FAULT</RequestId></Error>"
-    );
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/xml")
-        .body(full(xml))
-        .unwrap()
-}
-
 /// The fault an S3 request meets on the current schedule, if any.
 pub(super) fn s3_fault_for(
     request: &Request<Incoming>,
@@ -141,9 +178,13 @@ pub(super) fn s3_fault_for(
     knowledge: &Mutex<Knowledge>,
 ) -> Option<Response<Body>> {
     let mut knowledge = knowledge.lock().unwrap();
-    let account = knowledge.keys.get(&signer.key).cloned();
+    let account = knowledge
+        .sessions
+        .get(&signer.key)
+        .map(|s| s.account.clone());
     let schedule = &mut knowledge.schedule;
-    let faults = schedule.faults;
+    let faults = schedule.faults.clone();
+    let s3_fault = |status, code, message| s3_error(request.method(), status, code, message);
     let query = request.uri().query().unwrap_or("");
     if faults.refuse_abort
         && request.method() == hyper::Method::DELETE

@@ -2,40 +2,56 @@
 //! shim answers as AWS documents, so the host is tested against AWS's behaviour rather
 //! than trusted to send the right thing.
 //!
-//! What it enforces, one module per service:
-//! - [`s3`] — **Bucket owner** (S3 `ExpectedBucketOwner`): a request whose
-//!   `x-amz-expected-bucket-owner` names another account than the bucket's owner, or whose
-//!   `x-amz-source-expected-bucket-owner` names another account than the copy source's
-//!   owner, is refused with `403 AccessDenied` and never reaches moto (moto ignores both
-//!   headers). **Bucket regions** (S3's region redirects): a request on a bucket signed
-//!   for another region than the bucket's is answered as S3 answers it — `301` with
-//!   `x-amz-bucket-region` for a HEAD, `301 PermanentRedirect` for a GET, `400
-//!   AuthorizationHeaderMalformed` (naming the region) for anything else, each with the
-//!   `x-amz-bucket-region` header. moto serves any bucket from any region.
-//! - [`sts`] — **Trust policy conditions**: an `AssumeRole` with session tags is refused
-//!   (`403 AccessDenied`, in STS's own XML) unless the role's trust policy allows
-//!   `sts:TagSession`; with a `SourceIdentity`, unless it allows `sts:SetSourceIdentity`;
-//!   and when the trust policy requires an `sts:ExternalId`, unless that one is given.
-//!   moto evaluates no trust policy.
-//! - [`faults`] — AWS's faults on deterministic schedules ([`Faults`]).
+//! Each rule is AWS's as its documentation states it (the page is named where the rule is
+//! written), read beside what botocore and aws-sdk-rust do with the same answers:
+//! - [`regions`] — a bucket is served from its own region: `301`, `400
+//!   AuthorizationHeaderMalformed`, and across opt-in regions `400
+//!   IllegalLocationConstraintException` with or without `x-amz-bucket-region` and
+//!   `<Region>` ([`OptInRedirect`]); the partition of a region.
+//! - [`s3`] — the expected bucket owner; CopyObject's 5 GB limit (lowerable:
+//!   [`Shim::limit_copies`]); a missing key is `403` to a session that may not list the
+//!   bucket; [`listing`] — ListBuckets gives `BucketRegion` only when paginated, and
+//!   refuses unpaginated calls in accounts with a quota over 10,000
+//!   ([`Shim::flag_large_bucket_quota`]).
+//! - [`access`] — the inline session policy of each AssumeRole bounds its session, for S3
+//!   ([`policy`], [`operation`]) and for the KMS calls S3 makes on SSE-KMS data
+//!   ([`kms`], with [`objects`] remembering each object's key and size).
+//! - [`sts`] — AssumeRole: session-policy characters, length and packed size; role
+//!   chaining's one-hour limit; an inherited source identity kept; trust-policy
+//!   conditions (`sts:TagSession`, `sts:SetSourceIdentity`, `sts:ExternalId`); no
+//!   `OrganizationAccountAccessRole` in the management account ([`organizations`]).
+//! - [`iam`] — the roles created (path included) and their trust policies; a trust policy
+//!   naming a role that does not exist is refused.
+//! - [`faults`] — AWS's faults on deterministic schedules ([`Faults`]), HEAD answered as
+//!   S3 answers a HEAD (no body).
 //!
 //! A test may also slow down copies (`delay_copies`), to have a call still in flight when
 //! an invocation's time limit strikes.
 //!
-//! It learns what it needs from the traffic itself, as AWS knows it: the access key ids
-//! that `AssumeRole` answers hand out (and into which account), which account's key
-//! created each bucket and in which region (`LocationConstraint`), and each role's trust
-//! policy (`CreateRole`, `UpdateAssumeRolePolicy`, in [`iam`]). Everything else passes
-//! through unchanged, bodies streamed.
+//! It learns what it needs from the traffic itself, as AWS knows it: the sessions
+//! `AssumeRole` hands out (account, ARN, session policy, source identity, by access key
+//! id), which account's key created each bucket and in which region
+//! (`LocationConstraint`), each bucket's default encryption, each object's size and KMS
+//! key, each role's ARN and trust policy, and who created the organization. Everything
+//! else passes through unchanged, bodies streamed.
 
+mod access;
 mod faults;
 mod iam;
+mod kms;
+mod listing;
+mod objects;
+mod operation;
+mod organizations;
+mod policy;
+mod regions;
 mod s3;
 mod sts;
 
 pub use faults::{Faults, Injected};
+pub use regions::OptInRedirect;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
@@ -72,17 +88,44 @@ fn streamed(body: Incoming) -> Body {
     body.map_err(BoxError::from).boxed()
 }
 
-/// What the shim has learned of the accounts behind the traffic.
+/// A role session an AssumeRole handed out.
+#[derive(Debug, Clone)]
+struct Session {
+    /// The account it acts in.
+    account: String,
+    /// `arn:…:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    arn: String,
+    /// Its inline session policy.
+    policy: Option<serde_json::Value>,
+    /// Its source identity, set or inherited.
+    source_identity: Option<String>,
+}
+
+/// What the shim has learned of the accounts behind the traffic, and the test's settings.
 #[derive(Default)]
 struct Knowledge {
-    /// Access key id → the account it acts in.
-    keys: HashMap<String, String>,
+    /// Access key id → its session.
+    sessions: HashMap<String, Session>,
     /// Bucket → the account that created it.
     owners: HashMap<String, String>,
     /// Bucket → its region.
     regions: HashMap<String, String>,
+    /// Bucket → the KMS key of its default encryption (SSE-KMS with a customer key).
+    encryption: HashMap<String, String>,
+    objects: objects::Objects,
+    /// (account, role name) → role ARN, path included.
+    roles: HashMap<(String, String), String>,
     /// Role ARN → its trust policy.
     trust: HashMap<String, serde_json::Value>,
+    /// Accounts that created an organization.
+    management: HashSet<String>,
+    /// Accounts whose general purpose bucket quota is over 10,000.
+    large_quota: HashSet<String>,
+    opt_in_redirect: OptInRedirect,
+    /// CopyObject's limit, when a test lowers it.
+    copy_limit: Option<u64>,
+    /// Requests answered with a redirect to the bucket's region.
+    redirects: u32,
     /// How long a CopyObject waits before it reaches moto.
     copy_delay: std::time::Duration,
     schedule: faults::Schedule,
@@ -163,6 +206,32 @@ impl Shim {
     pub fn delay_copies(&self, delay: std::time::Duration) {
         self.knowledge.lock().unwrap().copy_delay = delay;
     }
+
+    /// From now on CopyObject refuses sources larger than `bytes` (instead of 5 GB), so
+    /// that a test copies megabytes rather than gigabytes across the limit.
+    pub fn limit_copies(&self, bytes: u64) {
+        self.knowledge.lock().unwrap().copy_limit = Some(bytes);
+    }
+
+    /// `account` has a general purpose bucket quota over 10,000: its unpaginated
+    /// ListBuckets are refused.
+    pub fn flag_large_bucket_quota(&self, account: &str) {
+        self.knowledge
+            .lock()
+            .unwrap()
+            .large_quota
+            .insert(account.to_owned());
+    }
+
+    /// How buckets in opt-in regions answer requests sent to another region.
+    pub fn answer_opt_in_redirects(&self, how: OptInRedirect) {
+        self.knowledge.lock().unwrap().opt_in_redirect = how;
+    }
+
+    /// How many requests were answered with a redirect to their bucket's region.
+    pub fn redirects(&self) -> u32 {
+        self.knowledge.lock().unwrap().redirects
+    }
 }
 
 impl Drop for Shim {
@@ -215,6 +284,37 @@ fn xml_field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     Some(&xml[start..end])
 }
 
+/// Text as XML character data.
+fn xml_escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// An S3 error answer; a HEAD's has no body (S3 answers every HEAD so).
+fn s3_error(
+    method: &hyper::Method,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response<Body> {
+    let response = Response::builder()
+        .status(status)
+        .header("x-amz-request-id", "SHIM")
+        .header("x-amz-id-2", "SHIM");
+    if method == hyper::Method::HEAD {
+        return response.body(full("")).unwrap();
+    }
+    let message = xml_escaped(message);
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>SHIM</RequestId></Error>"
+    );
+    response
+        .header("content-type", "application/xml")
+        .body(full(xml))
+        .unwrap()
+}
+
 /// Routes a request by the service its signature names.
 async fn handle(
     request: Request<Incoming>,
@@ -225,7 +325,10 @@ async fn handle(
         return Ok(forward(request.map(streamed), &upstream).await);
     };
     Ok(match signer.service.as_str() {
-        "sts" => sts::sts(request, &knowledge, &upstream).await,
+        "sts" => sts::sts(request, &signer, &knowledge, &upstream).await,
+        "organizations" => {
+            organizations::organizations(request, &signer, &knowledge, &upstream).await
+        }
         "iam" => iam::iam(request, &signer, &knowledge, &upstream).await,
         "s3" => s3::s3(request, &signer, knowledge, &upstream).await,
         _ => forward(request.map(streamed), &upstream).await,
