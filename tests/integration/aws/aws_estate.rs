@@ -351,7 +351,7 @@ async fn one_home_identity_serves_a_hundred_accounts() {
 /// IllegalLocationConstraintException` carrying `x-amz-bucket-region`: botocore's
 /// `S3RegionRedirectorv2` reads the header first): a bucket in af-south-1 addressed
 /// through the home region is found and served. The forms without the header are issue
-/// 18's (`aws_estate_s3` on branch `estate`).
+/// 18's (`aws::estate_s3`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opt_in_region_redirect_with_the_header_is_followed() {
     let (moto, home) = estate().await;

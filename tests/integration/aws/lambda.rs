@@ -9,12 +9,13 @@ use crate::common;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{ConfigBuilder, World, untimed};
+use common::{ConfigBuilder, World, Xacct, untimed};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -23,14 +24,14 @@ use serde_json::{Value, json};
 
 /// What the function posted back for an invocation.
 #[derive(Debug, Clone, PartialEq)]
-enum Answer {
+pub(crate) enum Answer {
     Response(Value),
     Error(Value),
 }
 
 /// The stand-in Runtime API: events waiting to be handed out, answers by request id.
 #[derive(Default)]
-struct RuntimeApi {
+pub(crate) struct RuntimeApi {
     events: Mutex<VecDeque<(String, Value)>>,
     answers: Mutex<Vec<(String, Answer)>>,
     /// Wakes `next` calls waiting for an event, and the test waiting for answers.
@@ -38,7 +39,7 @@ struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    async fn serve(self: Arc<Self>) -> std::net::SocketAddr {
+    pub(crate) async fn serve(self: Arc<Self>) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -124,7 +125,7 @@ impl RuntimeApi {
         })
     }
 
-    fn invoke(&self, id: &str, event: Value) {
+    pub(crate) fn invoke(&self, id: &str, event: Value) {
         self.events
             .lock()
             .unwrap()
@@ -133,7 +134,7 @@ impl RuntimeApi {
     }
 
     /// The function's answer to invocation `id`, once it came.
-    async fn answer_to(&self, id: &str) -> Answer {
+    pub(crate) async fn answer_to(&self, id: &str) -> Answer {
         tokio::time::timeout(Duration::from_secs(120), async {
             loop {
                 let changed = self.changed.notified();
@@ -149,6 +150,47 @@ impl RuntimeApi {
     }
 }
 
+/// Compiles the package's plugins ahead of time, into the package (`xacct-cache/`,
+/// `xacct-state/`), as a deployment package ships them.
+pub(crate) fn precompile(root: &Path) {
+    let precompiled = Xacct::in_dir(root)
+        .args(["plugins", "--config", "xacct.toml"])
+        .env("XDG_CACHE_HOME", root.join("xacct-cache"))
+        .env("XDG_STATE_HOME", root.join("xacct-state"))
+        .output();
+    assert!(precompiled.success(), "{precompiled:?}");
+}
+
+/// Starts the real `xacct-lambda` as Lambda starts `bootstrap`: the package in
+/// `LAMBDA_TASK_ROOT`, the Runtime API's address, `/tmp` in `scratch`, and `env` besides.
+pub(crate) fn start_function(
+    runtime_api: std::net::SocketAddr,
+    root: &Path,
+    scratch: &Path,
+    env: &[(&str, &str)],
+) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct-lambda"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("LAMBDA_TASK_ROOT", root)
+        .env("TMPDIR", scratch)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "xacct")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    // Both streams are the function's log stream, which Lambda collects.
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_function_runs_shards_and_merges_them_through_the_runtime_api() {
     // The deployment package: config, plugins, data (the local backend) and the plugins
@@ -161,13 +203,7 @@ async fn the_lambda_function_runs_shards_and_merges_them_through_the_runtime_api
         package.bucket(&(800_000_000_000 + i).to_string(), "b");
     }
     let root = package.dir.path();
-    let precompiled = package
-        .xacct()
-        .args(["plugins", "--config", "xacct.toml"])
-        .env("XDG_CACHE_HOME", root.join("xacct-cache"))
-        .env("XDG_STATE_HOME", root.join("xacct-state"))
-        .output();
-    assert!(precompiled.success(), "{precompiled:?}");
+    precompile(root);
     let whole = package
         .xacct()
         .args(["run", "hello", "--output", "json"])
@@ -177,20 +213,7 @@ async fn the_lambda_function_runs_shards_and_merges_them_through_the_runtime_api
     let api = Arc::new(RuntimeApi::default());
     let address = api.clone().serve().await;
     let scratch = tempfile::tempdir().unwrap();
-    let mut function = Command::new(env!("CARGO_BIN_EXE_xacct-lambda"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-        .env("LAMBDA_TASK_ROOT", root)
-        .env("TMPDIR", scratch.path())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "xacct")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", "us-east-1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut function = start_function(address, root, scratch.path(), &[]);
 
     api.invoke("shard-0", json!({"plugin": "hello", "shard": "0/2"}));
     api.invoke(

@@ -6,5 +6,5 @@ mod aws_estate;
 mod backend;
 mod faults;
 #[cfg(feature = "lambda")]
-mod lambda;
+pub(crate) mod lambda;
 mod organizations;

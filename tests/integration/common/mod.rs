@@ -6,6 +6,7 @@
 #![allow(dead_code)] // the benchmarks use their own part of the harness
 
 pub mod cli;
+pub mod components;
 pub mod config;
 pub mod conformance;
 pub mod moto;
@@ -83,21 +84,19 @@ impl World {
     /// granted everything in every account, the three [`ACCOUNTS`], and `extra` (TOML
     /// tables: grants, limits) added to the config.
     pub fn new(guests: &[&str], extra: &str) -> World {
-        World::local_with(
-            guests,
-            ConfigBuilder::local("data").full_grants(guests),
-            extra,
-        )
+        let config = ConfigBuilder::local("data").full_grants(guests);
+        World::local_with(guests, config.section(extra))
     }
 
     /// Like [`World::new`], but the plugins have only the grants `extra` gives them.
     pub fn local(guests: &[&str], extra: &str) -> World {
-        World::local_with(guests, ConfigBuilder::local("data"), extra)
+        World::local_with(guests, ConfigBuilder::local("data").section(extra))
     }
 
-    fn local_with(guests: &[&str], config: ConfigBuilder, extra: &str) -> World {
-        let config = config.section(extra).standard_accounts();
-        let world = World::with_config(guests, &config, None);
+    /// A world on the local backend (`data`) with `config` (its grants, limits, …) and
+    /// the three [`ACCOUNTS`], each with its data directory.
+    pub fn local_with(guests: &[&str], config: ConfigBuilder) -> World {
+        let world = World::with_config(guests, &config.standard_accounts(), None);
         for (id, _) in ACCOUNTS {
             std::fs::create_dir_all(world.data().join(id)).unwrap();
         }

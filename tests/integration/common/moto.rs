@@ -29,6 +29,10 @@ pub struct Moto {
     child: Child,
     /// Where the tests reach moto: through the S3/STS-semantics shim in front of it.
     pub endpoint: String,
+    /// moto itself, behind no shim: an S3-compatible endpoint that ignores what moto
+    /// ignores (`x-amz-expected-bucket-owner` among it), for the tests of what the host
+    /// must hold on such an endpoint by itself.
+    pub unshimmed: String,
     shim: Shim,
 }
 
@@ -92,6 +96,7 @@ impl Moto {
         let moto = Moto {
             child,
             endpoint: shim.endpoint.clone(),
+            unshimmed: format!("http://{upstream}"),
             shim,
         };
         while moto.request("GET", "/moto-api/", "").0 != 200 {

@@ -6,6 +6,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
+use common::components::PluginComponent;
 use common::{ConfigBuilder, World};
 use xacct::sandbox::{CacheLocation, LoadError, LoadOptions, Sandbox};
 
@@ -22,47 +23,6 @@ fn without_time() -> Sandbox {
         compile_timeout: NO_TIME,
         ..LoadOptions::default()
     })
-}
-
-/// A component that passes the cheap checks (it exports `run` — a core module — and
-/// imports nothing) and whose one function takes a time quadratic in `n` to compile:
-/// `n` locals live across `n` loops. Once compiled, the type check refuses it.
-fn slow_component(n: u32) -> Vec<u8> {
-    use wasm_encoder::{
-        BlockType, CodeSection, Component, ComponentExportKind, ComponentExportSection, Function,
-        FunctionSection, Instruction, Module, ModuleSection, TypeSection, ValType,
-    };
-    let mut types = TypeSection::new();
-    types.ty().function([ValType::I32], [ValType::I32]);
-    let mut functions = FunctionSection::new();
-    functions.function(0);
-    let mut body = Function::new([(n, ValType::I32)]);
-    for local in 1..=n {
-        body.instruction(&Instruction::I32Const(local as i32))
-            .instruction(&Instruction::LocalSet(local));
-    }
-    for _ in 0..n {
-        body.instruction(&Instruction::Loop(BlockType::Empty))
-            .instruction(&Instruction::LocalGet(0))
-            .instruction(&Instruction::BrIf(0))
-            .instruction(&Instruction::End);
-    }
-    for local in 1..=n {
-        body.instruction(&Instruction::LocalGet(local))
-            .instruction(&Instruction::LocalSet(0));
-    }
-    body.instruction(&Instruction::LocalGet(0))
-        .instruction(&Instruction::End);
-    let mut code = CodeSection::new();
-    code.function(&body);
-    let mut module = Module::new();
-    module.section(&types).section(&functions).section(&code);
-    let mut component = Component::new();
-    component.section(&ModuleSection(&module));
-    let mut exports = ComponentExportSection::new();
-    exports.export("run", ComponentExportKind::Module, 0, None);
-    component.section(&exports);
-    component.finish()
 }
 
 #[test]
@@ -163,7 +123,14 @@ fn a_refusal_is_remembered_and_a_forged_one_is_not() {
         key_file: root.path().join("cache.key"),
     };
     let path = root.path().join("slow.wasm");
-    std::fs::write(&path, slow_component(1000)).unwrap();
+    // Well-typed, slow to compile, and refused once compiled: it imports a WASI interface
+    // this host does not serve.
+    let refused = PluginComponent {
+        slow_locals: 1000,
+        unknown_wasi_import: true,
+        ..PluginComponent::default()
+    };
+    std::fs::write(&path, refused.bytes()).unwrap();
     let options = LoadOptions {
         cache: Some(location.clone()),
         ..LoadOptions::default()
@@ -219,8 +186,13 @@ fn cli_plugins_applies_the_configured_cap_and_budget_and_is_not_held_up() {
         .unwrap()
         .set_len((1 << 20) + 1)
         .unwrap();
-    // About 8 s to compile on the machine this was written on.
-    std::fs::write(plugins.join("slow.wasm"), slow_component(6000)).unwrap();
+    // A plugin of the world that takes about 8 s to compile on the machine this was
+    // written on.
+    let slow = PluginComponent {
+        slow_locals: 6000,
+        ..PluginComponent::default()
+    };
+    std::fs::write(plugins.join("slow.wasm"), slow.bytes()).unwrap();
     let started = Instant::now();
     let output = world
         .xacct()
@@ -244,4 +216,22 @@ fn cli_plugins_applies_the_configured_cap_and_budget_and_is_not_held_up() {
     );
     // The command does not wait for the compile it gave up on.
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+/// The components `common::components` makes to measure start as sound plugins: one
+/// loads and runs under the default limits, answering `{}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_made_to_measure_is_a_sound_plugin() {
+    let world = World::local_with(&[], ConfigBuilder::local("data").full_grants(&["made"]));
+    std::fs::write(
+        world.dir.path().join("plugins/made.wasm"),
+        PluginComponent::default().bytes(),
+    )
+    .unwrap();
+    let report = world
+        .run("made", serde_json::json!({}), xacct::plan::Mode::PerAccount)
+        .await;
+    for entry in &report.entries {
+        assert_eq!(common::ok(entry), &serde_json::json!({}));
+    }
 }
