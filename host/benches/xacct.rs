@@ -4,10 +4,14 @@
 //! Run with `scripts/bench` (it builds the guests and installs moto first), which runs
 //! `cargo bench --bench xacct`. Results go to stdout as Markdown and to
 //! `target/bench/results.json`. `XACCT_BENCH_STREAM_MIB` sets the streamed object's size
-//! (default 1024); `XACCT_BENCH_ONLY=a,b` runs only some of the benchmarks.
+//! (default 1024); `XACCT_BENCH_ONLY=a,b` runs only some of the benchmarks. Row i (bucket
+//! posture beside Cloud Custodian, `posture/`) runs only when named there, after
+//! `scripts/install-c7n`.
 
 #[path = "../../tests/integration/common/mod.rs"]
 mod common;
+#[path = "posture/mod.rs"]
+mod posture;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -988,6 +992,9 @@ fn main() {
         }
         if wanted("h") {
             org_scale_moto(&mut results).await;
+        }
+        if wanted("i") {
+            posture::side_by_side(&mut results).await;
         }
     });
     if wanted("d") {

@@ -7,7 +7,8 @@
 //! - `aws/`: the AWS provider against moto behind the S3/STS-semantics shim — sessions
 //!   and the AWS backend (`backend`), a real estate's regions and trust policies
 //!   (`aws_estate`), injected faults (`faults`), Organizations as the account source
-//!   (`organizations`), and the host as a Lambda function (`lambda`).
+//!   (`organizations`), the host as a Lambda function (`lambda`), and the bucket-posture
+//!   estate the benchmark scans (`posture_estate`).
 //! - `s3/`: the S3 capability's semantics as a plugin sees them, on the local backend
 //!   (`s3_semantics`, which runs the conformance suite that `aws::backend` runs on moto)
 //!   and for objects larger than the plugin's memory (`streaming`).

@@ -1,6 +1,6 @@
 //! The AWS provider against moto (behind the S3/STS-semantics shim): sessions assumed in
 //! each account, regions and redirects, Organizations as the account source, AWS's faults,
-//! and the host deployed as a Lambda function.
+//! the host deployed as a Lambda function, and the bucket-posture estate.
 
 mod aws_estate;
 mod backend;
@@ -8,3 +8,4 @@ mod faults;
 #[cfg(feature = "lambda")]
 pub(crate) mod lambda;
 mod organizations;
+mod posture_estate;

@@ -10,6 +10,7 @@ pub mod components;
 pub mod config;
 pub mod conformance;
 pub mod moto;
+pub mod posture_estate;
 pub mod shim;
 
 pub use cli::Xacct;
