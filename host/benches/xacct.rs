@@ -14,7 +14,6 @@ mod common;
 mod posture;
 
 use std::io::{Read, Write};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use common::moto::{self, Home, Moto, ROLE, Target};
-use common::{World, full_grants};
+use common::{ConfigBuilder, World, Xacct};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use xacct::bindings::Account;
@@ -280,18 +279,17 @@ async fn fan_out(results: &mut Results) {
         }
         let native = started.elapsed();
 
-        let mut text = format!(
-            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}",
-            full_grants(&["bench"])
-        );
-        for (i, id) in ids.iter().enumerate() {
-            text.push_str(&format!(
-                "\n[[account]]\nid = \"{id}\"\nalias = \"fan-{i:02}\"\nrole = \"{ROLE}\"\n"
-            ));
-        }
+        let config = ConfigBuilder::aws(endpoint)
+            .full_grants(&["bench"])
+            .accounts(
+                ids.iter()
+                    .enumerate()
+                    .map(|(i, id)| (id, format!("fan-{i:02}"))),
+            )
+            .role_everywhere(ROLE);
         let home_provider =
             aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home));
-        let world = World::with_config(&["bench"], &text, Some(home_provider));
+        let world = World::with_config(&["bench"], &config, Some(home_provider));
         let request = RunRequest::new("bench", r#"{"mode": "sample"}"#, Mode::PerAccount);
         let mut runs = Vec::new();
         let mut assume_role_calls = 0;
@@ -496,14 +494,22 @@ async fn streaming(results: &mut Results) {
     assert_eq!(read, size);
     let native_get = started.elapsed();
 
-    let grants = "[plugin.bench]\naccounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\", \"read\", \"write\"] }]\n[limits]\nmemory_mib = 64\ntime_secs = 3600\nread_mib = 1048576\nwrite_mib = 1048576\n";
-    let text = format!(
-        "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{grants}\n[[account]]\nid = \"{id}\"\nalias = \"stream\"\nrole = \"{ROLE}\"\n",
-        moto.endpoint
-    );
+    // The bench plugin reads and writes every bucket of `accounts`, with a time and
+    // memory budget for a whole stream and byte budgets that never stop one.
+    let streaming = |config: ConfigBuilder, accounts: &str| {
+        config
+            .grant(
+                "bench",
+                &format!("accounts = [\"{accounts}\"]\ns3 = [{{ buckets = \"*\", actions = [\"list\", \"read\", \"write\"] }}]\n"),
+            )
+            .limits("memory_mib = 64\ntime_secs = 3600\nread_mib = 1048576\nwrite_mib = 1048576\n")
+    };
+    let config = streaming(ConfigBuilder::aws(&moto.endpoint), "*")
+        .account(id, "stream")
+        .role(ROLE);
     let world = World::with_config(
         &["bench"],
-        &text,
+        &config,
         Some(
             aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home)),
         ),
@@ -540,14 +546,15 @@ async fn streaming(results: &mut Results) {
 
     // Local backend: the plugin vs plain file I/O on the same disk.
     // One account in scope, so the plugin's all-accounts invocation has just it.
-    let replicate = "[plugin.replicate]\naccounts = [\"dev\"]\ns3 = [{ buckets = \"stream\", actions = [\"list\", \"read\", \"write\"] }]\n";
-    let world = World::local(
-        &["bench", "replicate"],
-        &format!(
-            "{replicate}{}",
-            grants.replace(r#"accounts = ["*"]"#, r#"accounts = ["dev"]"#)
+    let config = streaming(
+        ConfigBuilder::local("data").grant(
+            "replicate",
+            "accounts = [\"dev\"]\ns3 = [{ buckets = \"stream\", actions = [\"list\", \"read\", \"write\"] }]\n",
         ),
-    );
+        "dev",
+    )
+    .standard_accounts();
+    let world = World::with_config(&["bench", "replicate"], &config, None);
     let dir = world.data().join("111111111111/stream");
     std::fs::create_dir_all(&dir).unwrap();
     let started = Instant::now();
@@ -627,7 +634,8 @@ fn cold_start(results: &mut Results) {
             let _ = std::fs::remove_dir_all(&cache);
         }
         let started = Instant::now();
-        let output = Command::new(env!("CARGO_BIN_EXE_xacct"))
+        let output = world
+            .xacct()
             .args([
                 "run",
                 "bench",
@@ -638,17 +646,10 @@ fn cold_start(results: &mut Results) {
                 "--input",
                 r#"{"mode": "noop"}"#,
             ])
-            .current_dir(world.dir.path())
             .env("XDG_CACHE_HOME", &cache)
-            .env_remove("XACCT_CONFIG")
-            .output()
-            .unwrap();
+            .output();
         let elapsed = started.elapsed();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.success(), "{}", output.stderr);
         elapsed
     };
     let uncached: Vec<Duration> = (0..7).map(|_| start(true)).collect();
@@ -672,17 +673,11 @@ fn cold_start(results: &mut Results) {
 /// e. Memory per concurrent plugin instance.
 async fn concurrent_instances(results: &mut Results) {
     const INSTANCES: usize = 256;
-    let mut text = format!(
-        "concurrency = {INSTANCES}\n[local]\nroot = \"data\"\n{}",
-        full_grants(&["bench"])
-    );
-    for i in 0..INSTANCES {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{}\"\nalias = \"i{i:03}\"\n",
-            500_000_000_000u64 + i as u64
-        ));
-    }
-    let world = World::with_config(&["bench"], &text, None);
+    let config = ConfigBuilder::local("data")
+        .top_level("concurrency", INSTANCES as i64)
+        .full_grants(&["bench"])
+        .accounts((0..INSTANCES).map(|i| (500_000_000_000u64 + i as u64, format!("i{i:03}"))));
+    let world = World::with_config(&["bench"], &config, None);
     std::fs::create_dir_all(world.data()).unwrap();
     // Warm up: the engine, the compiled plugin, one instance.
     let warm = RunRequest::new("bench", r#"{"mode": "noop"}"#, Mode::PerAccount);
@@ -707,6 +702,28 @@ async fn concurrent_instances(results: &mut Results) {
     );
 }
 
+/// Puts `body` as `key` into the bucket `bucket(i)` of the i-th of `ids`, as that account
+/// (before IAM is enforced).
+async fn put_in_each(
+    moto: &Moto,
+    ids: &[String],
+    bucket: impl Fn(usize) -> String,
+    key: &str,
+    body: &[u8],
+) {
+    for (i, id) in ids.iter().enumerate() {
+        moto.s3_in(id)
+            .await
+            .put_object()
+            .bucket(bucket(i))
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// f. Plugins that try to exhaust the host's memory, 16 at once at the default limits on
 /// the AWS backend (moto): each opens as many object streams as it can and reads none,
 /// then starts as many uploads as it can, writes 7 MiB to each and finishes none. Peak
@@ -719,28 +736,17 @@ async fn hostile_memory(results: &mut Results) {
         .collect();
     let bucket = |i: usize| format!("hoard-{i:02}");
     let home = moto::seed_accounts(&moto, &ids, bucket).await;
-    for (i, id) in ids.iter().enumerate() {
-        moto.s3_in(id)
-            .await
-            .put_object()
-            .bucket(bucket(i))
-            .key("object")
-            .body(vec![7u8; 4 << 20].into())
-            .send()
-            .await
-            .unwrap();
-    }
-    let mut text = format!(
-        "concurrency = {INVOCATIONS}\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}",
-        moto.endpoint,
-        full_grants(&["s3script"])
-    );
-    for (i, id) in ids.iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"h{i:02}\"\nrole = \"{ROLE}\"\n"
-        ));
-    }
-    let world = World::with_config(&["s3script"], &text, Some(home.provider()));
+    put_in_each(&moto, &ids, bucket, "object", &vec![7u8; 4 << 20]).await;
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .top_level("concurrency", INVOCATIONS as i64)
+        .full_grants(&["s3script"])
+        .accounts(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id, format!("h{i:02}"))),
+        )
+        .role_everywhere(ROLE);
+    let world = World::with_config(&["s3script"], &config, Some(home.provider()));
     moto.enforce_iam();
     let warm = RunRequest::new("s3script", r#"{"steps": []}"#, Mode::PerAccount);
     world.run_request(world.service().await, &warm).await;
@@ -799,12 +805,11 @@ fn peak_rss_of(pid: u32) -> f64 {
 /// only grows, so the last sample is the peak but for the last few ms).
 fn timed_run(dir: &std::path::Path, args: &[&str]) -> (Duration, f64, Value) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xacct"))
+    // The log is not read: to /dev/null, so that it never fills a pipe and stalls the run.
+    let mut child = Xacct::in_dir(dir)
         .args(args)
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
         .env("XDG_CACHE_HOME", dir.join("cache"))
-        .stdout(std::process::Stdio::piped())
+        .command()
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -830,14 +835,10 @@ fn timed_run(dir: &std::path::Path, args: &[&str]) -> (Duration, f64, Value) {
 fn org_scale_local(results: &mut Results) {
     let mut measured = Vec::new();
     for accounts in [1_000u64, 10_000] {
-        let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(&["bench"]));
-        for i in 0..accounts {
-            text.push_str(&format!(
-                "\n[[account]]\nid = \"{}\"\nalias = \"org-{i:05}\"\n",
-                900_000_000_000 + i
-            ));
-        }
-        let world = World::with_config(&["bench"], &text, None);
+        let config = ConfigBuilder::local("data")
+            .full_grants(&["bench"])
+            .accounts((0..accounts).map(|i| (900_000_000_000 + i, format!("org-{i:05}"))));
+        let world = World::with_config(&["bench"], &config, None);
         for i in 0..accounts {
             world.put_file(
                 &(900_000_000_000 + i).to_string(),
@@ -912,17 +913,7 @@ async fn org_scale_moto(results: &mut Results) {
         .collect();
     let bucket = |i: usize| format!("org-{i:04}");
     let home = moto::seed_accounts(&moto, &ids, bucket).await;
-    for (i, id) in ids.iter().enumerate() {
-        moto.s3_in(id)
-            .await
-            .put_object()
-            .bucket(bucket(i))
-            .key("small.json")
-            .body(vec![b'x'; 1024].into())
-            .send()
-            .await
-            .unwrap();
-    }
+    put_in_each(&moto, &ids, bucket, "small.json", &vec![b'x'; 1024]).await;
     moto.enforce_iam();
     let moto_address: std::net::SocketAddr =
         moto.endpoint.trim_start_matches("http://").parse().unwrap();
@@ -936,17 +927,12 @@ async fn org_scale_moto(results: &mut Results) {
     }
     let classic = started.elapsed();
 
-    let mut text = format!(
-        "concurrency = 64\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}",
-        full_grants(&["bench"])
-    );
-    for (i, id) in ids.iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"{}\"\nrole = \"{ROLE}\"\n",
-            bucket(i)
-        ));
-    }
-    let world = World::with_config(&["bench"], &text, Some(home.provider()));
+    let config = ConfigBuilder::aws(&endpoint)
+        .top_level("concurrency", 64)
+        .full_grants(&["bench"])
+        .accounts(ids.iter().enumerate().map(|(i, id)| (id, bucket(i))))
+        .role_everywhere(ROLE);
+    let world = World::with_config(&["bench"], &config, Some(home.provider()));
     let request = RunRequest::new("bench", r#"{"mode": "sample"}"#, Mode::PerAccount);
     let started = Instant::now();
     let report = world.run_request(world.service().await, &request).await;

@@ -28,7 +28,11 @@
 //!   (`author_errors`), developing without a config (`configless`).
 //!
 //! The harness (`common`) builds nothing itself: `scripts/build-guests` compiles the real
-//! components it runs, and `scripts/install-moto` the AWS protocol server it starts.
+//! components it runs, and `scripts/install-moto` the AWS protocol server it starts. A
+//! test takes a `World` (a scratch deployment: data, plugins, config), writes its config
+//! with `ConfigBuilder`, runs the `xacct` binary on it with `Xacct` (`world.xacct()`),
+//! and AWS through `moto` behind the S3/STS-semantics `shim`. A case a test cannot run
+//! here is announced with `common::skipped` (a `SKIPPED` line in the output).
 
 mod common;
 

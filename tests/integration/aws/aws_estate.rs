@@ -9,7 +9,7 @@
 
 use crate::common;
 use common::moto::{self, HOME_ACCOUNT, Home, Moto, ROLE};
-use common::{ACCOUNTS, World, failed, full_grants, ok, step_ok};
+use common::{ACCOUNTS, ConfigBuilder, World, failed, ok, step_ok};
 use serde_json::{Value, json};
 use xacct::plan::Mode;
 
@@ -152,11 +152,15 @@ async fn buckets_in_three_regions_are_served_from_their_own_regions() {
     );
 }
 
-fn home_env(home: &Home) -> [(&str, &str); 2] {
-    [
-        ("AWS_ACCESS_KEY_ID", home.access_key_id.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", home.secret_access_key.as_str()),
-    ]
+/// The standard accounts on moto, each assuming [`ROLE`], with `aws` (keys of the
+/// `[aws]` section) and every grant for hello.
+fn hello_estate(moto: &Moto, home: &Home, aws: (&str, toml::Value)) -> World {
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .backend(aws.0, aws.1)
+        .full_grants(&["hello"])
+        .standard_accounts()
+        .role_everywhere(ROLE);
+    World::with_config(&["hello"], &config, Some(home.provider()))
 }
 
 /// Stands for STS's trust-policy check: session tags need `sts:TagSession`, a source
@@ -165,13 +169,7 @@ fn home_env(home: &Home) -> [(&str, &str); 2] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
     let (moto, home) = estate().await;
-    let tagged = World::aws_with_grants(
-        &["hello"],
-        &moto.endpoint,
-        ROLE,
-        home.provider(),
-        &format!("session_tags = true\n{}", full_grants(&["hello"])),
-    );
+    let tagged = hello_estate(&moto, &home, ("session_tags", true.into()));
     let plain = World::aws(&["hello"], &moto.endpoint, ROLE, home.provider());
     moto.enforce_iam();
 
@@ -192,13 +190,13 @@ async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
     assert!(report.all_ok(), "{:?}", report.entries);
 
     // `xacct check` gives the operator AWS's own reason, per account.
-    let (code, stdout, stderr) = common::xacct_in(
-        tagged.dir.path(),
-        &home_env(&home),
-        &["check", "--output", "json"],
-    );
-    assert_eq!(code, Some(1), "{stderr}");
-    let rows: Value = serde_json::from_str(&stdout).unwrap();
+    let check = tagged
+        .xacct()
+        .home(&home)
+        .args(["check", "--output", "json"])
+        .output();
+    assert_eq!(check.code(), Some(1), "{}", check.stderr);
+    let rows = check.json();
     for row in rows.as_array().unwrap() {
         let error = row["error"].as_str().unwrap();
         assert!(
@@ -224,25 +222,13 @@ async fn roles_as_they_exist_work_without_tags_and_refusals_name_the_fix() {
         .send()
         .await
         .unwrap();
-    let retagged = World::aws_with_grants(
-        &["hello"],
-        &moto.endpoint,
-        ROLE,
-        home.provider(),
-        &format!("session_tags = true\n{}", full_grants(&["hello"])),
-    );
+    let retagged = hello_estate(&moto, &home, ("session_tags", true.into()));
     let report = retagged.run("hello", json!({}), Mode::PerAccount).await;
     ok(&report.entries[0]);
     failed(&report.entries[1]);
 
     // A source identity needs sts:SetSourceIdentity: named when refused.
-    let sourced = World::aws_with_grants(
-        &["hello"],
-        &moto.endpoint,
-        ROLE,
-        home.provider(),
-        &format!("source_identity = \"caller\"\n{}", full_grants(&["hello"])),
-    );
+    let sourced = hello_estate(&moto, &home, ("source_identity", "caller".into()));
     let report = sourced.run("hello", json!({}), Mode::PerAccount).await;
     let (_, message) = failed(&report.entries[0]);
     assert!(message.contains("sts:SetSourceIdentity"), "{message}");
@@ -285,24 +271,18 @@ async fn one_home_identity_serves_a_hundred_accounts() {
         ),
     )
     .unwrap();
-    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-    std::fs::copy(
-        common::guest("hello"),
-        dir.path().join("plugins/hello.wasm"),
-    )
-    .unwrap();
     // No region in the file: it comes from the environment, the AWS way.
-    let mut config = format!(
-        "plugins = \"plugins\"\n[aws]\nprofile = \"home\"\nendpoint_url = \"{}\"\n{}",
-        moto.endpoint,
-        full_grants(&["hello"])
-    );
-    for (i, id) in ids.iter().enumerate() {
-        config.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"e{i:03}\"\nrole = \"{ROLE}\"\n"
-        ));
-    }
-    std::fs::write(dir.path().join("xacct.toml"), config).unwrap();
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .without_backend("region")
+        .backend("profile", "home")
+        .full_grants(&["hello"])
+        .accounts(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id, format!("e{i:03}"))),
+        )
+        .role_everywhere(ROLE);
+    let world = World::with_config(&["hello"], &config, None);
     let aws_config = aws_config.display().to_string();
     // The profile's own STS calls go to the endpoint the SDK's shared config names.
     let env = [
@@ -312,10 +292,13 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     ];
 
     let seeded = moto.assumed_roles().len();
-    let (code, stdout, stderr) =
-        common::xacct_in(dir.path(), &env, &["run", "hello", "--output", "json"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let run = world
+        .xacct()
+        .envs(&env)
+        .args(["run", "hello", "--output", "json"])
+        .output();
+    assert_eq!(run.code(), Some(0), "{}", run.stderr);
+    let report = run.json();
     assert_eq!(report["entries"].as_array().unwrap().len(), N);
     let runs = std::fs::read_to_string(&counter).unwrap();
     assert_eq!(
@@ -336,9 +319,13 @@ async fn one_home_identity_serves_a_hundred_accounts() {
     assert_eq!(runners, 1, "the chained profile's role was assumed once");
 
     // Without a region anywhere, the run says where to put one.
-    let (code, _, stderr) = common::xacct_in(dir.path(), &env[..2], &["run", "hello"]);
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("no home region"), "{stderr}");
+    let run = world
+        .xacct()
+        .envs(&env[..2])
+        .args(["run", "hello"])
+        .output();
+    assert_eq!(run.code(), Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("no home region"), "{}", run.stderr);
 
     // A home identity STS refuses fails the run once, up front.
     let bogus = [
@@ -346,18 +333,18 @@ async fn one_home_identity_serves_a_hundred_accounts() {
         ("AWS_SECRET_ACCESS_KEY", "nope"),
         ("AWS_REGION", "us-east-1"),
     ];
-    let text = std::fs::read_to_string(dir.path().join("xacct.toml"))
-        .unwrap()
-        .replace("profile = \"home\"\n", "");
-    std::fs::write(dir.path().join("xacct.toml"), text).unwrap();
-    let (code, stdout, stderr) = common::xacct_in(dir.path(), &bogus, &["run", "hello"]);
-    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    config.without_backend("profile").write(world.dir.path());
+    let run = world.xacct().envs(&bogus).args(["run", "hello"]).output();
+    assert_eq!(run.code(), Some(2), "{run:?}");
     assert_eq!(
-        stderr.matches("the home identity cannot be used").count(),
+        run.stderr
+            .matches("the home identity cannot be used")
+            .count(),
         1,
-        "one error, not one per account: {stderr}"
+        "one error, not one per account: {}",
+        run.stderr
     );
-    assert!(stdout.is_empty(), "no account ran: {stdout}");
+    assert!(run.stdout.is_empty(), "no account ran: {}", run.stdout);
 }
 
 /// Stands for S3's opt-in region redirect with its header (`400

@@ -5,11 +5,10 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use common::moto::{self, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok, step_error, step_ok};
-use serde_json::{Value, json};
+use serde_json::json;
 use xacct::aws::SessionSpec;
 use xacct::pipeline::Service;
 use xacct::plan::Mode;
@@ -277,43 +276,19 @@ async fn an_action_the_role_denies_is_access_denied_in_the_guest() {
     step_ok(&results[3]);
 }
 
-fn xacct(world: &World, home: &Home, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .args(args)
-        .current_dir(world.dir.path())
-        .env_remove("XACCT_CONFIG")
-        .env("AWS_ACCESS_KEY_ID", &home.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &home.secret_access_key)
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", world.dir.path().join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            world.dir.path().join("no-aws-credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_iam_and_run_from_the_command_line() {
     let (moto, home) = deployment(prod(false), ALL_S3).await;
     let world = world(&moto, &home, &["hello"]);
     moto.enforce_iam();
 
-    let (code, stdout, stderr) = xacct(&world, &home, &["check", "--output", "json"]);
-    assert_eq!(code, Some(1), "prod cannot be assumed: {stderr}");
-    let rows: Value = serde_json::from_str(&stdout).unwrap();
+    let check = world
+        .xacct()
+        .home(&home)
+        .args(["check", "--output", "json"])
+        .output();
+    assert_eq!(check.code(), Some(1), "prod cannot be assumed: {check:?}");
+    let rows = check.json();
     for (row, (id, alias)) in rows.as_array().unwrap().iter().zip(&ACCOUNTS[..2]) {
         assert_eq!(
             (row["account_id"].as_str(), row["alias"].as_str()),
@@ -331,11 +306,11 @@ async fn check_iam_and_run_from_the_command_line() {
         "{}",
         rows[2]
     );
-    assert!(!stdout.contains(&home.secret_access_key));
+    assert!(!check.stdout.contains(&home.secret_access_key));
 
-    let (code, stdout, stderr) = xacct(&world, &home, &["iam"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let documents: Value = serde_json::from_str(&stdout).unwrap();
+    let iam = world.xacct().home(&home).arg("iam").output();
+    assert_eq!(iam.code(), Some(0), "{}", iam.stderr);
+    let documents = iam.json();
     let home_principal = format!("arn:aws:iam::{}:user/xacct-home", moto::HOME_ACCOUNT);
     assert_eq!(documents["home_principal"], home_principal);
     let roles: Vec<String> = ACCOUNTS
@@ -362,9 +337,13 @@ async fn check_iam_and_run_from_the_command_line() {
         );
     }
 
-    let (code, stdout, stderr) = xacct(&world, &home, &["run", "hello", "--output", "json"]);
-    assert_eq!(code, Some(1), "{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let run = world
+        .xacct()
+        .home(&home)
+        .args(["run", "hello", "--output", "json"])
+        .output();
+    assert_eq!(run.code(), Some(1), "{}", run.stderr);
+    let report = run.json();
     assert_eq!(
         report["entries"][0]["output"]["buckets"],
         json!(["dev-conf-a", "dev-conf-b", "dev-data"])
@@ -375,7 +354,9 @@ async fn check_iam_and_run_from_the_command_line() {
     );
     assert_eq!(report["entries"][2]["error"]["kind"], "credentials");
     assert_eq!(report["assume_role_calls"]["111111111111"], 1);
-    assert!(!stdout.contains(&home.access_key_id) && !stderr.contains(&home.secret_access_key));
+    assert!(
+        !run.stdout.contains(&home.access_key_id) && !run.stderr.contains(&home.secret_access_key)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

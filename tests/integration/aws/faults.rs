@@ -7,7 +7,7 @@
 use crate::common;
 use common::moto::{self, Home, Moto, ROLE};
 use common::shim::Faults;
-use common::{World, full_grants, ok, step_error, step_ok};
+use common::{ConfigBuilder, World, ok, step_error, step_ok};
 use serde_json::{Value, json};
 use xacct::aws::stats::CallStats;
 use xacct::plan::Mode;
@@ -35,7 +35,7 @@ fn ids() -> Vec<String> {
 }
 
 /// Twelve accounts, each with a bucket holding two 3 MiB objects and a small one.
-async fn estate(extra: &str) -> (Moto, Home, World) {
+async fn estate() -> (Moto, Home, World) {
     let moto = Moto::start();
     let ids = ids();
     let home = moto::seed_accounts(&moto, &ids, bucket).await;
@@ -58,21 +58,17 @@ async fn estate(extra: &str) -> (Moto, Home, World) {
             .await
             .unwrap();
     }
-    let mut config = format!(
-        "concurrency = 6\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{extra}{}",
-        moto.endpoint,
-        full_grants(&["hello", "inventory", "replicate", "s3script"])
-    );
-    for (i, id) in ids.iter().enumerate() {
-        config.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"f{i:02}\"\nrole = \"{ROLE}\"\n"
-        ));
-    }
-    let world = World::with_config(
-        &["hello", "inventory", "replicate", "s3script"],
-        &config,
-        Some(home.provider()),
-    );
+    let guests = ["hello", "inventory", "replicate", "s3script"];
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .top_level("concurrency", 6)
+        .full_grants(&guests)
+        .accounts(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id, format!("f{i:02}"))),
+        )
+        .role_everywhere(ROLE);
+    let world = World::with_config(&guests, &config, Some(home.provider()));
     moto.enforce_iam();
     (moto, home, world)
 }
@@ -90,7 +86,7 @@ fn totals(report: &Report) -> CallStats {
 /// credentials declared expired once, mid-run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_resets_and_expiry_cost_no_account_and_no_byte() {
-    let (moto, home, world) = estate("").await;
+    let (moto, home, world) = estate().await;
     moto.inject(Faults {
         sts_throttle_every: 2,
         s3_slowdown_every: 4,
@@ -187,7 +183,7 @@ async fn throttling_resets_and_expiry_cost_no_account_and_no_byte() {
 /// with a clear error and never hands over bytes of the other version.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_resumed_on_a_changed_object_fails_clearly() {
-    let (moto, _home, world) = estate("").await;
+    let (moto, _home, world) = estate().await;
     moto.inject(Faults {
         reset_large_get_every: 1,
         changed_since_read: true,
@@ -212,7 +208,7 @@ async fn a_read_resumed_on_a_changed_object_fails_clearly() {
 /// it is really still open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_abort_is_reported_with_its_upload_id() {
-    let (moto, home, world) = estate("").await;
+    let (moto, home, world) = estate().await;
     moto.inject(Faults {
         refuse_abort: true,
         ..Faults::default()

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{World, full_grants};
+use common::{ConfigBuilder, World, Xacct, untimed};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -153,14 +153,12 @@ impl RuntimeApi {
 /// Compiles the package's plugins ahead of time, into the package (`xacct-cache/`,
 /// `xacct-state/`), as a deployment package ships them.
 pub(crate) fn precompile(root: &Path) {
-    let precompiled = Command::new(env!("CARGO_BIN_EXE_xacct"))
+    let precompiled = Xacct::in_dir(root)
         .args(["plugins", "--config", "xacct.toml"])
-        .current_dir(root)
         .env("XDG_CACHE_HOME", root.join("xacct-cache"))
         .env("XDG_STATE_HOME", root.join("xacct-state"))
-        .output()
-        .unwrap();
-    assert!(precompiled.status.success(), "{precompiled:?}");
+        .output();
+    assert!(precompiled.success(), "{precompiled:?}");
 }
 
 /// Starts the real `xacct-lambda` as Lambda starts `bootstrap`: the package in
@@ -193,45 +191,24 @@ pub(crate) fn start_function(
         .unwrap()
 }
 
-fn untimed(mut report: Value) -> Value {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.remove("duration_ms");
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(list) => list.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut report);
-    report
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_function_runs_shards_and_merges_them_through_the_runtime_api() {
     // The deployment package: config, plugins, data (the local backend) and the plugins
     // compiled ahead of time.
-    let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(&["hello"]));
-    for i in 0..6u64 {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{}\"\nalias = \"l-{i}\"\n",
-            800_000_000_000 + i
-        ));
-    }
-    let package = World::with_config(&["hello"], &text, None);
+    let config = ConfigBuilder::local("data")
+        .full_grants(&["hello"])
+        .accounts((0..6u64).map(|i| (800_000_000_000 + i, format!("l-{i}"))));
+    let package = World::with_config(&["hello"], &config, None);
     for i in 0..6u64 {
         package.bucket(&(800_000_000_000 + i).to_string(), "b");
     }
     let root = package.dir.path();
     precompile(root);
-    let whole = Command::new(env!("CARGO_BIN_EXE_xacct"))
+    let whole = package
+        .xacct()
         .args(["run", "hello", "--output", "json"])
-        .current_dir(root)
-        .env_remove("XACCT_CONFIG")
         .output()
-        .unwrap();
-    let whole: Value = serde_json::from_slice(&whole.stdout).unwrap();
+        .json();
 
     let api = Arc::new(RuntimeApi::default());
     let address = api.clone().serve().await;

@@ -2,13 +2,13 @@
 //! id or path, suspended accounts left out, Organizations tags as account tags, static
 //! `[[account]]` entries overriding what was listed — and a run over the listed accounts.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_organizations::Client;
 
 use crate::common;
 use common::moto::{HOME_ACCOUNT, Moto};
+use common::{ConfigBuilder, World, Xacct};
 use serde_json::Value;
 
 /// The organization: Prod (with Apps nested in it) and Sandbox under the root; the
@@ -137,34 +137,26 @@ pub(crate) async fn create_member(
     id
 }
 
-fn xacct(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    common::xacct_in(
-        dir,
-        &[
-            ("AWS_ACCESS_KEY_ID", "AKIAXACCTORGTEST0001"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-        ],
-        args,
-    )
+/// `xacct` in `world` as the management account's identity (moto takes any key).
+fn xacct(world: &World) -> Xacct {
+    world
+        .xacct()
+        .env("AWS_ACCESS_KEY_ID", "AKIAXACCTORGTEST0001")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
 }
 
-/// The ids `xacct accounts` lists for an `[organization]` section.
-fn listed(dir: &Path, moto: &Moto, organization: &str, extra: &str) -> Vec<Value> {
-    std::fs::write(
-        dir.join("xacct.toml"),
-        format!(
-            "plugins = \"plugins\"\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n[organization]\n{organization}\n{extra}",
-            moto.endpoint
-        ),
-    )
-    .unwrap();
-    let (code, stdout, stderr) = xacct(dir, &["accounts", "--output", "json"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    serde_json::from_str::<Value>(&stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+/// A config on moto whose accounts are listed from the organization: an `[organization]`
+/// section with `keys`.
+fn listing(moto: &Moto, keys: &str) -> ConfigBuilder {
+    ConfigBuilder::aws(&moto.endpoint).section(&format!("[organization]\n{keys}"))
+}
+
+/// The accounts `xacct accounts` lists with `config` in `world`.
+fn listed(world: &World, config: &ConfigBuilder) -> Vec<Value> {
+    config.write(world.dir.path());
+    let run = xacct(world).args(["accounts", "--output", "json"]).output();
+    assert_eq!(run.code(), Some(0), "{}", run.stderr);
+    run.json().as_array().unwrap().clone()
 }
 
 fn ids(accounts: &[Value]) -> Vec<String> {
@@ -185,17 +177,11 @@ fn sorted(mut ids: Vec<&String>) -> Vec<String> {
 async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
     let moto = Moto::start();
     let org = organization(&moto).await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-    std::fs::copy(
-        common::guest("hello"),
-        dir.path().join("plugins/hello.wasm"),
-    )
-    .unwrap();
+    let world = World::with_config(&["hello"], &listing(&moto, ""), None);
     let home = HOME_ACCOUNT.to_owned();
 
     // Every ACTIVE account, the management account included; never the suspended one.
-    let all = listed(dir.path(), &moto, "", "");
+    let all = listed(&world, &listing(&moto, ""));
     assert_eq!(
         ids(&all),
         sorted(vec![
@@ -222,42 +208,40 @@ async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
     );
 
     // OUs by path (nested ones included) and by id; exclusions of OUs and accounts.
-    let prod = listed(dir.path(), &moto, "include_ous = [\"/Prod\"]", "");
+    let prod = listed(&world, &listing(&moto, "include_ous = [\"/Prod\"]"));
     assert_eq!(ids(&prod), sorted(vec![&org.in_apps, &org.in_prod]));
     let not_apps = listed(
-        dir.path(),
-        &moto,
-        "include_ous = [\"/Prod\"]\nexclude_ous = [\"/Prod/Apps\"]",
-        "",
+        &world,
+        &listing(
+            &moto,
+            "include_ous = [\"/Prod\"]\nexclude_ous = [\"/Prod/Apps\"]",
+        ),
     );
     assert_eq!(ids(&not_apps), std::slice::from_ref(&org.in_prod));
     let by_id = listed(
-        dir.path(),
-        &moto,
-        &format!("include_ous = [\"{}\"]", org.apps_ou),
-        "",
+        &world,
+        &listing(&moto, &format!("include_ous = [\"{}\"]", org.apps_ou)),
     );
     assert_eq!(ids(&by_id), std::slice::from_ref(&org.in_apps));
     let excluded = listed(
-        dir.path(),
-        &moto,
-        &format!(
-            "include_ous = [\"/Prod\"]\nexclude_accounts = [\"{}\"]",
-            org.in_prod
+        &world,
+        &listing(
+            &moto,
+            &format!(
+                "include_ous = [\"/Prod\"]\nexclude_accounts = [\"{}\"]",
+                org.in_prod
+            ),
         ),
-        "",
     );
     assert_eq!(ids(&excluded), std::slice::from_ref(&org.in_apps));
 
     // A static entry overrides what was listed; its tags win, the listed ones stay.
     let pinned = listed(
-        dir.path(),
-        &moto,
-        "include_ous = [\"/Prod\"]",
-        &format!(
-            "[[account]]\nid = \"{}\"\nalias = \"blue-app\"\nrole = \"xacct-target\"\ntags = {{ env = \"prod\" }}\n",
-            org.in_apps
-        ),
+        &world,
+        &listing(&moto, "include_ous = [\"/Prod\"]")
+            .account(&org.in_apps, "blue-app")
+            .role("xacct-target")
+            .tags(&[("env", "prod")]),
     );
     let app = pinned
         .iter()
@@ -271,23 +255,25 @@ async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
     assert_eq!(pinned.len(), 2);
 
     // The TOML form is a config's [[account]] entries.
-    let (code, toml_text, stderr) = xacct(dir.path(), &["accounts", "--output", "toml"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let parsed: toml::Value = toml::from_str(&toml_text).unwrap();
+    let as_toml = xacct(&world)
+        .args(["accounts", "--output", "toml"])
+        .output();
+    assert_eq!(as_toml.code(), Some(0), "{}", as_toml.stderr);
+    let parsed: toml::Value = toml::from_str(&as_toml.stdout).unwrap();
     assert_eq!(parsed["account"].as_array().unwrap().len(), 2);
 
     // A run over the listed accounts, selected by an Organizations tag.
-    std::fs::write(
-        dir.path().join("xacct.toml"),
-        format!(
-            "plugins = \"plugins\"\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n[organization]\n[plugin.hello]\naccounts = [\"tag:team=blue\"]\ns3 = [{{ buckets = \"*\", actions = [\"list\"] }}]\n",
-            moto.endpoint
-        ),
-    )
-    .unwrap();
-    let (code, stdout, stderr) = xacct(dir.path(), &["run", "hello", "--output", "json"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    listing(&moto, "")
+        .grant(
+            "hello",
+            "accounts = [\"tag:team=blue\"]\ns3 = [{ buckets = \"*\", actions = [\"list\"] }]\n",
+        )
+        .write(world.dir.path());
+    let run = xacct(&world)
+        .args(["run", "hello", "--output", "json"])
+        .output();
+    assert_eq!(run.code(), Some(0), "{}", run.stderr);
+    let report = run.json();
     let entries = report["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{report}");
     assert_eq!(entries[0]["account_id"], org.in_apps.as_str());

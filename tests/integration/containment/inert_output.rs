@@ -4,7 +4,6 @@
 //! host writes are the operator's alone.
 
 use crate::common::World;
-use crate::operator::runs::xacct;
 
 use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;
@@ -18,10 +17,6 @@ use serde_json::{Value, json};
 const HOSTILE: &str = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b[H\x1b]0;pwned\x07\u{9b}32mALL OK\rFAKE\n\
     1999-01-01T00:00:00.000000Z  INFO invocation{plugin=hello account=333333333333}: ok\n\
     333333333333  prod     ok      1   {}";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("the CLI writes UTF-8")
-}
 
 /// No character a terminal acts on (C0, DEL, C1) but the line ends.
 fn assert_inert(text: &str) {
@@ -60,11 +55,14 @@ fn mode(path: &Path) -> String {
 fn a_hostile_error_and_output_are_inert_in_the_table_and_log_and_exact_in_json() {
     let world = World::new(&["misbehave"], "");
     let fail = json!({ "mode": "fail", "only": "222222222222", "text": HOSTILE }).to_string();
-    let table = xacct(&world, &["run", "misbehave", "--input", &fail]);
+    let table = world
+        .xacct()
+        .args(["run", "misbehave", "--input", &fail])
+        .output();
     assert_eq!(table.status.code(), Some(1));
-    let (stdout, stderr) = (text(&table.stdout), text(&table.stderr));
-    assert_inert(&stdout);
-    assert_inert(&stderr);
+    let (stdout, stderr) = (&table.stdout, &table.stderr);
+    assert_inert(stdout);
+    assert_inert(stderr);
     // The header, a row per account, the summary, the recap of the failure: no forged
     // row.
     assert_eq!(stdout.lines().count(), 7, "{stdout}");
@@ -72,7 +70,7 @@ fn a_hostile_error_and_output_are_inert_in_the_table_and_log_and_exact_in_json()
         stdout.contains(r"plugin-error: \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J"),
         "{stdout}"
     );
-    assert_one_event_per_line(&stderr);
+    assert_one_event_per_line(stderr);
     let failures: Vec<&str> = stderr.lines().filter(|l| l.contains(" WARN ")).collect();
     assert_eq!(failures.len(), 1, "{stderr}");
     assert!(
@@ -82,13 +80,13 @@ fn a_hostile_error_and_output_are_inert_in_the_table_and_log_and_exact_in_json()
     );
 
     for output in ["json", "jsonl"] {
-        let run = xacct(
-            &world,
-            &["run", "misbehave", "--output", output, "--input", &fail],
-        );
-        let stdout = text(&run.stdout);
+        let run = world
+            .xacct()
+            .args(["run", "misbehave", "--output", output, "--input", &fail])
+            .output();
+        let stdout = &run.stdout;
         let entries: Vec<Value> = match output {
-            "json" => serde_json::from_str::<Value>(&stdout).unwrap()["entries"]
+            "json" => serde_json::from_str::<Value>(stdout).unwrap()["entries"]
                 .as_array()
                 .unwrap()
                 .clone(),
@@ -102,16 +100,20 @@ fn a_hostile_error_and_output_are_inert_in_the_table_and_log_and_exact_in_json()
     }
 
     let echo = json!({ "mode": "echo", "text": HOSTILE }).to_string();
-    let table = text(&xacct(&world, &["run", "misbehave", "--input", &echo]).stdout);
+    let table = world
+        .xacct()
+        .args(["run", "misbehave", "--input", &echo])
+        .output()
+        .stdout;
     assert_inert(&table);
     assert_eq!(table.lines().count(), 5, "{table}");
     // JSON escapes C0 itself; C1 is left to the table.
     assert!(table.contains(r#""\u001b]52;c;"#) && table.contains(r"\u{9b}32mALL OK"));
-    let json = xacct(
-        &world,
-        &["run", "misbehave", "--output", "json", "--input", &echo],
-    );
-    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let json = world
+        .xacct()
+        .args(["run", "misbehave", "--output", "json", "--input", &echo])
+        .output();
+    let report = json.json();
     assert_eq!(report["entries"][2]["output"], HOSTILE);
 }
 
@@ -127,9 +129,9 @@ fn printed_text_is_logged_one_line_per_event_and_kept_exactly_in_private_files()
     std::fs::set_permissions(root.join("audit.jsonl"), Permissions::from_mode(0o644)).unwrap();
 
     let print = json!({ "mode": "print", "text": HOSTILE }).to_string();
-    let run = xacct(
-        &world,
-        &[
+    let run = world
+        .xacct()
+        .args([
             "run",
             "misbehave",
             "--input",
@@ -138,12 +140,12 @@ fn printed_text_is_logged_one_line_per_event_and_kept_exactly_in_private_files()
             "audit.jsonl",
             "--out-dir",
             "shared/out",
-        ],
-    );
-    assert!(run.status.success(), "{}", text(&run.stderr));
-    let log = text(&run.stderr);
-    assert_inert(&log);
-    assert_one_event_per_line(&log);
+        ])
+        .output();
+    assert!(run.success(), "{}", run.stderr);
+    let log = &run.stderr;
+    assert_inert(log);
+    assert_one_event_per_line(log);
     // Each printed line is its own event, under its own plugin and account.
     let printed: Vec<&str> = log.lines().filter(|l| l.contains("stream=")).collect();
     assert_eq!(printed.len(), 3 * 2 * 3, "{log}");

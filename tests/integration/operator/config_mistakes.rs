@@ -5,24 +5,8 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{World, full_grants};
-
-fn xacct(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .output()
-        .unwrap()
-}
+use common::{ConfigBuilder, World, Xacct};
 
 /// Every file in `configs/` opens with `# error: FRAGMENT` lines: its location
 /// (`FILE:LINE:`) first, then the key and the problem. `run` and `--plan` must both
@@ -53,9 +37,9 @@ fn every_malformed_config_is_refused_precisely() {
             &["run", "hello", "--config", name][..],
             &["run", "hello", "--plan", "--config", name],
         ] {
-            let output = xacct(&corpus, args);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+            let output = Xacct::in_dir(&corpus).args(args).output();
+            let stderr = &output.stderr;
+            assert_eq!(output.code(), Some(2), "{name}: {stderr}");
             assert!(output.stdout.is_empty(), "{name}: nothing ran");
             assert!(!stderr.contains("panicked"), "{name}: {stderr}");
             assert!(
@@ -73,11 +57,14 @@ fn every_malformed_config_is_refused_precisely() {
     }
 }
 
-fn two_accounts(guests: &[&str], grants: &str) -> World {
-    let text = format!(
-        "[local]\nroot = \"data\"\n{grants}\n[[account]]\nid = \"111111111111\"\nalias = \"dev\"\ntags = {{ env = \"dev\" }}\n\n[[account]]\nid = \"222222222222\"\nalias = \"prod\"\ntags = {{ env = \"prod\" }}\n"
-    );
-    let world = World::with_config(guests, &text, None);
+/// A local world of two accounts, dev and prod, each tagged `env` with its alias.
+fn two_accounts(guests: &[&str], grants: ConfigBuilder) -> World {
+    let config = grants
+        .account("111111111111", "dev")
+        .tags(&[("env", "dev")])
+        .account("222222222222", "prod")
+        .tags(&[("env", "prod")]);
+    let world = World::with_config(guests, &config, None);
     std::fs::create_dir_all(world.data()).unwrap();
     world
 }
@@ -86,17 +73,19 @@ fn two_accounts(guests: &[&str], grants: &str) -> World {
 fn selections_that_match_nothing_are_usage_errors_with_the_reason() {
     let world = two_accounts(
         &["hello"],
-        "[plugin.hello]\naccounts = [\"tag:env=dev\"]\ns3 = [{ buckets = \"*\", actions = [\"list\"] }]\n",
+        ConfigBuilder::local("data").grant(
+            "hello",
+            "accounts = [\"tag:env=dev\"]\ns3 = [{ buckets = \"*\", actions = [\"list\"] }]\n",
+        ),
     );
-    let dir = world.dir.path();
     for args in [
         &["run", "hello", "--tag", "env=staging"][..],
         &["run", "hello", "--plan", "--tag", "env=staging"],
         &["run", "hello", "--account", "dev", "--exclude", "dev"],
     ] {
-        let output = xacct(dir, args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        let output = world.xacct().args(args).output();
+        let stderr = &output.stderr;
+        assert_eq!(output.code(), Some(2), "{args:?}: {stderr}");
         assert!(
             stderr.contains(
                 "together match no account in xacct.toml (tags in use: env=dev, env=prod)"
@@ -108,9 +97,12 @@ fn selections_that_match_nothing_are_usage_errors_with_the_reason() {
             "no advice to add accounts: {stderr}"
         );
     }
-    let outside = xacct(dir, &["run", "hello", "--account", "prod"]);
-    let stderr = String::from_utf8_lossy(&outside.stderr);
-    assert_eq!(outside.status.code(), Some(2), "{stderr}");
+    let outside = world
+        .xacct()
+        .args(["run", "hello", "--account", "prod"])
+        .output();
+    let stderr = &outside.stderr;
+    assert_eq!(outside.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("outside the grant of plugin \"hello\" (plugin.hello"),
         "{stderr}"
@@ -119,24 +111,20 @@ fn selections_that_match_nothing_are_usage_errors_with_the_reason() {
 
 #[test]
 fn plan_exits_as_run_would_and_missing_plugins_are_warned_of() {
-    let world = two_accounts(&["hello", "inventory"], &full_grants(&["hello", "helo"]));
-    let dir = world.dir.path();
-    let plan = xacct(dir, &["run", "inventory", "--plan"]);
-    let run = xacct(dir, &["run", "inventory"]);
-    assert_eq!(plan.status.code(), Some(1));
-    assert_eq!(
-        run.status.code(),
-        plan.status.code(),
-        "--plan exits as run does"
+    let world = two_accounts(
+        &["hello", "inventory"],
+        ConfigBuilder::local("data").full_grants(&["hello", "helo"]),
     );
-    assert_eq!(
-        xacct(dir, &["run", "hello", "--plan"]).status.code(),
-        Some(0)
-    );
+    let xacct = |args: &[&str]| world.xacct().args(args).output();
+    let plan = xacct(&["run", "inventory", "--plan"]);
+    let run = xacct(&["run", "inventory"]);
+    assert_eq!(plan.code(), Some(1));
+    assert_eq!(run.code(), plan.code(), "--plan exits as run does");
+    assert_eq!(xacct(&["run", "hello", "--plan"]).code(), Some(0));
 
     for args in [&["plugins"][..], &["run", "hello"]] {
-        let output = xacct(dir, args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let output = xacct(args);
+        let stderr = &output.stderr;
         assert!(
             stderr.contains("xacct.toml:7: plugin.helo: the grant names a plugin that is not in"),
             "{args:?}: {stderr}"

@@ -2,11 +2,7 @@
 //! written, while the invocation runs, the last line kept without its newline, and
 //! `error:` / `warn:` lines at those levels.
 
-use crate::common;
-
-use std::process::Command;
-
-use common::World;
+use crate::common::World;
 use serde_json::{Value, json};
 
 #[test]
@@ -22,14 +18,14 @@ fn printed_lines_are_logged_live_in_order_at_their_level() {
         ],
         "pause_ms": 600,
     });
-    let run = Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .current_dir(world.dir.path())
+    let run = world
+        .xacct()
         .args(["--log-format", "json", "run", "chatter", "--account", "dev"])
         .args(["--input", &input.to_string()])
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{run:?}");
-    let printed: Vec<Value> = String::from_utf8_lossy(&run.stderr)
+        .output();
+    assert!(run.success(), "{run:?}");
+    let printed: Vec<Value> = run
+        .stderr
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|event| event["fields"]["stream"].is_string())

@@ -4,7 +4,7 @@
 
 mod config_mistakes;
 mod live_logs;
-pub(crate) mod runs;
+mod runs;
 mod sharding;
 mod stopping;
 mod terminal;

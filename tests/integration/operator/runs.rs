@@ -5,25 +5,26 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::cli::{Outcome, signal};
 use common::moto::{self, Moto, ROLE};
-use common::{World, full_grants};
+use common::{ConfigBuilder, World};
 use serde_json::{Value, json};
 
 /// A world of `n` local accounts `acct-000`… tagged `parity=even|odd`, each with bucket
 /// `b-<i>` holding one object.
-fn many_accounts(n: usize, guests: &[&str], extra: &str) -> World {
-    let mut text = format!("[local]\nroot = \"data\"\n{}{extra}", full_grants(guests));
-    for i in 0..n {
-        let parity = if i % 2 == 0 { "even" } else { "odd" };
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{}\"\nalias = \"acct-{i:03}\"\ntags = {{ parity = \"{parity}\" }}\n",
-            100_000_000_000u64 + i as u64
-        ));
-    }
-    let world = World::with_config(guests, &text, None);
+fn many_accounts(n: usize, guests: &[&str]) -> World {
+    let config = (0..n).fold(
+        ConfigBuilder::local("data").full_grants(guests),
+        |config, i| {
+            let parity = if i % 2 == 0 { "even" } else { "odd" };
+            config
+                .account(100_000_000_000u64 + i as u64, format!("acct-{i:03}"))
+                .tags(&[("parity", parity)])
+        },
+    );
+    let world = World::with_config(guests, &config, None);
     for i in 0..n {
         world.put_file(
             &(100_000_000_000u64 + i as u64).to_string(),
@@ -33,33 +34,6 @@ fn many_accounts(n: usize, guests: &[&str], extra: &str) -> World {
         );
     }
     world
-}
-
-/// Runs the CLI in `world` with default logging, uncoloured: any escape in its output
-/// is then one it failed to neutralise (`inert_output`).
-pub(crate) fn xacct(world: &World, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .args(args)
-        .current_dir(world.dir.path())
-        .env_remove("XACCT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .output()
-        .unwrap()
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 fn aliases(accounts: &Value) -> Vec<&str> {
@@ -81,17 +55,13 @@ fn audit_lines(path: &Path) -> Vec<Value> {
 
 #[test]
 fn accounts_are_chosen_by_id_alias_tag_and_exclusion_and_previewed_without_a_call() {
-    let world = many_accounts(6, &["hello"], "");
+    let world = many_accounts(6, &["hello"]);
     let plan = |extra: &[&str]| {
         let mut args = vec!["run", "hello", "--plan", "--output", "json"];
         args.extend_from_slice(extra);
-        let output = xacct(&world, &args);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        json_of(&output)
+        let output = world.xacct().args(&args).output();
+        assert!(output.success(), "{}", output.stderr);
+        output.json()
     };
     assert_eq!(aliases(&plan(&[])["accounts"]).len(), 6);
     assert_eq!(
@@ -116,26 +86,35 @@ fn accounts_are_chosen_by_id_alias_tag_and_exclusion_and_previewed_without_a_cal
         "--plan calls nothing"
     );
 
-    let text = xacct(&world, &["run", "hello", "--plan", "--tag", "parity=even"]);
-    let text = String::from_utf8(text.stdout).unwrap();
+    let text = world
+        .xacct()
+        .args(["run", "hello", "--plan", "--tag", "parity=even"])
+        .output();
+    let text = text.stdout;
     assert!(
         text.contains("on 3 account(s); nothing is called"),
         "{text}"
     );
 
-    let typo = xacct(&world, &["run", "hello", "--account", "acct-999"]);
+    let typo = world
+        .xacct()
+        .args(["run", "hello", "--account", "acct-999"])
+        .output();
     assert_eq!(typo.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&typo.stderr).contains("\"acct-999\" names no account"));
-    let bad_tag = xacct(&world, &["run", "hello", "--tag", "parity"]);
+    assert!(typo.stderr.contains("\"acct-999\" names no account"));
+    let bad_tag = world
+        .xacct()
+        .args(["run", "hello", "--tag", "parity"])
+        .output();
     assert_eq!(bad_tag.status.code(), Some(2));
 }
 
 #[test]
 fn a_hundred_accounts_at_concurrency_8_are_reported_kept_and_audited() {
-    let world = many_accounts(100, &["inventory"], "");
-    let output = xacct(
-        &world,
-        &[
+    let world = many_accounts(100, &["inventory"]);
+    let output = world
+        .xacct()
+        .args([
             "run",
             "inventory",
             "--concurrency",
@@ -146,14 +125,10 @@ fn a_hundred_accounts_at_concurrency_8_are_reported_kept_and_audited() {
             "audit.jsonl",
             "--out-dir",
             "out",
-        ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report = json_of(&output);
+        ])
+        .output();
+    assert!(output.success(), "{}", output.stderr);
+    let report = output.json();
     let entries = report["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 100);
     let mut calls = 0;
@@ -191,9 +166,9 @@ fn a_hundred_accounts_at_concurrency_8_are_reported_kept_and_audited() {
     );
 
     // The audit log is appended to, never truncated.
-    let again = xacct(
-        &world,
-        &[
+    let again = world
+        .xacct()
+        .args([
             "run",
             "inventory",
             "--account",
@@ -202,8 +177,8 @@ fn a_hundred_accounts_at_concurrency_8_are_reported_kept_and_audited() {
             "audit.jsonl",
             "--output",
             "json",
-        ],
-    );
+        ])
+        .output();
     assert!(again.status.success());
     assert_eq!(
         audit_lines(&world.dir.path().join("audit.jsonl")).len(),
@@ -213,20 +188,20 @@ fn a_hundred_accounts_at_concurrency_8_are_reported_kept_and_audited() {
 
 #[test]
 fn jsonl_streams_one_line_per_account_and_the_summary_goes_to_stderr() {
-    let world = many_accounts(12, &["hello"], "");
-    let output = xacct(
-        &world,
-        &["run", "hello", "--output", "jsonl", "--concurrency", "3"],
-    );
+    let world = many_accounts(12, &["hello"]);
+    let output = world
+        .xacct()
+        .args(["run", "hello", "--output", "jsonl", "--concurrency", "3"])
+        .output();
     assert!(output.status.success());
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
+    let lines: Vec<Value> = output
+        .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 12);
     assert!(lines.iter().all(|l| l["status"] == "ok"));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = output.stderr;
     assert!(
         stderr.contains("hello: 12 ok, 0 failed, 0 skipped in"),
         "{stderr}"
@@ -236,10 +211,10 @@ fn jsonl_streams_one_line_per_account_and_the_summary_goes_to_stderr() {
 
 #[test]
 fn the_timeout_flag_bounds_each_invocation() {
-    let world = many_accounts(2, &["misbehave"], "");
-    let output = xacct(
-        &world,
-        &[
+    let world = many_accounts(2, &["misbehave"]);
+    let output = world
+        .xacct()
+        .args([
             "run",
             "misbehave",
             "--timeout",
@@ -248,10 +223,10 @@ fn the_timeout_flag_bounds_each_invocation() {
             "json",
             "--input",
             r#"{"mode": "spin", "only": "100000000001"}"#,
-        ],
-    );
+        ])
+        .output();
     assert_eq!(output.status.code(), Some(1));
-    let report = json_of(&output);
+    let report = output.json();
     assert_eq!(report["entries"][0]["status"], "ok");
     assert_eq!(report["entries"][1]["error"]["kind"], "time-limit");
     assert_eq!(
@@ -262,8 +237,9 @@ fn the_timeout_flag_bounds_each_invocation() {
 
 #[test]
 fn ctrl_c_stops_running_invocations_skips_the_rest_and_still_reports() {
-    let world = many_accounts(3, &["misbehave"], "");
-    let child = Command::new(env!("CARGO_BIN_EXE_xacct"))
+    let world = many_accounts(3, &["misbehave"]);
+    let child = world
+        .xacct()
         .args([
             "run",
             "misbehave",
@@ -274,14 +250,10 @@ fn ctrl_c_stops_running_invocations_skips_the_rest_and_still_reports() {
             "--input",
             r#"{"mode": "spin"}"#,
         ])
-        .current_dir(world.dir.path())
         // A cache of its own: once the compiled plugin lands there, the first invocation
         // is about to run.
         .env("XDG_CACHE_HOME", world.dir.path().join("cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     let compiled = world.dir.path().join("cache/xacct");
     for _ in 0..600 {
         let cached = std::fs::read_dir(&compiled).into_iter().flatten().flatten();
@@ -294,14 +266,10 @@ fn ctrl_c_stops_running_invocations_skips_the_rest_and_still_reports() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(1000));
-    let signalled = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "128 + SIGINT");
-    let report = json_of(&output);
+    signal(&child, "INT");
+    let output = Outcome::of(child);
+    assert_eq!(output.code(), Some(130), "128 + SIGINT");
+    let report = output.json();
     // One invocation was running (which one is not specified), the two others waited.
     let entries = report["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 3, "every account is reported");
@@ -313,18 +281,18 @@ fn ctrl_c_stops_running_invocations_skips_the_rest_and_still_reports() {
     assert_eq!(kinds, ["cancelled", "skipped", "skipped"]);
     let skipped = entries.iter().filter(|e| e["status"] == "skipped").count();
     assert_eq!(skipped, 2);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("SIGINT: stopping"));
+    assert!(output.stderr.contains("SIGINT: stopping"));
 }
 
 #[test]
 fn a_dry_run_plans_mutations_tells_the_plugin_and_writes_nothing() {
-    let world = many_accounts(2, &["replicate"], "");
+    let world = many_accounts(2, &["replicate"]);
     world.put_file("100000000000", "b-000", "r/one.csv", "1");
     world.put_file("100000000000", "b-000", "r/two.csv", "22");
     let input = r#"{"source": {"account": "acct-000", "bucket": "b-000"}, "target": {"account": "acct-001", "bucket": "b-001"}, "prefix": "r/"}"#;
-    let output = xacct(
-        &world,
-        &[
+    let output = world
+        .xacct()
+        .args([
             "run",
             "replicate",
             "--all-accounts",
@@ -335,14 +303,10 @@ fn a_dry_run_plans_mutations_tells_the_plugin_and_writes_nothing() {
             "audit.jsonl",
             "--input",
             input,
-        ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report = json_of(&output);
+        ])
+        .output();
+    assert!(output.success(), "{}", output.stderr);
+    let report = output.json();
     assert_eq!(report["dry_run"], true);
     let entry = &report["entries"][0];
     assert_eq!(entry["output"]["dry_run"], true, "the plugin was told");
@@ -375,21 +339,21 @@ fn a_dry_run_plans_mutations_tells_the_plugin_and_writes_nothing() {
 
 #[test]
 fn json_logs_carry_the_plugin_and_account_fields() {
-    let world = many_accounts(2, &["misbehave"], "");
-    let output = xacct(
-        &world,
-        &[
+    let world = many_accounts(2, &["misbehave"]);
+    let output = world
+        .xacct()
+        .args([
             "--log-format",
             "json",
             "run",
             "misbehave",
             "--input",
             r#"{"mode": "print"}"#,
-        ],
-    );
+        ])
+        .output();
     assert!(output.status.success());
-    let lines: Vec<Value> = String::from_utf8(output.stderr)
-        .unwrap()
+    let lines: Vec<Value> = output
+        .stderr
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
@@ -415,17 +379,15 @@ async fn a_hundred_aws_accounts_with_an_audit_log_free_of_credentials() {
         .map(|i| (200_000_000_000u64 + i).to_string())
         .collect();
     let home = moto::seed_accounts(&moto, &ids, |i| format!("bucket-{i:03}")).await;
-    let mut text = format!(
-        "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}",
-        moto.endpoint,
-        full_grants(&["hello"])
-    );
-    for (i, id) in ids.iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"aws-{i:03}\"\nrole = \"{ROLE}\"\n"
-        ));
-    }
-    let mut world = World::with_config(&["hello"], &text, Some(home.provider()));
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .full_grants(&["hello"])
+        .accounts(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id, format!("aws-{i:03}"))),
+        )
+        .role_everywhere(ROLE);
+    let mut world = World::with_config(&["hello"], &config, Some(home.provider()));
     moto.enforce_iam();
 
     let audit = world.dir.path().join("audit.jsonl");

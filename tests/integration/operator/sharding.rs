@@ -5,9 +5,10 @@
 
 use crate::common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 
-use common::{World, full_grants};
+use common::cli::Outcome;
+use common::{ConfigBuilder, World, untimed};
 use serde_json::{Value, json};
 
 const ACCOUNTS: u64 = 12;
@@ -18,78 +19,19 @@ fn id(i: u64) -> String {
 
 /// `n` local accounts `s-00`…, each with a bucket.
 fn world(n: u64) -> World {
-    let mut text = format!(
-        "[local]\nroot = \"data\"\n{}",
-        full_grants(&["misbehave", "hello"])
-    );
-    for i in 0..n {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{}\"\nalias = \"s-{i:02}\"\n",
-            id(i)
-        ));
-    }
-    let world = World::with_config(&["misbehave", "hello"], &text, None);
+    let config = ConfigBuilder::local("data")
+        .full_grants(&["misbehave", "hello"])
+        .accounts((0..n).map(|i| (id(i), format!("s-{i:02}"))));
+    let world = World::with_config(&["misbehave", "hello"], &config, None);
     for i in 0..n {
         world.bucket(&id(i), "b");
     }
     world
 }
 
-fn xacct(world: &World, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command
-        .args(args)
-        .current_dir(world.dir.path())
-        .env_remove("XACCT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env_remove("AWS_BATCH_JOB_ARRAY_INDEX")
-        .env_remove("AWS_BATCH_JOB_ARRAY_SIZE")
-        .env_remove("JOB_COMPLETION_INDEX")
-        .env_remove("XACCT_SHARD_COUNT")
-        .env("NO_COLOR", "1")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn run(world: &World, args: &[&str], env: &[(&str, &str)]) -> Output {
-    xacct(world, args, env).output().unwrap()
-}
-
-fn report(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-fn save(world: &World, name: &str, output: &Output) -> String {
+fn save(world: &World, name: &str, output: &Outcome) -> String {
     std::fs::write(world.dir.path().join(name), &output.stdout).unwrap();
     name.to_owned()
-}
-
-/// The report without its timings.
-fn untimed(mut report: Value) -> Value {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.remove("duration_ms");
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(list) => list.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut report);
-    report
 }
 
 fn account_ids(report: &Value) -> Vec<String> {
@@ -103,15 +45,14 @@ fn account_ids(report: &Value) -> Vec<String> {
 
 /// The accounts `--plan` puts in a shard.
 fn planned(world: &World, shard: &str) -> Vec<String> {
-    let output = run(
-        world,
-        &[
+    let output = world
+        .xacct()
+        .args([
             "run", "hello", "--plan", "--shard", shard, "--output", "json",
-        ],
-        &[],
-    );
+        ])
+        .output();
     assert!(output.status.success(), "{output:?}");
-    report(&output)["accounts"]
+    output.json()["accounts"]
         .as_array()
         .unwrap()
         .iter()
@@ -131,23 +72,20 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
         }
         args
     };
-    let whole = run(&world, &args(None), &[]);
+    let whole = world.xacct().args(args(None)).output();
     assert_eq!(whole.status.code(), Some(1), "one account fails");
-    let whole = report(&whole);
+    let whole = whole.json();
     assert!(whole.get("shard").is_none());
 
     // Side by side, as two array jobs would run them.
     let children: Vec<Child> = ["0/2", "1/2"]
         .into_iter()
-        .map(|shard| xacct(&world, &args(Some(shard)), &[]).spawn().unwrap())
+        .map(|shard| world.xacct().args(args(Some(shard))).spawn())
         .collect();
-    let shards: Vec<Output> = children
-        .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
-        .collect();
+    let shards: Vec<Outcome> = children.into_iter().map(Outcome::of).collect();
     let mut seen = Vec::new();
     for (index, output) in shards.iter().enumerate() {
-        let shard = report(output);
+        let shard = output.json();
         let ids = account_ids(&shard);
         assert!(!ids.is_empty() && ids.len() < ACCOUNTS as usize, "{ids:?}");
         assert_eq!(
@@ -167,31 +105,33 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
         save(&world, "shard-0.json", &shards[0]),
         save(&world, "shard-1.json", &shards[1]),
     ];
-    let merged = run(&world, &["report", "merge", &names[1], &names[0]], &[]);
+    let merged = world
+        .xacct()
+        .args(["report", "merge", &names[1], &names[0]])
+        .output();
     assert_eq!(
         merged.status.code(),
         Some(1),
         "the merge fails as the run did"
     );
-    assert!(String::from_utf8_lossy(&merged.stderr).contains("merged 2 shard(s): 11 ok, 1 failed"));
+    assert!(merged.stderr.contains("merged 2 shard(s): 11 ok, 1 failed"));
     save(&world, "merged.json", &merged);
-    let merged = report(&merged);
+    let merged = merged.json();
     assert_eq!(untimed(merged.clone()), untimed(whole.clone()));
 
     // A missing shard, a shard twice, another plan: refused, exit 2.
     let refused = |reports: &[&str], reason: &str| {
         let mut args = vec!["report", "merge"];
         args.extend_from_slice(reports);
-        let output = run(&world, &args, &[]);
+        let output = world.xacct().args(args).output();
         assert_eq!(output.status.code(), Some(2));
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(reason), "{stderr}");
+        assert!(output.stderr.contains(reason), "{}", output.stderr);
     };
     refused(&[&names[0]], "shard(s) 1/2 missing");
     refused(&[&names[0], &names[0]], "are both shard 0/2");
-    let other = run(
-        &world,
-        &[
+    let other = world
+        .xacct()
+        .args([
             "run",
             "misbehave",
             "--output",
@@ -200,9 +140,8 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
             "1/2",
             "--input",
             r#"{"mode": "echo"}"#,
-        ],
-        &[],
-    );
+        ])
+        .output();
     save(&world, "other.json", &other);
     refused(&[&names[0], "other.json"], "ran another plan");
 
@@ -210,9 +149,9 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
     let mut marked = merged;
     marked["entries"][7]["status"] = json!("skipped");
     std::fs::write(world.dir.path().join("marked.json"), marked.to_string()).unwrap();
-    let rerun = run(
-        &world,
-        &[
+    let rerun = world
+        .xacct()
+        .args([
             "run",
             "misbehave",
             "--rerun-failed",
@@ -221,17 +160,15 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
             "json",
             "--input",
             r#"{"mode": "echo", "text": "again"}"#,
-        ],
-        &[],
-    );
+        ])
+        .output();
     assert!(rerun.status.success(), "{rerun:?}");
-    assert_eq!(account_ids(&report(&rerun)), [failing, id(7)]);
-    let nothing = run(
-        &world,
-        &["run", "misbehave", "--rerun-failed", "shard-0.json"],
-        &[],
-    );
-    let shard_0 = report(&shards[0]);
+    assert_eq!(account_ids(&rerun.json()), [failing, id(7)]);
+    let nothing = world
+        .xacct()
+        .args(["run", "misbehave", "--rerun-failed", "shard-0.json"])
+        .output();
+    let shard_0 = shards[0].json();
     if shard_0["entries"]
         .as_array()
         .unwrap()
@@ -239,13 +176,12 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
         .all(|e| e["status"] == "ok")
     {
         assert!(nothing.status.success());
-        assert!(String::from_utf8_lossy(&nothing.stderr).contains("nothing to rerun"));
+        assert!(nothing.stderr.contains("nothing to rerun"));
     }
-    let wrong = run(
-        &world,
-        &["run", "hello", "--rerun-failed", "marked.json"],
-        &[],
-    );
+    let wrong = world
+        .xacct()
+        .args(["run", "hello", "--rerun-failed", "marked.json"])
+        .output();
     assert_eq!(wrong.status.code(), Some(2));
 }
 
@@ -262,21 +198,21 @@ fn shards_stay_put_when_accounts_are_added_and_come_from_array_jobs() {
         );
     }
 
-    let batch = run(
-        &small,
-        &[
+    let batch = small
+        .xacct()
+        .args([
             "run", "hello", "--plan", "--shard", "auto", "--output", "json",
-        ],
-        &[
+        ])
+        .envs(&[
             ("AWS_BATCH_JOB_ARRAY_INDEX", "2"),
             ("AWS_BATCH_JOB_ARRAY_SIZE", "3"),
-        ],
-    );
+        ])
+        .output();
     assert!(batch.status.success(), "{batch:?}");
-    assert_eq!(report(&batch)["shard"], "2/3");
-    let kubernetes = run(
-        &small,
-        &[
+    assert_eq!(batch.json()["shard"], "2/3");
+    let kubernetes = small
+        .xacct()
+        .args([
             "run",
             "hello",
             "--plan",
@@ -286,32 +222,31 @@ fn shards_stay_put_when_accounts_are_added_and_come_from_array_jobs() {
             "3",
             "--output",
             "json",
-        ],
-        &[("JOB_COMPLETION_INDEX", "1")],
-    );
-    assert_eq!(report(&kubernetes)["shard"], "1/3");
+        ])
+        .env("JOB_COMPLETION_INDEX", "1")
+        .output();
+    assert_eq!(kubernetes.json()["shard"], "1/3");
     assert_eq!(
-        report(&kubernetes)["accounts"],
-        report(&run(
-            &small,
-            &[
+        kubernetes.json()["accounts"],
+        small
+            .xacct()
+            .args([
                 "run", "hello", "--plan", "--shard", "1/3", "--output", "json"
-            ],
-            &[]
-        ))["accounts"]
+            ])
+            .output()
+            .json()["accounts"]
     );
-    let countless = run(
-        &small,
-        &["run", "hello", "--shard", "auto"],
-        &[("JOB_COMPLETION_INDEX", "1")],
-    );
+    let countless = small
+        .xacct()
+        .args(["run", "hello", "--shard", "auto"])
+        .env("JOB_COMPLETION_INDEX", "1")
+        .output();
     assert_eq!(countless.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&countless.stderr).contains("--shard-count"));
-    let whole_world = run(
-        &small,
-        &["run", "hello", "--all-accounts", "--shard", "0/2"],
-        &[],
-    );
+    assert!(countless.stderr.contains("--shard-count"));
+    let whole_world = small
+        .xacct()
+        .args(["run", "hello", "--all-accounts", "--shard", "0/2"])
+        .output();
     assert_eq!(
         whole_world.status.code(),
         Some(2),
@@ -327,18 +262,17 @@ fn an_empty_shard_succeeds_and_merges() {
     let empty = (0..count)
         .find(|k| planned(&world, &format!("{k}/{count}")).is_empty())
         .unwrap();
-    let output = run(
-        &world,
-        &[
+    let output = world
+        .xacct()
+        .args([
             "run",
             "hello",
             "--output",
             "json",
             "--shard",
             &format!("{empty}/{count}"),
-        ],
-        &[],
-    );
+        ])
+        .output();
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(report(&output)["entries"], json!([]));
+    assert_eq!(output.json()["entries"], json!([]));
 }

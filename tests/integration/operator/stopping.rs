@@ -5,56 +5,22 @@
 use crate::common;
 
 use std::io::Read;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cli::{Outcome, signal};
 use common::moto::{self, Moto};
-use common::{World, full_grants};
-use serde_json::Value;
+use common::{ConfigBuilder, World};
 
 /// A local world of `n` accounts, each with bucket `bkt`.
 fn accounts(n: usize, guests: &[&str]) -> World {
-    let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(guests));
-    for i in 0..n {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{}\"\nalias = \"acct-{i:03}\"\n",
-            100_000_000_000u64 + i as u64
-        ));
-    }
-    let world = World::with_config(guests, &text, None);
+    let config = ConfigBuilder::local("data")
+        .full_grants(guests)
+        .accounts((0..n).map(|i| (100_000_000_000u64 + i as u64, format!("acct-{i:03}"))));
+    let world = World::with_config(guests, &config, None);
     for i in 0..n {
         world.bucket(&(100_000_000_000u64 + i as u64).to_string(), "bkt");
     }
     world
-}
-
-fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.spawn().unwrap()
-}
-
-fn signal(child: &Child, name: &str) {
-    let sent = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
 }
 
 /// Waits until `ready` holds, for up to a minute.
@@ -64,16 +30,6 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn report_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 /// The accounts whose object `bkt/written` exists.
@@ -96,9 +52,9 @@ fn written(world: &World, n: usize) -> usize {
 fn after_a_stop_no_invocation_starts_and_the_report_is_complete() {
     const N: usize = 200;
     let world = accounts(N, &["misbehave"]);
-    let child = spawn(
-        world.dir.path(),
-        &[
+    let child = world
+        .xacct()
+        .args([
             "run",
             "misbehave",
             "--concurrency",
@@ -113,21 +69,20 @@ fn after_a_stop_no_invocation_starts_and_the_report_is_complete() {
             "out",
             "--input",
             r#"{"mode": "write-then-spin"}"#,
-        ],
-        &[],
-    );
+        ])
+        .spawn();
     // The first wave runs out its 3 s; the second starts, writes, and runs on.
     wait_for("the second wave's writes", || written(&world, N) >= 8);
     std::thread::sleep(Duration::from_millis(500));
     let before = written(&world, N);
     assert_eq!(before, 8, "one wave of 4 at a time");
     signal(&child, "TERM");
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    let output = Outcome::of(child);
+    let stderr = &output.stderr;
+    assert_eq!(output.code(), Some(143), "{stderr}");
     assert_eq!(written(&world, N), before, "no write after the stop");
 
-    let report = report_of(&output);
+    let report = output.json();
     let entries = report["entries"].as_array().unwrap();
     assert_eq!(entries.len(), N, "every account is reported");
     let kind = |kind: &str| {
@@ -165,9 +120,9 @@ fn after_a_stop_no_invocation_starts_and_the_report_is_complete() {
 fn each_signal_has_its_exit_code() {
     let world = accounts(3, &["misbehave"]);
     let run = |signals: &[&str]| {
-        let child = spawn(
-            world.dir.path(),
-            &[
+        let child = world
+            .xacct()
+            .args([
                 "run",
                 "misbehave",
                 "--concurrency",
@@ -176,15 +131,14 @@ fn each_signal_has_its_exit_code() {
                 "json",
                 "--input",
                 r#"{"mode": "write-then-spin"}"#,
-            ],
-            &[],
-        );
+            ])
+            .spawn();
         wait_for("the first write", || written(&world, 3) >= 1);
         for name in signals {
             signal(&child, name);
             std::thread::sleep(Duration::from_millis(200));
         }
-        let output = child.wait_with_output().unwrap();
+        let output = Outcome::of(child);
         for i in 0..3 {
             let _ = std::fs::remove_file(
                 world
@@ -197,7 +151,7 @@ fn each_signal_has_its_exit_code() {
     for (name, code) in [("INT", 130), ("HUP", 129)] {
         let output = run(&[name]);
         assert_eq!(output.status.code(), Some(code), "SIG{name}");
-        assert_eq!(report_of(&output)["entries"].as_array().unwrap().len(), 3);
+        assert_eq!(output.json()["entries"].as_array().unwrap().len(), 3);
     }
 }
 
@@ -211,25 +165,15 @@ async fn a_stop_on_aws_leaves_no_multipart_upload_open() {
         .map(|i| (210_000_000_000u64 + i as u64).to_string())
         .collect();
     let home = moto::seed_accounts(&moto, &ids, |i| format!("stop-{i:03}")).await;
-    let mut text = format!(
-        "plugins = \"plugins\"\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}",
-        moto.endpoint,
-        full_grants(&["misbehave"])
-    );
-    for (i, id) in ids.iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"aws-{i:03}\"\nrole = \"{}\"\n",
-            moto::ROLE
-        ));
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("plugins")).unwrap();
-    std::fs::copy(
-        common::guest("misbehave"),
-        dir.path().join("plugins/misbehave.wasm"),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("xacct.toml"), text).unwrap();
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .full_grants(&["misbehave"])
+        .accounts(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id, format!("aws-{i:03}"))),
+        )
+        .role_everywhere(moto::ROLE);
+    let world = World::with_config(&["misbehave"], &config, None);
     let mut clients = Vec::new();
     for id in &ids {
         clients.push(moto.s3_in(id).await);
@@ -248,14 +192,9 @@ async fn a_stop_on_aws_leaves_no_multipart_upload_open() {
         open
     };
 
-    let env = [
-        ("AWS_ACCESS_KEY_ID", home.access_key_id.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", home.secret_access_key.as_str()),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
-    let no_file = dir.path().join("none");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    child
+    let child = world
+        .xacct()
+        .home(&home)
         .args([
             "run",
             "misbehave",
@@ -267,33 +206,19 @@ async fn a_stop_on_aws_leaves_no_multipart_upload_open() {
             // Past one part (8 MiB): each running invocation has a multipart upload open.
             r#"{"mode": "put-then-spin", "bucket": "*", "size": 9437184}"#,
         ])
-        .current_dir(dir.path())
-        .env_remove("XACCT_CONFIG")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", &no_file)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &no_file)
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .envs(env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = child.spawn().unwrap();
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(60);
     while open_uploads(&clients).await < 4 {
         assert!(Instant::now() < deadline, "no upload was opened");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     signal(&child, "TERM");
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    let output = tokio::task::spawn_blocking(move || Outcome::of(child))
         .await
-        .unwrap()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(143), "{stderr}");
-    let report = report_of(&output);
+    let stderr = &output.stderr;
+    assert_eq!(output.code(), Some(143), "{stderr}");
+    let report = output.json();
     let kinds: Vec<&str> = report["entries"]
         .as_array()
         .unwrap()
@@ -318,19 +243,18 @@ fn a_closed_stdout_ends_the_run_quietly_in_every_format() {
     const N: usize = 400;
     let world = accounts(N, &["hello"]);
     for output in ["table", "json", "jsonl"] {
-        let mut child = spawn(
-            world.dir.path(),
-            &["run", "hello", "--concurrency", "2", "--output", output],
-            &[],
-        );
+        let mut child = world
+            .xacct()
+            .args(["run", "hello", "--concurrency", "2", "--output", output])
+            .spawn();
         let mut stdout = child.stdout.take().unwrap();
         let mut first = [0u8; 1];
         if output == "jsonl" {
             stdout.read_exact(&mut first).unwrap();
         }
         drop(stdout);
-        let result = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&result.stderr);
+        let result = Outcome::of(child);
+        let stderr = &result.stderr;
         assert!(!stderr.contains("panicked"), "{output}: {stderr}");
         let expected = if output == "jsonl" { 141 } else { 0 };
         assert_eq!(result.status.code(), Some(expected), "{output}: {stderr}");

@@ -3,79 +3,31 @@
 
 use crate::common;
 
-use std::io::Read;
 use std::num::NonZeroU16;
 
-use common::{World, full_grants};
-use portable_pty::{CommandBuilder, PtySize};
+use common::{ConfigBuilder, World};
 
 /// Rows enough that nothing scrolls away: the whole run stays on the screen to read.
 const ROWS: u16 = 2000;
 
 /// A local world of `n` accounts.
 fn accounts(n: usize) -> World {
-    let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(&["misbehave"]));
-    for i in 0..n {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{}\"\nalias = \"acct-{i:03}\"\n",
-            100_000_000_000u64 + i as u64
-        ));
-    }
-    let world = World::with_config(&["misbehave"], &text, None);
+    let config = ConfigBuilder::local("data")
+        .full_grants(&["misbehave"])
+        .accounts((0..n).map(|i| (100_000_000_000u64 + i as u64, format!("acct-{i:03}"))));
+    let world = World::with_config(&["misbehave"], &config, None);
     std::fs::create_dir_all(world.data()).unwrap();
     world
 }
 
 /// What the terminal shows once xacct has run with `args` at `cols` columns: each row's
 /// text and whether the terminal had to wrap it; and the exit code.
-fn screen(
-    world: &World,
-    cols: u16,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (Vec<(String, bool)>, u32) {
-    let pty = portable_pty::native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_xacct"));
-    command.args(args);
-    command.cwd(world.dir.path());
-    command.env_remove("XACCT_CONFIG");
-    command.env_remove("RUST_LOG");
-    command.env_remove("NO_COLOR");
-    command.env_remove("COLUMNS");
-    command.env("TERM", "xterm-256color");
-    command.env(
-        "XDG_CACHE_HOME",
-        common::target_dir().join("xacct-test-cache-cli"),
-    );
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = pty.slave.spawn_command(command).unwrap();
-    drop(pty.slave);
-    let mut reader = pty.master.try_clone_reader().unwrap();
-    let read = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let mut chunk = [0; 65536];
-        // The end of the output is EIO on Linux once xacct (the last holder of the
-        // terminal's other side) is gone.
-        while let Ok(n) = reader.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            bytes.extend_from_slice(&chunk[..n]);
-        }
-        bytes
-    });
-    let status = child.wait().unwrap();
-    drop(pty.master);
-    let bytes = read.join().unwrap();
+fn screen(world: &World, cols: u16, args: &[&str]) -> (Vec<(String, bool)>, u32) {
+    let (bytes, code) = world
+        .xacct()
+        .args(args)
+        .env_remove("NO_COLOR")
+        .on_terminal(cols, ROWS);
     let mut parser = vt100::Parser::new(
         NonZeroU16::new(ROWS).unwrap(),
         NonZeroU16::new(cols).unwrap(),
@@ -92,7 +44,7 @@ fn screen(
         .iter()
         .rposition(|(text, _)| !text.trim().is_empty())
         .map_or(0, |i| i + 1);
-    (rows[..last].to_vec(), status.exit_code())
+    (rows[..last].to_vec(), code)
 }
 
 fn shown(rows: &[(String, bool)]) -> String {
@@ -111,7 +63,7 @@ fn the_table_fits_the_terminal_at_80_and_200_columns() {
     let input = serde_json::json!({ "mode": "echo", "text": text }).to_string();
     let mut results = Vec::new();
     for cols in [80, 200] {
-        let (rows, code) = screen(&world, cols, &["run", "misbehave", "--input", &input], &[]);
+        let (rows, code) = screen(&world, cols, &["run", "misbehave", "--input", &input]);
         let shown = shown(&rows);
         assert_eq!(code, 0, "{shown}");
         assert!(
@@ -173,7 +125,6 @@ fn warnings_leave_no_stale_progress_bar_and_failures_are_recapped() {
             "--input",
             r#"{"mode": "fail", "text": "no such bucket"}"#,
         ],
-        &[],
     );
     let shown = shown(&rows);
     assert_eq!(code, 1, "{shown}");
@@ -211,68 +162,29 @@ fn colour_follows_the_terminal_no_color_and_the_flag() {
     let coloured = |env: &[(&str, &str)], extra: &[&str]| {
         let mut all = args.to_vec();
         all.extend_from_slice(extra);
-        let pty = portable_pty::native_pty_system()
-            .openpty(PtySize {
-                rows: 50,
-                cols: 120,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_xacct"));
-        command.args(&all);
-        command.cwd(world.dir.path());
-        command.env_remove("NO_COLOR");
-        command.env("TERM", "xterm-256color");
-        command.env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        );
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = pty.slave.spawn_command(command).unwrap();
-        drop(pty.slave);
-        let mut reader = pty.master.try_clone_reader().unwrap();
-        let read = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = reader.read_to_end(&mut bytes);
-            bytes
-        });
-        child.wait().unwrap();
-        drop(pty.master);
-        let bytes = read.join().unwrap();
+        let (bytes, _) = world
+            .xacct()
+            .args(&all)
+            .env_remove("NO_COLOR")
+            .envs(env)
+            .on_terminal(120, 50);
         has_sgr(&bytes)
     };
     assert!(coloured(&[], &[]), "a terminal gets colour");
     assert!(!coloured(&[("NO_COLOR", "1")], &[]), "NO_COLOR");
     assert!(!coloured(&[], &["--color", "never"]), "--color never");
 
-    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_xacct"))
+    let piped = world
+        .xacct()
         .args(args)
         .args(["--color", "always"])
-        .current_dir(world.dir.path())
         .env_remove("NO_COLOR")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .output()
-        .unwrap();
-    assert!(has_sgr(&piped.stdout), "--color always");
-    let plain = std::process::Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .args(args)
-        .current_dir(world.dir.path())
-        .env_remove("NO_COLOR")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .output()
-        .unwrap();
-    assert!(!plain.stdout.contains(&0x1b), "no colour in a pipe");
+        .output();
+    assert!(has_sgr(piped.stdout.as_bytes()), "--color always");
+    let plain = world.xacct().args(args).env_remove("NO_COLOR").output();
+    assert!(!plain.stdout.contains('\x1b'), "no colour in a pipe");
     assert!(
-        !plain.stderr.contains(&0x1b),
+        !plain.stderr.contains('\x1b'),
         "nor in the log when stderr is a file"
     );
 }

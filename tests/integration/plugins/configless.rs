@@ -2,19 +2,7 @@
 //! the top of DIR, offers the exact grant the plugin lacks, and `--plugins` takes a cargo
 //! target directory as it is.
 
-use crate::common;
-
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn xacct(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("XACCT_CONFIG")
-        .output()
-        .unwrap()
-}
+use crate::common::{self, Xacct};
 
 #[test]
 fn a_directory_of_data_and_the_offered_grant_are_enough_to_run() {
@@ -39,9 +27,9 @@ fn a_directory_of_data_and_the_offered_grant_are_enough_to_run() {
         "json",
     ];
 
-    let first = xacct(dir.path(), &args);
-    assert_eq!(first.status.code(), Some(1), "{first:?}");
-    let report: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let first = Xacct::in_dir(dir.path()).args(args).output();
+    assert_eq!(first.code(), Some(1), "{first:?}");
+    let report = first.json();
     let note = report["notes"][0].as_str().unwrap();
     let grant = note
         .split_once("add this line at the top of xacct.toml: ")
@@ -49,15 +37,16 @@ fn a_directory_of_data_and_the_offered_grant_are_enough_to_run() {
         .map(|(line, _)| line)
         .unwrap_or_else(|| panic!("no grant offered: {note}"));
     assert!(
-        String::from_utf8_lossy(&first.stderr)
+        first
+            .stderr
             .contains("not 12-digit ids) at the top of the local root: notes"),
         "{first:?}"
     );
 
     std::fs::write(dir.path().join("xacct.toml"), format!("{grant}\n")).unwrap();
-    let second = xacct(dir.path(), &args);
-    assert!(second.status.success(), "{second:?}");
-    let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    let second = Xacct::in_dir(dir.path()).args(args).output();
+    assert!(second.success(), "{second:?}");
+    let report = second.json();
     let buckets: Vec<_> = report["entries"]
         .as_array()
         .unwrap()

@@ -3,8 +3,6 @@
 
 use crate::common;
 
-use std::process::Command;
-
 use common::{ACCOUNTS, World, failed, ok};
 use serde_json::json;
 use xacct::plan::Mode;
@@ -167,31 +165,15 @@ async fn a_missing_plugin_is_a_run_error_naming_the_available_ones() {
     );
 }
 
-fn xacct(world: &World) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command
-        .current_dir(world.dir.path())
-        .env_remove("XACCT_CONFIG")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        );
-    command
-}
-
 #[test]
 fn cli_run_prints_one_ok_entry_per_account_and_exits_zero() {
     let world = sample_world();
-    let output = xacct(&world)
+    let output = world
+        .xacct()
         .args(["run", "hello", "--output", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        .output();
+    assert!(output.success(), "{}", output.stderr);
+    let report = output.json();
     let entries = report["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 3);
     for (entry, (id, _)) in entries.iter().zip(ACCOUNTS) {
@@ -200,8 +182,8 @@ fn cli_run_prints_one_ok_entry_per_account_and_exits_zero() {
         assert!(entry["duration_ms"].is_u64());
     }
 
-    let table = xacct(&world).args(["run", "hello"]).output().unwrap();
-    let table = String::from_utf8(table.stdout).unwrap();
+    let table = world.xacct().args(["run", "hello"]).output();
+    let table = table.stdout;
     assert!(table.starts_with("ACCOUNT"), "{table}");
     assert!(table.contains("hello: 3 ok, 0 failed"), "{table}");
 }
@@ -210,39 +192,38 @@ fn cli_run_prints_one_ok_entry_per_account_and_exits_zero() {
 fn cli_exit_codes_tell_failures_from_usage_errors() {
     let world = sample_world();
     // An account failing: exit 1.
-    let replicate = xacct(&world)
+    let replicate = world.xacct()
         .args(["run", "replicate", "--input", r#"{"source": {"account": "x", "bucket": "y"}, "target": {"account": "x", "bucket": "y"}}"#])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(replicate.status.code(), Some(1));
 
     // Bad input JSON, unknown plugin, broken config: exit 2 with a message.
-    let bad_input = xacct(&world)
+    let bad_input = world
+        .xacct()
         .args(["run", "hello", "--input", "{nope"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(bad_input.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad_input.stderr).contains("--input is not valid JSON"));
+    assert!(bad_input.stderr.contains("--input is not valid JSON"));
 
-    let unknown = xacct(&world).args(["run", "nope"]).output().unwrap();
+    let unknown = world.xacct().args(["run", "nope"]).output();
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no plugin named \"nope\""));
+    assert!(unknown.stderr.contains("no plugin named \"nope\""));
 
     std::fs::write(
         world.dir.path().join("bad.toml"),
         "[[account]]\nid = \"123\"\nalias = \"a\"\n",
     )
     .unwrap();
-    let bad_config = xacct(&world)
+    let bad_config = world
+        .xacct()
         .args(["run", "hello", "--config", "bad.toml"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(bad_config.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&bad_config.stderr);
+    let stderr = &bad_config.stderr;
     assert!(stderr.contains("bad.toml:2: account[0].id"), "{stderr}");
     assert!(stderr.contains("fix:"), "{stderr}");
 
-    let usage = xacct(&world).args(["run"]).output().unwrap();
+    let usage = world.xacct().args(["run"]).output();
     assert_eq!(usage.status.code(), Some(2));
 }
 
@@ -254,9 +235,9 @@ fn cli_plugins_lists_each_plugin_with_its_world_check() {
         "not wasm at all",
     )
     .unwrap();
-    let output = xacct(&world).arg("plugins").output().unwrap();
+    let output = world.xacct().arg("plugins").output();
     assert_eq!(output.status.code(), Some(1), "a plugin failed its check");
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = output.stdout;
     let line = |name: &str| {
         stdout
             .lines()
@@ -281,8 +262,8 @@ fn cli_plugins_lists_each_plugin_with_its_world_check() {
         vec!["run", "--help"],
         vec!["plugins", "--help"],
     ] {
-        let help = xacct(&world).args(&subcommand).output().unwrap();
-        assert!(help.status.success());
-        assert!(String::from_utf8_lossy(&help.stdout).contains("Usage"));
+        let help = world.xacct().args(&subcommand).output();
+        assert!(help.success());
+        assert!(help.stdout.contains("Usage"));
     }
 }

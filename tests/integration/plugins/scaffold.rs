@@ -1,7 +1,7 @@
 //! `xacct new`: each language's project builds and passes its own test as created,
 //! outside the repository, with the toolchains `scripts/build-guests` installed.
 
-use crate::common;
+use crate::common::{self, Xacct};
 
 use std::path::Path;
 use std::process::Command;
@@ -9,16 +9,14 @@ use std::process::Command;
 fn new_project_passes_its_own_test(lang: &str) {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join(format!("my-{lang}-plugin"));
-    let xacct = env!("CARGO_BIN_EXE_xacct");
-    let created = Command::new(xacct)
+    let created = Xacct::in_dir(dir.path())
         .args(["new", &format!("my-{lang}-plugin"), "--lang", lang, "--dir"])
         .arg(&project)
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
+        .output();
+    assert!(created.success(), "{created:?}");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let tested = Command::new(project.join("test.sh"))
-        .env("XACCT", xacct)
+        .env("XACCT", env!("CARGO_BIN_EXE_xacct"))
         // The toolchains scripts/build-guests installed; a Rust build shares one target
         // directory across runs.
         .env("COMPONENTIZE_PY", repo.join(".venv/bin/componentize-py"))

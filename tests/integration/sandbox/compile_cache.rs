@@ -24,7 +24,9 @@ use xacct::sandbox::{CacheLocation, LoadError, LoadOptions, Sandbox};
 /// A compile budget that no real compile meets.
 const NO_TIME: Duration = Duration::from_millis(1);
 
-/// A uid that is not the test's, for the ownership cases (they need root to chown).
+/// A uid that is not the test's, for the ownership cases: run as root (as `scripts/test`
+/// is on CI and on the development machine), a test gives its file to this user with
+/// `chown` and the case is real; run as anyone else, it says it skipped the case.
 const STRANGER: u32 = 4242;
 
 /// A cache and its key in a scratch directory.
@@ -169,7 +171,7 @@ fn a_cache_dir_others_can_write_is_not_used() {
 #[test]
 fn a_cache_dir_owned_by_someone_else_is_not_used() {
     if euid() != 0 {
-        println!("skipped: giving a directory to another user needs root");
+        common::skipped("giving a directory to another user needs root");
         return;
     }
     a_spoiled_cache_dir_is_not_used(|dir| {
@@ -185,7 +187,7 @@ fn an_entry_others_can_write_or_own_is_not_used() {
     chmod(&artifact, 0o666);
     assert!(!served_from_cache(&location, "hello"));
     if euid() != 0 {
-        println!("skipped the ownership case: giving a file to another user needs root");
+        common::skipped("the ownership case: giving a file to another user needs root");
         return;
     }
     load(&sandbox(&location, Duration::from_secs(60)), "hello");
@@ -220,7 +222,7 @@ fn a_key_others_can_read_or_own_is_refused_and_the_cache_left_alone() {
     chmod(&location.key_file, 0o600);
     assert!(served_from_cache(&location, "hello"), "usable once private");
     if euid() != 0 {
-        println!("skipped the ownership case: giving a file to another user needs root");
+        common::skipped("the ownership case: giving a file to another user needs root");
         return;
     }
     std::os::unix::fs::chown(&location.key_file, Some(STRANGER), None).unwrap();

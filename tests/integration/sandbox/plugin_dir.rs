@@ -4,12 +4,10 @@
 
 use crate::common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::World;
 use common::components::PluginComponent;
+use common::{ConfigBuilder, World};
 use xacct::sandbox::{CacheLocation, LoadError, LoadOptions, Sandbox};
 
 /// A compile budget that no real compile meets: what is refused under it was refused
@@ -163,15 +161,6 @@ fn a_refusal_is_remembered_and_a_forged_one_is_not() {
     assert!(matches!(err, LoadError::CompileTimeout { .. }), "{err}");
 }
 
-fn xacct(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command.current_dir(dir).env_remove("XACCT_CONFIG").env(
-        "XDG_CACHE_HOME",
-        common::target_dir().join("xacct-test-cache-cli"),
-    );
-    command
-}
-
 /// The line `xacct plugins` printed for `name`.
 fn line<'a>(stdout: &'a str, name: &str) -> &'a str {
     stdout
@@ -182,21 +171,16 @@ fn line<'a>(stdout: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn cli_plugins_applies_the_configured_cap_and_budget_and_is_not_held_up() {
-    let world = World::with_config(&["hello", "inventory"], "", None);
+    let world = World::with_config(&["hello", "inventory"], &ConfigBuilder::default(), None);
     let plugins = world.dir.path().join("plugins");
     // The real plugins compiled and cached first, under the default budget, so that the
     // tight one is for the hostile file alone.
-    let warm = xacct(world.dir.path()).arg("plugins").output().unwrap();
-    assert!(
-        warm.status.success(),
-        "{}",
-        String::from_utf8_lossy(&warm.stdout)
-    );
-    std::fs::write(
-        world.dir.path().join("tight.toml"),
-        "plugins = \"plugins\"\nmax_plugin_mib = 1\ncompile_timeout_secs = 1\n",
-    )
-    .unwrap();
+    let warm = world.xacct().arg("plugins").output();
+    assert!(warm.success(), "{}", warm.stdout);
+    let tight = ConfigBuilder::default()
+        .top_level("max_plugin_mib", 1)
+        .top_level("compile_timeout_secs", 1);
+    std::fs::write(world.dir.path().join("tight.toml"), tight.render()).unwrap();
 
     std::fs::File::create(plugins.join("big.wasm"))
         .unwrap()
@@ -210,12 +194,12 @@ fn cli_plugins_applies_the_configured_cap_and_budget_and_is_not_held_up() {
     };
     std::fs::write(plugins.join("slow.wasm"), slow.bytes()).unwrap();
     let started = Instant::now();
-    let output = xacct(world.dir.path())
+    let output = world
+        .xacct()
         .args(["plugins", "--config", "tight.toml"])
-        .output()
-        .unwrap();
+        .output();
     let elapsed = started.elapsed();
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = output.stdout;
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(line(&stdout, "hello").contains(" ok "), "{stdout}");
     assert!(line(&stdout, "inventory").contains(" ok "), "{stdout}");
@@ -238,7 +222,7 @@ fn cli_plugins_applies_the_configured_cap_and_budget_and_is_not_held_up() {
 /// loads and runs under the default limits, answering `{}`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_made_to_measure_is_a_sound_plugin() {
-    let world = World::new(&[], &common::full_grants(&["made"]));
+    let world = World::local_with(&[], ConfigBuilder::local("data").full_grants(&["made"]));
     std::fs::write(
         world.dir.path().join("plugins/made.wasm"),
         PluginComponent::default().bytes(),
