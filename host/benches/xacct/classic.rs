@@ -72,20 +72,15 @@ pub(crate) async fn classic_handler(home: &aws_config::SdkConfig, account: &str)
 /// would see; moto alone answers in a few milliseconds.
 pub(crate) const ONE_WAY_LATENCY: Duration = Duration::from_millis(10);
 
-/// A TCP proxy on 127.0.0.1 to `upstream` that holds every chunk for `delay` in each
-/// direction. Stopped by aborting the returned task.
-/// `count` accounts on moto, numbered from `first`, each with one bucket (`bucket(i)`)
-/// holding `key` with `body`, and IAM enforced from then on: the server, the accounts'
-/// ids, and the home identity that assumes their roles.
-pub(crate) async fn estate(
-    first: u64,
-    count: usize,
+/// Puts `body` as `key` into the bucket `bucket(i)` of the i-th of `ids`, as that account
+/// (before IAM is enforced).
+pub(crate) async fn put_in_each(
+    moto: &Moto,
+    ids: &[String],
     bucket: impl Fn(usize) -> String,
-    (key, body): (&str, &[u8]),
-) -> (Moto, Vec<String>, Home) {
-    let moto = Moto::start();
-    let ids: Vec<String> = (0..count).map(|i| (first + i as u64).to_string()).collect();
-    let home = moto::seed_accounts(&moto, &ids, &bucket).await;
+    key: &str,
+    body: &[u8],
+) {
     for (i, id) in ids.iter().enumerate() {
         moto.s3_in(id)
             .await
@@ -97,8 +92,6 @@ pub(crate) async fn estate(
             .await
             .unwrap();
     }
-    moto.enforce_iam();
-    (moto, ids, home)
 }
 
 /// A proxy in front of `moto` adding [`ONE_WAY_LATENCY`] each way: its endpoint, and its
@@ -110,7 +103,7 @@ pub(crate) async fn behind_latency(moto: &Moto) -> (String, tokio::task::JoinHan
     (format!("http://{proxy}"), task)
 }
 
-async fn latency_proxy(
+pub(crate) async fn latency_proxy(
     upstream: std::net::SocketAddr,
     delay: Duration,
 ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::classic::*;
-use crate::common::moto::ROLE;
-use crate::common::{World, full_grants};
+use crate::common::moto::{self, Moto, ROLE};
+use crate::common::{ConfigBuilder, World};
 use crate::measure::*;
 use xacct::pipeline::RunRequest;
 use xacct::plan::Mode;
@@ -15,13 +15,14 @@ use xacct::plan::Mode;
 /// runs in one process.
 pub(crate) async fn fan_out(results: &mut Results) {
     const ACCOUNTS: usize = 50;
-    let (moto, ids, home) = estate(
-        300_000_000_000,
-        ACCOUNTS,
-        |i| format!("fan-{i:02}"),
-        ("small.json", &[b'x'; 1024]),
-    )
-    .await;
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..ACCOUNTS)
+        .map(|i| (300_000_000_000u64 + i as u64).to_string())
+        .collect();
+    let bucket = |i: usize| format!("fan-{i:02}");
+    let home = moto::seed_accounts(&moto, &ids, bucket).await;
+    put_in_each(&moto, &ids, bucket, "small.json", &[b'x'; 1024]).await;
+    moto.enforce_iam();
     let (proxied, proxy_task) = behind_latency(&moto).await;
     let mut measured = Vec::new();
     for endpoint in [moto.endpoint.as_str(), proxied.as_str()] {
@@ -32,18 +33,17 @@ pub(crate) async fn fan_out(results: &mut Results) {
         }
         let native = started.elapsed();
 
-        let mut text = format!(
-            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}",
-            full_grants(&["bench"])
-        );
-        for (i, id) in ids.iter().enumerate() {
-            text.push_str(&format!(
-                "\n[[account]]\nid = \"{id}\"\nalias = \"fan-{i:02}\"\nrole = \"{ROLE}\"\n"
-            ));
-        }
+        let config = ConfigBuilder::aws(endpoint)
+            .full_grants(&["bench"])
+            .accounts(
+                ids.iter()
+                    .enumerate()
+                    .map(|(i, id)| (id, format!("fan-{i:02}"))),
+            )
+            .role_everywhere(ROLE);
         let home_provider =
             aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home));
-        let world = World::with_config(&["bench"], &text, Some(home_provider));
+        let world = World::with_config(&["bench"], &config, Some(home_provider));
         let request = RunRequest::new("bench", r#"{"mode": "sample"}"#, Mode::PerAccount);
         let mut runs = Vec::new();
         let mut assume_role_calls = 0;
@@ -100,14 +100,14 @@ pub(crate) async fn fan_out(results: &mut Results) {
 /// the classic handler in a sequential loop, in the same run.
 pub(crate) async fn org_scale_moto(results: &mut Results) {
     const ACCOUNTS: usize = 1_000;
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..ACCOUNTS)
+        .map(|i| (910_000_000_000u64 + i as u64).to_string())
+        .collect();
     let bucket = |i: usize| format!("org-{i:04}");
-    let (moto, ids, home) = estate(
-        910_000_000_000,
-        ACCOUNTS,
-        bucket,
-        ("small.json", &[b'x'; 1024]),
-    )
-    .await;
+    let home = moto::seed_accounts(&moto, &ids, bucket).await;
+    put_in_each(&moto, &ids, bucket, "small.json", &[b'x'; 1024]).await;
+    moto.enforce_iam();
     let (endpoint, proxy_task) = behind_latency(&moto).await;
 
     let home_config = sdk_config(&endpoint, home_credentials(&home)).await;
@@ -117,17 +117,12 @@ pub(crate) async fn org_scale_moto(results: &mut Results) {
     }
     let classic = started.elapsed();
 
-    let mut text = format!(
-        "concurrency = 64\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{}",
-        full_grants(&["bench"])
-    );
-    for (i, id) in ids.iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"{}\"\nrole = \"{ROLE}\"\n",
-            bucket(i)
-        ));
-    }
-    let world = World::with_config(&["bench"], &text, Some(home.provider()));
+    let config = ConfigBuilder::aws(&endpoint)
+        .top_level("concurrency", 64)
+        .full_grants(&["bench"])
+        .accounts(ids.iter().enumerate().map(|(i, id)| (id, bucket(i))))
+        .role_everywhere(ROLE);
+    let world = World::with_config(&["bench"], &config, Some(home.provider()));
     let request = RunRequest::new("bench", r#"{"mode": "sample"}"#, Mode::PerAccount);
     let started = Instant::now();
     let report = world.run_request(world.service().await, &request).await;

@@ -1,13 +1,12 @@
 //! d., e. and f.: cold start, memory per instance, and host memory under hostile plugins.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::classic::estate;
-use crate::common::moto::ROLE;
-use crate::common::{World, full_grants};
+use crate::classic::*;
+use crate::common::moto::{self, Moto, ROLE};
+use crate::common::{ConfigBuilder, World};
 use crate::measure::*;
 use xacct::pipeline::RunRequest;
 use xacct::plan::Mode;
@@ -21,7 +20,8 @@ pub(crate) fn cold_start(results: &mut Results) {
             let _ = std::fs::remove_dir_all(&cache);
         }
         let started = Instant::now();
-        let output = Command::new(env!("CARGO_BIN_EXE_xacct"))
+        let output = world
+            .xacct()
             .args([
                 "run",
                 "bench",
@@ -32,17 +32,10 @@ pub(crate) fn cold_start(results: &mut Results) {
                 "--input",
                 r#"{"mode": "noop"}"#,
             ])
-            .current_dir(world.dir.path())
             .env("XDG_CACHE_HOME", &cache)
-            .env_remove("XACCT_CONFIG")
-            .output()
-            .unwrap();
+            .output();
         let elapsed = started.elapsed();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.success(), "{}", output.stderr);
         elapsed
     };
     let uncached: Vec<Duration> = (0..7).map(|_| start(true)).collect();
@@ -66,17 +59,11 @@ pub(crate) fn cold_start(results: &mut Results) {
 /// e. Memory per concurrent plugin instance.
 pub(crate) async fn concurrent_instances(results: &mut Results) {
     const INSTANCES: usize = 256;
-    let mut text = format!(
-        "concurrency = {INSTANCES}\n[local]\nroot = \"data\"\n{}",
-        full_grants(&["bench"])
-    );
-    for i in 0..INSTANCES {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{}\"\nalias = \"i{i:03}\"\n",
-            500_000_000_000u64 + i as u64
-        ));
-    }
-    let world = World::with_config(&["bench"], &text, None);
+    let config = ConfigBuilder::local("data")
+        .top_level("concurrency", INSTANCES as i64)
+        .full_grants(&["bench"])
+        .accounts((0..INSTANCES).map(|i| (500_000_000_000u64 + i as u64, format!("i{i:03}"))));
+    let world = World::with_config(&["bench"], &config, None);
     std::fs::create_dir_all(world.data()).unwrap();
     // Warm up: the engine, the compiled plugin, one instance.
     let warm = RunRequest::new("bench", r#"{"mode": "noop"}"#, Mode::PerAccount);
@@ -107,25 +94,24 @@ pub(crate) async fn concurrent_instances(results: &mut Results) {
 /// host RSS against the idle baseline of the same process.
 pub(crate) async fn hostile_memory(results: &mut Results) {
     const INVOCATIONS: usize = 16;
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..INVOCATIONS)
+        .map(|i| (600_000_000_000u64 + i as u64).to_string())
+        .collect();
     let bucket = |i: usize| format!("hoard-{i:02}");
-    let (moto, ids, home) = estate(
-        600_000_000_000,
-        INVOCATIONS,
-        bucket,
-        ("object", &vec![7u8; 4 << 20]),
-    )
-    .await;
-    let mut text = format!(
-        "concurrency = {INVOCATIONS}\n[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{}",
-        moto.endpoint,
-        full_grants(&["s3script"])
-    );
-    for (i, id) in ids.iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"h{i:02}\"\nrole = \"{ROLE}\"\n"
-        ));
-    }
-    let world = World::with_config(&["s3script"], &text, Some(home.provider()));
+    let home = moto::seed_accounts(&moto, &ids, bucket).await;
+    put_in_each(&moto, &ids, bucket, "object", &vec![7u8; 4 << 20]).await;
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .top_level("concurrency", INVOCATIONS as i64)
+        .full_grants(&["s3script"])
+        .accounts(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id, format!("h{i:02}"))),
+        )
+        .role_everywhere(ROLE);
+    let world = World::with_config(&["s3script"], &config, Some(home.provider()));
+    moto.enforce_iam();
     let warm = RunRequest::new("s3script", r#"{"steps": []}"#, Mode::PerAccount);
     world.run_request(world.service().await, &warm).await;
     let baseline = rss_mib();

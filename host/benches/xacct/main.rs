@@ -4,7 +4,9 @@
 //! Run with `scripts/bench` (it builds the guests and installs moto first), which runs
 //! `cargo bench --bench xacct`. Results go to stdout as Markdown and to
 //! `target/bench/results.json`. `XACCT_BENCH_STREAM_MIB` sets the streamed object's size
-//! (default 1024); `XACCT_BENCH_ONLY=a,b` runs only some of the benchmarks.
+//! (default 1024); `XACCT_BENCH_ONLY=a,b` runs only some of the benchmarks. Row i (bucket
+//! posture beside Cloud Custodian, `posture/`) runs only when named there, after
+//! `scripts/install-c7n`.
 
 // Benchmark code states what it expects with unwrap (the workspace denies it in code
 // that ships).
@@ -18,6 +20,7 @@ mod fan_out;
 mod footprint;
 mod measure;
 mod overhead;
+mod posture;
 mod scale;
 mod streaming;
 
@@ -36,7 +39,7 @@ fn main() {
         json: serde_json::Map::new(),
     };
     // `XACCT_BENCH_ONLY=a,c` runs just those (e.g. under a profiler).
-    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,i".into());
+    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,j".into());
     let wanted = |name: &str| only.split(',').any(|w| w.trim() == name);
     if wanted("g") {
         scale::org_scale_local(&mut results);
@@ -61,6 +64,9 @@ fn main() {
             fan_out::org_scale_moto(&mut results).await;
         }
         if wanted("i") {
+            posture::side_by_side(&mut results).await;
+        }
+        if wanted("j") {
             overhead::gate_overhead(&mut results).await;
         }
     });

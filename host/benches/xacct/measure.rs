@@ -1,10 +1,10 @@
 //! Measuring: results and their verdicts, medians, resident memory, timed processes.
 
 use std::io::Read;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::Xacct;
 use serde_json::Value;
 
 /// Results, in the order measured.
@@ -107,12 +107,11 @@ pub(crate) fn peak_rss_of(pid: u32) -> f64 {
 /// only grows, so the last sample is the peak but for the last few ms).
 pub(crate) fn timed_run(dir: &std::path::Path, args: &[&str]) -> (Duration, f64, Value) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xacct"))
+    // The log is not read: to /dev/null, so that it never fills a pipe and stalls the run.
+    let mut child = Xacct::in_dir(dir)
         .args(args)
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
         .env("XDG_CACHE_HOME", dir.join("cache"))
-        .stdout(std::process::Stdio::piped())
+        .command()
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();

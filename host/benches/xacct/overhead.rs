@@ -1,4 +1,4 @@
-//! a. and i.: what a plugin invocation, and an S3 call through the gate, cost the host.
+//! a. and j.: what a plugin invocation, and an S3 call through the gate, cost the host.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,7 +131,7 @@ pub(crate) async fn overhead(results: &mut Results) {
     );
 }
 
-/// i. The cost of one S3 call through the whole capability path — the guest's call, the
+/// j. The cost of one S3 call through the whole capability path — the guest's call, the
 /// WIT boundary, request checks, the grant, the budget, the backend task, the audit
 /// hook — against the same backend call made natively, in the same run, on the local
 /// backend: `n` HeadObject calls (and `n` one-key ListObjectsV2 pages) by the `bench`
@@ -193,7 +193,7 @@ pub(crate) async fn gate_overhead(results: &mut Results) {
         );
     }
     results.add(
-        "i. S3-call overhead through the gate (local backend)",
+        "j. S3-call overhead through the gate (local backend)",
         measured.join("; "),
         "recorded (a ratio to compare before and after a change; no target)".into(),
         Value::Object(data),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{World, full_grants};
+use crate::common::{ConfigBuilder, World};
 use crate::measure::*;
 
 /// g. 1,000 and 10,000 accounts on the local backend, end to end through `xacct run` as
@@ -13,14 +13,10 @@ use crate::measure::*;
 pub(crate) fn org_scale_local(results: &mut Results) {
     let mut measured = Vec::new();
     for accounts in [1_000u64, 10_000] {
-        let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(&["bench"]));
-        for i in 0..accounts {
-            text.push_str(&format!(
-                "\n[[account]]\nid = \"{}\"\nalias = \"org-{i:05}\"\n",
-                900_000_000_000 + i
-            ));
-        }
-        let world = World::with_config(&["bench"], &text, None);
+        let config = ConfigBuilder::local("data")
+            .full_grants(&["bench"])
+            .accounts((0..accounts).map(|i| (900_000_000_000 + i, format!("org-{i:05}"))));
+        let world = World::with_config(&["bench"], &config, None);
         for i in 0..accounts {
             world.put_file(
                 &(900_000_000_000 + i).to_string(),

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::classic::*;
 use crate::common;
-use crate::common::World;
 use crate::common::moto::{self, Moto, ROLE, Target};
+use crate::common::{ConfigBuilder, World};
 use crate::measure::*;
 use xacct::pipeline::RunRequest;
 use xacct::plan::Mode;
@@ -121,14 +121,22 @@ pub(crate) async fn streaming(results: &mut Results) {
     assert_eq!(read, size);
     let native_get = started.elapsed();
 
-    let grants = "[plugin.bench]\naccounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\", \"read\", \"write\"] }]\n[limits]\nmemory_mib = 64\ntime_secs = 3600\nread_mib = 1048576\nwrite_mib = 1048576\n";
-    let text = format!(
-        "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{grants}\n[[account]]\nid = \"{id}\"\nalias = \"stream\"\nrole = \"{ROLE}\"\n",
-        moto.endpoint
-    );
+    // The bench plugin reads and writes every bucket of `accounts`, with a time and
+    // memory budget for a whole stream and byte budgets that never stop one.
+    let streaming = |config: ConfigBuilder, accounts: &str| {
+        config
+            .grant(
+                "bench",
+                &format!("accounts = [\"{accounts}\"]\ns3 = [{{ buckets = \"*\", actions = [\"list\", \"read\", \"write\"] }}]\n"),
+            )
+            .limits("memory_mib = 64\ntime_secs = 3600\nread_mib = 1048576\nwrite_mib = 1048576\n")
+    };
+    let config = streaming(ConfigBuilder::aws(&moto.endpoint), "*")
+        .account(id, "stream")
+        .role(ROLE);
     let world = World::with_config(
         &["bench"],
-        &text,
+        &config,
         Some(
             aws_credential_types::provider::SharedCredentialsProvider::new(home_credentials(&home)),
         ),
@@ -165,14 +173,15 @@ pub(crate) async fn streaming(results: &mut Results) {
 
     // Local backend: the plugin vs plain file I/O on the same disk.
     // One account in scope, so the plugin's all-accounts invocation has just it.
-    let replicate = "[plugin.replicate]\naccounts = [\"dev\"]\ns3 = [{ buckets = \"stream\", actions = [\"list\", \"read\", \"write\"] }]\n";
-    let world = World::local(
-        &["bench", "replicate"],
-        &format!(
-            "{replicate}{}",
-            grants.replace(r#"accounts = ["*"]"#, r#"accounts = ["dev"]"#)
+    let config = streaming(
+        ConfigBuilder::local("data").grant(
+            "replicate",
+            "accounts = [\"dev\"]\ns3 = [{ buckets = \"stream\", actions = [\"list\", \"read\", \"write\"] }]\n",
         ),
-    );
+        "dev",
+    )
+    .standard_accounts();
+    let world = World::with_config(&["bench", "replicate"], &config, None);
     let dir = world.data().join("111111111111/stream");
     std::fs::create_dir_all(&dir).unwrap();
     let started = Instant::now();

@@ -5,11 +5,20 @@
 
 #![allow(dead_code)] // the benchmarks use their own part of the harness
 
+pub mod cli;
+pub mod components;
+pub mod config;
 pub mod conformance;
 pub mod moto;
+pub mod posture_estate;
 pub mod shim;
 
+pub use cli::Xacct;
+pub use config::ConfigBuilder;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -73,16 +82,22 @@ pub struct World {
 
 impl World {
     /// A world on the local backend with the given guests in its plugin directory, each
-    /// granted everything in every account, the three [`ACCOUNTS`], and `extra` appended
-    /// to the config.
+    /// granted everything in every account, the three [`ACCOUNTS`], and `extra` (TOML
+    /// tables: grants, limits) added to the config.
     pub fn new(guests: &[&str], extra: &str) -> World {
-        World::local(guests, &format!("{}{extra}", full_grants(guests)))
+        let config = ConfigBuilder::local("data").full_grants(guests);
+        World::local_with(guests, config.section(extra))
     }
 
     /// Like [`World::new`], but the plugins have only the grants `extra` gives them.
     pub fn local(guests: &[&str], extra: &str) -> World {
-        let text = format!("[local]\nroot = \"data\"\n{extra}{}", account_entries(""));
-        let world = World::with_config(guests, &text, None);
+        World::local_with(guests, ConfigBuilder::local("data").section(extra))
+    }
+
+    /// A world on the local backend (`data`) with `config` (its grants, limits, …) and
+    /// the three [`ACCOUNTS`], each with its data directory.
+    pub fn local_with(guests: &[&str], config: ConfigBuilder) -> World {
+        let world = World::with_config(guests, &config.standard_accounts(), None);
         for (id, _) in ACCOUNTS {
             std::fs::create_dir_all(world.data().join(id)).unwrap();
         }
@@ -97,10 +112,11 @@ impl World {
         role: &str,
         home: SharedCredentialsProvider,
     ) -> World {
-        World::aws_with_grants(guests, endpoint, role, home, &full_grants(guests))
+        let config = ConfigBuilder::aws(endpoint).full_grants(guests);
+        World::aws_with(guests, config, role, home)
     }
 
-    /// Like [`World::aws`], with the grants (and any other config) in `extra`.
+    /// Like [`World::aws`], with the grants (and any other tables) in `extra`.
     pub fn aws_with_grants(
         guests: &[&str],
         endpoint: &str,
@@ -108,17 +124,24 @@ impl World {
         home: SharedCredentialsProvider,
         extra: &str,
     ) -> World {
-        let text = format!(
-            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n{extra}{}",
-            account_entries(&format!("role = \"{role}\"\n"))
-        );
-        World::with_config(guests, &text, Some(home))
+        let config = ConfigBuilder::aws(endpoint).section(extra);
+        World::aws_with(guests, config, role, home)
     }
 
-    /// A world with `text` as its config (after the plugin directory line).
+    fn aws_with(
+        guests: &[&str],
+        config: ConfigBuilder,
+        role: &str,
+        home: SharedCredentialsProvider,
+    ) -> World {
+        let config = config.standard_accounts().role_everywhere(role);
+        World::with_config(guests, &config, Some(home))
+    }
+
+    /// A world with `config`, its guests in the plugin directory the config names.
     pub fn with_config(
         guests: &[&str],
-        text: &str,
+        config: &ConfigBuilder,
         home: Option<SharedCredentialsProvider>,
     ) -> World {
         let dir = tempfile::tempdir().unwrap();
@@ -126,15 +149,18 @@ impl World {
         for name in guests {
             std::fs::copy(guest(name), dir.path().join(format!("plugins/{name}.wasm"))).unwrap();
         }
-        let config_path = dir.path().join("xacct.toml");
-        std::fs::write(&config_path, format!("plugins = \"plugins\"\n{text}")).unwrap();
-        let config = Config::load(&config_path).unwrap();
+        let config = Config::load(&config.write(dir.path())).unwrap();
         World {
             dir,
             config,
             home,
             service: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The `xacct` binary, run in the world's directory (on its `xacct.toml`).
+    pub fn xacct(&self) -> Xacct {
+        Xacct::in_dir(self.dir.path())
     }
 
     /// The world's service, connected once: every run of the world shares it, as every
@@ -205,26 +231,6 @@ impl World {
     }
 }
 
-/// Grants of every action on every bucket of every account.
-pub fn full_grants(guests: &[&str]) -> String {
-    guests
-        .iter()
-        .map(|name| {
-            format!(
-                "[plugin.{name}]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", actions = [\"list\", \"read\", \"write\", \"delete\", \"tag\"] }}]\n"
-            )
-        })
-        .collect()
-}
-
-/// `[[account]]` entries for [`ACCOUNTS`], each with `extra` lines.
-fn account_entries(extra: &str) -> String {
-    ACCOUNTS
-        .iter()
-        .map(|(id, alias)| format!("\n[[account]]\nid = \"{id}\"\nalias = \"{alias}\"\n{extra}"))
-        .collect()
-}
-
 /// The output of an entry that must have succeeded.
 pub fn ok(entry: &Entry) -> &serde_json::Value {
     assert_eq!(
@@ -279,36 +285,32 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Runs the `xacct` binary in `dir` with `args`, in an environment cleared of the
-/// caller's AWS settings (no credentials, profile, region or config files, no IMDS)
-/// plus `env`: (exit code, stdout, stderr).
-pub fn xacct_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("XDG_CACHE_HOME", target_dir().join("xacct-test-cache-cli"));
-    for (name, value) in env {
-        command.env(name, value);
+/// Says that the running test left a case out, and why, where the test output shows it:
+/// straight to stderr (past the harness's capture, which would hide it in a passing
+/// test), as `SKIPPED (N in this run): TEST: WHY` — `grep -c '^SKIPPED'` counts them.
+pub fn skipped(why: &str) {
+    static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+    let count = SKIPPED.fetch_add(1, Ordering::Relaxed) + 1;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Nothing to do if stderr is gone: the skip was still the test's to make.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED ({count} in this run): {test}: {why}"
+    );
+}
+
+/// A report (as JSON) without its timings, to compare two runs of the same plan.
+pub fn untimed(mut report: serde_json::Value) -> serde_json::Value {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("duration_ms");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(list) => list.iter_mut().for_each(strip),
+            _ => {}
+        }
     }
-    let output = command.output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    strip(&mut report);
+    report
 }

@@ -45,9 +45,10 @@ struct Step {
     tags: Vec<(String, String)>,
     keys: Vec<String>,
     /// `put_abandon`: how many times to write `body`; `leak_clients`, `hoard_streams`,
-    /// `hoard_uploads`: how many to open.
+    /// `hoard_uploads`: how many to open; `delete_many` with `size`: how many batches.
     repeat: usize,
-    /// `hoard_uploads`: how many times to write `body` to each upload.
+    /// `hoard_uploads`: how many times to write `body` to each upload; `delete_many`: the
+    /// number of keys to make up (instead of `keys`).
     size: usize,
 }
 
@@ -248,6 +249,18 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
             json!(result?.size)
         }
         "delete" => json!(s3.delete_object(bucket, key)?),
+        "delete_many" if step.size > 0 => {
+            // A batch of `size` keys, `key` followed by a number, sent `repeat` times (at
+            // least once): a flood of batch calls from a small input. Answers counts.
+            let keys: Vec<String> = (0..step.size).map(|i| format!("{key}{i:06}")).collect();
+            let mut sent = 0;
+            let mut deleted = 0;
+            for _ in 0..step.repeat.max(1) {
+                deleted = s3.delete_objects(bucket, &keys)?.deleted.len();
+                sent += 1;
+            }
+            json!({ "batches": sent, "deleted": deleted })
+        }
         "delete_many" => {
             let result = s3.delete_objects(bucket, &step.keys)?;
             let failed: Vec<Value> = result

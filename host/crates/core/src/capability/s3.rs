@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod backend;
 pub mod budget;
+mod call;
 pub mod handles;
 mod host;
 pub mod local;

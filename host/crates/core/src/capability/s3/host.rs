@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use wasmtime::component::{Resource, ResourceTableError};
 use wasmtime_wasi::p2::pipe::AsyncReadStream;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream};
@@ -16,216 +15,27 @@ use super::actions::{
     Action, COPY_OBJECT, DELETE_OBJECT, DELETE_OBJECTS, GET_OBJECT, GET_OBJECT_TAGGING,
     HEAD_OBJECT, LIST_BUCKETS, LIST_OBJECTS, Operation, PUT_OBJECT, PUT_OBJECT_TAGGING,
 };
-use super::backend::{Backend, ListRequest, ObjectStream};
+use super::backend::Backend;
 use super::budget::{MeteredReader, SlotKind};
+use super::call::{
+    S3Call, S3Target, check_put_options, check_tags, delete_batch, list_request, planned_put,
+};
 use super::handles::{ClientHandle, UploadHandle};
-use super::names::{BucketName, MAX_KEY_BYTES, ObjectKey};
+use super::names::{BucketName, ObjectKey};
 use super::upload::Upload;
 use crate::bindings::s3::{
     self, Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectBody,
     ObjectMeta, PutOptions, PutResult, Tag,
 };
 use crate::bindings::{Account, S3Error};
-use crate::capability::gate::{Admission, Call, Moved, PlannedOperation};
+use crate::capability::gate::{Admission, Moved};
 use crate::capability::invocation::CapabilityView;
 
 /// What the `wasi:io` input-stream around a body holds on the host: wasmtime's reader
 /// task keeps one 64 KiB read in flight and one ready for the guest.
 const GUEST_STREAM_BUFFER_BYTES: u64 = 128 << 10;
 
-/// The most user metadata S3 stores with an object (keys and values, in bytes).
-const MAX_METADATA_BYTES: usize = 2048;
-
-/// Continuation tokens are opaque, but S3's are a few hundred bytes.
-const MAX_TOKEN_BYTES: usize = 4096;
-
-/// The most keys one `delete-objects` call takes, as on S3.
-const MAX_DELETE_KEYS: usize = 1000;
-
-/// The most tags an object has, as on S3.
-const MAX_TAGS: usize = 10;
-
 type HostResult<T> = wasmtime::Result<Result<T, S3Error>>;
-
-/// What an S3 call names, as its audit line records it.
-#[derive(Debug, Default, Serialize)]
-pub struct S3Target {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bucket: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    prefix: Option<String>,
-    /// The keys of a batch call.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    keys: Vec<String>,
-}
-
-/// One S3 call.
-struct S3Call {
-    operation: &'static Operation,
-    target: S3Target,
-}
-
-impl S3Call {
-    fn new(operation: &'static Operation) -> S3Call {
-        S3Call {
-            operation,
-            target: S3Target::default(),
-        }
-    }
-
-    /// A call on one object.
-    fn object(operation: &'static Operation, bucket: &BucketName, key: &ObjectKey) -> S3Call {
-        S3Call {
-            operation,
-            target: S3Target {
-                bucket: Some(bucket.to_string()),
-                key: Some(key.to_string()),
-                ..S3Target::default()
-            },
-        }
-    }
-}
-
-impl Call for S3Call {
-    type Target = S3Target;
-
-    fn operation(&self) -> &'static str {
-        self.operation.name
-    }
-
-    fn mutates(&self) -> bool {
-        self.operation.mutates
-    }
-
-    fn target(&self) -> &S3Target {
-        &self.target
-    }
-
-    fn planned(&self) -> Vec<PlannedOperation> {
-        let keys = match &self.target.key {
-            Some(key) => std::slice::from_ref(key),
-            None => &self.target.keys[..],
-        };
-        keys.iter()
-            .map(|key| PlannedOperation {
-                operation: self.operation.name,
-                bucket: self.target.bucket.clone().unwrap_or_default(),
-                key: key.clone(),
-            })
-            .collect()
-    }
-}
-
-impl Moved for ObjectStream {
-    fn bytes(&self) -> Option<u64> {
-        Some(self.content_length)
-    }
-}
-
-impl Moved for PutResult {
-    fn bytes(&self) -> Option<u64> {
-        Some(self.size)
-    }
-}
-
-impl Moved for Vec<Bucket> {}
-impl Moved for ListObjectsPage {}
-impl Moved for ObjectMeta {}
-impl Moved for DeleteResult {}
-impl Moved for Vec<Tag> {}
-
-/// Refuses a text field longer than S3 takes, naming the field but not repeating it.
-fn check_length(what: &str, value: Option<&str>, max: usize) -> Result<(), S3Error> {
-    match value {
-        Some(value) if value.len() > max => Err(S3Error::InvalidInput(format!(
-            "{what} is at most {max} bytes long; this one has {} bytes",
-            value.len()
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Refuses metadata larger than S3 stores.
-fn check_put_options(options: &PutOptions) -> Result<(), S3Error> {
-    let size: usize = options
-        .metadata
-        .iter()
-        .map(|(k, v)| k.len() + v.len())
-        .sum();
-    if size > MAX_METADATA_BYTES {
-        return Err(S3Error::InvalidInput(format!(
-            "user metadata is at most {MAX_METADATA_BYTES} bytes; this has {size} bytes"
-        )));
-    }
-    check_length("a content type", options.content_type.as_deref(), 1024)
-}
-
-/// Checks the tag-set rules S3 applies, so every backend refuses the same tag sets.
-fn check_tags(tags: &[Tag]) -> Result<(), S3Error> {
-    if tags.len() > MAX_TAGS {
-        return Err(S3Error::InvalidInput(format!(
-            "{} tags given; an object has at most {MAX_TAGS}",
-            tags.len()
-        )));
-    }
-    for (i, tag) in tags.iter().enumerate() {
-        if tag.key.is_empty() || tag.key.chars().count() > 128 || tag.value.chars().count() > 256 {
-            return Err(S3Error::InvalidInput(format!(
-                "tag {:?}: keys are 1-128 characters, values at most 256",
-                tag.key
-            )));
-        }
-        if tags[..i].iter().any(|other| other.key == tag.key) {
-            return Err(S3Error::InvalidInput(format!(
-                "tag key {:?} is given twice",
-                tag.key
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// A listing request, checked.
-fn list_request(request: ListObjectsRequest) -> Result<ListRequest, S3Error> {
-    let bucket = BucketName::new(request.bucket)?;
-    check_length("a prefix", request.prefix.as_deref(), MAX_KEY_BYTES)?;
-    check_length("a delimiter", request.delimiter.as_deref(), MAX_KEY_BYTES)?;
-    check_length("start-after", request.start_after.as_deref(), MAX_KEY_BYTES)?;
-    check_length(
-        "a continuation token",
-        request.continuation_token.as_deref(),
-        MAX_TOKEN_BYTES,
-    )?;
-    Ok(ListRequest {
-        bucket,
-        prefix: request.prefix,
-        delimiter: request.delimiter,
-        max_keys: request.max_keys,
-        continuation_token: request.continuation_token,
-        start_after: request.start_after,
-    })
-}
-
-/// A batch of keys to delete, checked: at most as many as S3 takes, each a key.
-fn delete_batch(keys: Vec<String>) -> Result<Vec<ObjectKey>, S3Error> {
-    if keys.len() > MAX_DELETE_KEYS {
-        return Err(S3Error::InvalidInput(format!(
-            "{} keys given; delete-objects takes at most {MAX_DELETE_KEYS}",
-            keys.len()
-        )));
-    }
-    keys.into_iter().map(ObjectKey::new).collect()
-}
-
-/// What a dry run answers for a mutation it did not execute.
-fn planned_put(size: u64) -> PutResult {
-    PutResult {
-        etag: "\"dry-run\"".to_owned(),
-        size,
-    }
-}
 
 impl CapabilityView<'_> {
     fn client_account(&self, client: &Resource<ClientHandle>) -> wasmtime::Result<Account> {

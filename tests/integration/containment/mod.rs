@@ -1,0 +1,8 @@
+//! What a plugin cannot reach, spend or say beyond its grant: other accounts' buckets and
+//! budgets, hostile plugins and the credential scan, the local backend's confinement by
+//! the OS, and a plugin's words reaching the operator inert.
+
+mod beyond_grant;
+mod hostile;
+mod inert_output;
+mod local_confinement;

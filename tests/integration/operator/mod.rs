@@ -1,0 +1,10 @@
+//! The operator's side of the `xacct` command: choosing accounts and running across many,
+//! the terminal, stopping a run, config mistakes (the `configs/` corpus), sharding, and
+//! plugin output in the host's log.
+
+mod config_mistakes;
+mod live_logs;
+mod runs;
+mod sharding;
+mod stopping;
+mod terminal;

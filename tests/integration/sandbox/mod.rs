@@ -1,0 +1,8 @@
+//! The WebAssembly sandbox and how plugins get into it: what a guest can see and how each
+//! way of misbehaving ends, the plugin directory as untrusted input, the compile cache,
+//! and components from other toolchains.
+
+mod compile_cache;
+mod isolation;
+mod languages;
+mod plugin_dir;
