@@ -7,8 +7,6 @@
 
 pub mod components;
 pub mod conformance;
-#[cfg(feature = "lambda")]
-pub mod lambda_runtime;
 pub mod moto;
 pub mod shim;
 

@@ -145,6 +145,12 @@ impl Moto {
         self.shim.delay_copies(delay);
     }
 
+    /// The S3/STS-semantics shim in front of moto, for the rules a test sets
+    /// (`limit_copies`, `flag_large_bucket_quota`, `answer_opt_in_redirects`…).
+    pub fn shim(&self) -> &Shim {
+        &self.shim
+    }
+
     /// moto's record of every AssumeRole it answered.
     pub fn assumed_roles(&self) -> Vec<serde_json::Value> {
         let (status, response) = self.request("GET", "/moto-api/data.json", "");
@@ -212,6 +218,56 @@ impl Moto {
     /// An S3 client acting in `account`, for seeding before [`Moto::enforce_iam`].
     pub async fn s3_in(&self, account: &str) -> aws_sdk_s3::Client {
         s3_client(&self.act_in(account).await)
+    }
+
+    /// Creates `bucket` in `region` of `account` (seeding, before [`Moto::enforce_iam`]),
+    /// and returns the client of that region, to put its objects.
+    pub async fn create_bucket_in(
+        &self,
+        account: &str,
+        region: &str,
+        bucket: &str,
+    ) -> aws_sdk_s3::Client {
+        let s3 = self.s3_in_region(account, region).await;
+        let mut create = s3.create_bucket().bucket(bucket);
+        // us-east-1 is the one region named by no location constraint.
+        if region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(region.into())
+                    .build(),
+            );
+        }
+        create.send().await.unwrap();
+        s3
+    }
+
+    /// The bytes of `bucket/key` in `account`, read through its xacct role as the home
+    /// identity.
+    pub async fn object_as_home(
+        &self,
+        home: &Home,
+        account: &str,
+        (bucket, key): (&str, &str),
+    ) -> Vec<u8> {
+        self.s3_as_home(home, account)
+            .await
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    /// An IAM client acting in `account`, for seeding before [`Moto::enforce_iam`].
+    pub async fn iam_in(&self, account: &str) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.act_in(account).await)
     }
 
     /// An Organizations client acting in `account` (the management account when it
@@ -293,6 +349,21 @@ pub async fn seed_accounts(moto: &Moto, ids: &[String], bucket: impl Fn(usize) -
             id,
             buckets,
             s3_actions: &["s3:*"],
+            assumable: true,
+        })
+        .collect();
+    seed(moto, &targets).await
+}
+
+/// Seeds accounts `ids` with their xacct roles, all assumable, `s3_actions` allowed, and
+/// no bucket.
+pub async fn seed_roles(moto: &Moto, ids: &[&str], s3_actions: &[&str]) -> Home {
+    let targets: Vec<Target> = ids
+        .iter()
+        .map(|id| Target {
+            id,
+            buckets: &[],
+            s3_actions,
             assumable: true,
         })
         .collect();

@@ -4,7 +4,7 @@
 //! host writes are the operator's alone.
 
 use crate::common::World;
-use crate::operator::xacct;
+use crate::operator::runs::xacct;
 
 use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;

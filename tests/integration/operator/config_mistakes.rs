@@ -29,7 +29,8 @@ fn xacct(dir: &Path, args: &[&str]) -> Output {
 /// refuse it with all of them, exit 2, and neither panic nor print a report.
 #[test]
 fn every_malformed_config_is_refused_precisely() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/integration/configs");
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/integration/operator/configs");
     let mut files: Vec<_> = std::fs::read_dir(&corpus)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -270,7 +270,7 @@ fn an_account_id_with_escape_codes_reaches_stderr_inert() {
 /// account listed twice is refused there too, as the invocation's error naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_merge_event_refuses_an_account_listed_twice() {
-    use common::lambda_runtime::{Answer, RuntimeApi, start_function};
+    use crate::aws::lambda::{Answer, RuntimeApi, start_function};
     let run = Run::new();
     let neighbour = neighbour(&run);
     let mut reports = run.shards.clone();
@@ -282,7 +282,7 @@ async fn the_lambda_merge_event_refuses_an_account_listed_twice() {
     let api = std::sync::Arc::new(RuntimeApi::default());
     let address = api.clone().serve().await;
     let tmp = tempfile::tempdir().unwrap();
-    let mut function = start_function(run.world.dir.path(), tmp.path(), address);
+    let mut function = start_function(address, run.world.dir.path(), tmp.path(), &[]);
     api.invoke("merge", json!({ "reports": reports }));
     let answer = api.answer_to("merge").await;
     function.kill().unwrap();

@@ -9,7 +9,8 @@
 //! per execution environment, never a fixed path under the temp directory; and its merge
 //! event refuses what `xacct report merge` refuses.
 //!
-//! The function is the real `xacct-lambda` binary, served by the stand-in Runtime API.
+//! The function is the real `xacct-lambda` binary, served by the stand-in Runtime API
+//! (`aws::lambda`).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::lambda::{Answer, RuntimeApi, precompile, start_function};
 use crate::common;
-use common::lambda_runtime::{Answer, RuntimeApi, start_function};
 use common::{World, full_grants};
 
 /// The deployment package: the `s3script` guest granted everything over two local
@@ -35,15 +36,7 @@ fn package() -> World {
     for id in ["810000000000", "810000000001"] {
         package.bucket(id, "bkt");
     }
-    let root = package.dir.path();
-    let precompiled = Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .args(["plugins", "--config", "xacct.toml"])
-        .current_dir(root)
-        .env("XDG_CACHE_HOME", root.join("xacct-cache"))
-        .env("XDG_STATE_HOME", root.join("xacct-state"))
-        .output()
-        .unwrap();
-    assert!(precompiled.status.success(), "{precompiled:?}");
+    precompile(package.dir.path());
     package
 }
 
@@ -102,7 +95,7 @@ async fn the_function_audits_every_call_to_its_log_stream() {
     let api = Arc::new(RuntimeApi::default());
     let address = api.clone().serve().await;
     let tmp = tempfile::tempdir().unwrap();
-    let mut function = start_function(root, tmp.path(), address);
+    let mut function = start_function(address, root, tmp.path(), &[]);
     api.invoke(
         "run",
         json!({"plugin": "s3script", "input": steps(), "accounts": ["l-0"]}),
@@ -139,7 +132,7 @@ async fn each_environment_works_in_a_private_scratch_directory() {
     let address = api.clone().serve().await;
     // One environment after the other, each serving an invocation.
     for id in ["first", "second"] {
-        let mut function = start_function(root, tmp.path(), address);
+        let mut function = start_function(address, root, tmp.path(), &[]);
         api.invoke(
             id,
             json!({"plugin": "s3script", "input": steps(), "accounts": ["l-0"]}),

@@ -8,17 +8,18 @@ use crate::common;
 use common::moto::{HOME_ACCOUNT, Moto};
 use serde_json::Value;
 
-/// The organization: Prod (with Apps nested in it) and Sandbox under the root.
-struct Organization {
-    apps_ou: String,
-    in_apps: String,
-    in_prod: String,
-    in_sandbox: String,
-    at_root: String,
-    suspended: String,
+/// The organization: Prod (with Apps nested in it) and Sandbox under the root; the
+/// account in Apps is tagged `team=blue`.
+pub(crate) struct Organization {
+    pub(crate) apps_ou: String,
+    pub(crate) in_apps: String,
+    pub(crate) in_prod: String,
+    pub(crate) in_sandbox: String,
+    pub(crate) at_root: String,
+    pub(crate) suspended: String,
 }
 
-async fn organization(moto: &Moto) -> Organization {
+pub(crate) async fn organization(moto: &Moto) -> Organization {
     let org = moto.organizations_in(HOME_ACCOUNT).await;
     org.create_organization()
         .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)

@@ -1,0 +1,296 @@
+"""Checks a report page in headless Chromium.
+
+    check_page.py CASE PAGE.html EXPECT.json ARTEFACT_DIR
+
+CASE is `sample` (header, counts, recap, copy, search, filters, sort, keyboard, detail,
+screenshots light and dark), `legacy` (a report without the newer fields), `extremes`
+(the largest numbers a report can hold), `hostile`
+(nothing in the values executes, loads or injects), `scale` (10,000 accounts) or
+`selftest` (the harness itself catches an injection in a page built to have one; PAGE
+is where that page is written). EXPECT holds what the test that rendered the page knows
+of its report. On every page: no console error, no uncaught exception, no dialog, no CSP
+violation, no request. Exits 0 when all holds; otherwise prints each failure and exits 1.
+"""
+
+import json
+import subprocess
+import sys
+
+import harness
+
+
+class Checks:
+    def __init__(self):
+        self.failures = []
+
+    def equal(self, what, got, expected):
+        if got != expected:
+            self.failures.append(f"{what}: got {got!r}, expected {expected!r}")
+
+    def true(self, what, condition):
+        if not condition:
+            self.failures.append(what)
+
+
+def shown_count(page):
+    return page.inner_text("#shown")
+
+
+def row_ids(page):
+    return page.eval_on_selector_all("#rows tr.row td:first-child", "cells => cells.map(c => c.textContent)")
+
+
+def card_counts(page):
+    return page.eval_on_selector_all(
+        "#counts .card",
+        "cards => Object.fromEntries(cards.map(c => [c.querySelector('.label').textContent, c.querySelector('.n').textContent]))",
+    )
+
+
+def shown(count, total):
+    """What the table says it shows."""
+    noun = lambda n: f"{n:,} account" + ("" if n == 1 else "s")
+    return noun(count) if count == total else f"{count:,} of {noun(total)}"
+
+
+def search(page, text):
+    page.fill("#search", text)
+
+
+def sort_by(page, label):
+    page.click(f"#table-head button:text-is('{label}')")
+
+
+def common(checks, page, expect):
+    """What every report shows: the counts, and the table answering a search."""
+    counts = card_counts(page)
+    checks.equal("accounts card", counts.get("accounts"), f"{expect['total']:,}")
+    for status, count in expect["counts"].items():
+        checks.equal(f"{status} card", counts.get(status), f"{count:,}")
+    checks.equal("shown", shown_count(page), shown(expect["total"], expect["total"]))
+    query = expect["search"]
+    search(page, query["text"])
+    checks.equal(f"search {query['text']!r}", shown_count(page), shown(query["matches"], expect["total"]))
+    search(page, "")
+
+
+def sample(checks, watched, page, expect, artefacts):
+    common(checks, page, expect)
+    header = page.inner_text("#run-header")
+    for fact in expect["header"]:
+        checks.true(f"the header shows {fact!r}: {header!r}", fact in header)
+    checks.equal("title", page.title(), "xacct: " + expect["plugin"])
+    # The recap: one box per group, AWS denials apart.
+    checks.equal("groups", page.locator("#failure-groups .group").count(), expect["groups"])
+    checks.equal("denied groups", page.locator("#denied-groups .group").count(), expect["denied_groups"])
+    checks.equal("rerun command", page.inner_text("#rerun-command"), expect["rerun_command"])
+    page.click("#copy-rerun")
+    page.wait_for_selector("#rerun-status:not(:empty)")
+    checks.equal("clipboard after copying the rerun command", page.evaluate("navigator.clipboard.readText()"), expect["rerun_command"])
+    first_group = page.locator("#failure-groups .group").first
+    first_group.get_by_role("button", name="Copy accounts").click()
+    page.wait_for_selector("#failure-groups .group .status-text:not(:empty)")
+    checks.equal("clipboard after copying a group's accounts", page.evaluate("navigator.clipboard.readText()"), "\n".join(expect["first_group_accounts"]))
+    first_group.get_by_role("button", name="Show in table").click()
+    checks.equal("rows of the first group", sorted(row_ids(page)), sorted(expect["first_group_accounts"]))
+    page.click("#clear-group")
+    # Filters.
+    page.select_option("#status-filter", "error")
+    checks.equal("status filter", shown_count(page), shown(expect["counts"]["error"], expect["total"]))
+    page.select_option("#status-filter", "")
+    page.select_option("#kind-filter", expect["kind_filter"]["kind"])
+    checks.equal("error filter", shown_count(page), shown(expect["kind_filter"]["matches"], expect["total"]))
+    page.select_option("#kind-filter", "")
+    # Sorting: numbers largest first, then smallest first.
+    sort_by(page, "Duration")
+    checks.equal("slowest first", row_ids(page)[0], expect["slowest"])
+    checks.equal("aria-sort", page.get_attribute("#table-head th:nth-child(6)", "aria-sort"), "descending")
+    sort_by(page, "Duration")
+    checks.equal("fastest first", row_ids(page)[0], expect["fastest"])
+    sort_by(page, "Account")
+    # The keyboard: Tab reaches the rows, arrows move, Enter opens, Escape closes.
+    page.focus("#table-head th:last-child button")
+    page.keyboard.press("Tab")
+    checks.equal("Tab lands on the first row", page.evaluate("document.activeElement.dataset.position"), "0")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    detail = expect["detail"]
+    checks.true("Enter opens the detail", page.is_visible("#detail"))
+    checks.equal("detail title", page.inner_text("#detail-title"), detail["title"])
+    pres = page.eval_on_selector_all("#detail-body pre", "nodes => nodes.map(n => n.textContent)")
+    checks.true(f"the detail shows the output pretty-printed: {pres!r}", detail["output"] in pres)
+    checks.true(f"the detail shows the log: {pres!r}", detail["log"] in pres)
+    page.screenshot(path=f"{artefacts}/sample-detail.png")
+    page.keyboard.press("Escape")
+    checks.true("Escape closes the detail", not page.is_visible("#detail"))
+    checks.equal("focus returns to the row", page.evaluate("document.activeElement.dataset.position"), "1")
+    page.keyboard.press("Space")
+    checks.true("Space opens the detail", page.is_visible("#detail"))
+    page.keyboard.press("Escape")
+    # The charts.
+    checks.true("histogram bars", page.locator("#histogram rect.bar").count() > 0)
+    checks.true("timeline area", page.locator("#timeline path.area").count() == 1)
+    checks.equal("orphaned uploads", page.locator("#orphan-rows tr").count(), expect["orphans"])
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=f"{artefacts}/sample-light.png", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=f"{artefacts}/sample-dark.png", full_page=True)
+    checks.equal(
+        "dark background",
+        page.evaluate("getComputedStyle(document.documentElement).backgroundColor"),
+        "rgb(13, 17, 23)",
+    )
+
+
+def legacy(checks, watched, page, expect, artefacts):
+    common(checks, page, expect)
+    checks.true("no timeline without start offsets", page.locator("#timeline path.area").count() == 0)
+    checks.true("the timeline says why", "no start times" in page.inner_text("#timeline"))
+    checks.true("a histogram all the same", page.locator("#histogram rect.bar").count() > 0)
+    page.screenshot(path=f"{artefacts}/legacy.png", full_page=True)
+
+
+def extremes(checks, watched, page, expect, artefacts):
+    common(checks, page, expect)
+    checks.true("histogram bars", page.locator("#histogram rect.bar").count() > 0)
+    checks.true("timeline area", page.locator("#timeline path.area").count() == 1)
+    sort_by(page, "Duration")
+    checks.equal("the longest first", row_ids(page)[0], expect["slowest"])
+    page.locator("#rows tr.row[data-position='0']").click()
+    checks.true("the detail opens", page.is_visible("#detail"))
+    page.keyboard.press("Escape")
+
+
+# What an injection would leave in the document: elements the page never makes, an event
+# handler attribute, an attribute that loads, navigates or styles (beyond the page's own skip
+# link, empty favicon and the table's spacer heights), or the flag the payloads set. Text in `title`, `value` and the like
+# is inert, whatever it says.
+INJECTED = """() => {
+  const found = [];
+  for (const node of document.querySelectorAll('img, iframe, frame, object, embed, applet, meta[http-equiv=refresh], base, form, svg a, use, image, foreignObject, video, audio, source, track, portal')) {
+    found.push(node.outerHTML.slice(0, 120));
+  }
+  const loads = /^(href|src|srcset|srcdoc|action|formaction|xlink:href|data|poster|background|ping|manifest|codebase|style)$/i;
+  for (const node of document.querySelectorAll('*')) {
+    for (const attribute of node.attributes) {
+      const own = (node.matches('a.skip') && attribute.value === '#accounts-heading') || (node.matches('link[rel=icon]') && attribute.value === 'data:,')
+        || (node.matches('tr.spacer > td') && /^height: [0-9.]+px;$/.test(attribute.value));
+      if (/^on/i.test(attribute.name) || (loads.test(attribute.name) && !own)) found.push(node.tagName + ' ' + attribute.name + '=' + attribute.value.slice(0, 80));
+    }
+  }
+  if (document.scripts.length !== 2) found.push(document.scripts.length + ' scripts');
+  if (document.styleSheets.length !== 1) found.push(document.styleSheets.length + ' style sheets');
+  if (window.__pwned !== undefined) found.push('window.__pwned = ' + window.__pwned);
+  return found;
+}"""
+
+
+def hostile(checks, watched, page, expect, artefacts):
+    checks.equal("injected before any interaction", page.evaluate(INJECTED), [])
+    # Every value shows as the text it is.
+    for selector, text in expect["shown_as_text"]:
+        content = page.inner_text(selector)
+        checks.true(f"{selector} shows {text!r} as text: {content[:300]!r}", text in content)
+    # Open every account, search with a payload, copy every group's accounts.
+    for position in range(expect["total"]):
+        page.locator(f"#rows tr.row[data-position='{position}']").click()
+        if position == 0:
+            body = page.inner_text("#detail-body")
+            for text in expect["detail_shows"]:
+                checks.true(f"the first account's detail shows {text!r} as text", text in body)
+        page.keyboard.press("Escape")
+    search(page, "<img src=x onerror=alert(1)>")
+    search(page, "")
+    for button in page.locator(".group button").all():
+        button.click()
+    page.click("#copy-rerun")
+    page.wait_for_selector("#rerun-status:not(:empty)")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    # Pasted into bash, the command is `xacct run` and exactly the expected words.
+    checks.true(f"the copied command is an xacct run: {copied[:80]!r}", copied.startswith("xacct run "))
+    words = subprocess.run(["bash", "-c", "printf '%s\\0' " + copied[len("xacct run "):]], capture_output=True, check=False).stdout
+    checks.equal("the copied command's words in bash", [w.decode() for w in words.split(b"\0")[:-1]], expect["rerun_words"])
+    page.wait_for_timeout(300)
+    checks.equal("injected after interacting", page.evaluate(INJECTED), [])
+    page.screenshot(path=f"{artefacts}/hostile.png", full_page=True)
+
+
+def scale(checks, watched, page, expect, artefacts):
+    common(checks, page, expect)
+    rows = page.locator("#rows tr.row").count()
+    checks.true(f"only the rows in view are in the document ({rows})", 0 < rows < 150)
+    page.select_option("#kind-filter", expect["kind_filter"]["kind"])
+    checks.equal("error filter", shown_count(page), shown(expect["kind_filter"]["matches"], expect["total"]))
+    page.select_option("#kind-filter", "")
+    sort_by(page, "Duration")
+    checks.equal("slowest first", row_ids(page)[0], expect["slowest"])
+    sort_by(page, "Account")
+    search(page, expect["one_account"])
+    checks.equal("one account by id", row_ids(page), [expect["one_account"]])
+    search(page, "")
+    # End reaches the last account; the rows there are rendered.
+    page.focus("#rows tr.row[data-position='0']")
+    page.keyboard.press("End")
+    page.wait_for_timeout(100)
+    checks.equal("End focuses the last row", page.evaluate("document.activeElement.dataset.position"), str(expect["total"] - 1))
+    checks.true("the last account is rendered", expect["last_account"] in row_ids(page))
+    page.keyboard.press("Enter")
+    checks.true("the last account's detail", expect["last_account"] in page.inner_text("#detail-title"))
+    page.keyboard.press("Escape")
+    page.keyboard.press("Home")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=f"{artefacts}/scale.png")
+
+
+VULNERABLE_PAGE = """<!doctype html><meta charset="utf-8"><title>vulnerable</title><div id="out"></div>
+<script>document.getElementById("out").innerHTML = %s;</script>"""
+
+
+def selftest(checks, watched, page, expect, artefacts):
+    """Not a report: the page written by `main` that inserts a payload as markup. Every
+    detector must see it, or the hostile case could pass for a page that is not inert."""
+    found = page.evaluate(INJECTED)
+    checks.true(f"the injected <img> is found: {found}", any("img" in f.lower() for f in found))
+    checks.true(f"the payload ran: {found}", any("__pwned" in f for f in found))
+    checks.true(f"its dialog is seen: {watched.dialogs}", watched.dialogs)
+    checks.true(f"its request is seen: {watched.requests}", any(u.endswith("/x") for u in watched.requests))
+
+
+CASES = {"sample": sample, "legacy": legacy, "extremes": extremes, "hostile": hostile, "scale": scale, "selftest": selftest}
+
+
+def main():
+    if len(sys.argv) != 5 or sys.argv[1] not in CASES:
+        harness.fail(__doc__)
+    case, path, expect_path, artefacts = sys.argv[1:]
+    with open(expect_path, encoding="utf-8") as file:
+        expect = json.load(file)
+    if case == "selftest":
+        payload = '<img src=x onerror="window.__pwned=1;alert(1)">'
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(VULNERABLE_PAGE % json.dumps(payload))
+    checks = Checks()
+    with harness.browser() as chromium:
+        context = harness.context(chromium, clipboard=True)
+        watched = harness.Watched(context, harness.file_url(path))
+        if case == "selftest":
+            # The vulnerable page never says it is ready.
+            watched.page.goto(watched.url)
+            watched.page.wait_for_timeout(500)
+            page = watched.page
+        else:
+            page = watched.open()
+        CASES[case](checks, watched, page, expect, artefacts)
+        if case != "selftest":
+            for incident in watched.incidents():
+                checks.failures.append(incident)
+        context.close()
+    if checks.failures:
+        for failure in checks.failures:
+            print(f"FAIL [{case}]: {failure}", file=sys.stderr)
+        sys.exit(1)
+    print(f"ok [{case}]: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+// The accounts table: every entry, filtered and sorted in memory, of which only the rows
+// in view are in the document (10,000 rows of DOM would take seconds to lay out).
+// Keyboard: one tab stop for the rows (the active one); arrows, Page Up/Down, Home and
+// End move; Enter or Space opens the account.
+
+const OVERSCAN = 12;
+
+function numberColumn(key, label, description, format, className) {
+  return { key, label, description, className, numeric: true, value: (entry) => entry[key] || 0, format: format || formatCount };
+}
+
+function tableColumns(entries) {
+  const columns = [
+    { key: "id", label: "Account", className: "c-id", value: (entry) => entry.id },
+    { key: "alias", label: "Alias", className: "c-alias", value: (entry) => entry.alias },
+    { key: "tags", label: "Tags", className: "c-tags", value: tagText },
+    { key: "status", label: "Status", className: "c-status", value: (entry) => entry.status },
+    { key: "error", label: "Error", className: "c-error", value: (entry) => (entry.error ? entry.error.kind + ": " + entry.error.message : "") },
+    numberColumn("duration_ms", "Duration", "How long the invocation ran", formatMs, "c-wide"),
+    numberColumn("s3_calls", "Calls", "S3 calls that reached the backend"),
+    numberColumn("denied_calls", "Denied", "Calls the plugin's grant refused (they never reached AWS)"),
+  ];
+  if (entries.some((entry) => typeof entry.aws_denied_calls === "number")) {
+    columns.push(numberColumn("aws_denied_calls", "AWS denied", "Calls AWS refused (IAM)", formatCount, "c-wide"));
+  }
+  columns.push(
+    numberColumn("bytes_read", "Read", "Bytes read", formatBytes),
+    numberColumn("bytes_written", "Written", "Bytes written", formatBytes),
+    numberColumn("retries", "Retries", "Attempts past each call's first"),
+    numberColumn("throttled", "Throttled", "Answers that asked to slow down"),
+  );
+  return columns;
+}
+
+// What text search looks through for each entry, in lower case: the columns' text and
+// the head of the output.
+function searchText(entry) {
+  const parts = [entry.id, entry.alias, tagText(entry), entry.status];
+  if (entry.error) parts.push(entry.error.kind, entry.error.message.slice(0, 1000));
+  if (entry.output !== undefined) parts.push(JSON.stringify(entry.output).slice(0, 2000));
+  return parts.join("\u0000").toLowerCase();
+}
+
+class AccountTable {
+  constructor(entries, elements, onOpen) {
+    this.entries = entries;
+    this.elements = elements;
+    this.onOpen = onOpen;
+    this.columns = tableColumns(entries);
+    // Built when the browser is idle after the first paint, or by the first search.
+    this.haystacks = null;
+    this.sortKeys = new Map();
+    this.filter = { query: "", status: "", kind: "", members: null };
+    this.sort = { column: null, descending: false };
+    this.view = entries.map((_, i) => i);
+    this.active = 0;
+    this.rowHeight = 31;
+    this.scheduled = false;
+    this.buildHead();
+    const { scroller, body } = elements;
+    scroller.addEventListener("scroll", () => this.schedule());
+    window.addEventListener("resize", () => this.schedule());
+    body.addEventListener("click", (event) => {
+      const row = event.target.closest("tr.row");
+      if (!row) return;
+      this.moveTo(Number(row.dataset.position), true);
+      this.onOpen(this.view[this.active]);
+    });
+    body.addEventListener("keydown", (event) => this.onKey(event));
+    this.render();
+    this.measure();
+  }
+
+  buildHead() {
+    const head = this.elements.head;
+    head.replaceChildren();
+    this.headCells = this.columns.map((column, index) => {
+      const button = el("button", null, column.label);
+      button.type = "button";
+      button.title = "Sort by " + (column.description || column.label).toLowerCase();
+      button.addEventListener("click", () => this.sortBy(index));
+      const cell = el("th", [column.className || "c-num", column.numeric ? "num" : ""].join(" "), button);
+      cell.scope = "col";
+      cell.setAttribute("aria-sort", "none");
+      head.append(cell);
+      return cell;
+    });
+  }
+
+  // The rows' real height, once one is laid out.
+  measure() {
+    const row = this.elements.body.querySelector("tr.row");
+    if (!row) return;
+    const height = row.getBoundingClientRect().height;
+    if (height > 0 && Math.abs(height - this.rowHeight) > 0.5) {
+      this.rowHeight = height;
+      this.render();
+    }
+  }
+
+  prepareSearch() {
+    if (!this.haystacks) this.haystacks = this.entries.map(searchText);
+  }
+
+  setFilter(change) {
+    Object.assign(this.filter, change);
+    this.apply();
+  }
+
+  sortBy(index) {
+    if (this.sort.column === index) {
+      this.sort.descending = !this.sort.descending;
+    } else {
+      this.sort.column = index;
+      // Numbers largest first (the slowest, the busiest); text A to Z.
+      this.sort.descending = Boolean(this.columns[index].numeric);
+    }
+    this.headCells.forEach((cell, i) => {
+      const direction = this.sort.descending ? "descending" : "ascending";
+      cell.setAttribute("aria-sort", i === index ? direction : "none");
+    });
+    this.apply();
+  }
+
+  sortKeyOf(index) {
+    let keys = this.sortKeys.get(index);
+    if (!keys) {
+      const column = this.columns[index];
+      keys = column.numeric
+        ? Float64Array.from(this.entries, column.value)
+        : this.entries.map((entry) => String(column.value(entry)).toLowerCase());
+      this.sortKeys.set(index, keys);
+    }
+    return keys;
+  }
+
+  // Filters, then sorts (ties keep report order), then shows the top.
+  apply() {
+    const { query, status, kind, members } = this.filter;
+    const needle = query.trim().toLowerCase();
+    if (needle) this.prepareSearch();
+    const view = [];
+    for (let i = 0; i < this.entries.length; i++) {
+      const entry = this.entries[i];
+      if (status && entry.status !== status) continue;
+      if (kind && (!entry.error || entry.error.kind !== kind)) continue;
+      if (members && !members.has(i)) continue;
+      if (needle && !this.haystacks[i].includes(needle)) continue;
+      view.push(i);
+    }
+    if (this.sort.column !== null) {
+      const keys = this.sortKeyOf(this.sort.column);
+      const sign = this.sort.descending ? -1 : 1;
+      view.sort((a, b) => (keys[a] < keys[b] ? -sign : keys[a] > keys[b] ? sign : a - b));
+    }
+    this.view = view;
+    this.active = 0;
+    this.elements.scroller.scrollTop = 0;
+    this.elements.shown.textContent =
+      view.length === this.entries.length ? accountCount(view.length) : formatCount(view.length) + " of " + accountCount(this.entries.length);
+    this.render();
+  }
+
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.render();
+    });
+  }
+
+  render() {
+    const { scroller, body } = this.elements;
+    const hadFocus = body.contains(document.activeElement);
+    const height = this.rowHeight;
+    const first = Math.max(0, Math.floor(scroller.scrollTop / height) - OVERSCAN);
+    const last = Math.min(this.view.length, Math.ceil((scroller.scrollTop + scroller.clientHeight) / height) + OVERSCAN);
+    const rows = [this.spacer(first * height)];
+    for (let position = first; position < last; position++) rows.push(this.row(position));
+    rows.push(this.spacer((this.view.length - last) * height));
+    if (this.view.length === 0) rows.push(this.emptyRow());
+    body.replaceChildren(...rows);
+    if (hadFocus) this.focusActive();
+  }
+
+  spacer(pixels) {
+    const cell = el("td");
+    cell.colSpan = this.columns.length;
+    cell.style.height = pixels + "px";
+    const row = el("tr", "spacer", cell);
+    row.setAttribute("aria-hidden", "true");
+    return row;
+  }
+
+  emptyRow() {
+    const cell = el("td", "empty", "No account matches.");
+    cell.colSpan = this.columns.length;
+    return el("tr", null, cell);
+  }
+
+  row(position) {
+    const entry = this.entries[this.view[position]];
+    const row = el("tr", position === this.active ? "row active" : "row");
+    row.dataset.position = String(position);
+    row.tabIndex = position === this.active ? 0 : -1;
+    for (const column of this.columns) {
+      const value = column.value(entry);
+      let cell;
+      if (column.numeric) {
+        cell = el("td", "num", column.format(value));
+      } else {
+        const known = column.key === "status" && ["ok", "error", "skipped"].includes(value);
+        cell = el("td", known ? "s-" + value : column.className, value);
+        // The whole value on hover; the cell shows what fits.
+        if (value) cell.title = oneLine(value).slice(0, 500);
+      }
+      row.append(cell);
+    }
+    return row;
+  }
+
+  focusActive() {
+    const row = this.elements.body.querySelector('tr.row[data-position="' + this.active + '"]');
+    if (row) {
+      row.focus({ preventScroll: true });
+    } else {
+      this.elements.scroller.focus({ preventScroll: true });
+    }
+  }
+
+  // Makes `position` the active row, scrolls it into view, renders, focuses it.
+  moveTo(position, focus) {
+    if (this.view.length === 0) return;
+    this.active = Math.max(0, Math.min(this.view.length - 1, position));
+    const { scroller } = this.elements;
+    const headHeight = this.elements.head.getBoundingClientRect().height;
+    const top = this.active * this.rowHeight;
+    const visible = scroller.clientHeight - headHeight;
+    if (top < scroller.scrollTop) {
+      scroller.scrollTop = top;
+    } else if (top + this.rowHeight > scroller.scrollTop + visible) {
+      scroller.scrollTop = top + this.rowHeight - visible;
+    }
+    this.render();
+    if (focus) this.focusActive();
+  }
+
+  onKey(event) {
+    const page = Math.max(1, Math.floor(this.elements.scroller.clientHeight / this.rowHeight) - 2);
+    const moves = {
+      ArrowDown: 1,
+      ArrowUp: -1,
+      PageDown: page,
+      PageUp: -page,
+      Home: -Infinity,
+      End: Infinity,
+    };
+    if (event.key in moves) {
+      event.preventDefault();
+      const step = moves[event.key];
+      const target = Number.isFinite(step) ? this.active + step : step < 0 ? 0 : this.view.length - 1;
+      this.moveTo(target, true);
+    } else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      if (this.view.length) this.onOpen(this.view[this.active]);
+    }
+  }
+}

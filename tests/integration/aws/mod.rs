@@ -1,0 +1,13 @@
+//! The AWS provider against moto (behind the S3/STS-semantics shim): sessions assumed in
+//! each account, regions and redirects, Organizations as the account source, AWS's faults,
+//! and the host deployed as a Lambda function.
+
+mod aws_estate;
+mod backend;
+mod faults;
+#[cfg(feature = "lambda")]
+pub(crate) mod lambda;
+#[cfg(feature = "lambda")]
+mod lambda_containment;
+mod organization_aliases;
+mod organizations;
