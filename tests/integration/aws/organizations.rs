@@ -3,6 +3,9 @@
 //! `[[account]]` entries overriding what was listed — and a run over the listed accounts.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_organizations::Client;
 
 use crate::common;
 use common::moto::{HOME_ACCOUNT, Moto};
@@ -20,6 +23,34 @@ pub(crate) struct Organization {
 }
 
 pub(crate) async fn organization(moto: &Moto) -> Organization {
+    let (org, root) = new_organization(moto).await;
+    let prod = create_ou(&org, &root, "Prod").await;
+    let apps = create_ou(&org, &prod, "Apps").await;
+    let sandbox = create_ou(&org, &root, "Sandbox").await;
+    let in_apps = create_member(&org, &root, "web app", Some(&apps)).await;
+    let in_prod = create_member(&org, &root, "prod-core", Some(&prod)).await;
+    let in_sandbox = create_member(&org, &root, "sandbox", Some(&sandbox)).await;
+    let at_root = create_member(&org, &root, "shared", None).await;
+    let suspended = create_member(&org, &root, "old", Some(&prod)).await;
+    org.close_account()
+        .account_id(&suspended)
+        .send()
+        .await
+        .unwrap();
+    tag_account(&org, &in_apps, "team", "blue").await;
+    Organization {
+        apps_ou: apps,
+        in_apps,
+        in_prod,
+        in_sandbox,
+        at_root,
+        suspended,
+    }
+}
+
+/// A new organization (all features) with moto's home account as its management account:
+/// its client there, and its root's id.
+pub(crate) async fn new_organization(moto: &Moto) -> (Client, String) {
     let org = moto.organizations_in(HOME_ACCOUNT).await;
     org.create_organization()
         .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
@@ -30,83 +61,80 @@ pub(crate) async fn organization(moto: &Moto) -> Organization {
         .id()
         .unwrap()
         .to_owned();
-    let ou = |parent: String, name: &'static str| {
-        let org = org.clone();
-        async move {
-            org.create_organizational_unit()
-                .parent_id(parent)
-                .name(name)
-                .send()
-                .await
-                .unwrap()
-                .organizational_unit()
-                .unwrap()
-                .id()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let prod = ou(root.clone(), "Prod").await;
-    let apps = ou(prod.clone(), "Apps").await;
-    let sandbox = ou(root.clone(), "Sandbox").await;
-    let account = |name: &'static str, parent: Option<String>| {
-        let (org, root) = (org.clone(), root.clone());
-        async move {
-            let created = org
-                .create_account()
-                .account_name(name)
-                .email(format!("{name}@example.com"))
-                .send()
-                .await
-                .unwrap();
-            let id = created
-                .create_account_status()
-                .unwrap()
-                .account_id()
-                .unwrap()
-                .to_owned();
-            if let Some(parent) = parent {
-                org.move_account()
-                    .account_id(&id)
-                    .source_parent_id(root)
-                    .destination_parent_id(parent)
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            id
-        }
-    };
-    let in_apps = account("web app", Some(apps.clone())).await;
-    let in_prod = account("prod-core", Some(prod.clone())).await;
-    let in_sandbox = account("sandbox", Some(sandbox)).await;
-    let at_root = account("shared", None).await;
-    let suspended = account("old", Some(prod)).await;
-    org.close_account()
-        .account_id(&suspended)
-        .send()
-        .await
-        .unwrap();
+    (org, root)
+}
+
+/// Tags `account` `key=value` in Organizations.
+pub(crate) async fn tag_account(org: &Client, account: &str, key: &str, value: &str) {
     org.tag_resource()
-        .resource_id(&in_apps)
+        .resource_id(account)
         .tags(
             aws_sdk_organizations::types::Tag::builder()
-                .key("team")
-                .value("blue")
+                .key(key)
+                .value(value)
                 .build()
                 .unwrap(),
         )
         .send()
         .await
         .unwrap();
-    Organization {
-        apps_ou: apps,
-        in_apps,
-        in_prod,
-        in_sandbox,
-        at_root,
-        suspended,
+}
+
+/// A new OU named `name` under `parent` (an OU or the root): its id.
+pub(crate) async fn create_ou(org: &Client, parent: &str, name: &str) -> String {
+    org.create_organizational_unit()
+        .parent_id(parent)
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned()
+}
+
+/// A new member account named `name` (names need not be unique), moved from the root
+/// into OU `parent` if one is given: its id.
+pub(crate) async fn create_member(
+    org: &Client,
+    root: &str,
+    name: &str,
+    parent: Option<&str>,
+) -> String {
+    // Addresses must be unique where names need not be.
+    static CREATED: AtomicU64 = AtomicU64::new(0);
+    let local: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { 'x' })
+        .collect();
+    let created = org
+        .create_account()
+        .account_name(name)
+        .email(format!(
+            "{local}-{}@example.com",
+            CREATED.fetch_add(1, Ordering::Relaxed)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let id = created
+        .create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_owned();
+    if let Some(parent) = parent {
+        org.move_account()
+            .account_id(&id)
+            .source_parent_id(root)
+            .destination_parent_id(parent)
+            .send()
+            .await
+            .unwrap();
     }
+    id
 }
 
 fn xacct(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {

@@ -24,7 +24,8 @@ const EVERYTHING: &str = r#"actions = ["list", "read", "write", "delete", "tag"]
 
 /// Three accounts on moto: dev with no bucket, staging with `staging-own`, prod with
 /// `prod-secret` holding `secret.txt` — the bucket a staging plugin must never reach.
-async fn estate(grants: &str) -> (Moto, Home, World) {
+/// The world runs through the shim.
+pub(crate) async fn estate(grants: &str) -> (Moto, Home, World) {
     let moto = Moto::start();
     let targets = [
         Target {
@@ -70,7 +71,7 @@ async fn estate(grants: &str) -> (Moto, Home, World) {
     (moto, home, world)
 }
 
-async fn script(world: &World, steps: Value) -> (Report, Vec<Value>) {
+pub(crate) async fn script(world: &World, steps: Value) -> (Report, Vec<Value>) {
     let report = world
         .run("s3script", json!({ "steps": steps }), Mode::AllAccounts)
         .await;
@@ -81,14 +82,18 @@ async fn script(world: &World, steps: Value) -> (Report, Vec<Value>) {
     (report, results)
 }
 
-/// Stands for S3's `ExpectedBucketOwner` check (403 when another account owns the
-/// bucket), enforced by the shim since moto ignores it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
-    let grants = format!(
-        "[plugin.s3script]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", {EVERYTHING} }}]\n"
-    );
-    let (moto, home, world) = estate(&grants).await;
+/// The grant of every action on every bucket of every account, for `s3script`.
+pub(crate) fn grant_everything() -> String {
+    format!("[plugin.s3script]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", {EVERYTHING} }}]\n")
+}
+
+/// How many of [`reaching_into_prod`]'s steps reach for prod's bucket from staging.
+pub(crate) const ATTEMPTS: usize = 8;
+
+/// `s3script` steps: [`ATTEMPTS`] ways for staging to read, list, write, copy out of or
+/// into, delete and read the tags of prod's bucket; then staging reading its own bucket,
+/// and prod reading its own.
+pub(crate) fn reaching_into_prod() -> Value {
     let in_staging = |op: &str, extra: Value| {
         let mut step =
             json!({"op": op, "account": "staging", "bucket": "prod-secret", "key": "secret.txt"});
@@ -97,39 +102,28 @@ async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
             .extend(extra.as_object().unwrap().clone());
         step
     };
-    let (_, results) = script(
-        &world,
-        json!([
-            in_staging("get", json!({})),
-            in_staging("head", json!({})),
-            in_staging("list", json!({})),
-            in_staging("put", json!({"key": "planted.txt", "body": "x"})),
-            in_staging("copy", json!({"to_bucket": "staging-own", "to_key": "stolen.txt"})),
-            in_staging("copy", json!({"bucket": "staging-own", "key": "mine.txt", "to_bucket": "prod-secret", "to_key": "pushed.txt"})),
-            in_staging("delete", json!({})),
-            in_staging("tags_get", json!({})),
-            // Its own bucket, for contrast.
-            in_staging("get", json!({"bucket": "staging-own", "key": "mine.txt"})),
-            // The owner itself still reads it.
-            {"op": "get", "account": "prod", "bucket": "prod-secret", "key": "secret.txt"},
-        ]),
-    )
-    .await;
-    for (i, result) in results[..8].iter().enumerate() {
-        assert_eq!(step_error(result), "access-denied", "step {i}: {result}");
-        assert!(
-            result["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("by the backend"),
-            "step {i}: refused by S3, not by xacct's grant: {result}"
-        );
-    }
-    assert_eq!(step_ok(&results[8])["body"], "staging data");
-    assert_eq!(step_ok(&results[9])["body"], "PROD-SECRET");
+    json!([
+        in_staging("get", json!({})),
+        in_staging("head", json!({})),
+        in_staging("list", json!({})),
+        in_staging("put", json!({"key": "planted.txt", "body": "x"})),
+        in_staging("copy", json!({"to_bucket": "staging-own", "to_key": "stolen.txt"})),
+        in_staging("copy", json!({"bucket": "staging-own", "key": "mine.txt", "to_bucket": "prod-secret", "to_key": "pushed.txt"})),
+        in_staging("delete", json!({})),
+        in_staging("tags_get", json!({})),
+        // Its own bucket, for contrast.
+        in_staging("get", json!({"bucket": "staging-own", "key": "mine.txt"})),
+        // The owner itself still reads it.
+        {"op": "get", "account": "prod", "bucket": "prod-secret", "key": "secret.txt"},
+    ])
+}
 
-    // Nothing moved either way.
-    let prod = moto.s3_as_home(&home, ACCOUNTS[2].0).await;
+/// The contrast steps of [`reaching_into_prod`] succeeded, and nothing moved either
+/// way: prod's bucket holds its one object, staging's no copy of it.
+pub(crate) async fn assert_prod_untouched(moto: &Moto, home: &Home, results: &[Value]) {
+    assert_eq!(step_ok(&results[ATTEMPTS])["body"], "staging data");
+    assert_eq!(step_ok(&results[ATTEMPTS + 1])["body"], "PROD-SECRET");
+    let prod = moto.s3_as_home(home, ACCOUNTS[2].0).await;
     let keys: Vec<String> = prod
         .list_objects_v2()
         .bucket("prod-secret")
@@ -141,7 +135,7 @@ async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
         .filter_map(|o| o.key().map(str::to_owned))
         .collect();
     assert_eq!(keys, ["secret.txt"]);
-    let staging = moto.s3_as_home(&home, ACCOUNTS[1].0).await;
+    let staging = moto.s3_as_home(home, ACCOUNTS[1].0).await;
     let stolen = staging
         .head_object()
         .bucket("staging-own")
@@ -152,6 +146,25 @@ async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
         stolen.is_err(),
         "the copy out of prod's bucket did not land"
     );
+}
+
+/// Stands for S3's `ExpectedBucketOwner` check (403 when another account owns the
+/// bucket), enforced by the shim since moto ignores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
+    let (moto, home, world) = estate(&grant_everything()).await;
+    let (_, results) = script(&world, reaching_into_prod()).await;
+    for (i, result) in results[..ATTEMPTS].iter().enumerate() {
+        assert_eq!(step_error(result), "access-denied", "step {i}: {result}");
+        assert!(
+            result["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("by the backend"),
+            "step {i}: refused by S3, not by xacct's grant: {result}"
+        );
+    }
+    assert_prod_untouched(&moto, &home, &results).await;
 
     // IAM bounds each session to its own account's buckets too.
     for role in moto.assumed_roles() {
@@ -408,9 +421,7 @@ async fn unfinished_uploads_are_bounded() {
 /// buffers across uploads is bounded by its host buffer, and ends it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buffered_upload_bytes_are_bounded_by_the_host_buffer() {
-    let grants = format!(
-        "[limits]\nhost_buffer_mib = 16\n[plugin.s3script]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", {EVERYTHING} }}]\n"
-    );
+    let grants = format!("[limits]\nhost_buffer_mib = 16\n{}", grant_everything());
     let (moto, home, world) = estate(&grants).await;
     let mib = "y".repeat(1 << 20);
     let report = world
@@ -449,9 +460,7 @@ async fn buffered_upload_bytes_are_bounded_by_the_host_buffer() {
 /// `time-limit` while a write lands unrecorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_in_flight_at_the_time_limit_is_audited_with_its_real_outcome() {
-    let grants = format!(
-        "[limits]\ntime_secs = 1\n[plugin.s3script]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", {EVERYTHING} }}]\n"
-    );
+    let grants = format!("[limits]\ntime_secs = 1\n{}", grant_everything());
     let (moto, home, world) = estate(&grants).await;
     moto.delay_copies(Duration::from_millis(2500));
     let audit = world.dir.path().join("audit.jsonl");
