@@ -22,89 +22,11 @@
 
 use std::path::Path;
 
-use aws_sdk_organizations::Client;
-use aws_sdk_organizations::types::{OrganizationFeatureSet, Tag};
 use serde_json::Value;
 
+use super::organizations::{create_member, create_ou, new_organization, tag_account};
 use crate::common;
-use common::moto::{HOME_ACCOUNT, Moto};
-
-/// A fresh organization in moto's home account: its client and root id.
-async fn organization(moto: &Moto) -> (Client, String) {
-    let org = moto.organizations_in(HOME_ACCOUNT).await;
-    org.create_organization()
-        .feature_set(OrganizationFeatureSet::All)
-        .send()
-        .await
-        .unwrap();
-    let root = org.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_owned();
-    (org, root)
-}
-
-async fn ou(org: &Client, parent: &str, name: &str) -> String {
-    org.create_organizational_unit()
-        .parent_id(parent)
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .organizational_unit()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned()
-}
-
-/// A member account named `name` (in OU `parent`, else at the root): its id.
-async fn member(org: &Client, root: &str, name: &str, parent: Option<&str>) -> String {
-    let email = format!(
-        "{}-{}@example.com",
-        name.replace(|c: char| !c.is_ascii_alphanumeric(), "x"),
-        rand_suffix()
-    );
-    let created = org
-        .create_account()
-        .account_name(name)
-        .email(email)
-        .send()
-        .await
-        .unwrap();
-    let id = created
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_owned();
-    if let Some(parent) = parent {
-        org.move_account()
-            .account_id(&id)
-            .source_parent_id(root)
-            .destination_parent_id(parent)
-            .send()
-            .await
-            .unwrap();
-    }
-    id
-}
-
-/// Distinct e-mail addresses for accounts of the same name.
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-async fn tag(org: &Client, account: &str, key: &str, value: &str) {
-    org.tag_resource()
-        .resource_id(account)
-        .tags(Tag::builder().key(key).value(value).build().unwrap())
-        .send()
-        .await
-        .unwrap();
-}
+use common::moto::Moto;
 
 /// A directory with the `hello` plugin and a config over `moto`'s organization:
 /// `[organization]` with `organization`, then `rest`. Returns the config's text.
@@ -208,9 +130,9 @@ fn line_of(text: &str, needle: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_two_members_share_is_no_ones_alias() {
     let moto = Moto::start();
-    let (org, root) = organization(&moto).await;
-    let real = member(&org, &root, "prod", None).await;
-    let impostor = member(&org, &root, "prod", None).await;
+    let (org, root) = new_organization(&moto).await;
+    let real = create_member(&org, &root, "prod", None).await;
+    let impostor = create_member(&org, &root, "prod", None).await;
     let dir = tempfile::tempdir().unwrap();
     let grant_all =
         "[plugin.hello]\naccounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\"] }]\n";
@@ -249,10 +171,10 @@ async fn a_name_two_members_share_is_no_ones_alias() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_discovered_name_never_takes_or_shadows_a_static_alias() {
     let moto = Moto::start();
-    let (org, root) = organization(&moto).await;
-    let real = member(&org, &root, "production", None).await;
-    let impostor = member(&org, &root, "prod", None).await;
-    let squatter = member(&org, &root, &format!("prod-{impostor}"), None).await;
+    let (org, root) = new_organization(&moto).await;
+    let real = create_member(&org, &root, "production", None).await;
+    let impostor = create_member(&org, &root, "prod", None).await;
+    let squatter = create_member(&org, &root, &format!("prod-{impostor}"), None).await;
     let dir = tempfile::tempdir().unwrap();
     let rest = format!(
         "[plugin.hello]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"*\", actions = [\"list\"] }}]\n\n[[account]]\nid = \"{real}\"\nalias = \"prod\"\nrole = \"OrganizationAccountAccessRole\"\n"
@@ -285,8 +207,8 @@ async fn a_discovered_name_never_takes_or_shadows_a_static_alias() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_that_reads_as_a_flag_is_no_alias() {
     let moto = Moto::start();
-    let (org, root) = organization(&moto).await;
-    let flag = member(&org, &root, "--dry-run", None).await;
+    let (org, root) = new_organization(&moto).await;
+    let flag = create_member(&org, &root, "--dry-run", None).await;
     let dir = tempfile::tempdir().unwrap();
     configure(dir.path(), &moto, "", "");
 
@@ -300,12 +222,12 @@ async fn a_name_that_reads_as_a_flag_is_no_alias() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ou_paths_name_one_ou_even_when_names_hold_a_slash() {
     let moto = Moto::start();
-    let (org, root) = organization(&moto).await;
-    let prod = ou(&org, &root, "Prod").await;
-    let nested = ou(&org, &prod, "EU").await;
-    let slashed = ou(&org, &root, "Prod/EU").await;
-    let in_nested = member(&org, &root, "nested", Some(&nested)).await;
-    let in_slashed = member(&org, &root, "slashed", Some(&slashed)).await;
+    let (org, root) = new_organization(&moto).await;
+    let prod = create_ou(&org, &root, "Prod").await;
+    let nested = create_ou(&org, &prod, "EU").await;
+    let slashed = create_ou(&org, &root, "Prod/EU").await;
+    let in_nested = create_member(&org, &root, "nested", Some(&nested)).await;
+    let in_slashed = create_member(&org, &root, "slashed", Some(&slashed)).await;
     let dir = tempfile::tempdir().unwrap();
     let listed = |organization: &str| {
         configure(dir.path(), &moto, organization, "");
@@ -334,9 +256,9 @@ async fn ou_paths_name_one_ou_even_when_names_hold_a_slash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grant_widened_by_an_organizations_tag_is_warned_of() {
     let moto = Moto::start();
-    let (org, root) = organization(&moto).await;
-    let tagged = member(&org, &root, "payments", None).await;
-    tag(&org, &tagged, "env", "prod").await;
+    let (org, root) = new_organization(&moto).await;
+    let tagged = create_member(&org, &root, "payments", None).await;
+    tag_account(&org, &tagged, "env", "prod").await;
     let dir = tempfile::tempdir().unwrap();
     let rest = format!(
         "[plugin.hello]\naccounts = [\"tag:env=prod\"]\ns3 = [{{ buckets = \"*\", actions = [\"list\"] }}]\n\n[[account]]\nid = \"{tagged}\"\nalias = \"payments\"\nrole = \"OrganizationAccountAccessRole\"\ntags = {{ team = \"pay\" }}\n"

@@ -11,11 +11,11 @@
 //! plan and shards of another plan, with an exact error; counters are added checked; and
 //! every error the CLI prints is made inert, as the table is.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
+use super::runs::xacct;
 use crate::common;
 use common::{World, full_grants};
 
@@ -73,34 +73,27 @@ impl Run {
             std::fs::write(self.world.dir.path().join(&name), report.to_string()).unwrap();
             names.push(name);
         }
-        xacct(self.world.dir.path())
-            .args(["report", "merge"])
-            .args(&names)
-            .output()
-            .unwrap()
+        let mut args = vec!["report", "merge"];
+        args.extend(names.iter().map(String::as_str));
+        xacct(&self.world, &args)
     }
 }
 
-fn xacct(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        );
-    command
-}
-
 fn shard(world: &World, index: u32, input: &str) -> Value {
-    let output = xacct(world.dir.path())
-        .args(["run", "misbehave", "--output", "json", "--input", input])
-        .args(["--shard", &format!("{index}/{SHARDS}")])
-        .output()
-        .unwrap();
+    let shard = format!("{index}/{SHARDS}");
+    let output = xacct(
+        world,
+        &[
+            "run",
+            "misbehave",
+            "--output",
+            "json",
+            "--input",
+            input,
+            "--shard",
+            &shard,
+        ],
+    );
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"))
 }
 
@@ -138,7 +131,7 @@ fn assert_refused_naming(merged: &Output, names: &[&str]) {
     assert_eq!(
         merged.status.code(),
         Some(2),
-        "the tampered reports merged:\n{stdout}\n{stderr}"
+        "the tampered reports merged: {stderr}"
     );
     let error = stderr
         .lines()
@@ -159,17 +152,24 @@ fn the_untampered_shards_merge_and_keep_the_failure() {
     assert_eq!(merged.status.code(), Some(1), "{merged:?}");
 }
 
-/// An account listed twice (the failing account's entry replaced by a copy of a
-/// succeeding neighbour's, its plan position kept) merged with exit 0, hiding the failure.
-#[test]
-fn an_account_listed_twice_is_refused_naming_it() {
-    let run = Run::new();
-    let neighbour = neighbour(&run);
+/// The shards' reports with the failing account's entry replaced by a copy of a
+/// succeeding neighbour's (its plan position kept): the neighbour listed twice, the
+/// failure hidden. Returns the reports and the neighbour.
+fn listed_twice(run: &Run) -> (Vec<Value>, String) {
+    let neighbour = neighbour(run);
     let mut reports = run.shards.clone();
     let shard = &mut reports[run.failing_shard()];
     let copy = shard["entries"][position_of(shard, &neighbour)].clone();
     let at = position_of(shard, &run.failing);
     entries(shard)[at] = copy;
+    (reports, neighbour)
+}
+
+/// An account listed twice merged with exit 0, hiding the failure.
+#[test]
+fn an_account_listed_twice_is_refused_naming_it() {
+    let run = Run::new();
+    let (reports, neighbour) = listed_twice(&run);
 
     let merged = run.merge(&reports);
     assert_refused_naming(
@@ -272,12 +272,7 @@ fn an_account_id_with_escape_codes_reaches_stderr_inert() {
 async fn the_lambda_merge_event_refuses_an_account_listed_twice() {
     use crate::aws::lambda::{Answer, RuntimeApi, start_function};
     let run = Run::new();
-    let neighbour = neighbour(&run);
-    let mut reports = run.shards.clone();
-    let shard = &mut reports[run.failing_shard()];
-    let copy = shard["entries"][position_of(shard, &neighbour)].clone();
-    let at = position_of(shard, &run.failing);
-    entries(shard)[at] = copy;
+    let (reports, neighbour) = listed_twice(&run);
 
     let api = std::sync::Arc::new(RuntimeApi::default());
     let address = api.clone().serve().await;

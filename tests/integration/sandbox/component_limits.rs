@@ -14,7 +14,6 @@
 //! memories in all. Each test runs the `xacct` binary with a compile cache of its own.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use crate::common;
 use common::components::PluginComponent;
@@ -41,24 +40,25 @@ fn configure(dir: &Path, config: &str) {
     .unwrap();
 }
 
-/// `xacct ARGS` in `dir`, with the compile cache and its key in `dir` too.
-fn xacct(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .output()
-        .unwrap()
+/// `xacct ARGS` in `dir`, with the compile cache and its key in `dir` too: (exit code,
+/// stdout, stderr).
+fn xacct(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let cache = dir.join("cache");
+    let state = dir.join("state");
+    common::xacct_in(
+        dir,
+        &[
+            ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+            ("XDG_STATE_HOME", state.to_str().unwrap()),
+            ("NO_COLOR", "1"),
+        ],
+        args,
+    )
 }
 
 /// The line `xacct plugins` prints for `many`.
 fn plugins_line(dir: &Path) -> String {
-    let output = xacct(dir, &["plugins"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (_, stdout, _) = xacct(dir, &["plugins"]);
     stdout
         .lines()
         .find(|line| line.starts_with("many "))
@@ -81,13 +81,11 @@ fn memories_behind_an_alias_count_against_the_limit() {
         line.contains("holds 5 memories, over the limit of 2"),
         "{line}"
     );
-    let run = xacct(dir.path(), &["run", "many", "--output", "json"]);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_ne!(run.status.code(), Some(0), "it ran: {stdout}");
+    let (code, stdout, stderr) = xacct(dir.path(), &["run", "many", "--output", "json"]);
+    assert_ne!(code, Some(0), "it ran: {stdout}");
     assert!(
-        String::from_utf8_lossy(&run.stderr).contains("holds 5 memories")
-            || stdout.contains("holds 5 memories"),
-        "{run:?}"
+        stderr.contains("holds 5 memories") || stdout.contains("holds 5 memories"),
+        "{stdout}\n{stderr}"
     );
 }
 
@@ -107,6 +105,6 @@ fn raising_a_limit_takes_effect_on_the_next_run() {
     configure(dir.path(), "[limits]\nmemories = 8\n");
     let raised = plugins_line(dir.path());
     assert!(raised.contains(" ok "), "still refused: {raised}");
-    let run = xacct(dir.path(), &["run", "many", "--output", "json"]);
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let (code, stdout, stderr) = xacct(dir.path(), &["run", "many", "--output", "json"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
 }

@@ -245,22 +245,22 @@ fn a_fifo_in_place_of_a_plugin_file_does_not_block_the_loader() {
     assert!(message.contains("not a regular file"), "{message}");
 }
 
-/// `xacct plugins` in `dir` (its own compile cache there), and how long it took.
+/// `xacct plugins` in `dir` (its own compile cache there) under `config`: what it
+/// printed, and how long it took.
 fn timed_plugins(dir: &Path, config: &str) -> (String, Duration) {
     std::fs::write(dir.join("xacct.toml"), config).unwrap();
+    let cache = dir.join("cache");
+    let state = dir.join("state");
     let started = std::time::Instant::now();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xacct"))
-        .arg("plugins")
-        .current_dir(dir)
-        .env_remove("XACCT_CONFIG")
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        started.elapsed(),
-    )
+    let (_, stdout, _) = common::xacct_in(
+        dir,
+        &[
+            ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+            ("XDG_STATE_HOME", state.to_str().unwrap()),
+        ],
+        &["plugins"],
+    );
+    (stdout, started.elapsed())
 }
 
 /// A wasip1 module whose adaptation takes seconds (its embedded world copied a thousand
