@@ -14,25 +14,22 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::lambda::{Answer, RuntimeApi, precompile, start_function};
 use crate::common;
-use common::{World, full_grants};
+use common::{ConfigBuilder, World};
 
 /// The deployment package: the `s3script` guest granted everything over two local
 /// accounts, each with bucket `bkt`, and the plugin compiled ahead of time.
 fn package() -> World {
-    let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(&["s3script"]));
-    for (i, id) in ["810000000000", "810000000001"].iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"l-{i}\"\n"
-        ));
-    }
-    let package = World::with_config(&["s3script"], &text, None);
+    let config = ConfigBuilder::local("data")
+        .full_grants(&["s3script"])
+        .account("810000000000", "l-0")
+        .account("810000000001", "l-1");
+    let package = World::with_config(&["s3script"], &config, None);
     for id in ["810000000000", "810000000001"] {
         package.bucket(id, "bkt");
     }
@@ -69,26 +66,17 @@ fn steps() -> Value {
 async fn the_function_audits_every_call_to_its_log_stream() {
     let package = package();
     let root = package.dir.path();
-    let cli = Command::new(env!("CARGO_BIN_EXE_xacct"))
+    let cli = package
+        .xacct()
+        .args(["run", "s3script", "--account", "l-0"])
         .args([
-            "run",
-            "s3script",
-            "--account",
-            "l-0",
             "--audit",
             "cli-audit.jsonl",
+            "--input",
+            &steps().to_string(),
         ])
-        .arg("--input")
-        .arg(steps().to_string())
-        .current_dir(root)
-        .env_remove("XACCT_CONFIG")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
-        .output()
-        .unwrap();
-    assert!(cli.status.success(), "{cli:?}");
+        .output();
+    assert!(cli.success(), "{cli:?}");
     let expected = audit_lines(&std::fs::read_to_string(root.join("cli-audit.jsonl")).unwrap());
     assert_eq!(expected.len(), 4, "{expected:?}");
 

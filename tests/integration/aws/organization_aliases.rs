@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use super::organizations::{create_member, create_ou, new_organization, tag_account};
 use crate::common;
+use common::Xacct;
 use common::moto::Moto;
 
 /// A directory with the `hello` plugin and a config over `moto`'s organization:
@@ -42,15 +43,14 @@ fn configure(dir: &Path, moto: &Moto, organization: &str, rest: &str) -> String 
 }
 
 fn xacct(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    common::xacct_in(
-        dir,
-        &[
+    let output = Xacct::in_dir(dir)
+        .envs(&[
             ("AWS_ACCESS_KEY_ID", "AKIAXACCTORGTEST0001"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("NO_COLOR", "1"),
-        ],
-        args,
-    )
+        ])
+        .args(args)
+        .output();
+    (output.code(), output.stdout, output.stderr)
 }
 
 /// `xacct accounts --output json`: (alias by id, stderr).

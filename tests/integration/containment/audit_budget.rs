@@ -17,7 +17,7 @@
 //! would).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -47,19 +47,12 @@ fn flood(world: &World, batches: usize, keys: usize, key_bytes: usize) -> Comman
         "op": "delete_many", "bucket": "flood", "key": "k".repeat(key_bytes - 6),
         "size": keys, "repeat": batches,
     });
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command
-        .current_dir(world.dir.path())
-        .env_remove("XACCT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
+    world
+        .xacct()
         .args(["run", "s3script", "--dry-run", "--output", "json"])
         .args(["--audit", "audit.jsonl", "--input"])
-        .arg(json!({ "steps": [step] }).to_string());
-    command
+        .arg(json!({ "steps": [step] }).to_string())
+        .command()
 }
 
 fn audit_path(world: &World) -> PathBuf {
@@ -164,11 +157,7 @@ fn the_audit_of_an_invocation_stays_within_audit_mib() {
 fn a_thousand_batches_of_a_thousand_keys_stay_within_the_default_audit_budget() {
     let world = world("");
     let path = audit_path(&world);
-    let mut child = flood(&world, 1000, 1000, 1024)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = flood(&world, 1000, 1000, 1024).spawn().unwrap();
     let budget = 64 * MIB;
     loop {
         let size = std::fs::metadata(&path).map_or(0, |m| m.len());

@@ -14,15 +14,15 @@
 //!
 //! Each test runs the real `xacct` binary with the `s3script` guest.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::common;
-use common::{ACCOUNTS, World};
+use common::cli::Outcome;
+use common::{ACCOUNTS, World, Xacct};
 
 const MIB: u64 = 1 << 20;
 
@@ -32,35 +32,45 @@ fn world() -> World {
     world
 }
 
-fn script(steps: Value) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xacct"));
-    command
-        .env_remove("XACCT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env(
-            "XDG_CACHE_HOME",
-            common::target_dir().join("xacct-test-cache-cli"),
-        )
+/// `xacct run s3script` in account `dev` of `world`, with `steps`.
+fn script(world: &World, steps: Value) -> Xacct {
+    world
+        .xacct()
         .args(["run", "s3script", "--account", "dev", "--output", "json"])
         .arg("--input")
         .arg(json!({ "steps": steps }).to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
 }
 
 /// Each step's result, from the report of a run that must have succeeded.
-fn results(output: &Output) -> Vec<Value> {
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+fn results(output: &Outcome) -> Vec<Value> {
+    let report = output.json();
     let entry = &report["entries"][0];
     assert_eq!(entry["status"], "ok", "{entry}");
     entry["output"]["results"].as_array().unwrap().clone()
+}
+
+/// `command`, run by a shell that first lowers the open-file limit to `limit` (for it
+/// and for what it runs) and then becomes it.
+fn under_open_file_limit(command: &Command, limit: u32) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => shell.env(name, value),
+            None => shell.env_remove(name),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        shell.current_dir(dir);
+    }
+    shell
 }
 
 /// Peak resident memory (VmHWM) of a running process, in bytes; `None` once it is gone.
@@ -96,14 +106,14 @@ fn a_planted_huge_sidecar_is_refused_unread() {
         {"op": "head", "bucket": "bkt", "key": "k.txt"},
         {"op": "get", "bucket": "bkt", "key": "k.txt"},
     ]);
-    let mut child = script(steps).current_dir(world.dir.path()).spawn().unwrap();
+    let mut child = script(&world, steps).spawn();
     let pid = child.id();
     let mut peak = 0;
     while child.try_wait().unwrap().is_none() {
         peak = peak.max(peak_rss(pid).unwrap_or(0));
         std::thread::sleep(Duration::from_millis(10));
     }
-    let output = child.wait_with_output().unwrap();
+    let output = Outcome::of(child);
     assert!(
         peak < 256 * MIB,
         "the host peaked at {} MiB reading a planted sidecar",
@@ -127,18 +137,19 @@ fn a_hard_link_to_a_file_outside_the_root_is_not_served() {
     world.put_file(account, "bkt", "plain.txt", "plain");
     std::fs::hard_link(&outside, world.data().join(account).join("bkt/linked.txt")).unwrap();
 
-    let output = script(json!([
-        {"op": "get", "bucket": "bkt", "key": "linked.txt"},
-        {"op": "head", "bucket": "bkt", "key": "linked.txt"},
-        {"op": "copy", "bucket": "bkt", "key": "linked.txt", "to_bucket": "bkt", "to_key": "copied.txt"},
-        {"op": "list", "bucket": "bkt"},
-    ]))
-    .current_dir(world.dir.path())
-    .output()
-    .unwrap();
+    let output = script(
+        &world,
+        json!([
+            {"op": "get", "bucket": "bkt", "key": "linked.txt"},
+            {"op": "head", "bucket": "bkt", "key": "linked.txt"},
+            {"op": "copy", "bucket": "bkt", "key": "linked.txt", "to_bucket": "bkt", "to_key": "copied.txt"},
+            {"op": "list", "bucket": "bkt"},
+        ]),
+    )
+    .output();
     let results = results(&output);
     assert!(
-        !String::from_utf8_lossy(&output.stdout).contains("SECRET"),
+        !output.stdout.contains("SECRET"),
         "the file outside the root was served through its hard link: {}",
         results[0]
     );
@@ -165,24 +176,18 @@ fn a_deep_key_holds_a_bounded_number_of_directory_handles() {
     assert!(key.len() <= 1024, "a valid S3 key");
     world.put_file(account, "bkt", &key, "deep");
 
-    let mut command = script(json!([
-        {"op": "get", "bucket": "bkt", "key": key},
-        {"op": "head", "bucket": "bkt", "key": key},
-        {"op": "list_all", "bucket": "bkt"},
-    ]));
-    command.current_dir(world.dir.path());
-    // SAFETY: setrlimit is async-signal-safe and touches nothing of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = rustix::process::Rlimit {
-                current: Some(256),
-                maximum: Some(256),
-            };
-            rustix::process::setrlimit(rustix::process::Resource::Nofile, limit)
-                .map_err(std::io::Error::from)
-        });
-    }
-    let output = command.output().unwrap();
+    let xacct = script(
+        &world,
+        json!([
+            {"op": "get", "bucket": "bkt", "key": key},
+            {"op": "head", "bucket": "bkt", "key": key},
+            {"op": "list_all", "bucket": "bkt"},
+        ]),
+    );
+    let output: Outcome = under_open_file_limit(&xacct.command(), 256)
+        .output()
+        .unwrap()
+        .into();
     let results = results(&output);
     assert_eq!(
         common::step_ok(&results[0])["body"],

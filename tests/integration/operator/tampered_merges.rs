@@ -11,13 +11,11 @@
 //! plan and shards of another plan, with an exact error; counters are added checked; and
 //! every error the CLI prints is made inert, as the table is.
 
-use std::process::Output;
-
 use serde_json::{Value, json};
 
-use super::runs::xacct;
 use crate::common;
-use common::{World, full_grants};
+use common::cli::Outcome;
+use common::{ConfigBuilder, World};
 
 const ACCOUNTS: u64 = 12;
 const SHARDS: u32 = 2;
@@ -37,14 +35,10 @@ struct Run {
 
 impl Run {
     fn new() -> Run {
-        let mut text = format!("[local]\nroot = \"data\"\n{}", full_grants(&["misbehave"]));
-        for i in 0..ACCOUNTS {
-            text.push_str(&format!(
-                "\n[[account]]\nid = \"{}\"\nalias = \"t-{i:02}\"\n",
-                id(i)
-            ));
-        }
-        let world = World::with_config(&["misbehave"], &text, None);
+        let config = ConfigBuilder::local("data")
+            .full_grants(&["misbehave"])
+            .accounts((0..ACCOUNTS).map(|i| (id(i), format!("t-{i:02}"))));
+        let world = World::with_config(&["misbehave"], &config, None);
         for i in 0..ACCOUNTS {
             world.bucket(&id(i), "b");
         }
@@ -66,35 +60,29 @@ impl Run {
     }
 
     /// `xacct report merge` of `reports`, saved as `shard-K.json`.
-    fn merge(&self, reports: &[Value]) -> Output {
+    fn merge(&self, reports: &[Value]) -> Outcome {
         let mut names = Vec::new();
         for (index, report) in reports.iter().enumerate() {
             let name = format!("shard-{index}.json");
             std::fs::write(self.world.dir.path().join(&name), report.to_string()).unwrap();
             names.push(name);
         }
-        let mut args = vec!["report", "merge"];
-        args.extend(names.iter().map(String::as_str));
-        xacct(&self.world, &args)
+        self.world
+            .xacct()
+            .args(["report", "merge"])
+            .args(&names)
+            .output()
     }
 }
 
 fn shard(world: &World, index: u32, input: &str) -> Value {
     let shard = format!("{index}/{SHARDS}");
-    let output = xacct(
-        world,
-        &[
-            "run",
-            "misbehave",
-            "--output",
-            "json",
-            "--input",
-            input,
-            "--shard",
-            &shard,
-        ],
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"))
+    world
+        .xacct()
+        .args(["run", "misbehave", "--output", "json", "--input", input])
+        .args(["--shard", &shard])
+        .output()
+        .json()
 }
 
 fn entries(report: &mut Value) -> &mut Vec<Value> {
@@ -125,9 +113,8 @@ fn neighbour(run: &Run) -> String {
 
 /// The merge refused (exit 2) with an error naming every one of `names`, on one line
 /// starting `error:`.
-fn assert_refused_naming(merged: &Output, names: &[&str]) {
-    let stderr = String::from_utf8_lossy(&merged.stderr);
-    let stdout = String::from_utf8_lossy(&merged.stdout);
+fn assert_refused_naming(merged: &Outcome, names: &[&str]) {
+    let (stderr, stdout) = (&merged.stderr, &merged.stdout);
     assert_eq!(
         merged.status.code(),
         Some(2),
@@ -227,8 +214,7 @@ fn counters_that_overflow_when_added_are_refused() {
     reports[1]["assume_role_calls"] = json!({ run.failing.clone(): 1 });
 
     let merged = run.merge(&reports);
-    let stderr = String::from_utf8_lossy(&merged.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!merged.stderr.contains("panicked"), "{}", merged.stderr);
     assert_refused_naming(&merged, &["assume_role_calls", &run.failing]);
 }
 
@@ -246,15 +232,10 @@ fn an_account_id_with_escape_codes_reaches_stderr_inert() {
 
     let merged = run.merge(&reports);
     assert_eq!(merged.status.code(), Some(2), "{merged:?}");
-    let stderr = &merged.stderr;
-    for (byte, name) in [(0x1b, "ESC"), (0x07, "BEL")] {
-        assert!(
-            !stderr.contains(&byte),
-            "a raw {name} reached stderr: {:?}",
-            String::from_utf8_lossy(stderr)
-        );
+    let text = &merged.stderr;
+    for (raw, name) in [('\u{1b}', "ESC"), ('\u{7}', "BEL")] {
+        assert!(!text.contains(raw), "a raw {name} reached stderr: {text:?}");
     }
-    let text = String::from_utf8_lossy(stderr);
     assert!(
         !text.contains('\u{9b}'),
         "a raw CSI reached stderr: {text:?}"

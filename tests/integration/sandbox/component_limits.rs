@@ -16,6 +16,7 @@
 use std::path::Path;
 
 use crate::common;
+use common::Xacct;
 use common::components::PluginComponent;
 
 /// A plugin directory holding `many.wasm` (five memories, four of them behind an alias)
@@ -45,15 +46,14 @@ fn configure(dir: &Path, config: &str) {
 fn xacct(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let cache = dir.join("cache");
     let state = dir.join("state");
-    common::xacct_in(
-        dir,
-        &[
+    let output = Xacct::in_dir(dir)
+        .envs(&[
             ("XDG_CACHE_HOME", cache.to_str().unwrap()),
             ("XDG_STATE_HOME", state.to_str().unwrap()),
-            ("NO_COLOR", "1"),
-        ],
-        args,
-    )
+        ])
+        .args(args)
+        .output();
+    (output.code(), output.stdout, output.stderr)
 }
 
 /// The line `xacct plugins` prints for `many`.

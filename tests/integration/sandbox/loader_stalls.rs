@@ -252,15 +252,12 @@ fn timed_plugins(dir: &Path, config: &str) -> (String, Duration) {
     let cache = dir.join("cache");
     let state = dir.join("state");
     let started = std::time::Instant::now();
-    let (_, stdout, _) = common::xacct_in(
-        dir,
-        &[
-            ("XDG_CACHE_HOME", cache.to_str().unwrap()),
-            ("XDG_STATE_HOME", state.to_str().unwrap()),
-        ],
-        &["plugins"],
-    );
-    (stdout, started.elapsed())
+    let output = common::Xacct::in_dir(dir)
+        .env("XDG_CACHE_HOME", &cache)
+        .env("XDG_STATE_HOME", &state)
+        .arg("plugins")
+        .output();
+    (output.stdout, started.elapsed())
 }
 
 /// A wasip1 module whose adaptation takes seconds (its embedded world copied a thousand
