@@ -7,8 +7,5 @@ mod backend;
 mod faults;
 #[cfg(feature = "lambda")]
 pub(crate) mod lambda;
-#[cfg(feature = "lambda")]
-mod lambda_containment;
-mod organization_aliases;
 mod organizations;
 mod posture_estate;

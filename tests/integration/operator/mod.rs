@@ -7,5 +7,4 @@ mod live_logs;
 mod runs;
 mod sharding;
 mod stopping;
-mod tampered_merges;
 mod terminal;

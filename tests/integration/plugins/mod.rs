@@ -5,4 +5,3 @@ mod author_errors;
 mod configless;
 mod samples;
 mod scaffold;
-mod scaffold_quoting;

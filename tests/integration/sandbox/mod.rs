@@ -3,8 +3,6 @@
 //! and components from other toolchains.
 
 mod compile_cache;
-mod component_limits;
 mod isolation;
 mod languages;
-mod loader_stalls;
 mod plugin_dir;
