@@ -52,15 +52,17 @@ pub(super) fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-/// `text` as a TOML key: bare when TOML allows it (letters, digits, `-`, `_`), else a
-/// quoted key.
+/// `text` as a TOML key, as the `toml` crate writes it in a table: bare when TOML allows
+/// it (letters, digits, `-`, `_`), else a quoted key (never a multi-line string, which a
+/// key cannot be).
 pub(super) fn toml_key(text: &str) -> String {
-    let bare = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if !text.is_empty() && text.chars().all(bare) {
-        text.to_owned()
-    } else {
-        toml_string(text)
-    }
+    let mut table = toml::Table::new();
+    table.insert(text.to_owned(), toml::Value::Boolean(true));
+    let line = toml::to_string(&table).unwrap_or_default();
+    line.trim_end()
+        .strip_suffix(" = true")
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn json_string(text: &str) -> String {
@@ -132,9 +134,12 @@ mod tests {
     #[test]
     fn each_syntax_quotes_its_placeholders() {
         let values = [("name", "my-plugin"), ("path", "/a b/\"c\"")];
+        let toml = Syntax::Toml.fill("[x.{{name}}]\np = \"{{path}}\"\n", &values);
+        let table: toml::Table = toml::from_str(&toml).unwrap();
         assert_eq!(
-            Syntax::Toml.fill("[x.{{name}}]\np = \"{{path}}\"\n", &values),
-            "[x.my-plugin]\np = \"/a b/\\\"c\\\"\"\n"
+            table["x"]["my-plugin"]["p"].as_str(),
+            Some("/a b/\"c\""),
+            "{toml}"
         );
         assert_eq!(
             Syntax::Shell.fill("x=${X:-{{path}}}", &values),
