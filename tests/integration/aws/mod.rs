@@ -7,5 +7,6 @@ mod backend;
 mod faults;
 #[cfg(feature = "lambda")]
 pub(crate) mod lambda;
+mod organization_aliases;
 mod organizations;
 mod posture_estate;

@@ -7,4 +7,5 @@ mod live_logs;
 mod runs;
 mod sharding;
 mod stopping;
+mod tampered_merges;
 mod terminal;
