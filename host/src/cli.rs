@@ -10,6 +10,7 @@ mod accounts;
 pub mod args;
 mod check;
 mod error;
+mod html;
 mod iam;
 mod load;
 mod new;
@@ -38,5 +39,6 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::Accounts(args) => accounts::accounts(args).await,
         Command::New(args) => new::new_plugin(args),
         Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
+        Command::Report(ReportCommand::Html(args)) => html::report_html(&args),
     }
 }

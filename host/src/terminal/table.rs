@@ -335,6 +335,15 @@ mod tests {
         Outcome::ended(result, Duration::from_millis(7))
     }
 
+    fn account(id: &str, alias: &str) -> xacct_core::bindings::Account {
+        xacct_core::bindings::Account {
+            id: id.into(),
+            alias: alias.into(),
+            region: "eu-west-1".into(),
+            tags: Vec::new(),
+        }
+    }
+
     /// A per-account report of `plugin`: dev's entry ends in `dev`, prod's in `prod`.
     fn report(
         plugin: &str,
@@ -348,6 +357,7 @@ mod tests {
             sha256: None,
             mode: "per-account",
             dry_run: false,
+            started_at: "2026-12-01T10:00:00Z".into(),
             duration_ms,
             plan_hash: String::new(),
             shard: None,
@@ -358,12 +368,14 @@ mod tests {
             entries: vec![
                 Entry::new(
                     Mode::PerAccount,
-                    vec![("111111111111".into(), "dev".into())],
+                    &[account("111111111111", "dev")],
+                    0,
                     outcome(dev),
                 ),
                 Entry::new(
                     Mode::PerAccount,
-                    vec![("222222222222".into(), "prod".into())],
+                    &[account("222222222222", "prod")],
+                    0,
                     outcome(prod),
                 ),
             ],
