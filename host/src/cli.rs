@@ -10,6 +10,7 @@ mod accounts;
 pub mod args;
 mod check;
 mod error;
+mod html;
 mod iam;
 mod load;
 mod new;
@@ -17,6 +18,7 @@ mod plugins;
 mod report;
 mod rows;
 mod run;
+mod sign;
 
 use std::process::ExitCode;
 
@@ -38,5 +40,8 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::Accounts(args) => accounts::accounts(args).await,
         Command::New(args) => new::new_plugin(args),
         Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
+        Command::Report(ReportCommand::Html(args)) => html::report_html(&args),
+        Command::Sign(args) => sign::sign_plugin(args),
+        Command::Verify(args) => sign::verify_plugin(args),
     }
 }

@@ -75,8 +75,10 @@ impl Run {
     }
 }
 
+/// The report of the shard at `index` (from 0, as [`xacct::shard::shard_of`] numbers
+/// them; `--shard` counts from 1).
 fn shard(world: &World, index: u32, input: &str) -> Value {
-    let shard = format!("{index}/{SHARDS}");
+    let shard = format!("{}/{SHARDS}", index + 1);
     world
         .xacct()
         .args(["run", "misbehave", "--output", "json", "--input", input])

@@ -14,6 +14,7 @@ mod catalog;
 mod footprint;
 mod output;
 mod precheck;
+mod provenance;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -32,12 +33,15 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 pub use cache::CacheLocation;
 use catalog::Loader;
-pub use catalog::{LoadError, LoadOptions, LoadedPlugin, plugin_file, plugin_files};
+pub use catalog::{LoadError, LoadOptions, LoadedPlugin, PinMismatch, plugin_file, plugin_files};
 use output::CapturedOutput;
+pub use provenance::{Provenance, ProvenanceOptions, detached_signature_path};
+// What the provenance options are made of.
+pub use crate::config::provenance::{DigestPin, TrustPolicy};
 use state::{InvocationState, MemoryLimit};
 
 use crate::bindings::xacct::plugin::{accounts, invocation, s3, types};
-use crate::capability::budget::{BudgetExhausted, Usage};
+use crate::capability::budget::{AwsDenial, BudgetExhausted, Usage};
 use crate::capability::gate::Planned;
 use crate::capability::invocation::{Capability, CapabilityData, CapabilityView};
 use crate::config::limits::{GuestLimits, MAX_MEMORY_MIB};
@@ -70,6 +74,8 @@ pub struct Outcome {
     pub usage: Usage,
     /// The mutations a dry run did not execute.
     pub planned: Planned,
+    /// The last call the backend refused (AWS IAM), if any.
+    pub aws_denial: Option<AwsDenial>,
     /// What the plugin printed.
     pub stdout: String,
     pub stderr: String,
@@ -84,6 +90,7 @@ impl Outcome {
             duration,
             usage: Usage::default(),
             planned: Planned::default(),
+            aws_denial: None,
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -350,6 +357,7 @@ impl Sandbox {
             result,
             duration: started.elapsed(),
             usage: meter.usage(),
+            aws_denial: budget.last_backend_denial(),
             planned,
             stdout: stdout.text(),
             stderr: stderr.text(),

@@ -14,10 +14,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::audit::unix_ms;
 use crate::plan::plan_hash_of;
 use crate::report::text::inert;
 
-/// Shard `index` of `count`, numbered from 0 as AWS Batch and Kubernetes number them.
+/// Shard `index` of `count`. `index` counts from 0, as AWS Batch and Kubernetes number
+/// array jobs (`--shard auto`); people count from 1, as `--shard K/N`, reports and
+/// messages do (Playwright, Jest, cargo-nextest alike): shard `K/N` is index `K - 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     pub index: u32,
@@ -40,15 +43,29 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// `K/N`.
+    /// `K/N`, K counted from 1: `1/4` … `4/4`.
     pub fn parse(text: &str) -> Result<Shard, String> {
-        let parsed = text.split_once('/').and_then(|(index, count)| {
-            Some((index.trim().parse().ok()?, count.trim().parse().ok()?))
+        let parsed = text.split_once('/').and_then(|(number, count)| {
+            Some((
+                number.trim().parse::<u32>().ok()?,
+                count.trim().parse().ok()?,
+            ))
         });
         match parsed {
-            Some((index, count)) => Shard::new(index, count),
-            None => Err(format!("{text:?} is not K/N (e.g. 0/4)")),
+            Some((0, count)) => Err(format!(
+                "shard 0/{count}: shards count from 1 (1/{count} … {count}/{count}); fix: --shard 1/{count} for the first (only --shard auto takes the 0-based indexes of AWS Batch and Kubernetes)"
+            )),
+            Some((number, count)) if count == 0 || number > count => Err(format!(
+                "shard {number}/{count}: K counts from 1 up to the count N (1/{count} … {count}/{count})"
+            )),
+            Some((number, count)) => Shard::new(number - 1, count),
+            None => Err(format!("{text:?} is not K/N (e.g. 1/4)")),
         }
+    }
+
+    /// The shard's number as people count: 1 … count.
+    pub fn number(&self) -> u32 {
+        self.index + 1
     }
 
     /// The shard an array job's environment names: AWS Batch's index and size, else
@@ -95,7 +112,7 @@ impl Shard {
 
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
+        write!(f, "{}/{}", self.number(), self.count)
     }
 }
 
@@ -111,6 +128,7 @@ pub fn shard_of(account_id: &str, count: u32) -> u32 {
 /// trust it: the report is a file anyone between the shard and the merge may edit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShardStamp {
+    /// The shard's number, counted from 1 as `--shard K/N` (K).
     pub index: u32,
     pub count: u32,
     /// Accounts in the whole plan, every shard's.
@@ -132,9 +150,10 @@ pub struct MergeError(String);
 /// The report of the whole run from the reports of its shards (as JSON, the schema
 /// `xacct run --output json` writes): the same plan in each, its hash matching what the
 /// report says of the plan, every shard of the count once, every planned account exactly
-/// once and no other. Entries in plan order; durations the longest shard's (shards run
-/// side by side); AssumeRole calls and AWS fault counts added up (checked); orphaned
-/// uploads and notes gathered. Every account id in an error is made inert.
+/// once and no other. Entries in plan order; the run starts when its first shard did
+/// (`started_at`, each entry's `start_ms` rebased on it) and lasts until its last shard
+/// ended; `merged_shards` counts the shards; AssumeRole calls and AWS fault counts added
+/// up (checked); orphaned uploads and notes gathered. Account ids in errors are inert.
 pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     let fail = |message: String| Err(MergeError(message));
     let Some((first_name, first)) = reports.first() else {
@@ -192,7 +211,16 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     let (mut assume_role_calls, mut call_stats) = (Map::new(), Map::new());
     let (mut orphaned_uploads, mut notes) = (Vec::new(), Vec::<Value>::new());
     let mut duration_ms = 0;
-    for (name, report) in reports {
+    // The earliest shard's start is the merged run's; each entry's start is rebased on it.
+    let starts: Vec<Option<u64>> = reports
+        .iter()
+        .map(|(_, report)| report["started_at"].as_str().and_then(unix_ms))
+        .collect();
+    let earliest = starts.iter().flatten().min().copied();
+    for ((name, report), start) in reports.iter().zip(&starts) {
+        let offset = start
+            .zip(earliest)
+            .map_or(0, |(start, earliest)| start - earliest);
         if plan(name, report)? != hash {
             return fail(format!(
                 "{name} ran another plan than {first_name} (plan_hash {} against {hash}): another plugin build, input, mode or account selection; fix: merge the shards of one run",
@@ -201,14 +229,15 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
         }
         let shard = &report["shard"];
         let (Some(index), Some(shard_count)) = (
-            shard["index"].as_u64().and_then(|i| u32::try_from(i).ok()),
+            (shard["index"].as_u64())
+                .filter(|index| (1..=shard["count"].as_u64().unwrap_or(0)).contains(index)),
             shard["count"].as_u64().and_then(|c| u32::try_from(c).ok()),
         ) else {
             return fail(format!(
-                "{name} is not a shard's report (no shard index and count); fix: merge the reports of `xacct run --shard K/N`"
+                "{name} is not a shard's report (no shard number and count); fix: merge the reports of `xacct run --shard K/N`"
             ));
         };
-        if *count.get_or_insert(shard_count) != shard_count || index >= shard_count {
+        if *count.get_or_insert(shard_count) != shard_count {
             return fail(format!(
                 "{name} is shard {index}/{shard_count}, {first_name} one of {}; fix: merge the shards of one run",
                 count.unwrap_or_default(),
@@ -227,12 +256,16 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                     "{name}: account {shown} is not in the plan: the report was changed"
                 ));
             };
-            if shard_of(account, shard_count) != index {
+            if u64::from(shard_of(account, shard_count)) + 1 != index {
                 return fail(format!(
                     "{name}: account {shown} does not belong to shard {index}/{shard_count}"
                 ));
             }
-            if positioned[position].replace(entry.clone()).is_some() {
+            let mut entry = entry.clone();
+            if let Some(start_ms) = entry["start_ms"].as_u64() {
+                entry["start_ms"] = start_ms.saturating_add(offset).into();
+            }
+            if positioned[position].replace(entry).is_some() {
                 return fail(format!(
                     "{name}: account {shown} is listed more than once: the report was changed"
                 ));
@@ -242,9 +275,8 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
             ("assume_role_calls", &mut assume_role_calls),
             ("call_stats", &mut call_stats),
         ] {
-            add_counts(into, &report[key], key).map_err(|counter| {
-                MergeError(format!("{name}: {counter}: the report was changed"))
-            })?;
+            add_counts(into, &report[key], key)
+                .map_err(|counter| MergeError(format!("{name}: {counter}: the report was changed")))?;
         }
         if let Some(uploads) = report["orphaned_uploads"].as_array() {
             orphaned_uploads.extend(uploads.iter().cloned());
@@ -254,10 +286,12 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                 notes.push(note.clone());
             }
         }
-        duration_ms = duration_ms.max(report["duration_ms"].as_u64().unwrap_or_default());
+        // Shards run side by side: the merged run ends when the last one does.
+        let ended = offset.saturating_add(report["duration_ms"].as_u64().unwrap_or_default());
+        duration_ms = duration_ms.max(ended);
     }
     let count = count.unwrap_or_default();
-    let missing: Vec<String> = (0..count)
+    let missing: Vec<String> = (1..=count)
         .filter(|i| !seen_shards.contains_key(i))
         .map(|i| format!("{i}/{count}"))
         .collect();
@@ -279,6 +313,16 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
             inert(first_absent)
         ));
     }
+    if let Some(earliest) = earliest {
+        let first_started = reports
+            .iter()
+            .zip(&starts)
+            .find(|(_, start)| **start == Some(earliest));
+        if let Some(((_, report), _)) = first_started {
+            merged.insert("started_at".into(), report["started_at"].clone());
+        }
+    }
+    merged.insert("merged_shards".into(), reports.len().into());
     merged.insert("duration_ms".into(), duration_ms.into());
     merged.insert("entries".into(), positioned.into_iter().flatten().collect());
     // The keys the run writes only when they hold something, in its order.
@@ -380,8 +424,17 @@ mod tests {
 
     #[test]
     fn shards_are_parsed_and_taken_from_batch_or_kubernetes() {
-        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 1, count: 4 });
-        assert!(Shard::parse("4/4").is_err());
+        // K/N counts from 1, as Playwright, Jest and cargo-nextest do.
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 0, count: 4 });
+        assert_eq!(Shard::parse("4/4").unwrap(), Shard { index: 3, count: 4 });
+        assert_eq!(Shard::parse("2/2").unwrap().to_string(), "2/2");
+        let first = Shard::parse("0/4").unwrap_err();
+        assert!(
+            first.contains("count from 1") && first.contains("--shard 1/4"),
+            "{first}"
+        );
+        assert!(Shard::parse("5/4").is_err());
+        assert!(Shard::parse("1/0").is_err());
         assert!(Shard::parse("1").is_err());
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
@@ -391,12 +444,17 @@ mod tests {
                     .map(|(_, v)| (*v).to_owned())
             }
         };
+        // The environments count from 0: index 3 is the fourth shard.
         let batch = env(&[(BATCH_INDEX, "3"), (BATCH_SIZE, "8")]);
-        assert_eq!(Shard::from_env(batch, None).unwrap().to_string(), "3/8");
-        let kubernetes = env(&[(KUBERNETES_INDEX, "2")]);
+        assert_eq!(
+            Shard::from_env(batch, None).unwrap(),
+            Shard { index: 3, count: 8 }
+        );
+        assert_eq!(Shard::from_env(batch, None).unwrap().to_string(), "4/8");
+        let kubernetes = env(&[(KUBERNETES_INDEX, "0")]);
         assert_eq!(
             Shard::from_env(kubernetes, Some(5)).unwrap().to_string(),
-            "2/5"
+            "1/5"
         );
         assert!(
             Shard::from_env(kubernetes, None)
@@ -406,7 +464,8 @@ mod tests {
         assert!(Shard::from_env(env(&[]), Some(2)).is_err());
     }
 
-    /// Shard `index` of `count` of a plan over `plan`, holding `entries` (id, status).
+    /// Shard `index` (from 0) of `count` of a plan over `plan`, holding `entries` (id,
+    /// status).
     fn shard_report(
         index: u32,
         count: u32,
@@ -425,7 +484,7 @@ mod tests {
                 "duration_ms": 10 * (index + 1),
                 "entries": entries,
                 "assume_role_calls": {"a": 1},
-                "shard": {"index": index, "count": count, "planned": plan.len(), "accounts": plan, "input_sha256": input},
+                "shard": {"index": index + 1, "count": count, "planned": plan.len(), "accounts": plan, "input_sha256": input},
             }),
         )
     }
@@ -473,16 +532,15 @@ mod tests {
         assert_eq!(failed_accounts(&merged), [ids[1].0.clone()]);
 
         let error = |reports: &[(String, Value)]| merge(reports).unwrap_err().to_string();
-        assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 1/2 missing"));
-        assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 0/2"));
+        assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 2/2 missing"));
+        assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 1/2"));
         let mut copied = one.clone();
-        copied.1["plan_hash"] = zero.1["plan_hash"].clone();
         copied.1["shard"]["input_sha256"] = json!("another input");
         assert!(error(&[zero.clone(), copied]).contains("not the hash of the plan"));
         let other = shard_report(1, 2, &plan[..2], &[]);
         assert!(error(&[zero.clone(), other]).contains("another plan"));
         let mut moved = one.clone();
-        moved.1["shard"]["index"] = json!(0);
+        moved.1["shard"]["index"] = json!(1);
         assert!(error(&[moved]).contains("does not belong"));
         let mut twice = one.clone();
         let entry = twice.1["entries"][0].clone();
@@ -497,9 +555,38 @@ mod tests {
         let mut overflowing = one.clone();
         overflowing.1["assume_role_calls"]["a"] = json!(u64::MAX);
         let overflow = error(&[zero, overflowing]);
-        assert!(
-            overflow.contains("assume_role_calls.a overflows"),
-            "{overflow}"
+        assert!(overflow.contains("assume_role_calls.a overflows"), "{overflow}");
+    }
+
+    #[test]
+    fn a_merge_starts_with_its_first_shard_and_rebases_each_start() {
+        let ids = ids();
+        let plan: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+        let of = |shard: u32| -> Vec<(&str, &str)> {
+            (ids.iter())
+                .filter(|(_, s)| *s == shard)
+                .map(|(id, _)| (id.as_str(), "ok"))
+                .collect()
+        };
+        let (mut zero, mut one) = (
+            shard_report(0, 2, &plan, &of(0)),
+            shard_report(1, 2, &plan, &of(1)),
         );
+        zero.1["started_at"] = json!("2026-11-02T09:30:01.5Z");
+        one.1["started_at"] = json!("2026-11-02T09:30:00Z");
+        for (report, start_ms) in [(&mut zero.1, 100), (&mut one.1, 40)] {
+            for entry in report["entries"].as_array_mut().unwrap() {
+                entry["start_ms"] = json!(start_ms);
+            }
+        }
+        let merged = merge(&[zero, one]).unwrap();
+        assert_eq!(merged["started_at"], "2026-11-02T09:30:00Z");
+        assert_eq!(merged["merged_shards"], 2);
+        for (entry, (_, shard)) in merged["entries"].as_array().unwrap().iter().zip(&ids) {
+            let expected = if *shard == 0 { 1500 + 100 } else { 40 };
+            assert_eq!(entry["start_ms"], expected, "{entry}");
+        }
+        // Shard 0 started 1.5 s after shard 1 and ran 10 ms: the run lasted 1510 ms.
+        assert_eq!(merged["duration_ms"], 1510);
     }
 }
