@@ -275,8 +275,9 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
             ("assume_role_calls", &mut assume_role_calls),
             ("call_stats", &mut call_stats),
         ] {
-            add_counts(into, &report[key], key)
-                .map_err(|counter| MergeError(format!("{name}: {counter}: the report was changed")))?;
+            add_counts(into, &report[key], key).map_err(|counter| {
+                MergeError(format!("{name}: {counter}: the report was changed"))
+            })?;
         }
         if let Some(uploads) = report["orphaned_uploads"].as_array() {
             orphaned_uploads.extend(uploads.iter().cloned());
@@ -291,7 +292,7 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
         duration_ms = duration_ms.max(ended);
     }
     let count = count.unwrap_or_default();
-    let missing: Vec<String> = (1..=count)
+    let missing: Vec<String> = (1..=u64::from(count))
         .filter(|i| !seen_shards.contains_key(i))
         .map(|i| format!("{i}/{count}"))
         .collect();
@@ -555,7 +556,10 @@ mod tests {
         let mut overflowing = one.clone();
         overflowing.1["assume_role_calls"]["a"] = json!(u64::MAX);
         let overflow = error(&[zero, overflowing]);
-        assert!(overflow.contains("assume_role_calls.a overflows"), "{overflow}");
+        assert!(
+            overflow.contains("assume_role_calls.a overflows"),
+            "{overflow}"
+        );
     }
 
     #[test]

@@ -183,7 +183,7 @@ pub fn read_grant(
             ));
         }
         selectors.push(parsed);
-        account_lines.push(document.line(&selector.span()));
+        account_lines.push(document.line(selector.span()));
     }
     Ok(Some(Grant {
         key: key.to_owned(),

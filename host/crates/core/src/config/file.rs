@@ -105,11 +105,6 @@ impl<'a> Document<'a> {
         self.path
     }
 
-    /// The line (from 1) where `span` starts.
-    pub fn line(&self, span: &Range<usize>) -> usize {
-        line_of(self.text, span.start)
-    }
-
     /// The refusal of the value at `span`.
     pub fn invalid(
         &self,
