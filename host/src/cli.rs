@@ -11,6 +11,7 @@ pub mod args;
 mod check;
 mod declared;
 mod error;
+mod html;
 mod iam;
 mod load;
 mod new;
@@ -40,6 +41,7 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::Accounts(args) => accounts::accounts(args).await,
         Command::New(args) => new::new_plugin(args),
         Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
+        Command::Report(ReportCommand::Html(args)) => html::report_html(&args),
         Command::Sign(args) => sign::sign_plugin(args),
         Command::Verify(args) => sign::verify_plugin(args),
         Command::Plugin(PluginCommand::Annotate { grant, plugin }) => {

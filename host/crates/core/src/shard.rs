@@ -14,6 +14,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::audit::unix_ms;
+
 /// Shard `index` of `count`, numbered from 0 as AWS Batch and Kubernetes number them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -123,8 +125,9 @@ pub struct MergeError(String);
 
 /// The report of the whole run from the reports of its shards (as JSON, the schema
 /// `xacct run --output json` writes): the same plan in each, every shard of the count
-/// once, every planned account exactly once. Entries in plan order; durations the
-/// longest shard's (shards run side by side); AssumeRole calls and AWS fault counts
+/// once, every planned account exactly once. Entries in plan order; the run starts when
+/// its first shard did (`started_at`, each entry's `start_ms` rebased on it) and lasts
+/// until its last shard ended; `merged_shards` counts the shards; AssumeRole calls and AWS fault counts
 /// added up; orphaned uploads and notes gathered.
 pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     let fail = |message: String| Err(MergeError(message));
@@ -155,7 +158,16 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     let (mut assume_role_calls, mut call_stats) = (Map::new(), Map::new());
     let (mut orphaned_uploads, mut notes) = (Vec::new(), Vec::<Value>::new());
     let mut duration_ms = 0;
-    for (name, report) in reports {
+    // The earliest shard's start is the merged run's; each entry's start is rebased on it.
+    let starts: Vec<Option<u64>> = reports
+        .iter()
+        .map(|(_, report)| report["started_at"].as_str().and_then(unix_ms))
+        .collect();
+    let earliest = starts.iter().flatten().min().copied();
+    for ((name, report), start) in reports.iter().zip(&starts) {
+        let offset = start
+            .zip(earliest)
+            .map_or(0, |(start, earliest)| start - earliest);
         if plan_hash(report).as_deref() != Some(hash.as_str()) {
             return fail(format!(
                 "{name} ran another plan than {first_name} (plan_hash {} against {hash}): another plugin build, input, mode or account selection; fix: merge the shards of one run",
@@ -210,7 +222,11 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                     "{name}: account {account} does not belong to shard {index}/{shard_count}"
                 ));
             }
-            positioned.push((position as usize, entry.clone()));
+            let mut entry = entry.clone();
+            if let Some(start_ms) = entry["start_ms"].as_u64() {
+                entry["start_ms"] = start_ms.saturating_add(offset).into();
+            }
+            positioned.push((position as usize, entry));
         }
         add_counts(&mut assume_role_calls, &report["assume_role_calls"]);
         add_counts(&mut call_stats, &report["call_stats"]);
@@ -222,7 +238,9 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                 notes.push(note.clone());
             }
         }
-        duration_ms = duration_ms.max(report["duration_ms"].as_u64().unwrap_or_default());
+        // Shards run side by side: the merged run ends when the last one does.
+        let ended = offset.saturating_add(report["duration_ms"].as_u64().unwrap_or_default());
+        duration_ms = duration_ms.max(ended);
     }
     let count = count.unwrap_or_default();
     let missing: Vec<String> = (0..count)
@@ -252,6 +270,16 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
             planned - positioned.len()
         ));
     }
+    if let Some(earliest) = earliest {
+        let first_started = reports
+            .iter()
+            .zip(&starts)
+            .find(|(_, start)| **start == Some(earliest));
+        if let Some(((_, report), _)) = first_started {
+            merged.insert("started_at".into(), report["started_at"].clone());
+        }
+    }
+    merged.insert("merged_shards".into(), reports.len().into());
     merged.insert("duration_ms".into(), duration_ms.into());
     merged.insert(
         "entries".into(),
@@ -443,5 +471,33 @@ mod tests {
         let mut short = one.clone();
         short.1["shard"]["planned"] = json!(4);
         assert!(error(&[zero, short]).contains("accounts"));
+    }
+
+    #[test]
+    fn a_merge_starts_with_its_first_shard_and_rebases_each_start() {
+        let ids = ids();
+        let of = |shard: u32| -> Vec<(&str, usize, &str)> {
+            (ids.iter().enumerate())
+                .filter(|(_, (_, s))| *s == shard)
+                .map(|(i, (id, _))| (id.as_str(), i, "ok"))
+                .collect()
+        };
+        let (mut zero, mut one) = (shard_report(0, 2, &of(0)), shard_report(1, 2, &of(1)));
+        zero.1["started_at"] = json!("2026-11-02T09:30:01.5Z");
+        one.1["started_at"] = json!("2026-11-02T09:30:00Z");
+        for (report, start_ms) in [(&mut zero.1, 100), (&mut one.1, 40)] {
+            for entry in report["entries"].as_array_mut().unwrap() {
+                entry["start_ms"] = json!(start_ms);
+            }
+        }
+        let merged = merge(&[zero, one]).unwrap();
+        assert_eq!(merged["started_at"], "2026-11-02T09:30:00Z");
+        assert_eq!(merged["merged_shards"], 2);
+        for (entry, (_, shard)) in merged["entries"].as_array().unwrap().iter().zip(&ids) {
+            let expected = if *shard == 0 { 1500 + 100 } else { 40 };
+            assert_eq!(entry["start_ms"], expected, "{entry}");
+        }
+        // Shard 0 started 1.5 s after shard 1 and ran 10 ms: the run lasted 1510 ms.
+        assert_eq!(merged["duration_ms"], 1510);
     }
 }
