@@ -267,10 +267,10 @@ pub struct RunArgs {
     /// finishes.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-    /// Run only shard K of N (0 ≤ K < N) of the selected accounts, an account's shard
-    /// being a hash of its id; `auto` takes K (and N) from AWS_BATCH_JOB_ARRAY_INDEX and
-    /// AWS_BATCH_JOB_ARRAY_SIZE, or from Kubernetes' JOB_COMPLETION_INDEX with
-    /// --shard-count. Merge the shards' JSON reports with `xacct report merge`.
+    /// Run only shard K of N (1 ≤ K ≤ N: `1/2` and `2/2`) of the selected accounts, an
+    /// account's shard being a hash of its id; `auto` takes the shard from the 0-based
+    /// AWS_BATCH_JOB_ARRAY_INDEX (and AWS_BATCH_JOB_ARRAY_SIZE), or from Kubernetes'
+    /// JOB_COMPLETION_INDEX with --shard-count. Merge the shards' JSON reports with `xacct report merge`.
     #[arg(long, value_name = "K/N|auto", conflicts_with = "all_accounts")]
     pub shard: Option<String>,
     /// The number of shards, for `--shard auto` when the environment does not say it

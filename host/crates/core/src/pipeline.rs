@@ -329,7 +329,7 @@ pub async fn run(
             .map(|(i, id)| (id.as_str(), i))
             .collect();
         ShardStamp {
-            index: shard.index,
+            index: shard.number(),
             count: shard.count,
             planned: plan.selected.len(),
             positions: (entries.iter())

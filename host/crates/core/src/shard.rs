@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::unix_ms;
 
-/// Shard `index` of `count`, numbered from 0 as AWS Batch and Kubernetes number them.
+/// Shard `index` of `count`. `index` counts from 0, as AWS Batch and Kubernetes number
+/// array jobs (`--shard auto`); people count from 1, as `--shard K/N`, reports and
+/// messages do (Playwright, Jest, cargo-nextest alike): shard `K/N` is index `K - 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     pub index: u32,
@@ -39,15 +41,29 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// `K/N`.
+    /// `K/N`, K counted from 1: `1/4` … `4/4`.
     pub fn parse(text: &str) -> Result<Shard, String> {
-        let parsed = text.split_once('/').and_then(|(index, count)| {
-            Some((index.trim().parse().ok()?, count.trim().parse().ok()?))
+        let parsed = text.split_once('/').and_then(|(number, count)| {
+            Some((
+                number.trim().parse::<u32>().ok()?,
+                count.trim().parse().ok()?,
+            ))
         });
         match parsed {
-            Some((index, count)) => Shard::new(index, count),
-            None => Err(format!("{text:?} is not K/N (e.g. 0/4)")),
+            Some((0, count)) => Err(format!(
+                "shard 0/{count}: shards count from 1 (1/{count} … {count}/{count}); fix: --shard 1/{count} for the first (only --shard auto takes the 0-based indexes of AWS Batch and Kubernetes)"
+            )),
+            Some((number, count)) if count == 0 || number > count => Err(format!(
+                "shard {number}/{count}: K counts from 1 up to the count N (1/{count} … {count}/{count})"
+            )),
+            Some((number, count)) => Shard::new(number - 1, count),
+            None => Err(format!("{text:?} is not K/N (e.g. 1/4)")),
         }
+    }
+
+    /// The shard's number as people count: 1 … count.
+    pub fn number(&self) -> u32 {
+        self.index + 1
     }
 
     /// The shard an array job's environment names: AWS Batch's index and size, else
@@ -94,7 +110,7 @@ impl Shard {
 
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
+        write!(f, "{}/{}", self.number(), self.count)
     }
 }
 
@@ -109,6 +125,7 @@ pub fn shard_of(account_id: &str, count: u32) -> u32 {
 /// What a shard's report says of its place in the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShardStamp {
+    /// The shard's number, counted from 1 as `--shard K/N` (K).
     pub index: u32,
     pub count: u32,
     /// Accounts in the whole plan, every shard's.
@@ -176,7 +193,8 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
         }
         let shard = &report["shard"];
         let (Some(index), Some(shard_count), Some(shard_planned), Some(positions)) = (
-            shard["index"].as_u64(),
+            (shard["index"].as_u64())
+                .filter(|index| (1..=shard["count"].as_u64().unwrap_or(0)).contains(index)),
             shard["count"].as_u64(),
             shard["planned"].as_u64(),
             shard["positions"].as_array(),
@@ -217,7 +235,7 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                     "{name}: account {account} has no place in the plan"
                 ));
             };
-            if shard_of(account, shard_count as u32) as u64 != index {
+            if u64::from(shard_of(account, shard_count as u32)) + 1 != index {
                 return fail(format!(
                     "{name}: account {account} does not belong to shard {index}/{shard_count}"
                 ));
@@ -243,7 +261,7 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
         duration_ms = duration_ms.max(ended);
     }
     let count = count.unwrap_or_default();
-    let missing: Vec<String> = (0..count)
+    let missing: Vec<String> = (1..=count)
         .filter(|i| !seen_shards.contains_key(i))
         .map(|i| format!("{i}/{count}"))
         .collect();
@@ -373,8 +391,17 @@ mod tests {
 
     #[test]
     fn shards_are_parsed_and_taken_from_batch_or_kubernetes() {
-        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 1, count: 4 });
-        assert!(Shard::parse("4/4").is_err());
+        // K/N counts from 1, as Playwright, Jest and cargo-nextest do.
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 0, count: 4 });
+        assert_eq!(Shard::parse("4/4").unwrap(), Shard { index: 3, count: 4 });
+        assert_eq!(Shard::parse("2/2").unwrap().to_string(), "2/2");
+        let first = Shard::parse("0/4").unwrap_err();
+        assert!(
+            first.contains("count from 1") && first.contains("--shard 1/4"),
+            "{first}"
+        );
+        assert!(Shard::parse("5/4").is_err());
+        assert!(Shard::parse("1/0").is_err());
         assert!(Shard::parse("1").is_err());
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
@@ -384,12 +411,17 @@ mod tests {
                     .map(|(_, v)| (*v).to_owned())
             }
         };
+        // The environments count from 0: index 3 is the fourth shard.
         let batch = env(&[(BATCH_INDEX, "3"), (BATCH_SIZE, "8")]);
-        assert_eq!(Shard::from_env(batch, None).unwrap().to_string(), "3/8");
-        let kubernetes = env(&[(KUBERNETES_INDEX, "2")]);
+        assert_eq!(
+            Shard::from_env(batch, None).unwrap(),
+            Shard { index: 3, count: 8 }
+        );
+        assert_eq!(Shard::from_env(batch, None).unwrap().to_string(), "4/8");
+        let kubernetes = env(&[(KUBERNETES_INDEX, "0")]);
         assert_eq!(
             Shard::from_env(kubernetes, Some(5)).unwrap().to_string(),
-            "2/5"
+            "1/5"
         );
         assert!(
             Shard::from_env(kubernetes, None)
@@ -411,7 +443,7 @@ mod tests {
                 "plugin": "hello", "plan_hash": "h", "duration_ms": 10 * (index + 1),
                 "entries": entries,
                 "assume_role_calls": {"a": 1},
-                "shard": {"index": index, "count": count, "planned": 3, "positions": positions},
+                "shard": {"index": index + 1, "count": count, "planned": 3, "positions": positions},
             }),
         )
     }
@@ -460,13 +492,13 @@ mod tests {
         assert_eq!(failed_accounts(&merged), [ids[1].0.clone()]);
 
         let error = |reports: &[(String, Value)]| merge(reports).unwrap_err().to_string();
-        assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 1/2 missing"));
-        assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 0/2"));
+        assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 2/2 missing"));
+        assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 1/2"));
         let mut other = one.clone();
         other.1["plan_hash"] = json!("other");
         assert!(error(&[zero.clone(), other]).contains("another plan"));
         let mut moved = one.clone();
-        moved.1["shard"]["index"] = json!(0);
+        moved.1["shard"]["index"] = json!(1);
         assert!(error(&[moved]).contains("does not belong"));
         let mut short = one.clone();
         short.1["shard"]["planned"] = json!(4);
