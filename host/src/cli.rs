@@ -9,10 +9,12 @@
 mod accounts;
 pub mod args;
 mod check;
+mod declared;
 mod error;
 mod html;
 mod iam;
 mod load;
+mod manual;
 mod new;
 mod plugins;
 mod report;
@@ -22,7 +24,7 @@ mod sign;
 
 use std::process::ExitCode;
 
-use args::{Command, ReportCommand};
+use args::{Command, GrantCommand, PluginCommand, ReportCommand};
 
 use crate::terminal::ColorChoice;
 
@@ -41,7 +43,15 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::New(args) => new::new_plugin(args),
         Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
         Command::Report(ReportCommand::Html(args)) => html::report_html(&args),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man => manual::man_page(),
         Command::Sign(args) => sign::sign_plugin(args),
         Command::Verify(args) => sign::verify_plugin(args),
+        Command::Plugin(PluginCommand::Annotate { grant, plugin }) => {
+            declared::annotate_plugin(&grant, &plugin)
+        }
+        Command::Grant(GrantCommand::Suggest { plugin, config }) => {
+            declared::suggest_grant(&plugin, &config)
+        }
     }
 }
