@@ -5,3 +5,4 @@ mod author_errors;
 mod configless;
 mod samples;
 mod scaffold;
+mod scaffold_quoting;
