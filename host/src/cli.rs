@@ -14,6 +14,7 @@ mod error;
 mod html;
 mod iam;
 mod load;
+mod metadata;
 mod new;
 mod plugins;
 mod report;
