@@ -39,6 +39,11 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// are multipart (UploadPartCopy).
 const COPY_OBJECT_LIMIT: u64 = 5 << 30;
 
+/// How long a throttled call is waited out by default: throttling at the rates a fan-out
+/// meets (every second AssumeRole) passes within seconds, an account-wide rate within a
+/// minute.
+const DEFAULT_THROTTLE_BUDGET: Duration = Duration::from_secs(60);
+
 /// The role every member account has, unless `[organization] role` names another.
 const DEFAULT_ORGANIZATION_ROLE: &str = "OrganizationAccountAccessRole";
 
@@ -66,6 +71,8 @@ pub struct AwsConfig {
     pub max_attempts: u32,
     /// Copies of objects larger than this are multipart copies (UploadPartCopy).
     pub multipart_copy_threshold: u64,
+    /// How long a call AWS keeps throttling is sent again ([`crate::throttle`]).
+    pub throttle_budget: Duration,
 }
 
 impl AwsConfig {
@@ -197,6 +204,7 @@ struct RawAws {
     endpoint_url: Option<Spanned<String>>,
     home_principal: Option<Spanned<String>>,
     multipart_copy_threshold_mib: Option<Spanned<i64>>,
+    throttle_budget_secs: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -492,10 +500,25 @@ fn read_aws(document: &Document<'_>, raw: RawAws) -> Result<AwsConfig, ConfigErr
             ));
         }
     };
+    let throttle_budget = match raw.throttle_budget_secs {
+        None => DEFAULT_THROTTLE_BUDGET,
+        Some(secs) if (0..=3600).contains(secs.get_ref()) => {
+            Duration::from_secs(*secs.get_ref() as u64)
+        }
+        Some(secs) => {
+            return Err(document.invalid(
+                secs.span(),
+                "aws.throttle_budget_secs",
+                format!("{} s is out of range", secs.get_ref()),
+                "set throttle_budget_secs to 0..=3600 (0: the SDK's attempts only)",
+            ));
+        }
+    };
     Ok(AwsConfig {
         retry_mode,
         max_attempts,
         multipart_copy_threshold,
+        throttle_budget,
         region: raw.region.map(Spanned::into_inner),
         session_tags: raw.session_tags.unwrap_or(false),
         source_identity,
