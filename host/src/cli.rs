@@ -17,6 +17,7 @@ mod plugins;
 mod report;
 mod rows;
 mod run;
+mod sign;
 
 use std::process::ExitCode;
 
@@ -38,5 +39,7 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::Accounts(args) => accounts::accounts(args).await,
         Command::New(args) => new::new_plugin(args),
         Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
+        Command::Sign(args) => sign::sign_plugin(args),
+        Command::Verify(args) => sign::verify_plugin(args),
     }
 }

@@ -40,6 +40,42 @@ pub enum Command {
     /// Work with JSON reports of `xacct run`.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Sign a plugin file with an SSH key (namespace xacct-plugin): embedded as its last
+    /// section, or detached as PLUGIN.wasm.sig.
+    Sign(SignArgs),
+    /// Check a plugin file's signatures against the config's trusted signers, and show
+    /// its digest, declared grant and metadata. Exits 0 when a trusted key signed it.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// An unencrypted OpenSSH ed25519 private key (for a passphrase, an agent or a
+    /// hardware key, sign with ssh-keygen -Y sign -n xacct-plugin and embed with
+    /// --signature).
+    #[arg(long, value_name = "KEYFILE", conflicts_with = "signature")]
+    pub key: Option<PathBuf>,
+    /// Embed this signature, made by ssh-keygen -Y sign -n xacct-plugin over the file
+    /// (without any embedded signature).
+    #[arg(long, value_name = "FILE.sig")]
+    pub signature: Option<PathBuf>,
+    /// Write PLUGIN.wasm.sig beside the plugin instead of embedding the signature (the
+    /// file, and so its digest, stays as it is).
+    #[arg(long, requires = "key")]
+    pub detached: bool,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The plugin file (its trust policy is that of the plugin named after it).
+    pub plugin: PathBuf,
+    /// Write the bytes an embedded signature covers to OUT, for ssh-keygen -Y verify.
+    #[arg(long, value_name = "OUT")]
+    pub extract_unsigned: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigFile,
 }
 
 #[derive(Subcommand)]

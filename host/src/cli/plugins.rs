@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use xacct_core::report::text::inert;
 use xacct_core::sandbox::{LoadOptions, Provenance, Sandbox, plugin_files};
+use xacct_provenance::Metadata;
 
 use super::args::ConfigArgs;
 use super::error::UsageError;
@@ -81,4 +82,22 @@ fn provenance_lines(provenance: &Provenance) -> Vec<String> {
         (None, None) => "unsigned".to_owned(),
     };
     vec![format!("signer: {signer}")]
+}
+
+/// The standard metadata a plugin carries, labelled, in the order `xacct plugins` and
+/// `xacct verify` show them.
+pub fn metadata_fields(metadata: &Metadata) -> Vec<(&'static str, &str)> {
+    [
+        ("name", &metadata.name),
+        ("version", &metadata.version),
+        ("authors", &metadata.authors),
+        ("description", &metadata.description),
+        ("licenses", &metadata.licenses),
+        ("source", &metadata.source),
+        ("homepage", &metadata.homepage),
+        ("revision", &metadata.revision),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| Some((label, value.as_deref()?)))
+    .collect()
 }

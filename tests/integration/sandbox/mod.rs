@@ -7,3 +7,4 @@ mod isolation;
 mod languages;
 mod plugin_dir;
 mod provenance;
+mod signatures;
