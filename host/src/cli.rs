@@ -10,6 +10,7 @@ mod accounts;
 pub mod args;
 mod check;
 mod error;
+mod html;
 mod iam;
 mod load;
 mod new;
@@ -39,6 +40,7 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::Accounts(args) => accounts::accounts(args).await,
         Command::New(args) => new::new_plugin(args),
         Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
+        Command::Report(ReportCommand::Html(args)) => html::report_html(&args),
         Command::Sign(args) => sign::sign_plugin(args),
         Command::Verify(args) => sign::verify_plugin(args),
     }

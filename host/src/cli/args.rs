@@ -88,6 +88,24 @@ pub enum ReportCommand {
         #[arg(required = true, value_name = "REPORT")]
         reports: Vec<PathBuf>,
     },
+    /// Write a JSON report (a run's, a shard's or a merged one) as one self-contained HTML
+    /// page: failures grouped, every account in a table to sort and filter, durations and
+    /// the timeline. It opens from disk and requests nothing. Exits 2 when the file is not
+    /// a report.
+    Html(HtmlArgs),
+}
+
+#[derive(Args)]
+pub struct HtmlArgs {
+    /// The JSON report (`xacct run --output json`, `xacct report merge`).
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    /// The page [default: REPORT with the extension .html].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The run's --out-dir: each account's plugin.log is shown in its detail.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -210,14 +228,18 @@ pub struct RunArgs {
     /// Write DIR/<plugin>/<account>/result.json and plugin.log for each account.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (with what each plugin
+    /// printed), owner-only; `xacct report html` makes one from a JSON report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Report format: a table, one JSON document, or one JSON line per account as it
     /// finishes.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-    /// Run only shard K of N (0 ≤ K < N) of the selected accounts, an account's shard
-    /// being a hash of its id; `auto` takes K (and N) from AWS_BATCH_JOB_ARRAY_INDEX and
-    /// AWS_BATCH_JOB_ARRAY_SIZE, or from Kubernetes' JOB_COMPLETION_INDEX with
-    /// --shard-count. Merge the shards' JSON reports with `xacct report merge`.
+    /// Run only shard K of N (1 ≤ K ≤ N: `1/2` and `2/2`) of the selected accounts, an
+    /// account's shard being a hash of its id; `auto` takes the shard from the 0-based
+    /// AWS_BATCH_JOB_ARRAY_INDEX (and AWS_BATCH_JOB_ARRAY_SIZE), or from Kubernetes'
+    /// JOB_COMPLETION_INDEX with --shard-count. Merge the shards' JSON reports with `xacct report merge`.
     #[arg(long, value_name = "K/N|auto", conflicts_with = "all_accounts")]
     pub shard: Option<String>,
     /// The number of shards, for `--shard auto` when the environment does not say it

@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::audit::AuditLog;
-use crate::bindings::Account;
 use crate::capability::gate::RunContext;
 use crate::capability::grant::Grant;
 use crate::capability::invocation::Capability;
@@ -137,6 +136,8 @@ pub async fn run(
     progress: &dyn Progress,
 ) -> Result<Report, RunError> {
     let started = Instant::now();
+    let started_at = crate::audit::timestamp();
+    let since_start = move || started.elapsed().as_millis() as u64;
     let plan = plan(config, request);
     let grant = Arc::new(
         config
@@ -191,8 +192,11 @@ pub async fn run(
         match prepared {
             Some(Ok(())) => ready.push(account.clone()),
             None => {
-                let entry =
-                    Entry::skipped(Mode::PerAccount, accounts_of(std::slice::from_ref(account)));
+                let entry = Entry::skipped(
+                    Mode::PerAccount,
+                    std::slice::from_ref(account),
+                    since_start(),
+                );
                 progress.finished(&entry);
                 entries.push(entry);
             }
@@ -200,7 +204,8 @@ pub async fn run(
                 let outcome = Outcome::failed(Failure::Credentials(err.to_string()));
                 let entry = Entry::new(
                     Mode::PerAccount,
-                    accounts_of(std::slice::from_ref(account)),
+                    std::slice::from_ref(account),
+                    since_start(),
                     outcome,
                 );
                 progress.finished(&entry);
@@ -244,6 +249,7 @@ pub async fn run(
                 if cancel.is_cancelled() {
                     return (scope, None);
                 }
+                let start_ms = since_start();
                 let outcome = match &plugin {
                     Ok(plugin) => {
                         let capability = Capability::new(backend, scope.clone(), grant, &limits, context);
@@ -253,7 +259,7 @@ pub async fn run(
                 };
                 drop(permit);
                 log_outcome(&outcome);
-                (scope, Some(outcome))
+                (scope, Some((start_ms, outcome)))
             }
             .instrument(span),
         );
@@ -267,13 +273,13 @@ pub async fn run(
                 let failure = Failure::Host("the host failed while running this invocation".into());
                 (
                     task_scopes[&failed.id()].clone(),
-                    Some(Outcome::failed(failure)),
+                    Some((since_start(), Outcome::failed(failure))),
                 )
             }
         };
         let entry = match outcome {
-            Some(outcome) => Entry::new(plan.mode, accounts_of(&scope), outcome),
-            None => Entry::skipped(plan.mode, accounts_of(&scope)),
+            Some((start_ms, outcome)) => Entry::new(plan.mode, &scope, start_ms, outcome),
+            None => Entry::skipped(plan.mode, &scope, since_start()),
         };
         progress.finished(&entry);
         entries.push(entry);
@@ -291,7 +297,7 @@ pub async fn run(
             .map(|(i, id)| (id.as_str(), i))
             .collect();
         ShardStamp {
-            index: shard.index,
+            index: shard.number(),
             count: shard.count,
             planned: plan.selected.len(),
             positions: (entries.iter())
@@ -327,19 +333,12 @@ pub async fn run(
         sha256,
         mode: plan.mode.name(),
         dry_run: request.dry_run,
-        duration_ms: started.elapsed().as_millis() as u64,
+        started_at,
+        duration_ms: since_start(),
         plan_hash,
         shard,
         entries,
     })
-}
-
-/// (id, alias) of each account.
-fn accounts_of(accounts: &[Account]) -> Vec<(String, String)> {
-    accounts
-        .iter()
-        .map(|a| (a.id.clone(), a.alias.clone()))
-        .collect()
 }
 
 fn scope_label(scope: &Scope) -> String {
