@@ -9,6 +9,7 @@
 mod accounts;
 pub mod args;
 mod check;
+mod declared;
 mod error;
 mod html;
 mod iam;
@@ -22,7 +23,7 @@ mod sign;
 
 use std::process::ExitCode;
 
-use args::{Command, ReportCommand};
+use args::{Command, GrantCommand, PluginCommand, ReportCommand};
 
 use crate::terminal::ColorChoice;
 
@@ -43,5 +44,11 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::Report(ReportCommand::Html(args)) => html::report_html(&args),
         Command::Sign(args) => sign::sign_plugin(args),
         Command::Verify(args) => sign::verify_plugin(args),
+        Command::Plugin(PluginCommand::Annotate { grant, plugin }) => {
+            declared::annotate_plugin(&grant, &plugin)
+        }
+        Command::Grant(GrantCommand::Suggest { plugin, config }) => {
+            declared::suggest_grant(&plugin, &config)
+        }
     }
 }

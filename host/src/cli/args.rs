@@ -46,6 +46,37 @@ pub enum Command {
     /// Check a plugin file's signatures against the config's trusted signers, and show
     /// its digest, declared grant and metadata. Exits 0 when a trusted key signed it.
     Verify(VerifyArgs),
+    /// Rewrite a plugin file.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Work with grants.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Declare the grant the plugin needs, in its file (a section xacct-grant), for any
+    /// language: TOML with format = 1, accounts and s3 rules as in [plugin.NAME]. An
+    /// embedded signature is removed: sign the file again.
+    Annotate {
+        /// The declaration (format = 1, mode, accounts, s3).
+        #[arg(long, value_name = "FILE")]
+        grant: PathBuf,
+        /// The plugin file, rewritten in place.
+        plugin: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GrantCommand {
+    /// Print the [plugin.NAME] section that grants what the plugin declares, to review.
+    Suggest {
+        /// The plugin: its file name in the plugin directory, without `.wasm`.
+        plugin: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Args)]

@@ -194,7 +194,7 @@ fn read(path: &Path) -> Result<Vec<u8>, UsageError> {
 }
 
 /// Writes `path` whole or not at all: a new file beside it, renamed over it.
-fn replace(path: &Path, bytes: &[u8]) -> Result<(), UsageError> {
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), UsageError> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),

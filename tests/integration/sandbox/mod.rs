@@ -3,6 +3,7 @@
 //! and components from other toolchains.
 
 mod compile_cache;
+mod declared;
 mod isolation;
 mod languages;
 mod plugin_dir;

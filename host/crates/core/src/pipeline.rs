@@ -24,7 +24,7 @@ use crate::plan::{Mode, Plan, Scope, Selection, plan_hash};
 use crate::provider::{BackendProvider, Provider, ProviderError, RunIdentity};
 use crate::report::text::inert;
 use crate::report::{Entry, Report};
-use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
+use crate::sandbox::{Failure, LoadError, LoadedPlugin, Outcome, Sandbox, plugin_file};
 use crate::shard::{Shard, ShardStamp};
 
 /// What to run, and how.
@@ -103,6 +103,38 @@ pub async fn discover(config: &mut Config, provider: &dyn Provider) -> Result<()
     Ok(())
 }
 
+/// Sets the operator's grant beside what the plugin declares, once the accounts are
+/// known (those a provider listed included): each way it is wider is a warning, or, with
+/// `strict_grants`, the refusal of the plugin.
+fn check_declared(config: &Config, grant: &Grant, plugin: &LoadedPlugin) -> Result<(), Failure> {
+    let Some(declared) = &plugin.provenance.declared else {
+        return Ok(());
+    };
+    let excess = grant.excess(&declared.grant, &config.accounts);
+    if excess.is_empty() {
+        return Ok(());
+    }
+    let wider: Vec<String> = excess.iter().map(ToString::to_string).collect();
+    let trust = config.trust_for(&plugin.name);
+    if trust.strict_grants {
+        return Err(Failure::Load(format!(
+            "{} grants more than the plugin declares ({}), and {}.strict_grants is true; fix: narrow the grant (xacct grant suggest {} prints what the plugin declares)",
+            grant.key,
+            wider.join("; "),
+            trust.key,
+            plugin.name
+        )));
+    }
+    for wider in wider {
+        tracing::warn!(
+            "{} grants more than the plugin declares: {}",
+            grant.key,
+            inert(&wider)
+        );
+    }
+    Ok(())
+}
+
 /// Follows a run as it goes (progress bars, streamed output).
 pub trait Progress: Send + Sync {
     /// The run will make `invocations` invocations.
@@ -149,7 +181,7 @@ pub async fn run(
     // A plugin that fails to load is every planned account's error, not the run's: the
     // report still says which accounts did not get their run.
     let plugin = match sandbox.load(&request.plugin, &path) {
-        Ok(plugin) => Ok(Arc::new(plugin)),
+        Ok(plugin) => check_declared(config, &grant, &plugin).map(|()| Arc::new(plugin)),
         Err(err) => Err(Failure::Load(err.to_string())),
     };
     let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
