@@ -406,6 +406,7 @@ mod tests {
         Report {
             plugin: plugin.into(),
             sha256: None,
+            signer: None,
             mode: "per-account",
             dry_run: false,
             started_at: "2026-12-01T10:00:00Z".into(),

@@ -3,6 +3,7 @@
 //! plugin output in the host's log.
 
 mod config_mistakes;
+mod install;
 mod live_logs;
 mod report_page;
 mod runs;

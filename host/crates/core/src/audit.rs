@@ -36,6 +36,9 @@ pub struct AuditEvent<'a, T: Serialize> {
     pub plugin: &'a str,
     /// sha256 of the plugin's component.
     pub sha256: &'a str,
+    /// The fingerprint (`SHA256:…`) of the trusted key that signed it, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<&'a str>,
     pub account: &'a str,
     /// The operation, e.g. `GetObject`.
     pub operation: &'static str,

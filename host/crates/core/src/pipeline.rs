@@ -185,6 +185,10 @@ pub async fn run(
         Err(err) => Err(Failure::Load(err.to_string())),
     };
     let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
+    let signer = plugin
+        .as_ref()
+        .ok()
+        .and_then(|p| (p.provenance.signer.as_ref()).map(|signer| signer.fingerprint.clone()));
     let run = provider.open_run(&RunIdentity {
         plugin: request.plugin.clone(),
         sha256: sha256.clone(),
@@ -194,6 +198,7 @@ pub async fn run(
     let context = Arc::new(RunContext {
         plugin: request.plugin.clone(),
         sha256: sha256.clone().unwrap_or_default(),
+        signer: signer.clone(),
         dry_run: request.dry_run,
         audit: request.audit.clone(),
     });
@@ -363,6 +368,7 @@ pub async fn run(
         notes,
         plugin: plan.plugin,
         sha256,
+        signer,
         mode: plan.mode.name(),
         dry_run: request.dry_run,
         started_at,

@@ -24,6 +24,10 @@ pub struct Report {
     pub plugin: String,
     /// sha256 of the component that ran (absent when it could not be loaded).
     pub sha256: Option<String>,
+    /// The fingerprint (`SHA256:…`, as `ssh-keygen -l` prints it) of the trusted key that
+    /// signed it, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
     pub mode: &'static str,
     /// Mutations were planned, not executed.
     pub dry_run: bool,

@@ -140,6 +140,14 @@ pub struct ShardStamp {
 #[error("{0}")]
 pub struct MergeError(String);
 
+/// A report's plugin digest, for a message.
+fn digest_of(report: &Value) -> String {
+    match report["sha256"].as_str() {
+        Some(digest) => format!("sha256 {digest}"),
+        None => "none (the plugin did not load)".to_owned(),
+    }
+}
+
 /// The report of the whole run from the reports of its shards (as JSON, the schema
 /// `xacct run --output json` writes): the same plan in each, every shard of the count
 /// once, every planned account exactly once. Entries in plan order; the run starts when
@@ -185,6 +193,14 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
         let offset = start
             .zip(earliest)
             .map_or(0, |(start, earliest)| start - earliest);
+        // The plan hash covers the digest too; a different build is named as such.
+        if report["sha256"] != first["sha256"] {
+            return fail(format!(
+                "{name} ran plugin build {}, {first_name} ran {}: the shards ran different plugin files; fix: run every shard with the same build (pin it: [plugin.NAME] sha256), then merge",
+                digest_of(report),
+                digest_of(first)
+            ));
+        }
         if plan_hash(report).as_deref() != Some(hash.as_str()) {
             return fail(format!(
                 "{name} ran another plan than {first_name} (plan_hash {} against {hash}): another plugin build, input, mode or account selection; fix: merge the shards of one run",
@@ -497,6 +513,14 @@ mod tests {
         let mut other = one.clone();
         other.1["plan_hash"] = json!("other");
         assert!(error(&[zero.clone(), other]).contains("another plan"));
+        let mut rebuilt = one.clone();
+        rebuilt.1["sha256"] = json!("ab".repeat(32));
+        assert!(
+            error(&[zero.clone(), rebuilt]).contains(&format!(
+                "shard-1.json ran plugin build sha256 {}, shard-0.json ran none (the plugin did not load): the shards ran different plugin files",
+                "ab".repeat(32)
+            ))
+        );
         let mut moved = one.clone();
         moved.1["shard"]["index"] = json!(1);
         assert!(error(&[moved]).contains("does not belong"));

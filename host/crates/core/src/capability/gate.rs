@@ -26,6 +26,8 @@ pub struct RunContext {
     pub plugin: String,
     /// sha256 of the plugin's component.
     pub sha256: String,
+    /// The fingerprint (`SHA256:…`) of the trusted key that signed it, if one did.
+    pub signer: Option<String>,
     /// Mutations are planned, not executed.
     pub dry_run: bool,
     pub audit: Option<Arc<AuditLog>>,
@@ -232,6 +234,7 @@ impl Auditor {
             time: timestamp(),
             plugin: &self.run.plugin,
             sha256: &self.run.sha256,
+            signer: self.run.signer.as_deref(),
             account: &self.account,
             operation: call.operation(),
             target: call.target(),
