@@ -7,9 +7,13 @@
 mod aws_estate;
 mod backend;
 mod estate_identity;
+#[cfg(feature = "lambda")]
+mod estate_lambda;
+mod estate_organizations;
 mod estate_s3;
 mod faults;
 #[cfg(feature = "lambda")]
 pub(crate) mod lambda;
+mod organization_aliases;
 mod organizations;
 mod posture_estate;

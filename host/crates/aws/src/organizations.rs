@@ -3,35 +3,62 @@
 //! under the excluded ones, each with its Organizations tags (usable in `--tag` and in
 //! grant selectors). Each is assumed through the organization's member role
 //! ([`crate::config::AwsSettings::role_of`]).
+//!
+//! Organizations' request rates are low ("Quotas for AWS Organizations"), so tags are
+//! listed only when something reads them, a few accounts at a time, and an account whose
+//! tags cannot be listed keeps empty tags with a warning rather than failing the listing.
+//! The management account is left out unless `include_management = true`: the member
+//! role exists only in accounts the organization created ("Accessing member accounts in
+//! your organization", Organizations User Guide), so its AssumeRole would fail.
 
 use std::collections::BTreeMap;
+
+use futures::StreamExt;
 
 use aws_sdk_organizations::Client;
 use aws_sdk_organizations::types::{AccountState, AccountStatus};
 
 use xacct_core::config::accounts::AccountConfig;
 
+use xacct_core::report::text::inert;
+
 use crate::config::OrganizationConfig;
 use crate::error::{AwsError, Service};
 
-/// Where an account sits: the ids from the root down to its OU, and the OU's path.
+/// Where an account sits: the ids from the root down to its OU, and the OUs' names.
 struct Place {
     ids: Vec<String>,
-    path: String,
+    names: Vec<String>,
 }
 
 impl Place {
     /// Whether the account lies under `selector` (an OU or root id, or a path).
     fn under(&self, selector: &str) -> bool {
-        if selector.starts_with('/') {
-            let selector = selector.trim_end_matches('/');
-            selector.is_empty()
-                || self.path == selector
-                || self.path.starts_with(&format!("{selector}/"))
-        } else {
-            self.ids.iter().any(|id| id == selector)
+        match ou_path(selector) {
+            Some(path) => self.names.starts_with(&path),
+            None => self.ids.iter().any(|id| id == selector),
         }
     }
+}
+
+/// The OU names of a path selector (`/Prod/EU`), `None` for an id. In a path, `\/` is a
+/// `/` inside a name and `\\` a backslash (an OU's name may hold either), so every path
+/// names one place: `/Prod/EU` is OU `EU` inside OU `Prod`, `/Prod\/EU` the OU named
+/// `Prod/EU`. A trailing `/` changes nothing.
+fn ou_path(selector: &str) -> Option<Vec<String>> {
+    let mut chars = selector.strip_prefix('/')?.chars();
+    let mut names = Vec::new();
+    let mut name = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => name.push(chars.next().unwrap_or('\\')),
+            '/' => names.push(std::mem::take(&mut name)),
+            c => name.push(c),
+        }
+    }
+    names.push(name);
+    names.retain(|name| !name.is_empty());
+    Some(names)
 }
 
 fn organizations_error<E>(
@@ -45,7 +72,7 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     AwsError::from_sdk(Service::Organizations, what, err)
-        .with_fix("the home identity (or organization.via_role) must be in the management or a delegated-administrator account, allowed organizations:ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent and ListTagsForResource")
+        .with_fix("the home identity (or organization.via_role) must be in the management or a delegated-administrator account, allowed organizations:DescribeOrganization, ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent and ListTagsForResource")
 }
 
 /// The organization's accounts that `organization` selects, as config entries in
@@ -70,7 +97,7 @@ pub async fn list_accounts(
                 id.clone(),
                 Place {
                     ids: vec![id],
-                    path: String::new(),
+                    names: Vec::new(),
                 },
             ))
         })
@@ -92,8 +119,9 @@ pub async fn list_accounts(
                 };
                 let mut ids = place.ids.clone();
                 ids.push(id.to_owned());
-                let path = format!("{}/{name}", place.path);
-                parents.push((id.to_owned(), Place { ids, path }));
+                let mut names = place.names.clone();
+                names.push(name.to_owned());
+                parents.push((id.to_owned(), Place { ids, names }));
             }
             token = page.next_token().map(str::to_owned);
             if token.is_none() {
@@ -135,18 +163,73 @@ pub async fn list_accounts(
             }
         }
     }
-    let mut listed = Vec::with_capacity(accounts.len());
-    for (id, name) in accounts {
-        listed.push(AccountConfig {
-            alias: alias_from_name(&name, &id),
-            region: region.to_owned(),
-            inherits_region: true,
-            tags: tags_of(client, &id).await?,
-            id,
-        });
+    if !organization.include_management
+        && let Some(management) = management_account(client).await?
+    {
+        let before = accounts.len();
+        accounts.retain(|(id, _)| *id != management);
+        if accounts.len() < before {
+            tracing::info!(
+                "the management account {management} is left out (the member role exists only in accounts \
+                 the organization created); [organization] include_management = true lists it"
+            );
+        }
     }
+    let mut listed: Vec<AccountConfig> = futures::stream::iter(accounts)
+        .map(|(id, name)| async move {
+            let alias = alias_from_name(&name).unwrap_or_else(|| {
+                tracing::warn!(
+                    "the account name \"{}\" of {id} is no alias (an alias derived from a name starts with a letter or digit and is not all digits); fix: select the account by its id or a tag",
+                    inert(&name)
+                );
+                id.clone()
+            });
+            let tags = if organization.list_tags {
+                tags_or_none(client, &id).await
+            } else {
+                BTreeMap::new()
+            };
+            AccountConfig {
+                alias,
+                region: region.to_owned(),
+                inherits_region: true,
+                tags,
+                id,
+            }
+        })
+        .buffer_unordered(TAG_LISTINGS_AT_ONCE)
+        .collect()
+        .await;
     listed.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(listed)
+}
+
+/// Tag listings in flight at once: Organizations throttles at a few requests per second.
+const TAG_LISTINGS_AT_ONCE: usize = 4;
+
+/// The management account's id (DescribeOrganization's `MasterAccountId`).
+async fn management_account(client: &Client) -> Result<Option<String>, AwsError> {
+    let described = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| organizations_error("DescribeOrganization", &e))?;
+    Ok(described
+        .organization()
+        .and_then(|o| o.master_account_id())
+        .map(str::to_owned))
+}
+
+/// An account's tags; none, with a warning naming the account, if they cannot be
+/// listed (after the SDK's retries).
+async fn tags_or_none(client: &Client, account: &str) -> BTreeMap<String, String> {
+    match tags_of(client, account).await {
+        Ok(tags) => tags,
+        Err(err) => {
+            tracing::warn!("account {account} is listed without its tags: {err}");
+            BTreeMap::new()
+        }
+    }
 }
 
 async fn tags_of(client: &Client, account: &str) -> Result<BTreeMap<String, String>, AwsError> {
@@ -171,8 +254,9 @@ async fn tags_of(client: &Client, account: &str) -> Result<BTreeMap<String, Stri
 }
 
 /// An account's name made into an alias: the characters an alias allows (others become
-/// `-`), at most 64, never all digits (which would read as an account id).
-pub fn alias_from_name(name: &str, id: &str) -> String {
+/// `-`), at most 64. `None` when that does not start with a letter or digit (a command line
+/// would read `--dry-run` as a flag) or is all digits (an account id's shape).
+pub fn alias_from_name(name: &str) -> Option<String> {
     let mut alias: String = name
         .chars()
         .map(|c| {
@@ -184,11 +268,8 @@ pub fn alias_from_name(name: &str, id: &str) -> String {
         })
         .collect();
     alias.truncate(64);
-    if alias.is_empty() || alias.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-        format!("account-{id}")
-    } else {
-        alias
-    }
+    let starts_well = alias.starts_with(|c: char| c.is_ascii_alphanumeric());
+    (starts_well && !alias.bytes().all(|b| b.is_ascii_digit())).then_some(alias)
 }
 
 #[cfg(test)]
@@ -199,7 +280,7 @@ mod tests {
     fn accounts_are_under_ous_by_id_or_path() {
         let place = Place {
             ids: vec!["r-ab12".into(), "ou-1".into(), "ou-2".into()],
-            path: "/Prod/Apps".into(),
+            names: vec!["Prod".into(), "Apps".into()],
         };
         for yes in [
             "r-ab12",
@@ -212,8 +293,33 @@ mod tests {
         ] {
             assert!(place.under(yes), "{yes}");
         }
-        for no in ["ou-3", "/Pro", "/Prod/App", "/Sandbox"] {
+        for no in ["ou-3", "/Pro", "/Prod/App", "/Sandbox", "/Prod\\/Apps"] {
             assert!(!place.under(no), "{no}");
+        }
+        let slashed = Place {
+            ids: vec!["r-ab12".into(), "ou-3".into()],
+            names: vec!["Prod/Apps".into(), "a\\b".into()],
+        };
+        assert!(slashed.under("/Prod\\/Apps"));
+        assert!(slashed.under("/Prod\\/Apps/a\\\\b"));
+        assert!(!slashed.under("/Prod/Apps"));
+        assert!(!slashed.under("/Prod"));
+    }
+
+    #[test]
+    fn names_give_aliases_that_read_as_neither_flags_nor_ids() {
+        assert_eq!(alias_from_name("web app").as_deref(), Some("web-app"));
+        assert_eq!(alias_from_name("9lives").as_deref(), Some("9lives"));
+        for no in [
+            "--dry-run",
+            "-x",
+            ".hidden",
+            "_x",
+            "",
+            "123456789012",
+            " prod",
+        ] {
+            assert_eq!(alias_from_name(no), None, "{no}");
         }
     }
 }
