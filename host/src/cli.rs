@@ -15,6 +15,7 @@ mod html;
 mod iam;
 mod load;
 mod manual;
+mod metadata;
 mod new;
 mod plugins;
 mod report;
