@@ -9,4 +9,5 @@ mod report_page;
 mod runs;
 mod sharding;
 mod stopping;
+mod tampered_merges;
 mod terminal;
