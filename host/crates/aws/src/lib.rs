@@ -4,7 +4,8 @@
 //!   role), with ARNs, partitions ([`partition`]) and region codes ([`region`]) and the home region
 //!   ([`home_region`]);
 //! - the home identity and the sessions it opens ([`session`], assumed credentials
-//!   cached in [`credentials`]): the pipeline's **credentials** stage;
+//!   cached in [`credentials`]): the pipeline's **credentials** stage; throttling waited
+//!   out within a time budget ([`throttle`]);
 //! - the S3 backend ([`s3`]) on those sessions, every request pinned to its account
 //!   ([`pin`]), what AWS's faults cost ([`stats`]);
 //! - the provider the core's pipeline runs on ([`provider`]), with accounts listed from
@@ -28,6 +29,7 @@ pub mod region;
 pub mod s3;
 pub mod session;
 pub mod stats;
+pub mod throttle;
 
 pub use error::{AwsError, Service};
 pub use provider::AwsProvider;
