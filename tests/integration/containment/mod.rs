@@ -6,4 +6,5 @@ mod audit_budget;
 mod beyond_grant;
 mod hostile;
 mod inert_output;
+mod local_bounds;
 mod local_confinement;

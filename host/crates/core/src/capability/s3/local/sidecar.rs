@@ -12,6 +12,10 @@ use super::confine::{Miss, descend, io_error, lstat, open_file};
 use super::staged::Staged;
 use crate::bindings::S3Error;
 
+/// The most bytes a metadata sidecar may hold: S3 user metadata is at most 2 KiB, and
+/// content type and encoding are short, so a larger one was planted.
+const MAX_SIDECAR_BYTES: u64 = 64 << 10;
+
 /// What S3 keeps beside an object's bytes.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct Sidecar {
@@ -59,14 +63,27 @@ impl Sidecars<'_> {
         let Some(dir) = self.dir(false)? else {
             return Ok(Sidecar::default());
         };
-        let mut file = match open_file(&dir, &Sidecars::name(key)) {
+        let file = match open_file(&dir, &Sidecars::name(key)) {
             Ok((file, _)) => file,
             Err(Miss::Absent) => return Ok(Sidecar::default()),
             Err(miss) => return Err(miss.into_error(what, unreadable)),
         };
+        // The data directory is untrusted: a planted sidecar is measured on the handle
+        // opened, never read past the cap (it may grow between the check and the read).
+        let length = file.metadata().map_err(|err| io_error(err, what))?.len();
+        if length > MAX_SIDECAR_BYTES {
+            return Err(S3Error::Other(format!(
+                "{what}: its stored metadata is {length} bytes, over the {} KiB a sidecar holds",
+                MAX_SIDECAR_BYTES >> 10
+            )));
+        }
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
+        file.take(MAX_SIDECAR_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(|err| io_error(err, what))?;
+        if bytes.len() as u64 > MAX_SIDECAR_BYTES {
+            return Err(unreadable());
+        }
         serde_json::from_slice(&bytes).map_err(|_| unreadable())
     }
 
