@@ -2,6 +2,7 @@
 //! projects, the errors an author reads, and developing without a config.
 
 mod author_errors;
+mod compatibility;
 mod configless;
 mod samples;
 mod scaffold;
