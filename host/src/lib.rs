@@ -26,3 +26,4 @@ pub mod terminal;
 
 pub use xacct_aws as aws;
 pub use xacct_core::{audit, bindings, capability, plan, provider, report, sandbox, shard};
+pub use xacct_provenance as provenance;

@@ -12,6 +12,9 @@ use xacct_core::config::is_plugin_name;
 pub use super::args::Language;
 use super::args::NewArgs;
 use super::error::UsageError;
+use quote::Syntax;
+
+mod quote;
 
 /// What to create.
 #[derive(Debug, Clone)]
@@ -99,30 +102,42 @@ pub fn create(new: &NewPlugin) -> Result<Vec<&'static str>, ScaffoldError> {
         Language::Python => ("Python", "app.py", "componentize-py"),
         Language::JavaScript => ("JavaScript", "plugin.js", "componentize-js"),
     };
-    let fill = |template: &str| {
-        template
-            .replace("{{name}}", &new.name)
-            .replace("{{crate}}", &new.name.replace('-', "_"))
-            .replace("{{sdk}}", &sdk.display().to_string())
-            .replace("{{xacct}}", &new.xacct.display().to_string())
-            .replace("{{language}}", language)
-            .replace("{{source}}", source)
-            .replace("{{build}}", build)
-    };
+    let crate_name = new.name.replace('-', "_");
+    let sdk = sdk.display().to_string();
+    let xacct = new.xacct.display().to_string();
+    let values = [
+        ("name", new.name.as_str()),
+        ("crate", crate_name.as_str()),
+        ("sdk", sdk.as_str()),
+        ("xacct", xacct.as_str()),
+        ("language", language),
+        ("source", source),
+        ("build", build),
+    ];
+    let fill = |syntax: Syntax, template: &str| syntax.fill(template, &values);
     let mut files: Vec<(&str, String, bool)> = vec![
         (
             "xacct.toml",
-            fill(include_str!("../../templates/common/xacct.toml")),
+            fill(
+                Syntax::Toml,
+                include_str!("../../templates/common/xacct.toml"),
+            ),
             false,
         ),
         (
             "README.md",
-            fill(include_str!("../../templates/common/README.md")),
+            fill(
+                Syntax::Text,
+                include_str!("../../templates/common/README.md"),
+            ),
             false,
         ),
         (
             "test.sh",
-            fill(include_str!("../../templates/common/test.sh")),
+            fill(
+                Syntax::Shell,
+                include_str!("../../templates/common/test.sh"),
+            ),
             true,
         ),
         (
@@ -145,61 +160,73 @@ pub fn create(new: &NewPlugin) -> Result<Vec<&'static str>, ScaffoldError> {
         Language::Rust => files.extend([
             (
                 "Cargo.toml",
-                fill(include_str!("../../templates/rust/Cargo.toml")),
+                fill(
+                    Syntax::Toml,
+                    include_str!("../../templates/rust/Cargo.toml"),
+                ),
                 false,
             ),
             (
                 "src/lib.rs",
-                fill(include_str!("../../templates/rust/lib.rs")),
+                fill(Syntax::Text, include_str!("../../templates/rust/lib.rs")),
                 false,
             ),
             (
                 "build.sh",
-                fill(include_str!("../../templates/rust/build.sh")),
+                fill(Syntax::Shell, include_str!("../../templates/rust/build.sh")),
                 true,
             ),
             (
                 ".gitignore",
-                fill(include_str!("../../templates/rust/gitignore")),
+                fill(Syntax::Text, include_str!("../../templates/rust/gitignore")),
                 false,
             ),
         ]),
         Language::Python => files.extend([
             (
                 "app.py",
-                fill(include_str!("../../templates/python/app.py")),
+                fill(Syntax::Text, include_str!("../../templates/python/app.py")),
                 false,
             ),
             (
                 "build.sh",
-                fill(include_str!("../../templates/python/build.sh")),
+                fill(
+                    Syntax::Shell,
+                    include_str!("../../templates/python/build.sh"),
+                ),
                 true,
             ),
             (
                 ".gitignore",
-                fill(include_str!("../../templates/python/gitignore")),
+                fill(
+                    Syntax::Text,
+                    include_str!("../../templates/python/gitignore"),
+                ),
                 false,
             ),
         ]),
         Language::JavaScript => files.extend([
             (
                 "plugin.js",
-                fill(include_str!("../../templates/js/plugin.js")),
+                fill(Syntax::Text, include_str!("../../templates/js/plugin.js")),
                 false,
             ),
             (
                 "package.json",
-                fill(include_str!("../../templates/js/package.json")),
+                fill(
+                    Syntax::Json,
+                    include_str!("../../templates/js/package.json"),
+                ),
                 false,
             ),
             (
                 "build.sh",
-                fill(include_str!("../../templates/js/build.sh")),
+                fill(Syntax::Shell, include_str!("../../templates/js/build.sh")),
                 true,
             ),
             (
                 ".gitignore",
-                fill(include_str!("../../templates/js/gitignore")),
+                fill(Syntax::Text, include_str!("../../templates/js/gitignore")),
                 false,
             ),
         ]),

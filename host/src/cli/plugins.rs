@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use xacct_core::report::text::inert;
-use xacct_core::sandbox::{LoadOptions, Sandbox, plugin_files};
+use xacct_core::sandbox::{LoadOptions, Provenance, Sandbox, plugin_files};
 
 use super::args::ConfigArgs;
 use super::error::UsageError;
@@ -28,12 +28,22 @@ pub fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
     // In parallel, each compile under its budget: one hostile file stalls no other.
     for ((name, _), loaded) in files.iter().zip(sandbox.load_all(&files)) {
         match loaded {
-            Ok(plugin) => writeln!(
-                stdout,
-                "{:<24} ok     sha256:{}",
-                inert(name),
-                &plugin.sha256[..16]
-            )?,
+            Ok(plugin) => {
+                let pinned = if plugin.provenance.pinned {
+                    "pinned"
+                } else {
+                    "not pinned"
+                };
+                writeln!(
+                    stdout,
+                    "{:<24} ok     sha256:{} ({pinned})",
+                    inert(name),
+                    plugin.sha256
+                )?;
+                for line in provenance_lines(&plugin.provenance) {
+                    writeln!(stdout, "    {}", inert(&line))?;
+                }
+            }
             Err(err) => {
                 all_ok = false;
                 writeln!(
@@ -53,4 +63,22 @@ pub fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What `xacct plugins` says of a loaded plugin's provenance, under its line.
+fn provenance_lines(provenance: &Provenance) -> Vec<String> {
+    let signer = match (&provenance.signer, &provenance.untrusted) {
+        (Some(signer), _) => format!(
+            "signed by {} ({}{})",
+            signer.fingerprint,
+            signer.origin,
+            match signer.principals.join(", ") {
+                principals if principals.is_empty() => String::new(),
+                principals => format!(": {principals}"),
+            }
+        ),
+        (None, Some(why)) => format!("not trusted: {why}"),
+        (None, None) => "unsigned".to_owned(),
+    };
+    vec![format!("signer: {signer}")]
 }

@@ -6,3 +6,4 @@ mod compatibility;
 mod configless;
 mod samples;
 mod scaffold;
+mod scaffold_quoting;

@@ -6,3 +6,4 @@ mod compile_cache;
 mod isolation;
 mod languages;
 mod plugin_dir;
+mod provenance;

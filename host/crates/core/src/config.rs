@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod file;
 pub mod limits;
+pub mod provenance;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -28,6 +29,7 @@ use crate::capability::s3::rules::RawRule;
 use accounts::{AccountConfig, LOCAL_REGION, RawAccount, is_account_id, read_accounts};
 use file::{ConfigError, DEFAULT_FILE, Document};
 use limits::{Limits, RawLimits, read_limits};
+use provenance::{DigestPin, RawTrust, TrustPolicy, read_global_trust, read_pin, read_trust};
 
 /// The default cap on a plugin file: componentize-py components are about 19 MB.
 pub const DEFAULT_MAX_PLUGIN_MIB: u64 = 64;
@@ -59,6 +61,8 @@ pub struct Config {
     pub default_limits: Limits,
     /// The `[plugin.NAME]` sections: grants and limits (merged over the defaults).
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// `[trust]`: the signers and requirements of plugins without their own.
+    pub trust: TrustPolicy,
 }
 
 /// What the config says of one plugin.
@@ -67,6 +71,10 @@ pub struct PluginConfig {
     pub limits: Limits,
     /// `None`: the plugin may touch nothing (deny by default).
     pub grant: Option<Grant>,
+    /// `sha256`: the builds it may be; `None`: any.
+    pub pin: Option<DigestPin>,
+    /// `[plugin.NAME.trust]` over `[trust]`; `None`: `[trust]`'s.
+    pub trust: Option<TrustPolicy>,
 }
 
 /// What a provider's sections add to the core's checks.
@@ -105,6 +113,7 @@ struct RawConfig {
     concurrency: Option<Spanned<i64>>,
     local: Option<Spanned<RawLocal>>,
     limits: Option<RawLimits>,
+    trust: Option<Spanned<RawTrust>>,
     #[serde(default)]
     plugin: BTreeMap<Spanned<String>, RawPlugin>,
     #[serde(default)]
@@ -124,6 +133,8 @@ struct RawPlugin {
     accounts: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     s3: Vec<RawRule>,
+    sha256: Option<Spanned<toml::Value>>,
+    trust: Option<Spanned<RawTrust>>,
 }
 
 impl Config {
@@ -137,6 +148,19 @@ impl Config {
     /// The grant of a plugin, if it has one.
     pub fn grant_for(&self, plugin: &str) -> Option<&Grant> {
         self.plugins.get(plugin).and_then(|p| p.grant.as_ref())
+    }
+
+    /// The trust policy of a plugin: its own section's, else `[trust]`'s.
+    pub fn trust_for(&self, plugin: &str) -> &TrustPolicy {
+        self.plugins
+            .get(plugin)
+            .and_then(|p| p.trust.as_ref())
+            .unwrap_or(&self.trust)
+    }
+
+    /// The builds plugin `plugin` may be, if the config pins it.
+    pub fn pin_for(&self, plugin: &str) -> Option<&DigestPin> {
+        self.plugins.get(plugin).and_then(|p| p.pin.as_ref())
     }
 
     /// Adds the accounts a provider listed (see [`accounts::add_listed`]).
@@ -167,6 +191,10 @@ impl Config {
             accounts: Vec::new(),
             default_limits: Limits::default(),
             plugins: BTreeMap::new(),
+            trust: TrustPolicy {
+                key: "trust".into(),
+                ..TrustPolicy::default()
+            },
         }
     }
 
@@ -256,6 +284,7 @@ impl Config {
         let default_limits = read_limits(document, raw.limits, Limits::default(), "limits")?;
         let root = raw.local.and_then(|local| local.into_inner().root);
         let accounts = read_accounts(document, raw.account)?;
+        let trust = read_global_trust(document, raw.trust)?;
         let mut plugins = BTreeMap::new();
         for (name, plugin) in raw.plugin {
             let key = format!("plugin.{}", name.get_ref());
@@ -283,7 +312,23 @@ impl Config {
             if let Some(grant) = &grant {
                 check_grant(document, extension, grant, name.span())?;
             }
-            plugins.insert(name.into_inner(), PluginConfig { limits, grant });
+            let pin = plugin
+                .sha256
+                .map(|written| read_pin(document, &key, written))
+                .transpose()?;
+            let plugin_trust = plugin
+                .trust
+                .map(|raw| read_trust(document, raw, &format!("{key}.trust"), &trust))
+                .transpose()?;
+            plugins.insert(
+                name.into_inner(),
+                PluginConfig {
+                    limits,
+                    grant,
+                    pin,
+                    trust: plugin_trust,
+                },
+            );
         }
         Ok(Config {
             path: document.path().to_owned(),
@@ -296,6 +341,7 @@ impl Config {
             accounts,
             default_limits,
             plugins,
+            trust,
         })
     }
 }

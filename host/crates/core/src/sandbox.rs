@@ -14,6 +14,7 @@ mod catalog;
 mod footprint;
 mod output;
 mod precheck;
+mod provenance;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -32,8 +33,11 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 pub use cache::CacheLocation;
 use catalog::Loader;
-pub use catalog::{LoadError, LoadOptions, LoadedPlugin, plugin_file, plugin_files};
+pub use catalog::{LoadError, LoadOptions, LoadedPlugin, PinMismatch, plugin_file, plugin_files};
 use output::CapturedOutput;
+pub use provenance::{Provenance, ProvenanceOptions, detached_signature_path};
+// What the provenance options are made of.
+pub use crate::config::provenance::{DigestPin, TrustPolicy};
 use state::{InvocationState, MemoryLimit};
 
 use crate::bindings::xacct::plugin::{accounts, invocation, s3, types};

@@ -122,6 +122,11 @@ impl<'a> Document<'a> {
         })
     }
 
+    /// The 1-based line of the config file where `span` starts.
+    pub fn line(&self, span: Range<usize>) -> usize {
+        line_of(self.text, span.start)
+    }
+
     fn toml_error(&self, err: &toml::de::Error) -> ConfigError {
         let span = err.span().unwrap_or(0..0);
         self.invalid(span, "", err.message().trim_end(), FIX_TOML)

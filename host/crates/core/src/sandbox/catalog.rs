@@ -11,15 +11,16 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use wasmparser::Parser;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
+use xacct_provenance::{Digest, NotTrusted};
 
 use super::adapt::adapt;
 use super::cache::{CacheLocation, CompileCache, EntryKind};
 use super::footprint::footprint;
 use super::precheck::{Refusal, precheck};
+use super::provenance::{Provenance, ProvenanceOptions, check as check_provenance};
 use super::state::InvocationState;
 use crate::bindings::{PluginPre, WORLD};
 use crate::config::limits::ComponentLimits;
@@ -32,6 +33,8 @@ pub struct LoadedPlugin {
     pub name: String,
     /// Hex sha256 of the component file: identifies exactly what ran.
     pub sha256: String,
+    /// Its digest checked against the pin, its signatures, declared grant and metadata.
+    pub provenance: Provenance,
     pub(super) pre: PluginPre<InvocationState>,
 }
 
@@ -68,6 +71,20 @@ pub enum LoadError {
         path.display(), budget.as_secs_f64()
     )]
     CompileTimeout { path: PathBuf, budget: Duration },
+    #[error("{0}")]
+    DigestMismatch(Box<PinMismatch>),
+    #[error("{}: refused: {reason}", path.display())]
+    Provenance { path: PathBuf, reason: String },
+    #[error(
+        "{}: refused: {key}.require_signed is true and {why}",
+        path.display()
+    )]
+    NotTrusted {
+        path: PathBuf,
+        /// The config section whose signers were asked.
+        key: String,
+        why: NotTrusted,
+    },
     #[error("{}: cannot compile: {reason}", path.display())]
     Compile { path: PathBuf, reason: String },
     #[error(
@@ -83,6 +100,22 @@ pub enum LoadError {
         figure: u64,
         limit: u32,
     },
+}
+
+/// A plugin file that is not a build its pin allows.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}: its sha256 is {actual}, not the {} pinned at {}:{line} (plugin.{plugin}.sha256); fix: put back the pinned build, or, if this build is meant to run, pin it there: sha256 = \"{actual}\"",
+    path.display(), expected.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or "), config.display()
+)]
+pub struct PinMismatch {
+    pub path: PathBuf,
+    pub plugin: String,
+    pub actual: Digest,
+    pub expected: Vec<Digest>,
+    /// The config file and the line of the pin.
+    pub config: PathBuf,
+    pub line: usize,
 }
 
 /// Where cargo puts release builds under a target directory, so that `--plugins target`
@@ -159,6 +192,8 @@ pub struct LoadOptions {
     pub component_limits: ComponentLimits,
     /// Per plugin, by name.
     pub plugin_component_limits: BTreeMap<String, ComponentLimits>,
+    /// Digest pins and trusted signers.
+    pub provenance: ProvenanceOptions,
 }
 
 impl Default for LoadOptions {
@@ -169,6 +204,7 @@ impl Default for LoadOptions {
             compile_timeout: Duration::from_secs(DEFAULT_COMPILE_TIMEOUT_SECS),
             component_limits: ComponentLimits::default(),
             plugin_component_limits: BTreeMap::new(),
+            provenance: ProvenanceOptions::default(),
         }
     }
 }
@@ -190,6 +226,7 @@ impl LoadOptions {
                 .iter()
                 .map(|(name, plugin)| (name.clone(), plugin.limits.component))
                 .collect(),
+            provenance: ProvenanceOptions::for_config(config),
         }
     }
 
@@ -256,9 +293,10 @@ impl Loader {
         path: &Path,
     ) -> Result<LoadedPlugin, LoadError> {
         let bytes = read_plugin(path, self.max_plugin_bytes)?;
+        let provenance = check_provenance(&self.limits.provenance, name, path, &bytes)?;
         // The plugin's identity is the hash of these bytes, the very ones compiled, and
         // every cache entry is bound to it.
-        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        let digest = provenance.digest.0;
         if let Some(refusal) = self.cached_refusal(&digest) {
             return Err(refusal_error(refusal, path));
         }
@@ -304,7 +342,8 @@ impl Loader {
         }
         Ok(LoadedPlugin {
             name: name.to_owned(),
-            sha256: hex::encode(digest),
+            sha256: provenance.digest.to_string(),
+            provenance,
             pre,
         })
     }
