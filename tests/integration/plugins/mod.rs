@@ -4,6 +4,7 @@
 mod author_errors;
 mod compatibility;
 mod configless;
+mod posture;
 mod samples;
 mod scaffold;
 mod scaffold_quoting;
