@@ -9,7 +9,9 @@
 mod accounts;
 pub mod args;
 mod check;
+mod declared;
 mod error;
+mod html;
 mod iam;
 mod load;
 mod new;
@@ -17,10 +19,11 @@ mod plugins;
 mod report;
 mod rows;
 mod run;
+mod sign;
 
 use std::process::ExitCode;
 
-use args::{Command, ReportCommand};
+use args::{Command, GrantCommand, PluginCommand, ReportCommand};
 
 use crate::terminal::ColorChoice;
 
@@ -38,5 +41,14 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::Accounts(args) => accounts::accounts(args).await,
         Command::New(args) => new::new_plugin(args),
         Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
+        Command::Report(ReportCommand::Html(args)) => html::report_html(&args),
+        Command::Sign(args) => sign::sign_plugin(args),
+        Command::Verify(args) => sign::verify_plugin(args),
+        Command::Plugin(PluginCommand::Annotate { grant, plugin }) => {
+            declared::annotate_plugin(&grant, &plugin)
+        }
+        Command::Grant(GrantCommand::Suggest { plugin, config }) => {
+            declared::suggest_grant(&plugin, &config)
+        }
     }
 }

@@ -43,7 +43,7 @@ pub struct Event {
     /// Handed to the plugin's `run`; `{}` by default.
     #[serde(default)]
     pub input: Option<Value>,
-    /// `K/N`: only shard K of N of the selected accounts.
+    /// `K/N`: only shard K of N (counted from 1) of the selected accounts.
     pub shard: Option<String>,
     #[serde(default)]
     pub all_accounts: bool,

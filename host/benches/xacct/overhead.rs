@@ -44,6 +44,7 @@ impl Invoker {
         let context = Arc::new(RunContext {
             plugin: "bench".into(),
             sha256: plugin.sha256.clone(),
+            signer: None,
             dry_run: false,
             audit: None,
         });

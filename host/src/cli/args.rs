@@ -40,6 +40,73 @@ pub enum Command {
     /// Work with JSON reports of `xacct run`.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Sign a plugin file with an SSH key (namespace xacct-plugin): embedded as its last
+    /// section, or detached as PLUGIN.wasm.sig.
+    Sign(SignArgs),
+    /// Check a plugin file's signatures against the config's trusted signers, and show
+    /// its digest, declared grant and metadata. Exits 0 when a trusted key signed it.
+    Verify(VerifyArgs),
+    /// Rewrite a plugin file.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Work with grants.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Declare the grant the plugin needs, in its file (a section xacct-grant), for any
+    /// language: TOML with format = 1, accounts and s3 rules as in [plugin.NAME]. An
+    /// embedded signature is removed: sign the file again.
+    Annotate {
+        /// The declaration (format = 1, mode, accounts, s3).
+        #[arg(long, value_name = "FILE")]
+        grant: PathBuf,
+        /// The plugin file, rewritten in place.
+        plugin: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GrantCommand {
+    /// Print the [plugin.NAME] section that grants what the plugin declares, to review.
+    Suggest {
+        /// The plugin: its file name in the plugin directory, without `.wasm`.
+        plugin: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// An unencrypted OpenSSH ed25519 private key (for a passphrase, an agent or a
+    /// hardware key, sign with ssh-keygen -Y sign -n xacct-plugin and embed with
+    /// --signature).
+    #[arg(long, value_name = "KEYFILE", conflicts_with = "signature")]
+    pub key: Option<PathBuf>,
+    /// Embed this signature, made by ssh-keygen -Y sign -n xacct-plugin over the file
+    /// (without any embedded signature).
+    #[arg(long, value_name = "FILE.sig")]
+    pub signature: Option<PathBuf>,
+    /// Write PLUGIN.wasm.sig beside the plugin instead of embedding the signature (the
+    /// file, and so its digest, stays as it is).
+    #[arg(long, requires = "key")]
+    pub detached: bool,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The plugin file (its trust policy is that of the plugin named after it).
+    pub plugin: PathBuf,
+    /// Write the bytes an embedded signature covers to OUT, for ssh-keygen -Y verify.
+    #[arg(long, value_name = "OUT")]
+    pub extract_unsigned: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigFile,
 }
 
 #[derive(Subcommand)]
@@ -52,6 +119,24 @@ pub enum ReportCommand {
         #[arg(required = true, value_name = "REPORT")]
         reports: Vec<PathBuf>,
     },
+    /// Write a JSON report (a run's, a shard's or a merged one) as one self-contained HTML
+    /// page: failures grouped, every account in a table to sort and filter, durations and
+    /// the timeline. It opens from disk and requests nothing. Exits 2 when the file is not
+    /// a report.
+    Html(HtmlArgs),
+}
+
+#[derive(Args)]
+pub struct HtmlArgs {
+    /// The JSON report (`xacct run --output json`, `xacct report merge`).
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    /// The page [default: REPORT with the extension .html].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The run's --out-dir: each account's plugin.log is shown in its detail.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -174,14 +259,18 @@ pub struct RunArgs {
     /// Write DIR/<plugin>/<account>/result.json and plugin.log for each account.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (with what each plugin
+    /// printed), owner-only; `xacct report html` makes one from a JSON report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Report format: a table, one JSON document, or one JSON line per account as it
     /// finishes.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-    /// Run only shard K of N (0 ≤ K < N) of the selected accounts, an account's shard
-    /// being a hash of its id; `auto` takes K (and N) from AWS_BATCH_JOB_ARRAY_INDEX and
-    /// AWS_BATCH_JOB_ARRAY_SIZE, or from Kubernetes' JOB_COMPLETION_INDEX with
-    /// --shard-count. Merge the shards' JSON reports with `xacct report merge`.
+    /// Run only shard K of N (1 ≤ K ≤ N: `1/2` and `2/2`) of the selected accounts, an
+    /// account's shard being a hash of its id; `auto` takes the shard from the 0-based
+    /// AWS_BATCH_JOB_ARRAY_INDEX (and AWS_BATCH_JOB_ARRAY_SIZE), or from Kubernetes'
+    /// JOB_COMPLETION_INDEX with --shard-count. Merge the shards' JSON reports with `xacct report merge`.
     #[arg(long, value_name = "K/N|auto", conflicts_with = "all_accounts")]
     pub shard: Option<String>,
     /// The number of shards, for `--shard auto` when the environment does not say it

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use xacct_aws::iam::{documents, principal_of_caller};
+use xacct_aws::iam::documents;
 
 use super::args::ConfigFile;
 use super::error::UsageError;
@@ -32,7 +32,7 @@ pub async fn iam(args: ConfigFile) -> Result<ExitCode, UsageError> {
     };
     let home = match (principal, &provider) {
         (Some(principal), _) => principal,
-        (None, Some(provider)) => principal_of_caller(provider.sessions().home_arn()),
+        (None, Some(provider)) => provider.sessions().home_arn().to_owned(),
         (None, None) => {
             return Err(UsageError(anyhow::anyhow!(
                 "cannot tell who the home identity is; fix: set aws.home_principal in {}",

@@ -6,8 +6,12 @@ use std::process::ExitCode;
 
 use xacct_core::report::text::inert;
 use xacct_core::sandbox::{LoadOptions, Provenance, Sandbox, plugin_files};
+use xacct_provenance::Metadata;
+
+use crate::config::Config;
 
 use super::args::ConfigArgs;
+use super::declared::describe;
 use super::error::UsageError;
 use super::load::{load_config, warn_of_missing_plugins};
 
@@ -40,7 +44,7 @@ pub fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
                     inert(name),
                     plugin.sha256
                 )?;
-                for line in provenance_lines(&plugin.provenance) {
+                for line in provenance_lines(&config, name, &plugin.provenance) {
                     writeln!(stdout, "    {}", inert(&line))?;
                 }
             }
@@ -65,8 +69,9 @@ pub fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
     })
 }
 
-/// What `xacct plugins` says of a loaded plugin's provenance, under its line.
-fn provenance_lines(provenance: &Provenance) -> Vec<String> {
+/// What `xacct plugins` says of a loaded plugin's provenance, under its line: signer,
+/// declared against granted, metadata.
+fn provenance_lines(config: &Config, name: &str, provenance: &Provenance) -> Vec<String> {
     let signer = match (&provenance.signer, &provenance.untrusted) {
         (Some(signer), _) => format!(
             "signed by {} ({}{})",
@@ -80,5 +85,46 @@ fn provenance_lines(provenance: &Provenance) -> Vec<String> {
         (None, Some(why)) => format!("not trusted: {why}"),
         (None, None) => "unsigned".to_owned(),
     };
-    vec![format!("signer: {signer}")]
+    let mut lines = vec![format!("signer: {signer}")];
+    let grant = config.grant_for(name);
+    lines.push(match &provenance.declared {
+        Some(declared) => format!("declared: {}", describe(&declared.grant)),
+        None => "declared: nothing (the plugin declares no grant)".to_owned(),
+    });
+    lines.push(match grant {
+        Some(grant) => format!("granted:  {}", describe(&grant.spec())),
+        None => format!("granted:  nothing (no [plugin.{name}] grant)"),
+    });
+    if let (Some(declared), Some(grant)) = (&provenance.declared, grant) {
+        for wider in grant.excess(&declared.grant, &config.accounts) {
+            lines.push(format!("wider than declared: {wider}"));
+        }
+    }
+    let metadata: Vec<String> = metadata_fields(&provenance.metadata)
+        .into_iter()
+        .filter(|(label, _)| ["name", "version", "authors", "source", "revision"].contains(label))
+        .map(|(label, value)| format!("{label} {value}"))
+        .collect();
+    if !metadata.is_empty() {
+        lines.push(format!("metadata: {}", metadata.join("; ")));
+    }
+    lines
+}
+
+/// The standard metadata a plugin carries, labelled, in the order `xacct plugins` and
+/// `xacct verify` show them.
+pub fn metadata_fields(metadata: &Metadata) -> Vec<(&'static str, &str)> {
+    [
+        ("name", &metadata.name),
+        ("version", &metadata.version),
+        ("authors", &metadata.authors),
+        ("description", &metadata.description),
+        ("licenses", &metadata.licenses),
+        ("source", &metadata.source),
+        ("homepage", &metadata.homepage),
+        ("revision", &metadata.revision),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| Some((label, value.as_deref()?)))
+    .collect()
 }

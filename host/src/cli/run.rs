@@ -20,6 +20,7 @@ use xacct_core::shard::{Shard, failed_accounts as failed};
 
 use super::args::{Output, RunArgs, SelectionArgs};
 use super::error::UsageError;
+use super::html;
 use super::load::{load_config, read_report, warn_of_missing_plugins, with_home_region};
 use super::rows::{PlanDocument, account_line};
 use crate::config::Config;
@@ -122,6 +123,9 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
     }
     if let Some(dir) = &args.out_dir {
         write_out_dir(dir, &report).with_context(|| format!("--out-dir {}", dir.display()))?;
+    }
+    if let Some(path) = &args.html {
+        html::write_run_page(path, &report)?;
     }
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
@@ -235,10 +239,7 @@ fn write_out_dir(dir: &Path, report: &Report) -> std::io::Result<()> {
         let mut result = serde_json::to_vec_pretty(entry)?;
         result.push(b'\n');
         private::write(&dir.join("result.json"), &result)?;
-        private::write(
-            &dir.join("plugin.log"),
-            format!("== stdout\n{}== stderr\n{}", entry.stdout, entry.stderr).as_bytes(),
-        )?;
+        private::write(&dir.join("plugin.log"), html::plugin_log(entry).as_bytes())?;
     }
     Ok(())
 }

@@ -54,14 +54,21 @@ impl ReportText for Report {
         } else {
             format!("; {} orphaned uploads", self.orphaned_uploads.len())
         };
+        // Refusals by the grant are the plugin's or its grant's to fix, AWS's are IAM's.
+        let denied = match total(|u| u.aws_denied_calls) {
+            0 => format!("{} denied", total(|u| u.denied_calls)),
+            by_aws => format!(
+                "{} denied by the grant, {by_aws} by AWS",
+                total(|u| u.denied_calls)
+            ),
+        };
         format!(
-            "{} ok, {} failed, {} skipped in {:.1} s; {} S3 calls ({} denied), {} read, {} written{assume_roles}{orphans}{faults}{}",
+            "{} ok, {} failed, {} skipped in {:.1} s; {} S3 calls ({denied}), {} read, {} written{assume_roles}{orphans}{faults}{}",
             count(Status::Ok),
             count(Status::Error),
             count(Status::Skipped),
             self.duration_ms as f64 / 1000.0,
             total(|u| u.s3_calls),
-            total(|u| u.denied_calls),
             bytes(total(|u| u.bytes_read)),
             bytes(total(|u| u.bytes_written)),
             if self.dry_run {
@@ -97,7 +104,13 @@ impl ReportText for Report {
         for entry in &self.entries {
             let result = match (&entry.output, &entry.error) {
                 (Some(output), _) => output.to_string(),
-                (None, Some(error)) => format!("{}: {}", error.kind, error.message),
+                (None, Some(error)) => match &error.denied_by_aws {
+                    Some(denial) => format!(
+                        "denied by AWS: {} on {} ({}: {})",
+                        denial.action, denial.resource, error.kind, error.message
+                    ),
+                    None => format!("{}: {}", error.kind, error.message),
+                },
                 (None, None) => String::new(),
             };
             let status = comfy_table::Cell::new(word(entry.status));
@@ -204,11 +217,49 @@ impl ReportText for Report {
                 )?;
             }
         }
-        let failed: Vec<&Entry> = self
+        let (denied, failed): (Vec<&Entry>, Vec<&Entry>) = self
             .entries
             .iter()
             .filter(|e| e.status == Status::Error)
-            .collect();
+            .partition(|e| e.error.as_ref().is_some_and(|e| e.denied_by_aws.is_some()));
+        if !denied.is_empty() {
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    &format!(
+                        "denied by AWS ({}): fix IAM (the role's policies, bucket policies, KMS keys), not the plugin:",
+                        denied.len()
+                    ),
+                    "1;31"
+                )
+            )?;
+            let alias_width = denied.iter().map(|e| e.alias.len()).max().unwrap_or(0);
+            for entry in denied.iter().take(RECAP_LINES) {
+                let Some(denial) = entry.error.as_ref().and_then(|e| e.denied_by_aws.as_ref())
+                else {
+                    continue;
+                };
+                writeln!(
+                    out,
+                    "{}",
+                    fit(format!(
+                        "  {}  {:<alias_width$}  {} on {}",
+                        inert(&entry.account_id),
+                        inert(&entry.alias),
+                        inert(&denial.action),
+                        inert(&denial.resource)
+                    ))
+                )?;
+            }
+            if denied.len() > RECAP_LINES {
+                writeln!(
+                    out,
+                    "  … and {} more (every entry is in the report)",
+                    denied.len() - RECAP_LINES
+                )?;
+            }
+        }
         if !failed.is_empty() {
             writeln!(
                 out,
@@ -335,6 +386,15 @@ mod tests {
         Outcome::ended(result, Duration::from_millis(7))
     }
 
+    fn account(id: &str, alias: &str) -> xacct_core::bindings::Account {
+        xacct_core::bindings::Account {
+            id: id.into(),
+            alias: alias.into(),
+            region: "eu-west-1".into(),
+            tags: Vec::new(),
+        }
+    }
+
     /// A per-account report of `plugin`: dev's entry ends in `dev`, prod's in `prod`.
     fn report(
         plugin: &str,
@@ -346,8 +406,10 @@ mod tests {
         Report {
             plugin: plugin.into(),
             sha256: None,
+            signer: None,
             mode: "per-account",
             dry_run: false,
+            started_at: "2026-12-01T10:00:00Z".into(),
             duration_ms,
             plan_hash: String::new(),
             shard: None,
@@ -358,12 +420,14 @@ mod tests {
             entries: vec![
                 Entry::new(
                     Mode::PerAccount,
-                    vec![("111111111111".into(), "dev".into())],
+                    &[account("111111111111", "dev")],
+                    0,
                     outcome(dev),
                 ),
                 Entry::new(
                     Mode::PerAccount,
-                    vec![("222222222222".into(), "prod".into())],
+                    &[account("222222222222", "prod")],
+                    0,
                     outcome(prod),
                 ),
             ],
@@ -397,6 +461,44 @@ mod tests {
         );
         assert!(
             table.contains("time-limit: time limit of 2 s exceeded"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn failures_caused_by_aws_denials_have_their_own_heading() {
+        let mut report = report(
+            "replicate",
+            10,
+            Vec::new(),
+            Err(Failure::Plugin("access denied by AWS".into())),
+            Err(Failure::Plugin("bucket missing".into())),
+        );
+        let error = report.entries[0].error.as_mut().unwrap();
+        error.denied_by_aws = Some(xacct_core::capability::budget::AwsDenial {
+            action: "s3:PutObject".into(),
+            resource: "arn:aws:s3:::b/k".into(),
+        });
+        report.entries[0].usage.aws_denied_calls = 1;
+        report.entries[1].usage.denied_calls = 2;
+        assert!(
+            report
+                .summary()
+                .contains("(2 denied by the grant, 1 by AWS)"),
+            "{}",
+            report.summary()
+        );
+        let mut table = Vec::new();
+        report.write_table(&mut table, &Look::default()).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        let recap = &table[table.find("denied by AWS (1)").expect("the heading")..];
+        assert!(
+            recap.contains("111111111111  dev  s3:PutObject on arn:aws:s3:::b/k"),
+            "{table}"
+        );
+        let failed = &recap[recap.find("failed (1):").expect("the others' heading")..];
+        assert!(
+            failed.contains("222222222222") && !failed.contains("111111111111"),
             "{table}"
         );
     }

@@ -423,6 +423,64 @@ async fn an_action_the_role_denies_is_access_denied_in_the_guest() {
     step_ok(&results[3]);
 }
 
+/// A plugin that passes on AWS's refusal (replicate's `?`) is pointed at IAM, not at
+/// the plugin: the entry counts the call AWS refused apart from the grant's refusals and
+/// names the refused action and resource; the page shows it under its own heading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_caused_by_an_aws_denial_names_the_action_and_resource() {
+    let (moto, home) = deployment(prod(true), READ_ONLY).await;
+    let dev = moto.s3_in(ACCOUNTS[0].0).await;
+    dev.put_object()
+        .bucket("dev-data")
+        .key("2026/doc.txt")
+        .body(b"to copy".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let world = world(&moto, &home, &["replicate"]);
+    moto.enforce_iam();
+    let input = json!({
+        "source": {"account": "dev", "bucket": "dev-data"},
+        "target": {"account": "staging", "bucket": "staging-data"},
+        "prefix": "2026/",
+    });
+    let report = world.run("replicate", input, Mode::AllAccounts).await;
+    let entry = &report.entries[0];
+    let (kind, message) = failed(entry);
+    assert_eq!(kind, "plugin-error");
+    assert!(message.contains("denied by AWS"), "{message}");
+    assert_eq!(
+        (entry.usage.denied_calls, entry.usage.aws_denied_calls),
+        (0, 1),
+        "the grant allowed the put; AWS refused it"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["entries"][0]["error"]["denied_by_aws"],
+        json!({"action": "s3:PutObject", "resource": "arn:aws:s3:::staging-data/2026/doc.txt"})
+    );
+    assert_no_credentials(&report, &home);
+
+    let page = world.dir.path().join("denied.html");
+    let html = xacct_report_html::render(&json, &xacct_report_html::Options::default()).unwrap();
+    std::fs::write(&page, html).unwrap();
+    common::browser::check_run_page(
+        &page,
+        &json!({
+            "name": "aws-denied",
+            "total": 1,
+            "counts": {"ok": 0, "error": 1, "skipped": 0},
+            "search": {"text": "staging-data", "matches": 1},
+            "header": ["replicate", "all-accounts"],
+            "denied_groups": 1,
+            // The recap groups resources with their numbers normalised (`2026` is `#`);
+            // the detail names the exact one.
+            "denied_shows": ["s3:PutObject on arn:aws:s3:::staging-data/"],
+            "detail": {"account": "*", "shows": ["arn:aws:s3:::staging-data/2026/doc.txt"]},
+        }),
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_iam_and_run_from_the_command_line() {
     let (moto, home) = deployment(prod(false), ALL_S3).await;

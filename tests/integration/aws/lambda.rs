@@ -215,10 +215,10 @@ async fn the_lambda_function_runs_shards_and_merges_them_through_the_runtime_api
     let scratch = tempfile::tempdir().unwrap();
     let mut function = start_function(address, root, scratch.path(), &[]);
 
-    api.invoke("shard-0", json!({"plugin": "hello", "shard": "0/2"}));
+    api.invoke("shard-0", json!({"plugin": "hello", "shard": "1/2"}));
     api.invoke(
         "shard-1",
-        json!({"plugin": "hello", "input": {}, "shard": "1/2"}),
+        json!({"plugin": "hello", "input": {}, "shard": "2/2"}),
     );
     let mut shards = Vec::new();
     for id in ["shard-0", "shard-1"] {

@@ -30,6 +30,8 @@ struct Account {
     alias: String,
     role: Option<String>,
     tags: Vec<(String, String)>,
+    /// Other keys of the entry (`session_duration`, `external_id`, `region`).
+    keys: Vec<(String, toml::Value)>,
 }
 
 impl Default for ConfigBuilder {
@@ -130,6 +132,7 @@ impl ConfigBuilder {
             alias: alias.to_string(),
             role: None,
             tags: Vec::new(),
+            keys: Vec::new(),
         });
         self
     }
@@ -159,6 +162,15 @@ impl ConfigBuilder {
     pub fn role_everywhere(mut self, role: &str) -> Self {
         for account in &mut self.accounts {
             account.role = Some(role.into());
+        }
+        self
+    }
+
+    /// A key of every account entry so far (e.g. `session_duration`).
+    pub fn key_everywhere(mut self, key: &str, value: impl Into<toml::Value>) -> Self {
+        let value = value.into();
+        for account in &mut self.accounts {
+            account.keys.push((key.into(), value.clone()));
         }
         self
     }
@@ -199,6 +211,9 @@ impl ConfigBuilder {
             ));
             if let Some(role) = &account.role {
                 text.push_str(&format!("role = {}\n", toml::Value::from(role.as_str())));
+            }
+            for (key, value) in &account.keys {
+                text.push_str(&format!("{key} = {value}\n"));
             }
             if !account.tags.is_empty() {
                 let tags: toml::Table = account

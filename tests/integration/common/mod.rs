@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // the benchmarks use their own part of the harness
 
+pub mod browser;
 pub mod cli;
 pub mod components;
 pub mod config;
@@ -304,7 +305,10 @@ pub fn untimed(mut report: serde_json::Value) -> serde_json::Value {
     fn strip(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(map) => {
-                map.remove("duration_ms");
+                // When, how long, and how many processes: the rest is the run's.
+                for key in ["duration_ms", "started_at", "start_ms", "merged_shards"] {
+                    map.remove(key);
+                }
                 map.values_mut().for_each(strip);
             }
             serde_json::Value::Array(list) => list.iter_mut().for_each(strip),

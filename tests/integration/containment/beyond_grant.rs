@@ -179,7 +179,19 @@ async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
             .unwrap();
         let policy: Value = serde_json::from_str(role["policy"].as_str().unwrap()).unwrap();
         for statement in policy["Statement"].as_array().unwrap() {
-            if statement["Action"] != "s3:ListAllMyBuckets" {
+            let kms = statement["Action"].as_array().is_some_and(|actions| {
+                actions
+                    .iter()
+                    .all(|a| a.as_str().unwrap().starts_with("kms:"))
+            });
+            if kms {
+                // SSE-KMS: usable only through S3 ("AWS KMS condition keys",
+                // kms:ViaService), so only by requests the pinned S3 statements allow.
+                assert_eq!(
+                    statement["Condition"]["StringLike"]["kms:ViaService"], "s3.*.amazonaws.com",
+                    "{statement}"
+                );
+            } else if statement["Action"] != "s3:ListAllMyBuckets" {
                 assert_eq!(
                     statement["Condition"]["StringEquals"]["s3:ResourceAccount"], account,
                     "{statement}"

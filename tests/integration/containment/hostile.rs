@@ -8,6 +8,7 @@ use crate::common;
 use common::moto::{self, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok, step_error, step_ok};
 use serde_json::{Value, json};
+use xacct::aws::partition;
 use xacct::aws::policy::session_policy;
 use xacct::plan::Mode;
 use xacct::report::Report;
@@ -209,7 +210,7 @@ async fn a_read_only_grant_on_one_prefix_allows_exactly_that() {
         format!("arn:aws:iam::{}:role/{ROLE}", ACCOUNTS[0].0)
     );
     let policy: Value = serde_json::from_str(sessions[0]["policy"].as_str().unwrap()).unwrap();
-    assert_eq!(policy, session_policy(grant, ACCOUNTS[0].0));
+    assert_eq!(policy, session_policy(grant, ACCOUNTS[0].0, partition::AWS));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 mod config_mistakes;
 mod live_logs;
+mod report_page;
 mod runs;
 mod sharding;
 mod stopping;

@@ -78,7 +78,8 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
     assert!(whole.get("shard").is_none());
 
     // Side by side, as two array jobs would run them.
-    let children: Vec<Child> = ["0/2", "1/2"]
+    // Counted from 1, as Playwright, Jest and cargo-nextest count.
+    let children: Vec<Child> = ["1/2", "2/2"]
         .into_iter()
         .map(|shard| world.xacct().args(args(Some(shard))).spawn())
         .collect();
@@ -93,17 +94,17 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
             Some(if ids.contains(&failing) { 1 } else { 0 })
         );
         assert_eq!(shard["plan_hash"], whole["plan_hash"], "one plan");
-        assert_eq!(shard["shard"]["index"], index);
+        assert_eq!(shard["shard"]["index"], index + 1);
         assert_eq!(shard["shard"]["planned"], ACCOUNTS);
-        assert_eq!(ids, planned(&world, &format!("{index}/2")));
+        assert_eq!(ids, planned(&world, &format!("{}/2", index + 1)));
         seen.extend(ids);
     }
     seen.sort();
     assert_eq!(seen, (0..ACCOUNTS).map(id).collect::<Vec<_>>());
 
     let names = [
-        save(&world, "shard-0.json", &shards[0]),
-        save(&world, "shard-1.json", &shards[1]),
+        save(&world, "shard-1.json", &shards[0]),
+        save(&world, "shard-2.json", &shards[1]),
     ];
     let merged = world
         .xacct()
@@ -127,8 +128,8 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
         assert_eq!(output.status.code(), Some(2));
         assert!(output.stderr.contains(reason), "{}", output.stderr);
     };
-    refused(&[&names[0]], "shard(s) 1/2 missing");
-    refused(&[&names[0], &names[0]], "are both shard 0/2");
+    refused(&[&names[0]], "shard(s) 2/2 missing");
+    refused(&[&names[0], &names[0]], "are both shard 1/2");
     let other = world
         .xacct()
         .args([
@@ -137,7 +138,7 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
             "--output",
             "json",
             "--shard",
-            "1/2",
+            "2/2",
             "--input",
             r#"{"mode": "echo"}"#,
         ])
@@ -166,7 +167,7 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
     assert_eq!(account_ids(&rerun.json()), [failing, id(7)]);
     let nothing = world
         .xacct()
-        .args(["run", "misbehave", "--rerun-failed", "shard-0.json"])
+        .args(["run", "misbehave", "--rerun-failed", "shard-1.json"])
         .output();
     let shard_0 = shards[0].json();
     if shard_0["entries"]
@@ -189,7 +190,7 @@ fn two_shards_in_two_processes_merge_into_the_report_of_one_run() {
 fn shards_stay_put_when_accounts_are_added_and_come_from_array_jobs() {
     let small = world(ACCOUNTS);
     let large = world(ACCOUNTS * 3);
-    for shard in ["0/3", "1/3", "2/3"] {
+    for shard in ["1/3", "2/3", "3/3"] {
         let before = planned(&small, shard);
         let after = planned(&large, shard);
         assert!(
@@ -209,7 +210,8 @@ fn shards_stay_put_when_accounts_are_added_and_come_from_array_jobs() {
         ])
         .output();
     assert!(batch.status.success(), "{batch:?}");
-    assert_eq!(batch.json()["shard"], "2/3");
+    // The environments' indexes count from 0: index 2 of 3 is the third shard.
+    assert_eq!(batch.json()["shard"], "3/3");
     let kubernetes = small
         .xacct()
         .args([
@@ -225,13 +227,13 @@ fn shards_stay_put_when_accounts_are_added_and_come_from_array_jobs() {
         ])
         .env("JOB_COMPLETION_INDEX", "1")
         .output();
-    assert_eq!(kubernetes.json()["shard"], "1/3");
+    assert_eq!(kubernetes.json()["shard"], "2/3");
     assert_eq!(
         kubernetes.json()["accounts"],
         small
             .xacct()
             .args([
-                "run", "hello", "--plan", "--shard", "1/3", "--output", "json"
+                "run", "hello", "--plan", "--shard", "2/3", "--output", "json"
             ])
             .output()
             .json()["accounts"]
@@ -243,9 +245,20 @@ fn shards_stay_put_when_accounts_are_added_and_come_from_array_jobs() {
         .output();
     assert_eq!(countless.status.code(), Some(2));
     assert!(countless.stderr.contains("--shard-count"));
+    // K/N counts from 1: 0/N is refused with the hint.
+    let zero = small
+        .xacct()
+        .args(["run", "hello", "--shard", "0/3"])
+        .output();
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(
+        zero.stderr.contains("count from 1") && zero.stderr.contains("--shard 1/3"),
+        "{}",
+        zero.stderr
+    );
     let whole_world = small
         .xacct()
-        .args(["run", "hello", "--all-accounts", "--shard", "0/2"])
+        .args(["run", "hello", "--all-accounts", "--shard", "1/2"])
         .output();
     assert_eq!(
         whole_world.status.code(),
@@ -259,7 +272,7 @@ fn shards_stay_put_when_accounts_are_added_and_come_from_array_jobs() {
 fn an_empty_shard_succeeds_and_merges() {
     let world = world(2);
     let count = 64;
-    let empty = (0..count)
+    let empty = (1..=count)
         .find(|k| planned(&world, &format!("{k}/{count}")).is_empty())
         .unwrap();
     let output = world

@@ -3,7 +3,9 @@
 //! and components from other toolchains.
 
 mod compile_cache;
+mod declared;
 mod isolation;
 mod languages;
 mod plugin_dir;
 mod provenance;
+mod signatures;

@@ -205,3 +205,92 @@ fn a_pin_that_is_not_a_digest_is_a_config_error_at_its_line() {
         assert!(output.stderr.contains("fix: "), "{pin}: {}", output.stderr);
     }
 }
+
+#[test]
+fn the_report_and_every_audit_line_carry_digest_and_signer_and_merge_refuses_two_builds() {
+    let world = World::local_with(
+        &["hello"],
+        ConfigBuilder::local("data").section(GRANT_HELLO),
+    );
+    let dir = world.dir.path();
+    let pair = ssh_key::private::Ed25519Keypair::from_seed(&[5; 32]);
+    let key = ssh_key::PrivateKey::new(pair.into(), "release@example").unwrap();
+    std::fs::write(
+        dir.join("key"),
+        key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    let public = key.public_key().to_openssh().unwrap();
+    let fingerprint = key.public_key().fingerprint(Default::default()).to_string();
+    let trusting = ConfigBuilder::local("data")
+        .section(GRANT_HELLO)
+        .section(&format!("[trust]\nsigners = [{public:?}]\n"))
+        .standard_accounts()
+        .render();
+    std::fs::write(dir.join("trusting.toml"), trusting).unwrap();
+    let signed = world
+        .xacct()
+        .args(["sign", "plugins/hello.wasm", "--key", "key"])
+        .output();
+    assert!(signed.success(), "{}", signed.stderr);
+    let digest = file_sha256(&dir.join("plugins/hello.wasm"));
+
+    let run = |shard: &str| {
+        world
+            .xacct()
+            .args(["run", "hello", "--config", "trusting.toml"])
+            .args(["--output", "json", "--shard", shard])
+            .output()
+    };
+    let first = run("1/2");
+    assert!(first.success(), "{}{}", first.stdout, first.stderr);
+    std::fs::write(dir.join("shard-1.json"), &first.stdout).unwrap();
+    assert_eq!(first.json()["signer"], fingerprint.as_str());
+
+    let ran = world
+        .xacct()
+        .args(["run", "hello", "--config", "trusting.toml"])
+        .args(["--output", "json", "--audit", "audit.jsonl"])
+        .output();
+    assert!(ran.success(), "{}{}", ran.stdout, ran.stderr);
+    let report = ran.json();
+    assert_eq!(report["sha256"], digest.as_str());
+    assert_eq!(report["signer"], fingerprint.as_str());
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    assert!(!audit.is_empty());
+    for line in audit.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(event["sha256"], digest.as_str(), "{line}");
+        assert_eq!(event["signer"], fingerprint.as_str(), "{line}");
+    }
+    // Unsigned under a config that trusts nobody: no signer recorded.
+    let unsigned = world
+        .xacct()
+        .args(["run", "hello", "--output", "json"])
+        .output();
+    assert!(
+        unsigned.json().get("signer").is_none(),
+        "{}",
+        unsigned.stdout
+    );
+
+    // The other shard runs another build of the plugin: the merge refuses them.
+    std::fs::copy(common::guest("hello"), dir.join("plugins/hello.wasm")).unwrap();
+    let second = run("2/2");
+    std::fs::write(dir.join("shard-2.json"), &second.stdout).unwrap();
+    let merged = world
+        .xacct()
+        .args(["report", "merge", "shard-1.json", "shard-2.json"])
+        .output();
+    assert_eq!(merged.code(), Some(2), "{}", merged.stdout);
+    let unsigned_digest = file_sha256(&common::guest("hello"));
+    assert!(
+        merged.stderr.contains(&format!(
+            "shard-2.json ran plugin build sha256 {unsigned_digest}, shard-1.json ran sha256 {digest}"
+        )),
+        "{}",
+        merged.stderr
+    );
+}
+
+const GRANT_HELLO: &str = "[plugin.hello]\naccounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\", \"read\"] }]\n";

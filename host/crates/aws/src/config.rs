@@ -20,17 +20,24 @@ use xacct_core::config::accounts::is_account_id;
 use xacct_core::config::file::{ConfigError, Document};
 use xacct_core::config::{Config as CoreConfig, Extension, GrantRefusal};
 
-use crate::policy::session_policy;
+use crate::partition::Partition;
+use crate::policy::{policy_text, session_policy};
 use crate::region::is_region_code;
 
-/// The largest inline session policy STS accepts (packed, as sent).
-const MAX_SESSION_POLICY_BYTES: usize = 2048;
+/// The largest inline session policy STS accepts: "can't exceed 2,048 characters"
+/// (AssumeRole `Policy`, STS API Reference).
+const MAX_SESSION_POLICY_CHARACTERS: usize = 2048;
 
 /// Attempts per call by default: enough that throttling at the rates a fan-out meets
 /// costs time, not accounts (the fault harness passes with every 4th S3 request and every
 /// 2nd AssumeRole throttled), while an error that persists (a 5xx that is no blip) costs
 /// seconds of backoff, not a minute: ten attempts took 60 s, a whole default time limit.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// CopyObject's limit: "You can create a copy of your object up to 5 GB in size in a
+/// single atomic action using this API" (CopyObject, S3 API Reference); larger copies
+/// are multipart (UploadPartCopy).
+const COPY_OBJECT_LIMIT: u64 = 5 << 30;
 
 /// The role every member account has, unless `[organization] role` names another.
 const DEFAULT_ORGANIZATION_ROLE: &str = "OrganizationAccountAccessRole";
@@ -57,6 +64,16 @@ pub struct AwsConfig {
     pub retry_mode: RetryMode,
     /// Attempts per call, the first included.
     pub max_attempts: u32,
+    /// Copies of objects larger than this are multipart copies (UploadPartCopy).
+    pub multipart_copy_threshold: u64,
+}
+
+impl AwsConfig {
+    /// The home identity's partition as the file tells it: `home_principal`'s, else the
+    /// home region's, else `aws` (the sessions learn the caller's own at start-up).
+    pub fn partition(&self) -> &'static Partition {
+        Partition::of_home(self.home_principal.as_deref(), self.region.as_deref())
+    }
 }
 
 /// The SDK's retry modes, for S3.
@@ -108,6 +125,8 @@ pub struct AccountRole {
     pub external_id: Option<String>,
     /// How long assumed credentials last (900 s to 43200 s; `None`: STS's default).
     pub session_duration: Option<Duration>,
+    /// Whether `role_arn` was expanded from a role's name (in the home's partition).
+    pub expanded: bool,
 }
 
 /// The AWS provider's part of a config.
@@ -126,17 +145,41 @@ impl AwsSettings {
     pub fn role_of(&self, account_id: &str) -> Option<AccountRole> {
         self.roles.get(account_id).cloned().or_else(|| {
             self.organization.as_ref().map(|organization| AccountRole {
-                role_arn: format!("arn:aws:iam::{account_id}:role/{}", organization.role),
+                role_arn: role_arn(self.partition(), account_id, &organization.role),
                 external_id: None,
                 session_duration: None,
+                expanded: true,
             })
         })
     }
 
-    /// Sets the home region, which every account without its own inherits.
+    /// The home region, if known yet.
+    pub fn home_region(&self) -> Option<&str> {
+        self.aws.as_ref()?.region.as_deref()
+    }
+
+    /// The partition of the home identity as the file tells it ([`AwsConfig::partition`]).
+    pub fn partition(&self) -> &'static Partition {
+        self.aws
+            .as_ref()
+            .map_or(crate::partition::AWS, AwsConfig::partition)
+    }
+
+    /// Sets the home region, which every account without its own inherits. Roles named
+    /// without an ARN were expanded in the partition the file told; a home region from
+    /// outside the file (`--region`, the SDK's chain) may name another.
     pub fn set_home_region(&mut self, core: &mut CoreConfig, region: &str) {
+        let before = self.partition();
         if let Some(aws) = &mut self.aws {
             aws.region = Some(region.to_owned());
+        }
+        let after = self.partition();
+        if before != after {
+            let from = format!("arn:{}:", before.id);
+            let to = format!("arn:{}:", after.id);
+            for role in self.roles.values_mut().filter(|role| role.expanded) {
+                role.role_arn = role.role_arn.replacen(&from, &to, 1);
+            }
         }
         core.inherit_region(region);
     }
@@ -153,6 +196,7 @@ struct RawAws {
     profile: Option<String>,
     endpoint_url: Option<Spanned<String>>,
     home_principal: Option<Spanned<String>>,
+    multipart_copy_threshold_mib: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -227,6 +271,9 @@ impl Sections {
         core: &mut CoreConfig,
     ) -> Result<AwsSettings, ConfigError> {
         let aws = self.aws.map(Spanned::into_inner);
+        let partition = aws
+            .as_ref()
+            .map_or(crate::partition::AWS, AwsConfig::partition);
         let mut roles = BTreeMap::new();
         for (index, account) in self.accounts.into_iter().enumerate() {
             let Some(id) = self.ids.get(index).cloned().flatten() else {
@@ -234,7 +281,13 @@ impl Sections {
             };
             let key = |field: &str| format!("account[{index}].{field}");
             let role_arn = match &account.role {
-                Some(role) => Some(read_role_arn(document, role, id.get_ref(), key("role"))?),
+                Some(role) => Some(read_role_arn(
+                    document,
+                    role,
+                    id.get_ref(),
+                    partition,
+                    key("role"),
+                )?),
                 None if aws.is_some() => {
                     return Err(document.invalid(
                         id.span(),
@@ -277,13 +330,14 @@ impl Sections {
             if let Some(region) = self.regions.get(index).cloned().flatten() {
                 check_region(document, &region, &key("region"))?;
             }
-            if let Some(role_arn) = role_arn {
+            if let Some((role_arn, expanded)) = role_arn {
                 roles.insert(
                     id.into_inner(),
                     AccountRole {
                         role_arn,
                         external_id: account.external_id.map(Spanned::into_inner),
                         session_duration,
+                        expanded,
                     },
                 );
             }
@@ -313,19 +367,44 @@ impl Extension for Sections {
         if self.aws.is_none() {
             return Ok(());
         }
+        let Some(aws) = self.aws.as_ref().map(Spanned::get_ref) else {
+            return Ok(());
+        };
         // Every account's policy has the same size: ids are 12 digits.
-        let size = session_policy(grant, "000000000000").to_string().len();
-        if size > MAX_SESSION_POLICY_BYTES {
+        let policy = policy_text(&session_policy(grant, "000000000000", aws.partition()));
+        let size = policy.chars().count();
+        // STS packs the session tags with the policy ("An AWS conversion compresses the
+        // passed inline session policy, managed policy ARNs, and session tags into a packed
+        // binary format that has a separate limit", AssumeRole, STS API Reference); the
+        // packing is undocumented, so their characters are counted against the same limit.
+        let tags = if aws.session_tags {
+            let plugin = grant.key.strip_prefix("plugin.").unwrap_or(&grant.key);
+            session_tag_characters(plugin)
+        } else {
+            0
+        };
+        if size + tags > MAX_SESSION_POLICY_CHARACTERS {
+            let with_tags = if tags > 0 {
+                format!(" and its session tags {tags} more")
+            } else {
+                String::new()
+            };
             return Err(GrantRefusal {
                 key: "s3",
                 problem: format!(
-                    "the grant's session policy takes {size} bytes; AWS accepts {MAX_SESSION_POLICY_BYTES}"
+                    "the grant's session policy takes {size} characters{with_tags}; STS accepts {MAX_SESSION_POLICY_CHARACTERS}"
                 ),
-                fix: "merge rules (bucket globs) or split the plugin".into(),
+                fix: "merge rules (bucket globs), drop prefixes or split the plugin".into(),
             });
         }
         Ok(())
     }
+}
+
+/// The characters of the session tags a plugin's sessions carry (`xacct-plugin`, and
+/// `xacct-sha256` with 64 hex digits).
+fn session_tag_characters(plugin: &str) -> usize {
+    "xacct-plugin".len() + plugin.chars().count() + "xacct-sha256".len() + 64
 }
 
 fn read_aws(document: &Document<'_>, raw: RawAws) -> Result<AwsConfig, ConfigError> {
@@ -401,9 +480,22 @@ fn read_aws(document: &Document<'_>, raw: RawAws) -> Result<AwsConfig, ConfigErr
             ));
         }
     };
+    let multipart_copy_threshold = match raw.multipart_copy_threshold_mib {
+        None => COPY_OBJECT_LIMIT,
+        Some(mib) if (5..=5120).contains(mib.get_ref()) => (*mib.get_ref() as u64) << 20,
+        Some(mib) => {
+            return Err(document.invalid(
+                mib.span(),
+                "aws.multipart_copy_threshold_mib",
+                format!("{} MiB is out of range", mib.get_ref()),
+                "set it to 5..=5120 (S3's smallest part and largest CopyObject)",
+            ));
+        }
+    };
     Ok(AwsConfig {
         retry_mode,
         max_attempts,
+        multipart_copy_threshold,
         region: raw.region.map(Spanned::into_inner),
         session_tags: raw.session_tags.unwrap_or(false),
         source_identity,
@@ -521,18 +613,20 @@ fn check_region(
     ))
 }
 
-/// The role's full ARN: a name is expanded into the account; an ARN must be in it.
+/// The role's full ARN, and whether it was expanded from a name: a name is expanded into
+/// the account (in `partition`); an ARN must be in it.
 fn read_role_arn(
     document: &Document<'_>,
     role: &Spanned<String>,
     id: &str,
+    partition: &Partition,
     key: String,
-) -> Result<String, ConfigError> {
+) -> Result<(String, bool), ConfigError> {
     let written = role.get_ref();
     match parse_arn(written) {
         Some(arn) if arn.service == "iam" && arn.resource.starts_with("role/") => {
             if arn.account == id {
-                Ok(written.clone())
+                Ok((written.clone(), false))
             } else {
                 Err(document.invalid(
                     role.span(),
@@ -551,7 +645,7 @@ fn read_role_arn(
             format!("{written:?} is not an IAM role ARN"),
             "write arn:aws:iam::<id>:role/<name>, or just the role's name",
         )),
-        None if is_role_name(written) => Ok(format!("arn:aws:iam::{id}:role/{written}")),
+        None if is_role_name(written) => Ok((role_arn(partition, id, written), true)),
         None => Err(document.invalid(
             role.span(),
             key,
@@ -559,6 +653,11 @@ fn read_role_arn(
             "give the role's name (letters, digits, +=,.@_- and / for a path) or its full ARN",
         )),
     }
+}
+
+/// The ARN of role `name` (a path may lead it) in `account`.
+fn role_arn(partition: &Partition, account: &str, name: &str) -> String {
+    format!("arn:{}:iam::{account}:role/{name}", partition.id)
 }
 
 /// The parts of an ARN that matter here.
@@ -724,7 +823,27 @@ role = "arn:aws:iam::222222222222:role/ops/xacct"
         );
         let err = invalid(&format!("{AWS}\n{grant}"));
         assert_eq!(err.key, "plugin.big.s3");
-        assert!(err.problem.contains("AWS accepts 2048"), "{}", err.problem);
+        assert!(err.problem.contains("STS accepts 2048"), "{}", err.problem);
         parse(&format!("[local]\nroot = \"x\"\n{grant}")).unwrap();
+    }
+
+    #[test]
+    fn session_tags_count_against_the_session_policy_limit() {
+        let grant = |filler: usize| {
+            format!(
+                "[plugin.big]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"b\", prefix = \"{}/\", actions = [\"read\"] }}]\n",
+                "x".repeat(filler)
+            )
+        };
+        // The largest grant that fits without tags.
+        let fits = (0..2048)
+            .rev()
+            .map(grant)
+            .find(|grant| parse(&format!("{AWS}\n{grant}")).is_ok())
+            .unwrap();
+        let tagged = AWS.replace("[aws]\n", "[aws]\nsession_tags = true\n");
+        let err = invalid(&format!("{tagged}\n{fits}"));
+        assert_eq!(err.key, "plugin.big.s3");
+        assert!(err.problem.contains("session tags"), "{}", err.problem);
     }
 }

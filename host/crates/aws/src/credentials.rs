@@ -4,7 +4,7 @@
 //! forgotten when AWS rejects what it holds.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -74,8 +74,12 @@ pub(crate) struct CachedCredentials {
     source: SharedCredentialsProvider,
     /// Holding this lock across the resolution is what coalesces concurrent first uses.
     current: tokio::sync::Mutex<Option<(Credentials, Instant)>>,
-    /// Set when AWS rejected the credentials: the next use resolves them again.
-    forgotten: AtomicBool,
+    /// When the held credentials were obtained: readable while a resolution holds
+    /// `current`, so that a rejection is never skipped for want of that lock.
+    obtained: std::sync::Mutex<Option<Instant>>,
+    /// AWS rejected credentials obtained up to this instant: the next use resolves them
+    /// again unless newer ones were obtained since.
+    rejected_up_to: std::sync::Mutex<Option<Instant>>,
     resolutions: Arc<AtomicU64>,
 }
 
@@ -84,39 +88,45 @@ impl CachedCredentials {
         CachedCredentials {
             source,
             current: tokio::sync::Mutex::new(None),
-            forgotten: AtomicBool::new(false),
+            obtained: std::sync::Mutex::new(None),
+            rejected_up_to: std::sync::Mutex::new(None),
             resolutions,
         }
     }
 
     pub(crate) async fn get(&self) -> provider::Result {
         let mut current = self.current.lock().await;
-        let forgotten = self.forgotten.swap(false, Ordering::AcqRel);
-        if let Some((credentials, _)) = current
-            .as_ref()
-            .filter(|(c, _)| !forgotten && still_fresh(c))
-        {
+        let rejected_up_to = *lock(&self.rejected_up_to);
+        if let Some((credentials, _)) = current.as_ref().filter(|(c, at)| {
+            rejected_up_to.is_none_or(|rejected| *at > rejected) && still_fresh(c)
+        }) {
             return Ok(credentials.clone());
         }
         self.resolutions.fetch_add(1, Ordering::Relaxed);
         let credentials = self.source.provide_credentials().await?;
-        *current = Some((credentials.clone(), Instant::now()));
+        let now = Instant::now();
+        *current = Some((credentials.clone(), now));
+        *lock(&self.obtained) = Some(now);
         Ok(credentials)
     }
 
     /// Forgets the credentials if they were obtained before `started` (so not already
     /// replaced by another caller's refresh); true if they were.
+    /// Never waits for a resolution under way: credentials it brings are obtained after
+    /// `started`, so they stay.
     pub(crate) fn forget_if_older(&self, started: Instant) -> bool {
-        let Ok(current) = self.current.try_lock() else {
-            // A refresh is under way: its credentials are newer than the call's.
-            return false;
-        };
-        let older = current.as_ref().is_some_and(|(_, at)| *at <= started);
+        let older = lock(&self.obtained).is_some_and(|at| at <= started);
         if older {
-            self.forgotten.store(true, Ordering::Release);
+            let mut rejected = lock(&self.rejected_up_to);
+            *rejected = Some(rejected.map_or(started, |before| before.max(started)));
         }
         older
     }
+}
+
+/// A lock that a panic elsewhere does not poison for good: what it holds is an instant.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A [`CachedCredentials`] shared by several clients.
@@ -141,6 +151,7 @@ impl ProvideCredentials for Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::executor::block_on;
 
     #[test]
     fn credentials_are_refreshed_before_they_expire() {
@@ -156,5 +167,40 @@ mod tests {
         assert!(still_fresh(&expiring(3600)));
         assert!(!still_fresh(&expiring(60)));
         assert!(still_fresh(&Credentials::new("a", "b", None, None, "test")));
+    }
+
+    fn cache() -> (CachedCredentials, Arc<AtomicU64>) {
+        let resolutions = Arc::new(AtomicU64::new(0));
+        let source = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let cache =
+            CachedCredentials::new(SharedCredentialsProvider::new(source), resolutions.clone());
+        (cache, resolutions)
+    }
+
+    /// A rejection reported while another caller holds the cache (a `get()` under way)
+    /// is not skipped: the next use resolves again.
+    #[test]
+    fn a_rejection_while_the_cache_is_held_is_not_lost() {
+        let (cache, resolutions) = cache();
+        block_on(cache.get()).unwrap();
+        let started = Instant::now();
+        let held = block_on(cache.current.lock());
+        assert!(cache.forget_if_older(started));
+        drop(held);
+        block_on(cache.get()).unwrap();
+        assert_eq!(resolutions.load(Ordering::Relaxed), 2);
+        block_on(cache.get()).unwrap();
+        assert_eq!(resolutions.load(Ordering::Relaxed), 2, "refreshed once");
+    }
+
+    /// Credentials obtained after the rejected call started are kept.
+    #[test]
+    fn newer_credentials_survive_an_older_calls_rejection() {
+        let (cache, resolutions) = cache();
+        let started = Instant::now();
+        block_on(cache.get()).unwrap();
+        assert!(!cache.forget_if_older(started));
+        block_on(cache.get()).unwrap();
+        assert_eq!(resolutions.load(Ordering::Relaxed), 1);
     }
 }

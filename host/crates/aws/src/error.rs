@@ -266,16 +266,26 @@ where
     let SdkError::ServiceError(context) = err else {
         return false;
     };
-    matches!(
-        context.err().code(),
-        Some(
+    match context.err().code() {
+        Some(code) => matches!(
+            code,
             "ExpiredToken"
                 | "ExpiredTokenException"
                 | "InvalidToken"
                 | "RequestExpired"
                 | "TokenRefreshRequired"
-        )
-    )
+        ),
+        // A HEAD's answer has no body, so S3's `ExpiredToken` on HeadObject or HeadBucket
+        // is a bare `400 Bad Request` (HADOOP-18353 records it; the SDK names a bodiless
+        // answer's code only for 404): such an answer may be expiry. A redirect is not
+        // (it carries `x-amz-bucket-region`).
+        None => {
+            let raw = context.raw();
+            raw.status().as_u16() == 400
+                && raw.body().bytes().is_none_or(<[u8]>::is_empty)
+                && raw.headers().get("x-amz-bucket-region").is_none()
+        }
+    }
 }
 
 /// An S3 call's WIT error.

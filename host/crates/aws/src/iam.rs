@@ -7,11 +7,22 @@
 //! - per target role, the trust policy naming the home principal (with an
 //!   `sts:ExternalId` condition where the account sets one), and the smallest permission
 //!   policy covering the grant of every plugin that may run in that account.
+//!
+//! A home that is a role session (Identity Center, a chained profile, ECS, Lambda) is
+//! known by its assumed-role ARN, which has no path, while a role principal in a trust
+//! policy must name the existing role path included, or IAM refuses the policy ("IAM JSON
+//! policy elements: Principal", IAM User Guide). Identity Center's roles live under
+//! `/aws-reserved/sso.amazonaws.com/` and are re-provisioned with a new suffix when their
+//! permission set changes, Lambda's under `/service-role/`. So such a home is trusted as
+//! its account's principal with an `aws:PrincipalArn` condition ("AWS global condition
+//! context keys": a role session's is its role's ARN) matching the role under any path —
+//! for Identity Center, any role of the same permission set.
 
 use serde_json::{Value, json};
 use xacct_core::config::Config as CoreConfig;
 
 use crate::config::AwsSettings;
+use crate::partition::Partition;
 use crate::policy::permission_policy;
 
 /// What the home identity does to a role with the config's options: assume it, and tag
@@ -29,9 +40,12 @@ fn assume_actions(settings: &AwsSettings) -> Vec<&'static str> {
     actions
 }
 
-/// The documents for the config, trusting `home_principal` (an IAM user or role ARN).
+/// The documents for the config, trusting `home_principal` (an IAM user or role ARN, or
+/// a role session's assumed-role ARN).
 pub fn documents(config: &CoreConfig, settings: &AwsSettings, home_principal: &str) -> Value {
     let assume = assume_actions(settings);
+    let partition = Partition::of_home(Some(home_principal), settings.home_region());
+    let trusted = Trusted::of(home_principal);
     let roles_of: Vec<_> = config
         .accounts
         .iter()
@@ -48,12 +62,14 @@ pub fn documents(config: &CoreConfig, settings: &AwsSettings, home_principal: &s
         .map(|(account, role)| {
             let mut statement = json!({
                 "Effect": "Allow",
-                "Principal": { "AWS": home_principal },
+                "Principal": { "AWS": trusted.principal },
                 "Action": assume,
             });
+            if let Some(roles) = &trusted.role_patterns {
+                statement["Condition"]["ArnLike"] = json!({ "aws:PrincipalArn": roles });
+            }
             if let Some(external_id) = &role.external_id {
-                statement["Condition"] =
-                    json!({ "StringEquals": { "sts:ExternalId": external_id } });
+                statement["Condition"]["StringEquals"] = json!({ "sts:ExternalId": external_id });
             }
             let grants = config
                 .plugins
@@ -65,7 +81,7 @@ pub fn documents(config: &CoreConfig, settings: &AwsSettings, home_principal: &s
                 "alias": account.alias,
                 "role": role.role_arn,
                 "trust_policy": { "Version": "2012-10-17", "Statement": [statement] },
-                "permission_policy": permission_policy(grants),
+                "permission_policy": permission_policy(grants, partition),
             })
         })
         .collect();
@@ -84,18 +100,59 @@ pub fn documents(config: &CoreConfig, settings: &AwsSettings, home_principal: &s
     })
 }
 
-/// The principal to trust for the caller STS reports: an assumed-role session stands for
-/// its role (`arn:aws:sts::A:assumed-role/R/S` → `arn:aws:iam::A:role/R`).
-pub fn principal_of_caller(caller_arn: &str) -> String {
-    let assumed = caller_arn
-        .strip_prefix("arn:")
-        .and_then(|rest| rest.split_once(":sts::"))
-        .and_then(|(partition, rest)| {
-            let (account, resource) = rest.split_once(':')?;
-            let role = resource.strip_prefix("assumed-role/")?.split('/').next()?;
-            Some(format!("arn:{partition}:iam::{account}:role/{role}"))
-        });
-    assumed.unwrap_or_else(|| caller_arn.to_owned())
+/// Whom a trust policy names for the home identity.
+struct Trusted {
+    /// The principal: the home user or role, or (for a role session) its account.
+    principal: String,
+    /// For a role session, the `aws:PrincipalArn` patterns its role matches.
+    role_patterns: Option<Vec<String>>,
+}
+
+impl Trusted {
+    fn of(home: &str) -> Trusted {
+        match assumed_role(home) {
+            Some((partition, account, role)) => {
+                let roles = format!("arn:{partition}:iam::{account}:role");
+                // Identity Center: `AWSReservedSSO_<permission set>_<suffix>`, suffix new
+                // at each re-provisioning; under its path, with or without a region.
+                let (path, name) = match sso_permission_set(role) {
+                    Some(set) => (
+                        "/aws-reserved/sso.amazonaws.com",
+                        format!("AWSReservedSSO_{set}_*"),
+                    ),
+                    None => ("", role.to_owned()),
+                };
+                Trusted {
+                    principal: format!("arn:{partition}:iam::{account}:root"),
+                    role_patterns: Some(vec![
+                        format!("{roles}{path}/{name}"),
+                        format!("{roles}{path}/*/{name}"),
+                    ]),
+                }
+            }
+            None => Trusted {
+                principal: home.to_owned(),
+                role_patterns: None,
+            },
+        }
+    }
+}
+
+/// `(partition, account, role name)` of an assumed-role ARN
+/// (`arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`).
+fn assumed_role(arn: &str) -> Option<(&str, &str, &str)> {
+    let (partition, rest) = arn.strip_prefix("arn:")?.split_once(":sts::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let role = resource.strip_prefix("assumed-role/")?.split('/').next()?;
+    (!role.is_empty()).then_some((partition, account, role))
+}
+
+/// The permission set of an Identity Center role name
+/// (`AWSReservedSSO_<set>_<16 hex digits>`).
+fn sso_permission_set(role: &str) -> Option<&str> {
+    let (set, suffix) = role.strip_prefix("AWSReservedSSO_")?.rsplit_once('_')?;
+    let hex = suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex && !set.is_empty()).then_some(set)
 }
 
 #[cfg(test)]
@@ -161,7 +218,13 @@ s3 = [{ buckets = "reports", prefix = "2024/", actions = ["read"] }]
         );
         assert_eq!(
             docs["roles"][0]["permission_policy"]["Statement"],
-            json!([{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::reports/2024/*"}])
+            json!([
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::reports",
+                 "Condition": {"StringLike": {"s3:prefix": ["2024/*"]}}},
+                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::reports/2024/*"},
+                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*",
+                 "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}},
+            ])
         );
         assert_eq!(
             docs["roles"][1]["permission_policy"]["Statement"][0]["Effect"], "Deny",
@@ -191,14 +254,29 @@ s3 = [{ buckets = "reports", prefix = "2024/", actions = ["read"] }]
     }
 
     #[test]
-    fn an_assumed_role_caller_is_trusted_as_its_role() {
+    fn a_role_session_home_is_trusted_as_its_role_under_any_path() {
+        let trusted = Trusted::of("arn:aws:sts::111111111111:assumed-role/runner/i-123");
+        assert_eq!(trusted.principal, "arn:aws:iam::111111111111:root");
         assert_eq!(
-            principal_of_caller("arn:aws:sts::111111111111:assumed-role/runner/i-123"),
-            "arn:aws:iam::111111111111:role/runner"
+            trusted.role_patterns.unwrap(),
+            [
+                "arn:aws:iam::111111111111:role/runner",
+                "arn:aws:iam::111111111111:role/*/runner"
+            ]
         );
+        let sso = Trusted::of(
+            "arn:aws-us-gov:sts::111111111111:assumed-role/AWSReservedSSO_Admin_Access_0123456789abcdef/jane",
+        );
+        assert_eq!(sso.principal, "arn:aws-us-gov:iam::111111111111:root");
         assert_eq!(
-            principal_of_caller("arn:aws:iam::111111111111:user/ci"),
-            "arn:aws:iam::111111111111:user/ci"
+            sso.role_patterns.unwrap(),
+            [
+                "arn:aws-us-gov:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_Access_*",
+                "arn:aws-us-gov:iam::111111111111:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_Access_*"
+            ]
         );
+        let user = Trusted::of("arn:aws:iam::111111111111:user/ci");
+        assert_eq!(user.principal, "arn:aws:iam::111111111111:user/ci");
+        assert!(user.role_patterns.is_none());
     }
 }

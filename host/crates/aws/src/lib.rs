@@ -1,7 +1,7 @@
 //! xacct's AWS provider: everything AWS, in one crate, built on `xacct-core`'s seams.
 //!
 //! - the config's AWS sections ([`config`]: `[aws]`, `[organization]`, an account's
-//!   role), with ARNs and region codes ([`region`]) and the home region
+//!   role), with ARNs, partitions ([`partition`]) and region codes ([`region`]) and the home region
 //!   ([`home_region`]);
 //! - the home identity and the sessions it opens ([`session`], assumed credentials
 //!   cached in [`credentials`]): the pipeline's **credentials** stage;
@@ -21,6 +21,7 @@ pub mod error;
 pub mod home_region;
 pub mod iam;
 pub mod organizations;
+pub mod partition;
 pub mod pin;
 pub mod policy;
 pub mod provider;

@@ -13,10 +13,12 @@
 //! ([`resume`]).
 //!
 //! Bodies stream both ways: a get hands the SDK's byte stream to the guest as it arrives;
-//! a put sends what the guest writes ([`put`]). Errors are mapped to the WIT variant from the
+//! a put sends what the guest writes ([`put`]); a copy past CopyObject's 5 GB is a
+//! multipart copy ([`copy`]). Errors are mapped to the WIT variant from the
 //! service's error code and HTTP status only; no SDK text reaches the guest.
 
 mod config;
+mod copy;
 mod put;
 mod resume;
 mod send;
@@ -39,6 +41,7 @@ use xacct_core::provider::OrphanedUpload;
 
 use crate::error::{AwsError, Service, classify};
 use crate::session::{Session, SessionSpec, Sessions};
+use copy::Copy;
 use put::{Target, put};
 use resume::ResumingBody;
 use send::on_bucket;
@@ -46,6 +49,9 @@ use send::on_bucket;
 /// What an open GetObject body may hold on the host before the guest reads it: the HTTP
 /// client's read buffer (hyper's grows to about 400 KiB) and the stream's decoding.
 const CONNECTION_BUFFER_BYTES: u64 = 512 << 10;
+
+/// Buckets per ListBuckets page (S3's maximum is 10,000): a page stays a small answer.
+const LIST_BUCKETS_PAGE: i32 = 1000;
 
 /// S3 through each account's assumed role, for one plugin's run.
 pub struct AwsBackend {
@@ -89,6 +95,16 @@ impl AwsBackend {
     /// [`AwsBackend::resolve`], for a plugin's call: a failure in the plugin's words.
     fn session(&self, account: &Account) -> Result<Arc<Session>, S3Error> {
         self.resolve(&account.id).map_err(|err| err.for_guest())
+    }
+
+    /// Remembers a multipart upload left open, for the report.
+    fn keep_orphan(&self, orphan: Option<OrphanedUpload>) {
+        if let Some(orphan) = orphan {
+            self.orphans
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(orphan);
+        }
     }
 
     /// Multipart uploads left open because S3 refused their abort.
@@ -147,13 +163,22 @@ impl Backend for AwsBackend {
     async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error> {
         let what = "ListBuckets";
         let session = self.session(account)?;
-        let output = on_bucket(&session, None, what, |s3| s3.list_buckets().send()).await?;
-        let mut buckets: Vec<Bucket> = output
-            .buckets()
-            .iter()
-            .filter_map(|b| {
+        // Always paginated: AWS rejects unpaginated ListBuckets for accounts with a bucket
+        // quota over 10,000 ("General purpose bucket quotas, limitations, and
+        // restrictions", S3 User Guide), and only a paginated answer carries each bucket's
+        // region ("BucketRegion", Bucket, S3 API Reference), which saves a redirect later.
+        let mut buckets: Vec<Bucket> = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = on_bucket(&session, None, what, |s3| {
+                s3.list_buckets()
+                    .max_buckets(LIST_BUCKETS_PAGE)
+                    .set_continuation_token(token.clone())
+                    .send()
+            })
+            .await?;
+            buckets.extend(output.buckets().iter().filter_map(|b| {
                 let name = b.name()?;
-                // Where S3 says (it does on request), the region saves a redirect later.
                 if let Some(region) = b.bucket_region() {
                     session.learn_bucket_region(name, region);
                 }
@@ -161,8 +186,15 @@ impl Backend for AwsBackend {
                     name: name.to_owned(),
                     creation_date: millis(b.creation_date()),
                 })
-            })
-            .collect();
+            }));
+            match output.continuation_token() {
+                // A token S3 repeats would list forever.
+                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
+                    token = Some(next.to_owned());
+                }
+                _ => break,
+            }
+        }
         buckets.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(buckets)
     }
@@ -300,12 +332,7 @@ impl Backend for AwsBackend {
             key,
         };
         let (result, orphan) = put(target, options, body).await;
-        if let Some(orphan) = orphan {
-            self.orphans
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(orphan);
-        }
+        self.keep_orphan(orphan);
         result
     }
 
@@ -389,6 +416,20 @@ impl Backend for AwsBackend {
         let what =
             format!("CopyObject {source_bucket}/{source_key} to {target_bucket}/{target_key}");
         let session = self.session(account)?;
+        if source.size > self.sessions.multipart_copy_threshold() {
+            let copy = Copy {
+                session: &session,
+                what: &what,
+                source: (source_bucket, source_key),
+                source_meta: source,
+                target: (target_bucket, target_key),
+            };
+            let (outcome, orphan) = copy
+                .in_parts(self.sessions.multipart_copy_threshold())
+                .await;
+            self.keep_orphan(orphan);
+            return outcome;
+        }
         // A copy is sent to the target's region; the source may be in any region.
         let output = on_bucket(&session, Some(target_bucket), &what, |s3| {
             s3.copy_object()

@@ -31,8 +31,9 @@ use xacct_core::provider::{CallStats, RunIdentity};
 use crate::config::{AccountRole, AwsConfig, OrganizationConfig, RetryMode, SourceIdentity};
 use crate::credentials::{AssumeRole, CachedCredentials, Shared};
 use crate::error::{AwsError, Service};
+use crate::partition::Partition;
 use crate::pin::PinnedToAccount;
-use crate::policy::session_policy;
+use crate::policy::{policy_text, session_policy};
 use crate::s3control::KeepEndpointHost;
 use crate::stats::{AttemptCounter, Counters};
 
@@ -41,6 +42,9 @@ use crate::stats::{AttemptCounter, Counters};
 /// throttles per caller.
 const ASSUME_ROLE_AT_ONCE: usize = 8;
 
+/// How long a session opened by role chaining may last.
+const CHAINED_SESSION_LIMIT: Duration = Duration::from_secs(3600);
+
 /// The home identity and every session opened from it.
 pub struct Sessions {
     home: SdkConfig,
@@ -48,9 +52,16 @@ pub struct Sessions {
     sts: aws_sdk_sts::Client,
     /// Who the home identity is, as STS said at start-up.
     home_arn: String,
+    /// The home identity's partition, which every ARN of a session policy names.
+    partition: &'static Partition,
+    /// The home identity is a role session: every AssumeRole is role chaining, whose
+    /// sessions last at most an hour.
+    chained: bool,
     /// Path-style S3 addressing: needed by S3-compatible endpoints on a bare host:port.
     path_style: bool,
     session_tags: bool,
+    /// Copies of objects larger than this are multipart copies.
+    multipart_copy_threshold: u64,
     /// How S3 clients retry.
     s3_retry: RetryConfig,
     /// The `SourceIdentity` set on every AssumeRole.
@@ -115,7 +126,13 @@ impl SessionSpec {
 
     /// The session's key in `account_id`: its policy is built here, once per account a
     /// run reaches, not per call.
-    fn key(&self, account_id: &str, role: &AccountRole, tagged: bool) -> SessionKey {
+    fn key(
+        &self,
+        account_id: &str,
+        role: &AccountRole,
+        tagged: bool,
+        partition: &Partition,
+    ) -> SessionKey {
         SessionKey {
             role_arn: role.role_arn.clone(),
             external_id: role.external_id.clone(),
@@ -123,7 +140,7 @@ impl SessionSpec {
             policy: self
                 .grant
                 .as_ref()
-                .map(|grant| session_policy(grant, account_id).to_string()),
+                .map(|grant| policy_text(&session_policy(grant, account_id, partition))),
             tags: if tagged { self.tags() } else { Vec::new() },
         }
     }
@@ -148,6 +165,8 @@ pub struct Session {
     counters: Arc<Counters>,
     /// What the AssumeRole asked for beyond the role itself, to explain a refusal.
     extras: Vec<&'static str>,
+    /// The config key of the grant whose session policy bounds the session.
+    grant_key: Option<String>,
     /// The account's S3 client configuration; clients for other regions derive from it.
     s3_config: aws_sdk_s3::Config,
     account_region: String,
@@ -248,17 +267,27 @@ impl Sessions {
                 })
             })?;
         let home_arn = caller.arn().unwrap_or_default().to_owned();
+        let chained = is_role_session(&home_arn);
+        if chained && accounts.iter().any(|a| exceeds_chaining_limit(&a.role)) {
+            tracing::warn!(
+                "the home identity {home_arn} is a role session, so every AssumeRole is role chaining, \
+                 which STS caps at 1 hour: session_duration above 3600 s is lowered to 3600 s"
+            );
+        }
         let source_identity = match &aws.source_identity {
             None => None,
             Some(SourceIdentity::Fixed(text)) => Some(text.clone()),
             Some(SourceIdentity::Caller) => Some(source_identity_of(&home_arn)),
         };
         Ok(Sessions {
+            partition: Partition::of_home(Some(&home_arn), aws.region.as_deref()),
+            chained,
             path_style: home.endpoint_url().is_some(),
             sts,
             home,
             home_arn,
             session_tags: aws.session_tags,
+            multipart_copy_threshold: aws.multipart_copy_threshold,
             s3_retry,
             source_identity,
             assume_role_permits: Arc::new(tokio::sync::Semaphore::new(ASSUME_ROLE_AT_ONCE)),
@@ -311,6 +340,11 @@ impl Sessions {
         }
     }
 
+    /// Copies of objects larger than this are multipart copies (UploadPartCopy).
+    pub fn multipart_copy_threshold(&self) -> u64 {
+        self.multipart_copy_threshold
+    }
+
     /// The home identity's ARN, as STS reported it at start-up.
     pub fn home_arn(&self) -> &str {
         &self.home_arn
@@ -332,15 +366,29 @@ impl Sessions {
         let account = accounts
             .get(account_id)
             .ok_or_else(|| unknown("the account is not configured"))?;
-        let key = spec.key(account_id, &account.role, self.session_tags);
+        let key = spec.key(account_id, &account.role, self.session_tags, self.partition);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         Ok(open
             .entry(key)
-            .or_insert_with_key(|key| Arc::new(self.open_session(account, key)))
+            .or_insert_with_key(|key| Arc::new(self.open_session(account, key, spec)))
             .clone())
     }
 
-    fn open_session(&self, account: &Target, key: &SessionKey) -> Session {
+    /// The `DurationSeconds` of `role`'s sessions: as configured, within role chaining's
+    /// hour when the home is a role session ("if you assume a role using role chaining and
+    /// provide a DurationSeconds parameter value greater than one hour, the operation
+    /// fails", AssumeRole, STS API Reference).
+    fn session_duration(&self, role: &AccountRole) -> Option<i32> {
+        let seconds = role.session_duration?.as_secs();
+        let seconds = if self.chained {
+            seconds.min(CHAINED_SESSION_LIMIT.as_secs())
+        } else {
+            seconds
+        };
+        Some(i32::try_from(seconds).unwrap_or(i32::MAX))
+    }
+
+    fn open_session(&self, account: &Target, key: &SessionKey, spec: &SessionSpec) -> Session {
         let mut extras = Vec::new();
         if !key.tags.is_empty() {
             extras.push("sts:TagSession");
@@ -356,7 +404,7 @@ impl Sessions {
             .set_external_id(key.external_id.clone())
             .set_policy(key.policy.clone())
             .set_source_identity(self.source_identity.clone())
-            .set_duration_seconds(account.role.session_duration.map(|d| d.as_secs() as i32));
+            .set_duration_seconds(self.session_duration(&account.role));
         for (name, value) in &key.tags {
             request = request.tags(
                 Tag::builder()
@@ -415,6 +463,7 @@ impl Sessions {
             assume_role_calls,
             counters,
             extras,
+            grant_key: spec.grant.as_ref().map(|grant| grant.key.clone()),
             s3_config,
             account_region,
             clients: Mutex::new(HashMap::new()),
@@ -479,6 +528,19 @@ impl Session {
             Ok(_) => Ok(()),
             Err(err) => {
                 let err = AwsError::from_credentials(&what, &err);
+                if err.code.as_deref() == Some("PackedPolicyTooLarge") {
+                    let grant = self.grant_key.as_deref().unwrap_or("the plugin's grant");
+                    return Err(err.with_fix(format!(
+                        "STS packs the session policy of {grant} with the session tags: shrink {grant}.s3 \
+                         (merge rules with bucket globs, drop prefixes) or set session_tags = false in [aws]"
+                    )));
+                }
+                if is_chaining_refusal(&err) {
+                    return Err(err.with_fix(
+                        "the home identity is a role session and role chaining caps sessions at 1 hour: \
+                         lower session_duration to 3600 or less",
+                    ));
+                }
                 if err.is_refusal() && !self.extras.is_empty() {
                     let extras = self.extras.join(" and ");
                     return Err(err.with_fix(format!(
@@ -548,6 +610,30 @@ impl Session {
     }
 }
 
+/// Whether a caller ARN is a role session (`arn:P:sts::A:assumed-role/ROLE/SESSION`):
+/// Identity Center, a chained profile, ECS, Lambda or EC2 credentials.
+fn is_role_session(caller_arn: &str) -> bool {
+    caller_arn
+        .splitn(6, ':')
+        .nth(5)
+        .is_some_and(|resource| resource.starts_with("assumed-role/"))
+}
+
+fn exceeds_chaining_limit(role: &AccountRole) -> bool {
+    role.session_duration
+        .is_some_and(|duration| duration > CHAINED_SESSION_LIMIT)
+}
+
+/// STS's refusal of a chained session longer than an hour (`ValidationError`, "… exceeds
+/// the 1 hour session limit for roles assumed by role chaining").
+fn is_chaining_refusal(err: &AwsError) -> bool {
+    err.code.as_deref() == Some("ValidationError")
+        && err
+            .message
+            .as_deref()
+            .is_some_and(|message| message.contains("role chaining"))
+}
+
 /// Bounds on every S3 request: a stalled call fails (and an unfinished multipart upload
 /// is aborted) instead of holding an invocation, or its cleanup, forever.
 fn s3_timeouts() -> aws_config::timeout::TimeoutConfig {
@@ -599,6 +685,18 @@ mod tests {
         assert_eq!(session_name("hello"), "xacct-hello");
         assert_eq!(session_name("a b/c"), "xacct-a-b-c");
         assert_eq!(session_name(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn role_sessions_are_told_from_users() {
+        assert!(is_role_session(
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/jane"
+        ));
+        assert!(is_role_session(
+            "arn:aws-cn:sts::123456789012:assumed-role/r/i-1"
+        ));
+        assert!(!is_role_session("arn:aws:iam::123456789012:user/ci"));
+        assert!(!is_role_session("arn:aws:iam::123456789012:root"));
     }
 
     #[test]

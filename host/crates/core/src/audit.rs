@@ -36,6 +36,9 @@ pub struct AuditEvent<'a, T: Serialize> {
     pub plugin: &'a str,
     /// sha256 of the plugin's component.
     pub sha256: &'a str,
+    /// The fingerprint (`SHA256:…`) of the trusted key that signed it, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<&'a str>,
     pub account: &'a str,
     /// The operation, e.g. `GetObject`.
     pub operation: &'static str,
@@ -76,6 +79,59 @@ fn rfc3339(time: SystemTime) -> String {
     }
     text.push('Z');
     text
+}
+
+/// Milliseconds since the Unix epoch of a [`timestamp`] (`YYYY-MM-DDTHH:MM:SS[.fff…]Z`,
+/// as xacct writes them); `None` for any other text.
+pub fn unix_ms(text: &str) -> Option<u64> {
+    let text = text.strip_suffix('Z')?;
+    let (seconds, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let field = |range: std::ops::Range<usize>| -> Option<u64> {
+        let digits = seconds.get(range)?;
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if seconds.len() != 19
+        || separators
+            .iter()
+            .any(|(at, c)| seconds.as_bytes()[*at] != *c)
+    {
+        return None;
+    }
+    let (year, month, day) = (field(0..4)?, field(5..7)?, field(8..10)?);
+    let (hour, minute, second) = (field(11..13)?, field(14..16)?, field(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 9 {
+        return None;
+    }
+    let millis: u64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    let days = days_from_civil(year, month, day)?;
+    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis)
+}
+
+/// Days from 1970-01-01 to a date (Howard Hinnant's `days_from_civil`); `None` before 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let year = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = year / 400;
+    let year_of_era = year % 400;
+    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era).checked_sub(719_468)
 }
 
 /// The date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
@@ -142,5 +198,30 @@ mod tests {
         assert_eq!(at(1_709_251_200, 1), "2024-03-01T00:00:00.000001Z");
         assert_eq!(at(4_102_444_800, 0), "2100-01-01T00:00:00Z");
         assert_eq!(at(951_782_400, 0), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn timestamps_read_back_to_the_millisecond() {
+        for (secs, micros) in [
+            (0, 0),
+            (1_709_251_199, 250_000),
+            (1_709_251_200, 1),
+            (4_102_444_800, 999_999),
+        ] {
+            let text =
+                rfc3339(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros));
+            assert_eq!(unix_ms(&text), Some(secs * 1000 + micros / 1000), "{text}");
+        }
+        for bad in [
+            "",
+            "2024-02-29T23:59:59",
+            "2024-13-01T00:00:00Z",
+            "2024-02-29 23:59:59Z",
+            "2024-02-29T23:59:59.xZ",
+            "1969-12-31T23:59:59Z",
+            "+024-02-29T23:59:59Z",
+        ] {
+            assert_eq!(unix_ms(bad), None, "{bad:?}");
+        }
     }
 }

@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::audit::AuditLog;
-use crate::bindings::Account;
 use crate::capability::gate::RunContext;
 use crate::capability::grant::Grant;
 use crate::capability::invocation::Capability;
@@ -25,7 +24,7 @@ use crate::plan::{Mode, Plan, Scope, Selection, plan_hash};
 use crate::provider::{BackendProvider, Provider, ProviderError, RunIdentity};
 use crate::report::text::inert;
 use crate::report::{Entry, Report};
-use crate::sandbox::{Failure, LoadError, Outcome, Sandbox, plugin_file};
+use crate::sandbox::{Failure, LoadError, LoadedPlugin, Outcome, Sandbox, plugin_file};
 use crate::shard::{Shard, ShardStamp};
 
 /// What to run, and how.
@@ -104,6 +103,38 @@ pub async fn discover(config: &mut Config, provider: &dyn Provider) -> Result<()
     Ok(())
 }
 
+/// Sets the operator's grant beside what the plugin declares, once the accounts are
+/// known (those a provider listed included): each way it is wider is a warning, or, with
+/// `strict_grants`, the refusal of the plugin.
+fn check_declared(config: &Config, grant: &Grant, plugin: &LoadedPlugin) -> Result<(), Failure> {
+    let Some(declared) = &plugin.provenance.declared else {
+        return Ok(());
+    };
+    let excess = grant.excess(&declared.grant, &config.accounts);
+    if excess.is_empty() {
+        return Ok(());
+    }
+    let wider: Vec<String> = excess.iter().map(ToString::to_string).collect();
+    let trust = config.trust_for(&plugin.name);
+    if trust.strict_grants {
+        return Err(Failure::Load(format!(
+            "{} grants more than the plugin declares ({}), and {}.strict_grants is true; fix: narrow the grant (xacct grant suggest {} prints what the plugin declares)",
+            grant.key,
+            wider.join("; "),
+            trust.key,
+            plugin.name
+        )));
+    }
+    for wider in wider {
+        tracing::warn!(
+            "{} grants more than the plugin declares: {}",
+            grant.key,
+            inert(&wider)
+        );
+    }
+    Ok(())
+}
+
 /// Follows a run as it goes (progress bars, streamed output).
 pub trait Progress: Send + Sync {
     /// The run will make `invocations` invocations.
@@ -137,6 +168,8 @@ pub async fn run(
     progress: &dyn Progress,
 ) -> Result<Report, RunError> {
     let started = Instant::now();
+    let started_at = crate::audit::timestamp();
+    let since_start = move || started.elapsed().as_millis() as u64;
     let plan = plan(config, request);
     let grant = Arc::new(
         config
@@ -148,10 +181,14 @@ pub async fn run(
     // A plugin that fails to load is every planned account's error, not the run's: the
     // report still says which accounts did not get their run.
     let plugin = match sandbox.load(&request.plugin, &path) {
-        Ok(plugin) => Ok(Arc::new(plugin)),
+        Ok(plugin) => check_declared(config, &grant, &plugin).map(|()| Arc::new(plugin)),
         Err(err) => Err(Failure::Load(err.to_string())),
     };
     let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
+    let signer = plugin
+        .as_ref()
+        .ok()
+        .and_then(|p| (p.provenance.signer.as_ref()).map(|signer| signer.fingerprint.clone()));
     let run = provider.open_run(&RunIdentity {
         plugin: request.plugin.clone(),
         sha256: sha256.clone(),
@@ -161,6 +198,7 @@ pub async fn run(
     let context = Arc::new(RunContext {
         plugin: request.plugin.clone(),
         sha256: sha256.clone().unwrap_or_default(),
+        signer: signer.clone(),
         dry_run: request.dry_run,
         audit: request.audit.clone(),
     });
@@ -191,8 +229,11 @@ pub async fn run(
         match prepared {
             Some(Ok(())) => ready.push(account.clone()),
             None => {
-                let entry =
-                    Entry::skipped(Mode::PerAccount, accounts_of(std::slice::from_ref(account)));
+                let entry = Entry::skipped(
+                    Mode::PerAccount,
+                    std::slice::from_ref(account),
+                    since_start(),
+                );
                 progress.finished(&entry);
                 entries.push(entry);
             }
@@ -200,7 +241,8 @@ pub async fn run(
                 let outcome = Outcome::failed(Failure::Credentials(err.to_string()));
                 let entry = Entry::new(
                     Mode::PerAccount,
-                    accounts_of(std::slice::from_ref(account)),
+                    std::slice::from_ref(account),
+                    since_start(),
                     outcome,
                 );
                 progress.finished(&entry);
@@ -244,6 +286,7 @@ pub async fn run(
                 if cancel.is_cancelled() {
                     return (scope, None);
                 }
+                let start_ms = since_start();
                 let outcome = match &plugin {
                     Ok(plugin) => {
                         let capability = Capability::new(backend, scope.clone(), grant, &limits, context);
@@ -253,7 +296,7 @@ pub async fn run(
                 };
                 drop(permit);
                 log_outcome(&outcome);
-                (scope, Some(outcome))
+                (scope, Some((start_ms, outcome)))
             }
             .instrument(span),
         );
@@ -267,13 +310,13 @@ pub async fn run(
                 let failure = Failure::Host("the host failed while running this invocation".into());
                 (
                     task_scopes[&failed.id()].clone(),
-                    Some(Outcome::failed(failure)),
+                    Some((since_start(), Outcome::failed(failure))),
                 )
             }
         };
         let entry = match outcome {
-            Some(outcome) => Entry::new(plan.mode, accounts_of(&scope), outcome),
-            None => Entry::skipped(plan.mode, accounts_of(&scope)),
+            Some((start_ms, outcome)) => Entry::new(plan.mode, &scope, start_ms, outcome),
+            None => Entry::skipped(plan.mode, &scope, since_start()),
         };
         progress.finished(&entry);
         entries.push(entry);
@@ -291,7 +334,7 @@ pub async fn run(
             .map(|(i, id)| (id.as_str(), i))
             .collect();
         ShardStamp {
-            index: shard.index,
+            index: shard.number(),
             count: shard.count,
             planned: plan.selected.len(),
             positions: (entries.iter())
@@ -325,21 +368,15 @@ pub async fn run(
         notes,
         plugin: plan.plugin,
         sha256,
+        signer,
         mode: plan.mode.name(),
         dry_run: request.dry_run,
-        duration_ms: started.elapsed().as_millis() as u64,
+        started_at,
+        duration_ms: since_start(),
         plan_hash,
         shard,
         entries,
     })
-}
-
-/// (id, alias) of each account.
-fn accounts_of(accounts: &[Account]) -> Vec<(String, String)> {
-    accounts
-        .iter()
-        .map(|a| (a.id.clone(), a.alias.clone()))
-        .collect()
 }
 
 fn scope_label(scope: &Scope) -> String {

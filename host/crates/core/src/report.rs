@@ -11,7 +11,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::capability::budget::Usage;
+use crate::bindings::Account;
+use crate::capability::budget::{AwsDenial, Usage};
 use crate::capability::gate::PlannedOperation;
 use crate::plan::Mode;
 use crate::provider::{CallStats, OrphanedUpload};
@@ -23,9 +24,15 @@ pub struct Report {
     pub plugin: String,
     /// sha256 of the component that ran (absent when it could not be loaded).
     pub sha256: Option<String>,
+    /// The fingerprint (`SHA256:…`, as `ssh-keygen -l` prints it) of the trusted key that
+    /// signed it, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
     pub mode: &'static str,
     /// Mutations were planned, not executed.
     pub dry_run: bool,
+    /// When the run started, RFC 3339 in UTC; entries' `start_ms` count from it.
+    pub started_at: String,
     /// Wall time of the whole run.
     pub duration_ms: u64,
     /// The hash of the plan ([`crate::shard::plan_hash`]): the same in every shard of a
@@ -62,12 +69,18 @@ pub struct Entry {
     pub alias: String,
     /// Every account the invocation could touch.
     pub scope: Vec<String>,
+    /// The account's tags (none for an all-accounts entry).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<EntryError>,
     pub duration_ms: u64,
+    /// When the invocation started (or, for one that never ran, ended), in milliseconds
+    /// since the run's `started_at`.
+    pub start_ms: u64,
     /// S3 calls made and refused, bytes read and written.
     #[serde(flatten)]
     pub usage: Usage,
@@ -100,27 +113,51 @@ pub struct EntryError {
     /// (a budget), `invalid-output`, `trap`, `load`, `credentials` or `host`.
     pub kind: String,
     pub message: String,
+    /// The last call the backend (AWS IAM) refused, when the plugin failed after it: the
+    /// likely cause, to fix in IAM rather than in the plugin or its grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_by_aws: Option<AwsDenial>,
 }
 
 impl Entry {
-    /// The entry for an invocation over `scope` (account id, alias) that ended in `outcome`.
-    pub fn new(mode: Mode, scope: Vec<(String, String)>, outcome: Outcome) -> Entry {
-        let (account_id, alias) = match mode {
-            Mode::PerAccount => scope.first().cloned().unwrap_or_default(),
-            Mode::AllAccounts => (ALL_ACCOUNTS.to_owned(), "all accounts".to_owned()),
+    /// The entry for an invocation over `scope` that started `start_ms` after the run
+    /// and ended in `outcome`.
+    pub fn new(mode: Mode, scope: &[Account], start_ms: u64, outcome: Outcome) -> Entry {
+        let (account_id, alias, tags) = match (mode, scope.first()) {
+            (Mode::PerAccount, Some(account)) => (
+                account.id.clone(),
+                account.alias.clone(),
+                account.tags.iter().cloned().collect(),
+            ),
+            (Mode::PerAccount, None) => Default::default(),
+            (Mode::AllAccounts, _) => (
+                ALL_ACCOUNTS.to_owned(),
+                "all accounts".to_owned(),
+                BTreeMap::new(),
+            ),
         };
         let (status, output, error) = match outcome.result {
             Ok(output) => (Status::Ok, Some(output), None),
-            Err(failure) => (Status::Error, None, Some(EntryError::from(&failure))),
+            Err(failure) => {
+                let mut error = EntryError::from(&failure);
+                // A plugin that failed after AWS refused it a call most likely passed
+                // that refusal on: the operator is pointed at IAM.
+                if matches!(failure, Failure::Plugin(_)) {
+                    error.denied_by_aws = outcome.aws_denial;
+                }
+                (Status::Error, None, Some(error))
+            }
         };
         Entry {
             account_id,
             alias,
-            scope: scope.into_iter().map(|(id, _)| id).collect(),
+            scope: scope.iter().map(|account| account.id.clone()).collect(),
+            tags,
             status,
             output,
             error,
             duration_ms: outcome.duration.as_millis() as u64,
+            start_ms,
             usage: outcome.usage,
             planned: outcome.planned.operations,
             planned_omitted: outcome.planned.omitted,
@@ -132,12 +169,13 @@ impl Entry {
 
 impl Entry {
     /// The entry of an invocation the run was cancelled before starting.
-    pub fn skipped(mode: Mode, scope: Vec<(String, String)>) -> Entry {
-        let mut entry = Entry::new(mode, scope, Outcome::failed(Failure::Cancelled));
+    pub fn skipped(mode: Mode, scope: &[Account], start_ms: u64) -> Entry {
+        let mut entry = Entry::new(mode, scope, start_ms, Outcome::failed(Failure::Cancelled));
         entry.status = Status::Skipped;
         entry.error = Some(EntryError {
             kind: "skipped".to_owned(),
             message: "the run was cancelled before this invocation started".to_owned(),
+            denied_by_aws: None,
         });
         entry
     }
@@ -148,6 +186,7 @@ impl From<&Failure> for EntryError {
         EntryError {
             kind: failure.kind().to_owned(),
             message: failure.to_string(),
+            denied_by_aws: None,
         }
     }
 }
@@ -177,12 +216,17 @@ mod tests {
         Outcome::ended(result, Duration::from_millis(7))
     }
 
+    fn account(id: &str, alias: &str) -> Account {
+        Account {
+            id: id.into(),
+            alias: alias.into(),
+            region: "eu-west-1".into(),
+            tags: vec![("env".into(), alias.into())],
+        }
+    }
+
     fn entry(id: &str, alias: &str, result: Result<serde_json::Value, Failure>) -> Entry {
-        Entry::new(
-            Mode::PerAccount,
-            vec![(id.into(), alias.into())],
-            outcome(result),
-        )
+        Entry::new(Mode::PerAccount, &[account(id, alias)], 5, outcome(result))
     }
 
     #[test]
@@ -225,10 +269,45 @@ mod tests {
     fn an_all_accounts_entry_names_its_whole_scope() {
         let entry = Entry::new(
             Mode::AllAccounts,
-            vec![("1".into(), "a".into()), ("2".into(), "b".into())],
+            &[account("1", "a"), account("2", "b")],
+            0,
             outcome(Ok(serde_json::Value::Null)),
         );
         assert_eq!(entry.account_id, ALL_ACCOUNTS);
         assert_eq!(entry.scope, ["1", "2"]);
+        assert!(
+            entry.tags.is_empty(),
+            "tags are each account's, not the run's"
+        );
+    }
+
+    #[test]
+    fn an_entry_carries_its_tags_and_start() {
+        let entry = serde_json::to_value(entry("1", "dev", Ok(serde_json::json!(1)))).unwrap();
+        assert_eq!(entry["tags"], serde_json::json!({"env": "dev"}));
+        assert_eq!(entry["start_ms"], 5);
+        assert_eq!(entry["aws_denied_calls"], 0);
+    }
+
+    #[test]
+    fn a_plugin_failure_after_an_aws_denial_names_the_denial() {
+        let denial = AwsDenial {
+            action: "s3:PutObject".into(),
+            resource: "arn:aws:s3:::b/k".into(),
+        };
+        let failed = |failure: Failure| {
+            let mut outcome = outcome(Err(failure));
+            outcome.aws_denial = Some(denial.clone());
+            let entry = Entry::new(Mode::PerAccount, &[account("1", "a")], 0, outcome);
+            serde_json::to_value(entry).unwrap()
+        };
+        let plugin = failed(Failure::Plugin("access denied by AWS".into()));
+        assert_eq!(
+            plugin["error"]["denied_by_aws"],
+            serde_json::json!({"action": "s3:PutObject", "resource": "arn:aws:s3:::b/k"})
+        );
+        // A time limit is the cause of its own failure, whatever was refused before it.
+        let timed_out = failed(Failure::TimeLimit(Duration::from_secs(1)));
+        assert!(timed_out["error"].get("denied_by_aws").is_none());
     }
 }

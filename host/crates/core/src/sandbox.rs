@@ -41,7 +41,7 @@ pub use crate::config::provenance::{DigestPin, TrustPolicy};
 use state::{InvocationState, MemoryLimit};
 
 use crate::bindings::xacct::plugin::{accounts, invocation, s3, types};
-use crate::capability::budget::{BudgetExhausted, Usage};
+use crate::capability::budget::{AwsDenial, BudgetExhausted, Usage};
 use crate::capability::gate::Planned;
 use crate::capability::invocation::{Capability, CapabilityData, CapabilityView};
 use crate::config::limits::{GuestLimits, MAX_MEMORY_MIB};
@@ -74,6 +74,8 @@ pub struct Outcome {
     pub usage: Usage,
     /// The mutations a dry run did not execute.
     pub planned: Planned,
+    /// The last call the backend refused (AWS IAM), if any.
+    pub aws_denial: Option<AwsDenial>,
     /// What the plugin printed.
     pub stdout: String,
     pub stderr: String,
@@ -88,6 +90,7 @@ impl Outcome {
             duration,
             usage: Usage::default(),
             planned: Planned::default(),
+            aws_denial: None,
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -354,6 +357,7 @@ impl Sandbox {
             result,
             duration: started.elapsed(),
             usage: meter.usage(),
+            aws_denial: budget.last_backend_denial(),
             planned,
             stdout: stdout.text(),
             stderr: stderr.text(),

@@ -14,7 +14,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// Shard `index` of `count`, numbered from 0 as AWS Batch and Kubernetes number them.
+use crate::audit::unix_ms;
+
+/// Shard `index` of `count`. `index` counts from 0, as AWS Batch and Kubernetes number
+/// array jobs (`--shard auto`); people count from 1, as `--shard K/N`, reports and
+/// messages do (Playwright, Jest, cargo-nextest alike): shard `K/N` is index `K - 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     pub index: u32,
@@ -37,15 +41,29 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// `K/N`.
+    /// `K/N`, K counted from 1: `1/4` … `4/4`.
     pub fn parse(text: &str) -> Result<Shard, String> {
-        let parsed = text.split_once('/').and_then(|(index, count)| {
-            Some((index.trim().parse().ok()?, count.trim().parse().ok()?))
+        let parsed = text.split_once('/').and_then(|(number, count)| {
+            Some((
+                number.trim().parse::<u32>().ok()?,
+                count.trim().parse().ok()?,
+            ))
         });
         match parsed {
-            Some((index, count)) => Shard::new(index, count),
-            None => Err(format!("{text:?} is not K/N (e.g. 0/4)")),
+            Some((0, count)) => Err(format!(
+                "shard 0/{count}: shards count from 1 (1/{count} … {count}/{count}); fix: --shard 1/{count} for the first (only --shard auto takes the 0-based indexes of AWS Batch and Kubernetes)"
+            )),
+            Some((number, count)) if count == 0 || number > count => Err(format!(
+                "shard {number}/{count}: K counts from 1 up to the count N (1/{count} … {count}/{count})"
+            )),
+            Some((number, count)) => Shard::new(number - 1, count),
+            None => Err(format!("{text:?} is not K/N (e.g. 1/4)")),
         }
+    }
+
+    /// The shard's number as people count: 1 … count.
+    pub fn number(&self) -> u32 {
+        self.index + 1
     }
 
     /// The shard an array job's environment names: AWS Batch's index and size, else
@@ -92,7 +110,7 @@ impl Shard {
 
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
+        write!(f, "{}/{}", self.number(), self.count)
     }
 }
 
@@ -107,6 +125,7 @@ pub fn shard_of(account_id: &str, count: u32) -> u32 {
 /// What a shard's report says of its place in the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShardStamp {
+    /// The shard's number, counted from 1 as `--shard K/N` (K).
     pub index: u32,
     pub count: u32,
     /// Accounts in the whole plan, every shard's.
@@ -121,10 +140,19 @@ pub struct ShardStamp {
 #[error("{0}")]
 pub struct MergeError(String);
 
+/// A report's plugin digest, for a message.
+fn digest_of(report: &Value) -> String {
+    match report["sha256"].as_str() {
+        Some(digest) => format!("sha256 {digest}"),
+        None => "none (the plugin did not load)".to_owned(),
+    }
+}
+
 /// The report of the whole run from the reports of its shards (as JSON, the schema
 /// `xacct run --output json` writes): the same plan in each, every shard of the count
-/// once, every planned account exactly once. Entries in plan order; durations the
-/// longest shard's (shards run side by side); AssumeRole calls and AWS fault counts
+/// once, every planned account exactly once. Entries in plan order; the run starts when
+/// its first shard did (`started_at`, each entry's `start_ms` rebased on it) and lasts
+/// until its last shard ended; `merged_shards` counts the shards; AssumeRole calls and AWS fault counts
 /// added up; orphaned uploads and notes gathered.
 pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     let fail = |message: String| Err(MergeError(message));
@@ -155,7 +183,24 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     let (mut assume_role_calls, mut call_stats) = (Map::new(), Map::new());
     let (mut orphaned_uploads, mut notes) = (Vec::new(), Vec::<Value>::new());
     let mut duration_ms = 0;
-    for (name, report) in reports {
+    // The earliest shard's start is the merged run's; each entry's start is rebased on it.
+    let starts: Vec<Option<u64>> = reports
+        .iter()
+        .map(|(_, report)| report["started_at"].as_str().and_then(unix_ms))
+        .collect();
+    let earliest = starts.iter().flatten().min().copied();
+    for ((name, report), start) in reports.iter().zip(&starts) {
+        let offset = start
+            .zip(earliest)
+            .map_or(0, |(start, earliest)| start - earliest);
+        // The plan hash covers the digest too; a different build is named as such.
+        if report["sha256"] != first["sha256"] {
+            return fail(format!(
+                "{name} ran plugin build {}, {first_name} ran {}: the shards ran different plugin files; fix: run every shard with the same build (pin it: [plugin.NAME] sha256), then merge",
+                digest_of(report),
+                digest_of(first)
+            ));
+        }
         if plan_hash(report).as_deref() != Some(hash.as_str()) {
             return fail(format!(
                 "{name} ran another plan than {first_name} (plan_hash {} against {hash}): another plugin build, input, mode or account selection; fix: merge the shards of one run",
@@ -164,7 +209,8 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
         }
         let shard = &report["shard"];
         let (Some(index), Some(shard_count), Some(shard_planned), Some(positions)) = (
-            shard["index"].as_u64(),
+            (shard["index"].as_u64())
+                .filter(|index| (1..=shard["count"].as_u64().unwrap_or(0)).contains(index)),
             shard["count"].as_u64(),
             shard["planned"].as_u64(),
             shard["positions"].as_array(),
@@ -205,12 +251,16 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                     "{name}: account {account} has no place in the plan"
                 ));
             };
-            if shard_of(account, shard_count as u32) as u64 != index {
+            if u64::from(shard_of(account, shard_count as u32)) + 1 != index {
                 return fail(format!(
                     "{name}: account {account} does not belong to shard {index}/{shard_count}"
                 ));
             }
-            positioned.push((position as usize, entry.clone()));
+            let mut entry = entry.clone();
+            if let Some(start_ms) = entry["start_ms"].as_u64() {
+                entry["start_ms"] = start_ms.saturating_add(offset).into();
+            }
+            positioned.push((position as usize, entry));
         }
         add_counts(&mut assume_role_calls, &report["assume_role_calls"]);
         add_counts(&mut call_stats, &report["call_stats"]);
@@ -222,10 +272,12 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                 notes.push(note.clone());
             }
         }
-        duration_ms = duration_ms.max(report["duration_ms"].as_u64().unwrap_or_default());
+        // Shards run side by side: the merged run ends when the last one does.
+        let ended = offset.saturating_add(report["duration_ms"].as_u64().unwrap_or_default());
+        duration_ms = duration_ms.max(ended);
     }
     let count = count.unwrap_or_default();
-    let missing: Vec<String> = (0..count)
+    let missing: Vec<String> = (1..=count)
         .filter(|i| !seen_shards.contains_key(i))
         .map(|i| format!("{i}/{count}"))
         .collect();
@@ -252,6 +304,16 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
             planned - positioned.len()
         ));
     }
+    if let Some(earliest) = earliest {
+        let first_started = reports
+            .iter()
+            .zip(&starts)
+            .find(|(_, start)| **start == Some(earliest));
+        if let Some(((_, report), _)) = first_started {
+            merged.insert("started_at".into(), report["started_at"].clone());
+        }
+    }
+    merged.insert("merged_shards".into(), reports.len().into());
     merged.insert("duration_ms".into(), duration_ms.into());
     merged.insert(
         "entries".into(),
@@ -345,8 +407,17 @@ mod tests {
 
     #[test]
     fn shards_are_parsed_and_taken_from_batch_or_kubernetes() {
-        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 1, count: 4 });
-        assert!(Shard::parse("4/4").is_err());
+        // K/N counts from 1, as Playwright, Jest and cargo-nextest do.
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 0, count: 4 });
+        assert_eq!(Shard::parse("4/4").unwrap(), Shard { index: 3, count: 4 });
+        assert_eq!(Shard::parse("2/2").unwrap().to_string(), "2/2");
+        let first = Shard::parse("0/4").unwrap_err();
+        assert!(
+            first.contains("count from 1") && first.contains("--shard 1/4"),
+            "{first}"
+        );
+        assert!(Shard::parse("5/4").is_err());
+        assert!(Shard::parse("1/0").is_err());
         assert!(Shard::parse("1").is_err());
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
@@ -356,12 +427,17 @@ mod tests {
                     .map(|(_, v)| (*v).to_owned())
             }
         };
+        // The environments count from 0: index 3 is the fourth shard.
         let batch = env(&[(BATCH_INDEX, "3"), (BATCH_SIZE, "8")]);
-        assert_eq!(Shard::from_env(batch, None).unwrap().to_string(), "3/8");
-        let kubernetes = env(&[(KUBERNETES_INDEX, "2")]);
+        assert_eq!(
+            Shard::from_env(batch, None).unwrap(),
+            Shard { index: 3, count: 8 }
+        );
+        assert_eq!(Shard::from_env(batch, None).unwrap().to_string(), "4/8");
+        let kubernetes = env(&[(KUBERNETES_INDEX, "0")]);
         assert_eq!(
             Shard::from_env(kubernetes, Some(5)).unwrap().to_string(),
-            "2/5"
+            "1/5"
         );
         assert!(
             Shard::from_env(kubernetes, None)
@@ -383,7 +459,7 @@ mod tests {
                 "plugin": "hello", "plan_hash": "h", "duration_ms": 10 * (index + 1),
                 "entries": entries,
                 "assume_role_calls": {"a": 1},
-                "shard": {"index": index, "count": count, "planned": 3, "positions": positions},
+                "shard": {"index": index + 1, "count": count, "planned": 3, "positions": positions},
             }),
         )
     }
@@ -432,16 +508,52 @@ mod tests {
         assert_eq!(failed_accounts(&merged), [ids[1].0.clone()]);
 
         let error = |reports: &[(String, Value)]| merge(reports).unwrap_err().to_string();
-        assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 1/2 missing"));
-        assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 0/2"));
+        assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 2/2 missing"));
+        assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 1/2"));
         let mut other = one.clone();
         other.1["plan_hash"] = json!("other");
         assert!(error(&[zero.clone(), other]).contains("another plan"));
+        let mut rebuilt = one.clone();
+        rebuilt.1["sha256"] = json!("ab".repeat(32));
+        assert!(
+            error(&[zero.clone(), rebuilt]).contains(&format!(
+                "shard-1.json ran plugin build sha256 {}, shard-0.json ran none (the plugin did not load): the shards ran different plugin files",
+                "ab".repeat(32)
+            ))
+        );
         let mut moved = one.clone();
-        moved.1["shard"]["index"] = json!(0);
+        moved.1["shard"]["index"] = json!(1);
         assert!(error(&[moved]).contains("does not belong"));
         let mut short = one.clone();
         short.1["shard"]["planned"] = json!(4);
         assert!(error(&[zero, short]).contains("accounts"));
+    }
+
+    #[test]
+    fn a_merge_starts_with_its_first_shard_and_rebases_each_start() {
+        let ids = ids();
+        let of = |shard: u32| -> Vec<(&str, usize, &str)> {
+            (ids.iter().enumerate())
+                .filter(|(_, (_, s))| *s == shard)
+                .map(|(i, (id, _))| (id.as_str(), i, "ok"))
+                .collect()
+        };
+        let (mut zero, mut one) = (shard_report(0, 2, &of(0)), shard_report(1, 2, &of(1)));
+        zero.1["started_at"] = json!("2026-11-02T09:30:01.5Z");
+        one.1["started_at"] = json!("2026-11-02T09:30:00Z");
+        for (report, start_ms) in [(&mut zero.1, 100), (&mut one.1, 40)] {
+            for entry in report["entries"].as_array_mut().unwrap() {
+                entry["start_ms"] = json!(start_ms);
+            }
+        }
+        let merged = merge(&[zero, one]).unwrap();
+        assert_eq!(merged["started_at"], "2026-11-02T09:30:00Z");
+        assert_eq!(merged["merged_shards"], 2);
+        for (entry, (_, shard)) in merged["entries"].as_array().unwrap().iter().zip(&ids) {
+            let expected = if *shard == 0 { 1500 + 100 } else { 40 };
+            assert_eq!(entry["start_ms"], expected, "{entry}");
+        }
+        // Shard 0 started 1.5 s after shard 1 and ran 10 ms: the run lasted 1510 ms.
+        assert_eq!(merged["duration_ms"], 1510);
     }
 }

@@ -5,7 +5,8 @@
 CASE is `sample` (header, counts, recap, copy, search, filters, sort, keyboard, detail,
 screenshots light and dark), `legacy` (a report without the newer fields), `extremes`
 (the largest numbers a report can hold), `hostile`
-(nothing in the values executes, loads or injects), `scale` (10,000 accounts) or
+(nothing in the values executes, loads or injects), `scale` (10,000 accounts), `run` (a
+report `xacct` wrote: header, tags, timeline, AWS denials, an account's log) or
 `selftest` (the harness itself catches an injection in a page built to have one; PAGE
 is where that page is written). EXPECT holds what the test that rendered the page knows
 of its report. On every page: no console error, no uncaught exception, no dialog, no CSP
@@ -242,6 +243,27 @@ def scale(checks, watched, page, expect, artefacts):
     page.screenshot(path=f"{artefacts}/scale.png")
 
 
+def run(checks, watched, page, expect, artefacts):
+    """A page `xacct run --html` or `xacct report html` wrote from a real run."""
+    common(checks, page, expect)
+    header = page.inner_text("#run-header")
+    for fact in expect["header"]:
+        checks.true(f"the header shows {fact!r}: {header!r}", fact in header)
+    checks.true("the timeline has the run's start offsets", page.locator("#timeline path.area").count() == 1)
+    checks.equal("denied groups", page.locator("#denied-groups .group").count(), expect["denied_groups"])
+    denied = page.inner_text("#denied-groups") if expect["denied_groups"] else ""
+    for text in expect["denied_shows"]:
+        checks.true(f"the AWS denials show {text!r}: {denied!r}", text in denied)
+    search(page, expect["detail"]["account"])
+    page.locator("#rows tr.row[data-position='0']").click()
+    body = page.inner_text("#detail-body")
+    for text in expect["detail"]["shows"]:
+        checks.true(f"the detail of {expect['detail']['account']} shows {text!r}: {body[:400]!r}", text in body)
+    page.keyboard.press("Escape")
+    search(page, "")
+    page.screenshot(path=f"{artefacts}/{expect['name']}.png", full_page=True)
+
+
 VULNERABLE_PAGE = """<!doctype html><meta charset="utf-8"><title>vulnerable</title><div id="out"></div>
 <script>document.getElementById("out").innerHTML = %s;</script>"""
 
@@ -256,7 +278,7 @@ def selftest(checks, watched, page, expect, artefacts):
     checks.true(f"its request is seen: {watched.requests}", any(u.endswith("/x") for u in watched.requests))
 
 
-CASES = {"sample": sample, "legacy": legacy, "extremes": extremes, "hostile": hostile, "scale": scale, "selftest": selftest}
+CASES = {"run": run, "sample": sample, "legacy": legacy, "extremes": extremes, "hostile": hostile, "scale": scale, "selftest": selftest}
 
 
 def main():

@@ -451,10 +451,9 @@ fn head_and_tail(log: &str) -> String {
 /// says so.
 fn shards(report: &Value) -> Option<String> {
     let shard = &report["shard"];
-    if let (Some(index), Some(count)) = (shard["index"].as_u64(), shard["count"].as_u64()) {
-        // The report numbers shards from 0, as AWS Batch and Kubernetes do; people count
-        // from 1.
-        return Some(format!("{}/{count}", index.saturating_add(1)));
+    if let (Some(number), Some(count)) = (shard["index"].as_u64(), shard["count"].as_u64()) {
+        // The report numbers shards as `--shard K/N` does, from 1.
+        return Some(format!("{number}/{count}"));
     }
     report["merged_shards"]
         .as_u64()

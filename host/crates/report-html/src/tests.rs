@@ -118,7 +118,7 @@ fn header_counts_and_totals() {
          "error": {"kind": "trap", "message": "plugin trapped: unreachable"}},
         {"account_id": "3", "alias": "c", "scope": ["3"], "status": "weird", "duration_ms": 0},
     ]));
-    report["shard"] = json!({"index": 1, "count": 4, "planned": 9, "positions": [0, 1, 2]});
+    report["shard"] = json!({"index": 2, "count": 4, "planned": 9, "positions": [0, 1, 2]});
     report["call_stats"] = json!({"1": {"retries": 2, "throttled": 1, "refreshes": 0, "resumes": 1},
                                   "9": {"retries": 5, "throttled": 0, "refreshes": 1, "resumes": 0}});
     report["assume_role_calls"] = json!({"1": 2, "2": 1});

@@ -134,7 +134,7 @@ fn sample_report() -> Value {
         "started_at": "2026-11-02T09:30:00Z",
         "duration_ms": 4200,
         "plan_hash": "9c1d7e4f2a3b5c6d8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5",
-        "shard": {"index": 1, "count": 4, "planned": 32, "positions": [0, 1, 2, 3, 4, 5, 6, 7]},
+        "shard": {"index": 2, "count": 4, "planned": 32, "positions": [0, 1, 2, 3, 4, 5, 6, 7]},
         "entries": [
             first,
             ok,

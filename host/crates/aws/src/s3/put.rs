@@ -153,35 +153,44 @@ pub(super) async fn put(
     if outcome.is_err()
         && let Some(upload) = multipart
     {
-        // Best effort: if even the abort fails, S3's lifecycle rules for incomplete
-        // uploads are the backstop.
-        let aborted = on_bucket(session, Some(bucket), "AbortMultipartUpload", |s3| {
-            s3.abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload.upload_id)
-                .send()
-        })
-        .await;
-        if let Err(err) = aborted {
-            let orphan = OrphanedUpload {
-                account: target.account.to_owned(),
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                upload_id: upload.upload_id.clone(),
-                reason: err.message().to_owned(),
-            };
-            tracing::warn!(
-                bucket,
-                key,
-                upload_id = orphan.upload_id,
-                "could not abort a failed multipart upload: {}",
-                orphan.reason
-            );
-            return (outcome, Some(orphan));
-        }
+        let orphan = abort(session, target.account, (bucket, key), &upload.upload_id).await;
+        return (outcome, orphan);
     }
     (outcome, None)
+}
+
+/// Aborts a failed multipart upload; the upload left open if S3 refused. Best effort: if
+/// even the abort fails, S3's lifecycle rules for incomplete uploads are the backstop.
+pub(super) async fn abort(
+    session: &Session,
+    account: &str,
+    (bucket, key): (&str, &str),
+    upload_id: &str,
+) -> Option<OrphanedUpload> {
+    let aborted = on_bucket(session, Some(bucket), "AbortMultipartUpload", |s3| {
+        s3.abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+    })
+    .await;
+    let err = aborted.err()?;
+    let orphan = OrphanedUpload {
+        account: account.to_owned(),
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        upload_id: upload_id.to_owned(),
+        reason: err.message().to_owned(),
+    };
+    tracing::warn!(
+        bucket,
+        key,
+        upload_id = orphan.upload_id,
+        "could not abort a failed multipart upload: {}",
+        orphan.reason
+    );
+    Some(orphan)
 }
 
 async fn upload_part(

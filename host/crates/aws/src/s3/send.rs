@@ -11,7 +11,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use xacct_core::bindings::S3Error;
 
 use crate::error::{credentials_rejected, s3_error};
-use crate::region::redirected_to;
+use crate::region::{Redirect, bucket_region_header, redirect_of};
 use crate::session::Session;
 
 /// Sends a request on `bucket` (or on no bucket) through the session's client of the
@@ -36,8 +36,14 @@ where
             Ok(output) => return Ok(output),
             Err(err) => err,
         };
-        if let (Some(bucket), Some(region)) = (bucket, redirected_to(&err))
-            && !redirected
+        let region = match (bucket, redirect_of(&err)) {
+            (Some(bucket), Some(redirect)) if !redirected => match redirect {
+                Redirect::To(region) => Some(region),
+                Redirect::Ask => ask_region(session, bucket).await,
+            },
+            _ => None,
+        };
+        if let (Some(bucket), Some(region)) = (bucket, region)
             && session.bucket_region(bucket).as_ref() != Some(&region)
         {
             session.learn_bucket_region(bucket, &region);
@@ -48,5 +54,19 @@ where
         } else {
             return Err(s3_error(&err, what));
         }
+    }
+}
+
+/// The region of `bucket` as HeadBucket tells it, sent where the redirected request went.
+async fn ask_region(session: &Session, bucket: &str) -> Option<String> {
+    match session
+        .s3(Some(bucket))
+        .head_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(output) => output.bucket_region().map(str::to_owned),
+        Err(refused) => bucket_region_header(&refused),
     }
 }

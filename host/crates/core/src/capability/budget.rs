@@ -26,6 +26,10 @@ pub struct Usage {
     pub s3_calls: u64,
     /// Calls the grant refused (they never reached the backend).
     pub denied_calls: u64,
+    /// Calls the backend refused: AWS IAM (a policy, a bucket policy, a KMS key), or on
+    /// the local backend the file system. An operator fixes these in IAM, not in the
+    /// plugin or its grant.
+    pub aws_denied_calls: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
 }
@@ -36,8 +40,24 @@ pub struct Budget {
     handles_limit: u64,
     calls: AtomicU64,
     denied: AtomicU64,
+    backend_denials: Mutex<BackendDenials>,
     spent: AtomicBool,
     reason: Mutex<Option<String>>,
+}
+
+/// The calls the backend refused, and the last of them.
+#[derive(Default)]
+struct BackendDenials {
+    count: u64,
+    last: Option<AwsDenial>,
+}
+
+/// A call the backend refused: the IAM action it needed and the resource it named
+/// (`s3:GetObject` on `arn:aws:s3:::bucket/key`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AwsDenial {
+    pub action: String,
+    pub resource: String,
 }
 
 impl Budget {
@@ -47,6 +67,7 @@ impl Budget {
             handles_limit: limits.handles,
             calls: AtomicU64::new(0),
             denied: AtomicU64::new(0),
+            backend_denials: Mutex::default(),
             spent: AtomicBool::new(false),
             reason: Mutex::new(None),
         }
@@ -102,6 +123,26 @@ impl Budget {
         Ok(())
     }
 
+    /// The backend refused a call (it had reached the backend, so it was counted as a
+    /// call already): counted apart, and kept as the invocation's last such refusal.
+    pub fn note_backend_denial(&self, denial: AwsDenial) {
+        let mut denials = self
+            .backend_denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        denials.count += 1;
+        denials.last = Some(denial);
+    }
+
+    /// The last call the backend refused, if any.
+    pub fn last_backend_denial(&self) -> Option<AwsDenial> {
+        let denials = self
+            .backend_denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        denials.last.clone()
+    }
+
     /// A handle is about to open while `open` are open already.
     pub fn admit_handle(&self, open: usize) -> Result<(), BudgetExhausted> {
         if open as u64 >= self.handles_limit {
@@ -118,6 +159,9 @@ impl Budget {
         Usage {
             s3_calls: self.calls.load(Ordering::Relaxed),
             denied_calls: self.denied.load(Ordering::Relaxed),
+            aws_denied_calls: (self.backend_denials.lock())
+                .unwrap_or_else(|e| e.into_inner())
+                .count,
             ..Usage::default()
         }
     }
@@ -157,6 +201,21 @@ mod tests {
         let budget = Budget::new(&limits());
         budget.admit_handle(0).unwrap();
         assert!(budget.admit_handle(1).is_err());
+    }
+
+    #[test]
+    fn backend_refusals_are_counted_apart_and_the_last_kept() {
+        let budget = Budget::new(&limits());
+        budget.note_denied().unwrap();
+        let denial = |key: &str| AwsDenial {
+            action: "s3:GetObject".into(),
+            resource: format!("arn:aws:s3:::b/{key}"),
+        };
+        budget.note_backend_denial(denial("first"));
+        budget.note_backend_denial(denial("second"));
+        let usage = budget.usage();
+        assert_eq!((usage.denied_calls, usage.aws_denied_calls), (1, 2));
+        assert_eq!(budget.last_backend_denial(), Some(denial("second")));
     }
 
     #[test]

@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::budget::{Budget, BudgetExhausted};
+use super::budget::{AwsDenial, Budget, BudgetExhausted};
 use super::inflight::InFlight;
 use crate::audit::{AuditEvent, AuditLog, timestamp};
-use crate::bindings::S3Error;
+use crate::bindings::{DeniedBy, S3Error};
 
 /// How many planned mutations a dry run keeps for its report; the audit log has them all.
 pub const MAX_PLANNED_RECORDS: usize = 1000;
@@ -26,6 +26,8 @@ pub struct RunContext {
     pub plugin: String,
     /// sha256 of the plugin's component.
     pub sha256: String,
+    /// The fingerprint (`SHA256:…`) of the trusted key that signed it, if one did.
+    pub signer: Option<String>,
     /// Mutations are planned, not executed.
     pub dry_run: bool,
     pub audit: Option<Arc<AuditLog>>,
@@ -59,6 +61,9 @@ pub trait Call: Send + Sync + 'static {
     fn target(&self) -> &Self::Target;
     /// What a dry run's report lists for the call: one entry per object it would change.
     fn planned(&self) -> Vec<PlannedOperation>;
+    /// The IAM action and resource the backend refused when it refuses the call, for
+    /// the report's `denied_by_aws`.
+    fn denial(&self) -> AwsDenial;
 }
 
 /// How many object bytes a call's result moved, for the audit log.
@@ -181,12 +186,20 @@ impl Gate {
             run: self.run.clone(),
             account: account.to_owned(),
         };
+        let budget = self.budget.clone();
         let started = Instant::now();
         async move {
             let result = work.await;
             match &result {
                 Ok(value) => auditor.record(&call, "ok", value.bytes(), started),
-                Err(err) => auditor.record(&call, err.kind(), None, started),
+                Err(err) => {
+                    if let S3Error::AccessDenied(denied) = err
+                        && denied.by == DeniedBy::Backend
+                    {
+                        budget.note_backend_denial(call.denial());
+                    }
+                    auditor.record(&call, err.kind(), None, started)
+                }
             }
             result
         }
@@ -221,6 +234,7 @@ impl Auditor {
             time: timestamp(),
             plugin: &self.run.plugin,
             sha256: &self.run.sha256,
+            signer: self.run.signer.as_deref(),
             account: &self.account,
             operation: call.operation(),
             target: call.target(),

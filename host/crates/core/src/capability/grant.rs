@@ -11,6 +11,10 @@ use std::ops::Range;
 
 use serde_json::{Value, json};
 use toml::Spanned;
+use xacct_provenance::grant::Account as SpecAccount;
+use xacct_provenance::{
+    AccountSelector as SpecSelector, Action as SpecAction, Excess, GrantSpec, S3RuleSpec, excess,
+};
 
 use super::s3::rules::{RawRule, S3Grant, read_rules};
 use crate::config::accounts::{AccountConfig, is_account_id, tags_in_use};
@@ -105,6 +109,53 @@ impl Grant {
 
     pub fn covers(&self, account: &AccountConfig) -> bool {
         self.accounts.iter().any(|s| s.matches(account))
+    }
+
+    /// The grant as data, to set beside what a plugin declares.
+    pub fn spec(&self) -> GrantSpec {
+        GrantSpec {
+            accounts: self.accounts.iter().map(AccountSelector::spec).collect(),
+            s3: self
+                .s3
+                .rules
+                .iter()
+                .map(|rule| S3RuleSpec {
+                    buckets: rule.buckets.clone(),
+                    prefix: rule.prefix.clone(),
+                    actions: rule
+                        .actions
+                        .iter()
+                        .filter_map(|action| SpecAction::parse(action.name()))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// How this grant is wider than what the plugin declares, its selectors compared by
+    /// the accounts they reach among `accounts` (every account the run knows, those a
+    /// provider listed included).
+    pub fn excess(&self, declared: &GrantSpec, accounts: &[AccountConfig]) -> Vec<Excess> {
+        let known: Vec<SpecAccount> = accounts
+            .iter()
+            .map(|account| SpecAccount {
+                id: &account.id,
+                alias: &account.alias,
+                tags: &account.tags,
+            })
+            .collect();
+        excess(declared, &self.spec(), Some(&known))
+    }
+}
+
+impl AccountSelector {
+    fn spec(&self) -> SpecSelector {
+        match self {
+            AccountSelector::All => SpecSelector::All,
+            AccountSelector::Id(id) => SpecSelector::Id(id.clone()),
+            AccountSelector::Alias(alias) => SpecSelector::Alias(alias.clone()),
+            AccountSelector::Tag(key, value) => SpecSelector::Tag(key.clone(), value.clone()),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::actions::{Operation, setting_name};
+use super::actions::{On, Operation, setting_name};
 use super::backend::{ListRequest, ObjectStream};
 use super::names::{BucketName, MAX_KEY_BYTES, ObjectKey};
 use crate::bindings::S3Error;
@@ -12,6 +12,7 @@ use crate::bindings::s3::{
     Bucket, BucketConfig, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
     PublicAccessBlock, PutOptions, PutResult, Tag,
 };
+use crate::capability::budget::AwsDenial;
 use crate::capability::gate::{Call, Moved, PlannedOperation};
 
 /// The most user metadata S3 stores with an object (keys and values, in bytes).
@@ -113,6 +114,35 @@ impl Call for S3Call {
                 key: key.clone(),
             })
             .collect()
+    }
+
+    /// The operation's first IAM action (the one its request needs) on the ARN of what
+    /// it named: the account's bucket list, a bucket, an object, or a batch's first key.
+    /// The partition is `aws`: the core does not know the account's region.
+    fn denial(&self) -> AwsDenial {
+        let bucket = self.target.bucket.as_deref().unwrap_or("*");
+        let resource = match (
+            self.operation.on,
+            &self.target.key,
+            self.target.keys.first(),
+        ) {
+            (On::Account, _, _) => "arn:aws:s3:::*".to_owned(),
+            (On::Listing | On::Bucket, _, _) => format!("arn:aws:s3:::{bucket}"),
+            (On::Object, Some(key), _) | (On::Object, None, Some(key)) => {
+                format!("arn:aws:s3:::{bucket}/{key}")
+            }
+            (On::Object, None, None) => format!("arn:aws:s3:::{bucket}/*"),
+        };
+        AwsDenial {
+            action: self
+                .operation
+                .iam
+                .first()
+                .copied()
+                .unwrap_or("s3:*")
+                .to_owned(),
+            resource,
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! The S3 part of a plugin's grant: rules of a bucket glob, a key prefix and actions
 //! (`s3 = [{ buckets = "reports-*", prefix = "2024/", actions = ["list", "read"] }]`),
 //! read from the config and checked before any call reaches a backend. Deny by default:
-//! no rule, no call.
+//! no rule, no call. On AWS, `kms_keys = ["arn:aws:kms:REGION:ACCOUNT:key/ID"]` narrows
+//! the KMS keys the rule's reads and writes may use through S3 (SSE-KMS) from any to
+//! those.
 //!
 //! Bucket configuration is granted on whole buckets: `config-read` allows every read of
 //! a bucket's settings, and of the account's own public access block.
@@ -23,6 +25,8 @@ pub struct S3Rule {
     pub buckets: String,
     pub prefix: String,
     pub actions: BTreeSet<Action>,
+    /// The KMS key ARNs the rule's objects may be encrypted with; empty: any key.
+    pub kms_keys: Vec<String>,
     matcher: GlobMatcher,
 }
 
@@ -56,6 +60,7 @@ impl S3Rule {
             buckets: buckets.to_owned(),
             prefix: prefix.to_owned(),
             actions,
+            kms_keys: Vec::new(),
             matcher,
         })
     }
@@ -213,6 +218,24 @@ fn rule_text(bucket: &str, prefix: &str, action: Action) -> String {
     format!("{{ buckets = {bucket:?}, {prefix}actions = [\"{action}\"] }}")
 }
 
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`: what an IAM statement on a key names (an
+/// alias ARN authorizes nothing there).
+fn is_kms_key_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    match parts[..] {
+        ["arn", partition, "kms", region, account, resource] => {
+            partition.starts_with("aws")
+                && !region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource
+                    .strip_prefix("key/")
+                    .is_some_and(|id| !id.is_empty() && !id.contains(['*', '?']))
+        }
+        _ => false,
+    }
+}
+
 /// An `s3` rule as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -221,6 +244,8 @@ pub struct RawRule {
     #[serde(default)]
     prefix: String,
     actions: Vec<Spanned<String>>,
+    #[serde(default)]
+    kms_keys: Vec<Spanned<String>>,
 }
 
 /// Reads the `s3` rules of the grant at `key` (`plugin.NAME`).
@@ -244,15 +269,26 @@ pub fn read_rules(
             })?;
             actions.insert(parsed);
         }
-        let parsed =
+        let mut parsed =
             S3Rule::new(rule.buckets.get_ref(), &rule.prefix, actions).map_err(|problem| {
                 document.invalid(
                     rule.buckets.span(),
-                    rule_key,
+                    rule_key.clone(),
                     problem,
                     "fix the bucket glob or prefix of this rule",
                 )
             })?;
+        for key in rule.kms_keys {
+            if !is_kms_key_arn(key.get_ref()) {
+                return Err(document.invalid(
+                    key.span(),
+                    format!("{rule_key}.kms_keys"),
+                    format!("{:?} is not a KMS key ARN", key.get_ref()),
+                    "name each key by its ARN: arn:aws:kms:REGION:ACCOUNT:key/ID",
+                ));
+            }
+            parsed.kms_keys.push(key.into_inner());
+        }
         rules.push(parsed);
     }
     Ok(S3Grant {
@@ -386,5 +422,24 @@ mod tests {
         assert!(S3Rule::new("Reports", "", BTreeSet::new()).is_err());
         assert!(S3Rule::new("b", "a*", BTreeSet::new()).is_err());
         assert!(S3Rule::new("b", "${aws:username}/", BTreeSet::new()).is_err());
+    }
+
+    #[test]
+    fn kms_keys_are_key_arns() {
+        assert!(is_kms_key_arn(
+            "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
+        assert!(is_kms_key_arn(
+            "arn:aws-cn:kms:cn-north-1:111111111111:key/k"
+        ));
+        for bad in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:eu-west-1:111111111111:alias/data",
+            "arn:aws:kms:eu-west-1:111111111111:key/*",
+            "arn:aws:kms:eu-west-1:1111:key/k",
+            "arn:aws:s3:eu-west-1:111111111111:key/k",
+        ] {
+            assert!(!is_kms_key_arn(bad), "{bad}");
+        }
     }
 }
