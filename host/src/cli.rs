@@ -14,6 +14,8 @@ mod error;
 mod html;
 mod iam;
 mod load;
+mod manual;
+mod metadata;
 mod new;
 mod plugins;
 mod report;
@@ -42,6 +44,8 @@ pub async fn dispatch(command: Command, color: ColorChoice) -> Result<ExitCode, 
         Command::New(args) => new::new_plugin(args),
         Command::Report(ReportCommand::Merge { reports }) => report::merge_reports(&reports),
         Command::Report(ReportCommand::Html(args)) => html::report_html(&args),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man => manual::man_page(),
         Command::Sign(args) => sign::sign_plugin(args),
         Command::Verify(args) => sign::verify_plugin(args),
         Command::Plugin(PluginCommand::Annotate { grant, plugin }) => {

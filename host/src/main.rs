@@ -10,6 +10,7 @@ use xacct::cli::{UsageError, dispatch};
 use xacct::logging;
 use xacct::terminal::stop::STDOUT_CLOSED;
 use xacct::terminal::{ColorChoice, Stderr};
+use xacct_core::report::text::inert;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,7 +36,9 @@ fn main() -> ExitCode {
             ExitCode::from(STDOUT_CLOSED)
         }
         Err(UsageError(err)) => {
-            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            // Errors quote what files, plugins and Organizations names hold: inert, as
+            // the table is, so nothing in them reaches the terminal as a control code.
+            let _ = writeln!(std::io::stderr(), "error: {}", inert(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }

@@ -39,7 +39,7 @@ fn main() {
         json: serde_json::Map::new(),
     };
     // `XACCT_BENCH_ONLY=a,c` runs just those (e.g. under a profiler).
-    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,j".into());
+    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,j,k".into());
     let wanted = |name: &str| only.split(',').any(|w| w.trim() == name);
     if wanted("g") {
         scale::org_scale_local(&mut results);
@@ -68,6 +68,9 @@ fn main() {
         }
         if wanted("j") {
             overhead::gate_overhead(&mut results).await;
+        }
+        if wanted("k") {
+            overhead::session_lookup(&mut results).await;
         }
     });
     if wanted("d") {

@@ -6,9 +6,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::terminal::ColorChoice;
 
+/// `xacct --version`: the version, the commit it was built from and the wasmtime that
+/// runs the plugins (`host/build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("XACCT_COMMIT"),
+    ", wasmtime ",
+    env!("XACCT_WASMTIME_VERSION"),
+    ")"
+);
+
 /// Run WebAssembly plugins across many AWS accounts; the plugins never hold credentials.
 #[derive(Parser)]
-#[command(name = "xacct", version, about)]
+#[command(name = "xacct", version = VERSION, about)]
 pub struct Cli {
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -40,6 +51,14 @@ pub enum Command {
     /// Work with JSON reports of `xacct run`.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Print the shell completion script for SHELL, e.g. `xacct completions bash >
+    /// ~/.local/share/bash-completion/completions/xacct`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `xacct man > ~/.local/share/man/man1/xacct.1`.
+    Man,
     /// Sign a plugin file with an SSH key (namespace xacct-plugin): embedded as its last
     /// section, or detached as PLUGIN.wasm.sig.
     Sign(SignArgs),

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use xacct_core::report::text::inert;
 use xacct_core::sandbox::{LoadOptions, Provenance, Sandbox, plugin_files};
-use xacct_provenance::Metadata;
 
 use crate::config::Config;
 
@@ -14,6 +13,7 @@ use super::args::ConfigArgs;
 use super::declared::describe;
 use super::error::UsageError;
 use super::load::{load_config, warn_of_missing_plugins};
+use super::metadata::metadata_fields;
 
 pub fn plugins(args: ConfigArgs) -> Result<ExitCode, UsageError> {
     let config = load_config(&args)?;
@@ -109,22 +109,4 @@ fn provenance_lines(config: &Config, name: &str, provenance: &Provenance) -> Vec
         lines.push(format!("metadata: {}", metadata.join("; ")));
     }
     lines
-}
-
-/// The standard metadata a plugin carries, labelled, in the order `xacct plugins` and
-/// `xacct verify` show them.
-pub fn metadata_fields(metadata: &Metadata) -> Vec<(&'static str, &str)> {
-    [
-        ("name", &metadata.name),
-        ("version", &metadata.version),
-        ("authors", &metadata.authors),
-        ("description", &metadata.description),
-        ("licenses", &metadata.licenses),
-        ("source", &metadata.source),
-        ("homepage", &metadata.homepage),
-        ("revision", &metadata.revision),
-    ]
-    .into_iter()
-    .filter_map(|(label, value)| Some((label, value.as_deref()?)))
-    .collect()
 }

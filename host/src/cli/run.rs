@@ -230,7 +230,7 @@ fn write_out_dir(dir: &Path, report: &Report) -> std::io::Result<()> {
     private::create_dir(&plugin_dir)?;
     for entry in &report.entries {
         let name = if entry.account_id == ALL_ACCOUNTS {
-            "all-accounts"
+            Mode::AllAccounts.name()
         } else {
             &entry.account_id
         };

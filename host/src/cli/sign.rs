@@ -155,7 +155,7 @@ pub fn verify_plugin(args: VerifyArgs) -> Result<ExitCode, UsageError> {
     }
     match file.metadata() {
         Ok(metadata) => {
-            for (label, value) in super::plugins::metadata_fields(&metadata) {
+            for (label, value) in super::metadata::metadata_fields(&metadata) {
                 writeln!(stdout, "  {label}: {}", inert(value))?;
             }
         }

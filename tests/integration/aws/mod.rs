@@ -11,5 +11,6 @@ mod estate_s3;
 mod faults;
 #[cfg(feature = "lambda")]
 pub(crate) mod lambda;
+mod organization_aliases;
 mod organizations;
 mod posture_estate;

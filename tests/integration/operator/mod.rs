@@ -3,9 +3,11 @@
 //! plugin output in the host's log.
 
 mod config_mistakes;
+mod install;
 mod live_logs;
 mod report_page;
 mod runs;
 mod sharding;
 mod stopping;
+mod tampered_merges;
 mod terminal;

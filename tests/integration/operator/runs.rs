@@ -284,6 +284,34 @@ fn ctrl_c_stops_running_invocations_skips_the_rest_and_still_reports() {
     assert!(output.stderr.contains("SIGINT: stopping"));
 }
 
+/// An all-accounts run is one invocation: `--out-dir` keeps it under `all-accounts`, the
+/// mode's name, where a per-account run has a directory per account id.
+#[test]
+fn an_all_accounts_run_is_kept_under_the_modes_name() {
+    let world = many_accounts(2, &["bench"]);
+    let output = world
+        .xacct()
+        .args([
+            "run",
+            "bench",
+            "--all-accounts",
+            "--input",
+            r#"{"mode": "noop"}"#,
+            "--output",
+            "json",
+            "--out-dir",
+            "out",
+        ])
+        .output();
+    assert!(output.success(), "{}", output.stderr);
+    let report = output.json();
+    let kept = world.dir.path().join("out/bench/all-accounts");
+    let result: Value =
+        serde_json::from_slice(&std::fs::read(kept.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result, report["entries"][0]);
+    assert!(kept.join("plugin.log").is_file());
+}
+
 #[test]
 fn a_dry_run_plans_mutations_tells_the_plugin_and_writes_nothing() {
     let world = many_accounts(2, &["replicate"]);

@@ -11,27 +11,45 @@ use aws_sdk_organizations::types::{AccountState, AccountStatus};
 
 use xacct_core::config::accounts::AccountConfig;
 
+use xacct_core::report::text::inert;
+
 use crate::config::OrganizationConfig;
 use crate::error::{AwsError, Service};
 
-/// Where an account sits: the ids from the root down to its OU, and the OU's path.
+/// Where an account sits: the ids from the root down to its OU, and the OUs' names.
 struct Place {
     ids: Vec<String>,
-    path: String,
+    names: Vec<String>,
 }
 
 impl Place {
     /// Whether the account lies under `selector` (an OU or root id, or a path).
     fn under(&self, selector: &str) -> bool {
-        if selector.starts_with('/') {
-            let selector = selector.trim_end_matches('/');
-            selector.is_empty()
-                || self.path == selector
-                || self.path.starts_with(&format!("{selector}/"))
-        } else {
-            self.ids.iter().any(|id| id == selector)
+        match ou_path(selector) {
+            Some(path) => self.names.starts_with(&path),
+            None => self.ids.iter().any(|id| id == selector),
         }
     }
+}
+
+/// The OU names of a path selector (`/Prod/EU`), `None` for an id. In a path, `\/` is a
+/// `/` inside a name and `\\` a backslash (an OU's name may hold either), so every path
+/// names one place: `/Prod/EU` is OU `EU` inside OU `Prod`, `/Prod\/EU` the OU named
+/// `Prod/EU`. A trailing `/` changes nothing.
+fn ou_path(selector: &str) -> Option<Vec<String>> {
+    let mut chars = selector.strip_prefix('/')?.chars();
+    let mut names = Vec::new();
+    let mut name = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => name.push(chars.next().unwrap_or('\\')),
+            '/' => names.push(std::mem::take(&mut name)),
+            c => name.push(c),
+        }
+    }
+    names.push(name);
+    names.retain(|name| !name.is_empty());
+    Some(names)
 }
 
 fn organizations_error<E>(
@@ -70,7 +88,7 @@ pub async fn list_accounts(
                 id.clone(),
                 Place {
                     ids: vec![id],
-                    path: String::new(),
+                    names: Vec::new(),
                 },
             ))
         })
@@ -92,8 +110,9 @@ pub async fn list_accounts(
                 };
                 let mut ids = place.ids.clone();
                 ids.push(id.to_owned());
-                let path = format!("{}/{name}", place.path);
-                parents.push((id.to_owned(), Place { ids, path }));
+                let mut names = place.names.clone();
+                names.push(name.to_owned());
+                parents.push((id.to_owned(), Place { ids, names }));
             }
             token = page.next_token().map(str::to_owned);
             if token.is_none() {
@@ -137,8 +156,15 @@ pub async fn list_accounts(
     }
     let mut listed = Vec::with_capacity(accounts.len());
     for (id, name) in accounts {
+        let alias = alias_from_name(&name).unwrap_or_else(|| {
+            tracing::warn!(
+                "the account name \"{}\" of {id} is no alias (an alias derived from a name starts with a letter or digit and is not all digits); fix: select the account by its id or a tag",
+                inert(&name)
+            );
+            id.clone()
+        });
         listed.push(AccountConfig {
-            alias: alias_from_name(&name, &id),
+            alias,
             region: region.to_owned(),
             inherits_region: true,
             tags: tags_of(client, &id).await?,
@@ -171,8 +197,9 @@ async fn tags_of(client: &Client, account: &str) -> Result<BTreeMap<String, Stri
 }
 
 /// An account's name made into an alias: the characters an alias allows (others become
-/// `-`), at most 64, never all digits (which would read as an account id).
-pub fn alias_from_name(name: &str, id: &str) -> String {
+/// `-`), at most 64. `None` when that does not start with a letter or digit (a command line
+/// would read `--dry-run` as a flag) or is all digits (an account id's shape).
+pub fn alias_from_name(name: &str) -> Option<String> {
     let mut alias: String = name
         .chars()
         .map(|c| {
@@ -184,11 +211,8 @@ pub fn alias_from_name(name: &str, id: &str) -> String {
         })
         .collect();
     alias.truncate(64);
-    if alias.is_empty() || alias.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-        format!("account-{id}")
-    } else {
-        alias
-    }
+    let starts_well = alias.starts_with(|c: char| c.is_ascii_alphanumeric());
+    (starts_well && !alias.bytes().all(|b| b.is_ascii_digit())).then_some(alias)
 }
 
 #[cfg(test)]
@@ -199,7 +223,7 @@ mod tests {
     fn accounts_are_under_ous_by_id_or_path() {
         let place = Place {
             ids: vec!["r-ab12".into(), "ou-1".into(), "ou-2".into()],
-            path: "/Prod/Apps".into(),
+            names: vec!["Prod".into(), "Apps".into()],
         };
         for yes in [
             "r-ab12",
@@ -212,8 +236,33 @@ mod tests {
         ] {
             assert!(place.under(yes), "{yes}");
         }
-        for no in ["ou-3", "/Pro", "/Prod/App", "/Sandbox"] {
+        for no in ["ou-3", "/Pro", "/Prod/App", "/Sandbox", "/Prod\\/Apps"] {
             assert!(!place.under(no), "{no}");
+        }
+        let slashed = Place {
+            ids: vec!["r-ab12".into(), "ou-3".into()],
+            names: vec!["Prod/Apps".into(), "a\\b".into()],
+        };
+        assert!(slashed.under("/Prod\\/Apps"));
+        assert!(slashed.under("/Prod\\/Apps/a\\\\b"));
+        assert!(!slashed.under("/Prod/Apps"));
+        assert!(!slashed.under("/Prod"));
+    }
+
+    #[test]
+    fn names_give_aliases_that_read_as_neither_flags_nor_ids() {
+        assert_eq!(alias_from_name("web app").as_deref(), Some("web-app"));
+        assert_eq!(alias_from_name("9lives").as_deref(), Some("9lives"));
+        for no in [
+            "--dry-run",
+            "-x",
+            ".hidden",
+            "_x",
+            "",
+            "123456789012",
+            " prod",
+        ] {
+            assert_eq!(alias_from_name(no), None, "{no}");
         }
     }
 }

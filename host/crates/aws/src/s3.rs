@@ -41,7 +41,7 @@ use xacct_core::provider::OrphanedUpload;
 
 use crate::error::{AwsError, Service, classify};
 use crate::session::{Session, SessionSpec, Sessions};
-use copy::Copy;
+use copy::{Copy, copy_source};
 use put::{Target, put};
 use resume::ResumingBody;
 use send::on_bucket;
@@ -137,21 +137,6 @@ fn size(bytes: Option<i64>) -> u64 {
 /// The total size in a `Content-Range: bytes FIRST-LAST/TOTAL` header.
 fn total_from_content_range(range: Option<&str>) -> Option<u64> {
     range?.rsplit('/').next()?.parse().ok()
-}
-
-/// `CopySource` is `bucket/key` with the key URL-encoded (slashes kept).
-fn copy_source(bucket: &str, key: &str) -> String {
-    let mut encoded = String::with_capacity(bucket.len() + key.len() + 1);
-    encoded.push_str(bucket);
-    encoded.push('/');
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 fn build_error(what: &str) -> S3Error {

@@ -24,10 +24,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::capability::grant::{Grant, RawGrant, read_grant};
+use crate::capability::grant::{AccountSelector, Grant, RawGrant, read_grant};
 use crate::capability::s3::rules::RawRule;
+use crate::report::text::inert;
 use accounts::{AccountConfig, LOCAL_REGION, RawAccount, is_account_id, read_accounts};
-use file::{ConfigError, DEFAULT_FILE, Document};
+use file::{ConfigError, DEFAULT_FILE, Document, Invalid};
 use limits::{Limits, RawLimits, read_limits};
 use provenance::{DigestPin, RawTrust, TrustPolicy, read_global_trust, read_pin, read_trust};
 
@@ -57,6 +58,9 @@ pub struct Config {
     /// Accounts in config order (accounts a provider lists follow once listed:
     /// [`Config::add_listed`]).
     pub accounts: Vec<AccountConfig>,
+    /// Aliases withheld from listed accounts (a name two share, or one an `[[account]]`
+    /// alias holds), each with the accounts involved: naming one is an error, not a guess.
+    pub withdrawn_aliases: BTreeMap<String, Vec<String>>,
     /// Limits for plugins without their own `[plugin.NAME.limits]`.
     pub default_limits: Limits,
     /// The `[plugin.NAME]` sections: grants and limits (merged over the defaults).
@@ -163,9 +167,61 @@ impl Config {
         self.plugins.get(plugin).and_then(|p| p.pin.as_ref())
     }
 
-    /// Adds the accounts a provider listed (see [`accounts::add_listed`]).
-    pub fn add_listed(&mut self, listed: Vec<AccountConfig>) {
-        accounts::add_listed(&mut self.accounts, listed);
+    /// Adds the accounts a provider listed (see [`accounts::add_listed`]), warns once of
+    /// each alias withheld and of each tag key a grant reads that only the listing gave
+    /// an `[[account]]` entry, and refuses a grant that names a withheld alias.
+    pub fn add_listed(&mut self, listed: Vec<AccountConfig>) -> Result<(), ConfigError> {
+        let found = accounts::add_listed(&mut self.accounts, listed);
+        for (alias, ids) in &found.withdrawn {
+            tracing::warn!(
+                "the account name \"{}\" is no alias: {} want it or hold it (the alias of a listed account is its id unless its name is unique among all accounts); fix: select them by id or tag",
+                inert(alias),
+                ids.join(", ")
+            );
+        }
+        self.withdrawn_aliases.extend(found.withdrawn);
+        for (name, plugin) in &self.plugins {
+            let Some(grant) = &plugin.grant else { continue };
+            for (selector, line) in grant.accounts.iter().zip(&grant.account_lines) {
+                match selector {
+                    AccountSelector::Alias(alias) => {
+                        let held = self.accounts.iter().any(|a| a.alias == *alias);
+                        if let (false, Some(ids)) = (held, self.withdrawn_alias(alias)) {
+                            return Err(ConfigError::Invalid(Invalid {
+                                path: self.path.clone(),
+                                line: *line,
+                                key: format!("{}.accounts", grant.key),
+                                problem: format!(
+                                    "{alias:?} is no account's alias: the listed accounts {} share that name",
+                                    ids.join(", ")
+                                ),
+                                fix: "name the account by its id, or by a tag (\"tag:key=value\")"
+                                    .into(),
+                            }));
+                        }
+                    }
+                    AccountSelector::Tag(key, _) => {
+                        for (id, _) in found.filled_tags.iter().filter(|(_, k)| k == key) {
+                            tracing::warn!(
+                                "{}:{line}: plugin.{}: the selector tag:{} reads a tag that only Organizations gives account {id} (its [[account]] entry has no {} tag), so the grant covers it; fix: write the tag in the entry if that is meant",
+                                self.path.display(),
+                                inert(name),
+                                inert(key),
+                                inert(key),
+                            );
+                        }
+                    }
+                    AccountSelector::All | AccountSelector::Id(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The accounts involved when `alias` was withheld from listed accounts and no account
+    /// holds it.
+    pub fn withdrawn_alias(&self, alias: &str) -> Option<&[String]> {
+        self.withdrawn_aliases.get(alias).map(Vec::as_slice)
     }
 
     /// Sets the region of every account that has none of its own.
@@ -189,6 +245,7 @@ impl Config {
             concurrency: DEFAULT_CONCURRENCY,
             local_root: root.to_owned(),
             accounts: Vec::new(),
+            withdrawn_aliases: BTreeMap::new(),
             default_limits: Limits::default(),
             plugins: BTreeMap::new(),
             trust: TrustPolicy {
@@ -339,6 +396,7 @@ impl Config {
             concurrency,
             local_root: document.resolve(root.as_deref().unwrap_or(DEFAULT_LOCAL_ROOT)),
             accounts,
+            withdrawn_aliases: BTreeMap::new(),
             default_limits,
             plugins,
             trust,

@@ -20,7 +20,7 @@ use crate::capability::grant::Grant;
 use crate::capability::invocation::Capability;
 use crate::capability::s3::local::LocalBackend;
 use crate::config::Config;
-use crate::plan::{Mode, Plan, Scope, Selection, plan_hash};
+use crate::plan::{Mode, Plan, Scope, Selection, input_sha256, plan_hash};
 use crate::provider::{BackendProvider, Provider, ProviderError, RunIdentity};
 use crate::report::text::inert;
 use crate::report::{Entry, Report};
@@ -73,6 +73,9 @@ pub enum RunError {
     Discovery(ProviderError),
     #[error(transparent)]
     Plugin(#[from] LoadError),
+    /// The config names what the listed accounts made ambiguous.
+    #[error(transparent)]
+    Config(#[from] crate::config::file::ConfigError),
     #[error("{}: local.root: the directory {} does not exist; fix: create it or point local.root (or --local-root) at your data", config.display(), root.display())]
     MissingLocalRoot {
         config: std::path::PathBuf,
@@ -98,7 +101,7 @@ pub fn local_provider(config: &Config) -> Result<BackendProvider, RunError> {
 pub async fn discover(config: &mut Config, provider: &dyn Provider) -> Result<(), RunError> {
     let listed = provider.discover().await.map_err(RunError::Discovery)?;
     if !listed.is_empty() {
-        config.add_listed(listed);
+        config.add_listed(listed)?;
     }
     Ok(())
 }
@@ -329,22 +332,12 @@ pub async fn run(
         .map(|(i, a)| (a.id.as_str(), i))
         .collect();
     entries.sort_by_key(|entry| positions.get(entry.account_id.as_str()).copied());
-    let shard = plan.shard.map(|shard| {
-        let positions: HashMap<&str, usize> = (plan.selected.iter().enumerate())
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        ShardStamp {
-            index: shard.number(),
-            count: shard.count,
-            planned: plan.selected.len(),
-            positions: (entries.iter())
-                // An all-accounts entry (`*`) has no place: such a run is not sharded.
-                .map(|entry| {
-                    (positions.get(entry.account_id.as_str()).copied())
-                        .unwrap_or(plan.selected.len())
-                })
-                .collect(),
-        }
+    let shard = plan.shard.map(|shard| ShardStamp {
+        index: shard.number(),
+        count: shard.count,
+        planned: plan.selected.len(),
+        accounts: plan.selected.clone(),
+        input_sha256: input_sha256(&request.input),
     });
     let provided = run.report();
     let mut notes: Vec<String> = plan.note.clone().into_iter().collect();

@@ -48,22 +48,26 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Every id or alias named must be configured: a typo must not silently select nothing.
+    /// Every id or alias named must be configured: a typo must not silently select nothing,
+    /// and a name withheld from listed accounts must not select a guess.
     pub fn validate(&self, config: &Config) -> Result<(), String> {
         // One set of every name, not a scan of the accounts per name: `--rerun-failed`
         // names thousands.
         let known: HashSet<&str> = (config.accounts.iter())
             .flat_map(|a| [a.id.as_str(), a.alias.as_str()])
             .collect();
-        match (self.accounts.iter().chain(&self.exclude))
-            .find(|name| !known.contains(name.as_str()))
-        {
-            Some(name) => Err(format!(
-                "{name:?} names no account in {}",
-                config.path.display()
-            )),
-            None => Ok(()),
+        let mut named = (self.accounts.iter().map(|name| ("--account", name)))
+            .chain(self.exclude.iter().map(|name| ("--exclude", name)));
+        if let Some((flag, name)) = named.find(|(_, name)| !known.contains(name.as_str())) {
+            return Err(match config.withdrawn_alias(name) {
+                Some(ids) => format!(
+                    "{flag} {name:?}: no account has that alias, the listed accounts {} share that name; fix: name the account by its id (or select it with --tag)",
+                    ids.join(", ")
+                ),
+                None => format!("{name:?} names no account in {}", config.path.display()),
+            });
         }
+        Ok(())
     }
 
     /// Whether `account` is among the accounts chosen.
@@ -189,19 +193,44 @@ pub fn plan_hash(
     dry_run: bool,
     accounts: &[String],
 ) -> String {
+    let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    plan_hash_of(
+        sha256,
+        &input_sha256(input),
+        mode.name(),
+        dry_run,
+        &accounts,
+    )
+}
+
+/// The sha256 of an input as JSON (spacing and key order do not count), as a shard's
+/// report carries it.
+pub fn input_sha256(input: &str) -> String {
     let input = serde_json::from_str::<Value>(input)
         .map(|value| value.to_string())
         .unwrap_or_else(|_| input.to_owned());
+    hex::encode(Sha256::digest(input.as_bytes()))
+}
+
+/// [`plan_hash`] from what a report says of its plan: the input by its sha256, the mode
+/// by its name — what a merge recomputes it from.
+pub fn plan_hash_of(
+    sha256: Option<&str>,
+    input_sha256: &str,
+    mode: &str,
+    dry_run: bool,
+    accounts: &[&str],
+) -> String {
     let mut hash = Sha256::new();
     // Each field length-prefixed, so no two plans hash the same bytes.
     let mut field = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_be_bytes());
         hash.update(bytes);
     };
-    field(b"xacct plan v1");
+    field(b"xacct plan v2");
     field(sha256.unwrap_or_default().as_bytes());
-    field(input.as_bytes());
-    field(mode.name().as_bytes());
+    field(input_sha256.as_bytes());
+    field(mode.as_bytes());
     field(&[u8::from(dry_run)]);
     for id in accounts {
         field(id.as_bytes());

@@ -12,6 +12,7 @@ mod adapt;
 mod cache;
 mod catalog;
 mod footprint;
+mod load_error;
 mod output;
 mod precheck;
 mod provenance;
@@ -33,7 +34,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 pub use cache::CacheLocation;
 use catalog::Loader;
-pub use catalog::{LoadError, LoadOptions, LoadedPlugin, PinMismatch, plugin_file, plugin_files};
+pub use catalog::{LoadOptions, LoadedPlugin, plugin_file, plugin_files};
+pub use load_error::{LoadError, PinMismatch};
 use output::CapturedOutput;
 pub use provenance::{Provenance, ProvenanceOptions, detached_signature_path};
 // What the provenance options are made of.

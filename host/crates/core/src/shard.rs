@@ -7,7 +7,7 @@
 //! hash of its plan (plugin, input, mode, dry run, the accounts selected before
 //! sharding): the merge refuses shards of different plans.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::audit::unix_ms;
+use crate::plan::plan_hash_of;
+use crate::report::text::inert;
 
 /// Shard `index` of `count`. `index` counts from 0, as AWS Batch and Kubernetes number
 /// array jobs (`--shard auto`); people count from 1, as `--shard K/N`, reports and
@@ -122,7 +124,8 @@ pub fn shard_of(account_id: &str, count: u32) -> u32 {
     (head % u64::from(count)) as u32
 }
 
-/// What a shard's report says of its place in the plan.
+/// What a shard's report says of its plan, so that a merge can verify it rather than
+/// trust it: the report is a file anyone between the shard and the merge may edit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShardStamp {
     /// The shard's number, counted from 1 as `--shard K/N` (K).
@@ -130,9 +133,13 @@ pub struct ShardStamp {
     pub count: u32,
     /// Accounts in the whole plan, every shard's.
     pub planned: usize,
-    /// The plan position of each entry's account, in the order of the entries: the merge
-    /// puts the entries back in plan order and checks every position appears once.
-    pub positions: Vec<usize>,
+    /// The ids of the plan's accounts (every shard's) in plan order: the merge puts the
+    /// entries in this order, and refuses an id outside it or listed twice.
+    pub accounts: Vec<String>,
+    /// The sha256 of the input ([`crate::plan::input_sha256`]): with the report's
+    /// plugin build, mode, dry run and `accounts`, what its `plan_hash` is recomputed
+    /// from, so a plan hash copied from another plan's report does not match.
+    pub input_sha256: String,
 }
 
 /// Why shard reports do not merge.
@@ -149,26 +156,55 @@ fn digest_of(report: &Value) -> String {
 }
 
 /// The report of the whole run from the reports of its shards (as JSON, the schema
-/// `xacct run --output json` writes): the same plan in each, every shard of the count
-/// once, every planned account exactly once. Entries in plan order; the run starts when
-/// its first shard did (`started_at`, each entry's `start_ms` rebased on it) and lasts
-/// until its last shard ended; `merged_shards` counts the shards; AssumeRole calls and AWS fault counts
-/// added up; orphaned uploads and notes gathered.
+/// `xacct run --output json` writes): the same plan in each, its hash matching what the
+/// report says of the plan, every shard of the count once, every planned account exactly
+/// once and no other. Entries in plan order; the run starts when its first shard did
+/// (`started_at`, each entry's `start_ms` rebased on it) and lasts until its last shard
+/// ended; `merged_shards` counts the shards; AssumeRole calls and AWS fault counts added
+/// up (checked); orphaned uploads and notes gathered. Account ids in errors are inert.
 pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     let fail = |message: String| Err(MergeError(message));
     let Some((first_name, first)) = reports.first() else {
         return fail("no report to merge".into());
     };
-    let plan_hash = |report: &Value| report["plan_hash"].as_str().map(str::to_owned);
-    let Some(hash) = plan_hash(first) else {
-        return fail(format!(
-            "{first_name}: no plan_hash; fix: merge reports of `xacct run --shard K/N --output json`"
-        ));
+    let plan = |name: &str, report: &Value| -> Result<String, MergeError> {
+        let claimed = report["plan_hash"].as_str().ok_or_else(|| {
+            MergeError(format!(
+                "{name}: no plan_hash; fix: merge reports of `xacct run --shard K/N --output json`"
+            ))
+        })?;
+        let shard = &report["shard"];
+        let (Some(input), Some(accounts), Some(mode)) = (
+            shard["input_sha256"].as_str(),
+            string_list(&shard["accounts"]),
+            report["mode"].as_str(),
+        ) else {
+            return Err(MergeError(format!(
+                "{name} is not a shard's report (no shard section with the plan's accounts and input); fix: merge the reports of `xacct run --shard K/N` of this xacct"
+            )));
+        };
+        let recomputed = plan_hash_of(
+            report["sha256"].as_str(),
+            input,
+            mode,
+            report["dry_run"].as_bool().unwrap_or_default(),
+            &accounts,
+        );
+        if recomputed != claimed {
+            return Err(MergeError(format!(
+                "{name}: its plan_hash is not the hash of the plan it describes (plugin build, input, mode, dry run, accounts): the report was changed; fix: merge the reports as the shards wrote them"
+            )));
+        }
+        Ok(recomputed)
     };
+    let hash = plan(first_name, first)?;
+    let plan_accounts = string_list(&first["shard"]["accounts"]).unwrap_or_default();
+    let place: HashMap<&str, usize> = (plan_accounts.iter().enumerate())
+        .map(|(i, id)| (*id, i))
+        .collect();
     let mut count = None;
-    let mut planned = None;
     let mut seen_shards = BTreeMap::new();
-    let mut positioned: Vec<(usize, Value)> = Vec::new();
+    let mut positioned: Vec<Option<Value>> = vec![None; plan_accounts.len()];
     let mut merged = first.as_object().cloned().unwrap_or_default();
     merged.remove("shard");
     for key in [
@@ -201,31 +237,26 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                 digest_of(first)
             ));
         }
-        if plan_hash(report).as_deref() != Some(hash.as_str()) {
+        if plan(name, report)? != hash {
             return fail(format!(
                 "{name} ran another plan than {first_name} (plan_hash {} against {hash}): another plugin build, input, mode or account selection; fix: merge the shards of one run",
-                report["plan_hash"]
+                inert(&report["plan_hash"].to_string())
             ));
         }
         let shard = &report["shard"];
-        let (Some(index), Some(shard_count), Some(shard_planned), Some(positions)) = (
+        let (Some(index), Some(shard_count)) = (
             (shard["index"].as_u64())
                 .filter(|index| (1..=shard["count"].as_u64().unwrap_or(0)).contains(index)),
-            shard["count"].as_u64(),
-            shard["planned"].as_u64(),
-            shard["positions"].as_array(),
+            shard["count"].as_u64().and_then(|c| u32::try_from(c).ok()),
         ) else {
             return fail(format!(
-                "{name} is not a shard's report (no shard section); fix: merge the reports of `xacct run --shard K/N`"
+                "{name} is not a shard's report (no shard number and count); fix: merge the reports of `xacct run --shard K/N`"
             ));
         };
-        if *count.get_or_insert(shard_count) != shard_count
-            || *planned.get_or_insert(shard_planned) != shard_planned
-        {
+        if *count.get_or_insert(shard_count) != shard_count {
             return fail(format!(
-                "{name} is shard {index}/{shard_count} of {shard_planned} accounts, {first_name} of {}/{} accounts; fix: merge the shards of one run",
+                "{name} is shard {index}/{shard_count}, {first_name} one of {}; fix: merge the shards of one run",
                 count.unwrap_or_default(),
-                planned.unwrap_or_default()
             ));
         }
         if let Some(other) = seen_shards.insert(index, name) {
@@ -233,37 +264,37 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
                 "{name} and {other} are both shard {index}/{shard_count}"
             ));
         }
-        let entries = report["entries"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        if entries.len() != positions.len() {
-            return fail(format!(
-                "{name}: {} entries but {} positions: the report was changed",
-                entries.len(),
-                positions.len()
-            ));
-        }
-        for (entry, position) in entries.iter().zip(positions) {
+        for entry in report["entries"].as_array().into_iter().flatten() {
             let account = entry["account_id"].as_str().unwrap_or_default();
-            let Some(position) = position.as_u64().filter(|p| *p < shard_planned) else {
+            let shown = inert(account);
+            let Some(&position) = place.get(account) else {
                 return fail(format!(
-                    "{name}: account {account} has no place in the plan"
+                    "{name}: account {shown} is not in the plan: the report was changed"
                 ));
             };
-            if u64::from(shard_of(account, shard_count as u32)) + 1 != index {
+            if u64::from(shard_of(account, shard_count)) + 1 != index {
                 return fail(format!(
-                    "{name}: account {account} does not belong to shard {index}/{shard_count}"
+                    "{name}: account {shown} does not belong to shard {index}/{shard_count}"
                 ));
             }
             let mut entry = entry.clone();
             if let Some(start_ms) = entry["start_ms"].as_u64() {
                 entry["start_ms"] = start_ms.saturating_add(offset).into();
             }
-            positioned.push((position as usize, entry));
+            if positioned[position].replace(entry).is_some() {
+                return fail(format!(
+                    "{name}: account {shown} is listed more than once: the report was changed"
+                ));
+            }
         }
-        add_counts(&mut assume_role_calls, &report["assume_role_calls"]);
-        add_counts(&mut call_stats, &report["call_stats"]);
+        for (key, into) in [
+            ("assume_role_calls", &mut assume_role_calls),
+            ("call_stats", &mut call_stats),
+        ] {
+            add_counts(into, &report[key], key).map_err(|counter| {
+                MergeError(format!("{name}: {counter}: the report was changed"))
+            })?;
+        }
         if let Some(uploads) = report["orphaned_uploads"].as_array() {
             orphaned_uploads.extend(uploads.iter().cloned());
         }
@@ -277,7 +308,7 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
         duration_ms = duration_ms.max(ended);
     }
     let count = count.unwrap_or_default();
-    let missing: Vec<String> = (1..=count)
+    let missing: Vec<String> = (1..=u64::from(count))
         .filter(|i| !seen_shards.contains_key(i))
         .map(|i| format!("{i}/{count}"))
         .collect();
@@ -287,21 +318,16 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
             missing.join(", ")
         ));
     }
-    positioned.sort_unstable_by_key(|(position, _)| *position);
-    let planned = planned.unwrap_or_default() as usize;
-    let mut places = HashSet::with_capacity(positioned.len());
-    for (position, entry) in &positioned {
-        if !places.insert(*position) {
-            return fail(format!(
-                "account {} appears more than once",
-                entry["account_id"]
-            ));
-        }
-    }
-    if positioned.len() != planned {
+    let absent: Vec<&str> = (plan_accounts.iter().zip(&positioned))
+        .filter(|(_, entry)| entry.is_none())
+        .map(|(id, _)| *id)
+        .collect();
+    if let Some(first_absent) = absent.first() {
         return fail(format!(
-            "{} of the {planned} planned accounts are missing",
-            planned - positioned.len()
+            "{} of the {} planned accounts are missing (account {} the first): the report was changed",
+            absent.len(),
+            plan_accounts.len(),
+            inert(first_absent)
         ));
     }
     if let Some(earliest) = earliest {
@@ -315,10 +341,7 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     }
     merged.insert("merged_shards".into(), reports.len().into());
     merged.insert("duration_ms".into(), duration_ms.into());
-    merged.insert(
-        "entries".into(),
-        positioned.into_iter().map(|(_, entry)| entry).collect(),
-    );
+    merged.insert("entries".into(), positioned.into_iter().flatten().collect());
     // The keys the run writes only when they hold something, in its order.
     for (key, value) in [
         ("assume_role_calls", Value::Object(assume_role_calls)),
@@ -338,14 +361,24 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, MergeError> {
     Ok(Value::Object(merged))
 }
 
-/// Adds `from`'s numbers into `into`, key by key and recursively (per-account counts).
-fn add_counts(into: &mut Map<String, Value>, from: &Value) {
+/// The strings of a JSON array; `None` unless it is one and holds only strings.
+fn string_list(value: &Value) -> Option<Vec<&str>> {
+    value.as_array()?.iter().map(Value::as_str).collect()
+}
+
+/// Adds `from`'s numbers into `into`, key by key and recursively (per-account counts),
+/// each add checked: `Err` names the count (`assume_role_calls.<account>`) that would
+/// overflow or is not a count.
+fn add_counts(into: &mut Map<String, Value>, from: &Value, path: &str) -> Result<(), String> {
     for (key, value) in from.as_object().into_iter().flatten() {
+        let here = || format!("{path}.{}", inert(key));
         match (into.get_mut(key), value) {
-            (Some(Value::Object(mine)), Value::Object(_)) => add_counts(mine, value),
+            (Some(Value::Object(mine)), Value::Object(_)) => add_counts(mine, value, &here())?,
             (Some(Value::Number(mine)), Value::Number(theirs)) => {
-                *mine = (mine.as_u64().unwrap_or_default() + theirs.as_u64().unwrap_or_default())
-                    .into();
+                let sum = (mine.as_u64().zip(theirs.as_u64()))
+                    .and_then(|(mine, theirs)| mine.checked_add(theirs))
+                    .ok_or_else(|| format!("the count {} overflows when added", here()))?;
+                *mine = sum.into();
             }
             (Some(_), _) => {}
             (None, _) => {
@@ -353,6 +386,7 @@ fn add_counts(into: &mut Map<String, Value>, from: &Value) {
             }
         }
     }
+    Ok(())
 }
 
 /// Whether a merged report (or any report) is a success: at least one entry, all ok.
@@ -447,19 +481,27 @@ mod tests {
         assert!(Shard::from_env(env(&[]), Some(2)).is_err());
     }
 
-    fn shard_report(index: u32, count: u32, accounts: &[(&str, usize, &str)]) -> (String, Value) {
-        let entries: Vec<Value> = accounts
-            .iter()
-            .map(|(id, _, status)| json!({"account_id": id, "scope": [id], "status": status}))
+    /// Shard `index` (from 0) of `count` of a plan over `plan`, holding `entries` (id,
+    /// status).
+    fn shard_report(
+        index: u32,
+        count: u32,
+        plan: &[&str],
+        entries: &[(&str, &str)],
+    ) -> (String, Value) {
+        let input = crate::plan::input_sha256("{}");
+        let entries: Vec<Value> = (entries.iter())
+            .map(|(id, status)| json!({"account_id": id, "scope": [id], "status": status}))
             .collect();
-        let positions: Vec<usize> = accounts.iter().map(|(_, p, _)| *p).collect();
         (
             format!("shard-{index}.json"),
             json!({
-                "plugin": "hello", "plan_hash": "h", "duration_ms": 10 * (index + 1),
+                "plugin": "hello", "sha256": "abc", "mode": "per-account", "dry_run": false,
+                "plan_hash": plan_hash_of(Some("abc"), &input, "per-account", false, plan),
+                "duration_ms": 10 * (index + 1),
                 "entries": entries,
                 "assume_role_calls": {"a": 1},
-                "shard": {"index": index + 1, "count": count, "planned": 3, "positions": positions},
+                "shard": {"index": index + 1, "count": count, "planned": plan.len(), "accounts": plan, "input_sha256": input},
             }),
         )
     }
@@ -482,14 +524,16 @@ mod tests {
     fn shards_merge_in_plan_order_and_gaps_or_doubles_are_refused() {
         let ids = ids();
         assert!(ids.iter().any(|(_, s)| *s == 0) && ids.iter().any(|(_, s)| *s == 1));
-        let of = |shard: u32| -> Vec<(&str, usize, &str)> {
+        let plan: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+        let of = |shard: u32| -> Vec<(&str, &str)> {
             ids.iter()
                 .enumerate()
                 .filter(|(_, (_, s))| *s == shard)
-                .map(|(i, (id, _))| (id.as_str(), i, if i == 1 { "error" } else { "ok" }))
+                .map(|(i, (id, _))| (id.as_str(), if i == 1 { "error" } else { "ok" }))
                 .collect()
         };
-        let (zero, one) = (shard_report(0, 2, &of(0)), shard_report(1, 2, &of(1)));
+        let report = |shard: u32| shard_report(shard, 2, &plan, &of(shard));
+        let (zero, one) = (report(0), report(1));
         let merged = merge(&[one.clone(), zero.clone()]).unwrap();
         let order: Vec<&str> = merged["entries"]
             .as_array()
@@ -497,10 +541,7 @@ mod tests {
             .iter()
             .map(|e| e["account_id"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            order,
-            ids.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>()
-        );
+        assert_eq!(order, plan);
         assert!(merged.get("shard").is_none());
         assert_eq!(merged["duration_ms"], 20);
         assert_eq!(merged["assume_role_calls"]["a"], 2);
@@ -510,35 +551,55 @@ mod tests {
         let error = |reports: &[(String, Value)]| merge(reports).unwrap_err().to_string();
         assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 2/2 missing"));
         assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 1/2"));
-        let mut other = one.clone();
-        other.1["plan_hash"] = json!("other");
+        let mut copied = one.clone();
+        copied.1["shard"]["input_sha256"] = json!("another input");
+        assert!(error(&[zero.clone(), copied]).contains("not the hash of the plan"));
+        let other = shard_report(1, 2, &plan[..2], &[]);
         assert!(error(&[zero.clone(), other]).contains("another plan"));
         let mut rebuilt = one.clone();
         rebuilt.1["sha256"] = json!("ab".repeat(32));
         assert!(
             error(&[zero.clone(), rebuilt]).contains(&format!(
-                "shard-1.json ran plugin build sha256 {}, shard-0.json ran none (the plugin did not load): the shards ran different plugin files",
+                "shard-1.json ran plugin build sha256 {}, shard-0.json ran sha256 abc: the shards ran different plugin files",
                 "ab".repeat(32)
             ))
         );
         let mut moved = one.clone();
         moved.1["shard"]["index"] = json!(1);
         assert!(error(&[moved]).contains("does not belong"));
-        let mut short = one.clone();
-        short.1["shard"]["planned"] = json!(4);
-        assert!(error(&[zero, short]).contains("accounts"));
+        let mut twice = one.clone();
+        let entry = twice.1["entries"][0].clone();
+        twice.1["entries"].as_array_mut().unwrap().push(entry);
+        assert!(error(&[zero.clone(), twice]).contains("listed more than once"));
+        let mut stranger = one.clone();
+        stranger.1["entries"][0]["account_id"] = json!("999999999999");
+        assert!(error(&[zero.clone(), stranger]).contains("999999999999 is not in the plan"));
+        let mut dropped = one.clone();
+        dropped.1["entries"] = json!([]);
+        assert!(error(&[zero.clone(), dropped]).contains("are missing"));
+        let mut overflowing = one.clone();
+        overflowing.1["assume_role_calls"]["a"] = json!(u64::MAX);
+        let overflow = error(&[zero, overflowing]);
+        assert!(
+            overflow.contains("assume_role_calls.a overflows"),
+            "{overflow}"
+        );
     }
 
     #[test]
     fn a_merge_starts_with_its_first_shard_and_rebases_each_start() {
         let ids = ids();
-        let of = |shard: u32| -> Vec<(&str, usize, &str)> {
-            (ids.iter().enumerate())
-                .filter(|(_, (_, s))| *s == shard)
-                .map(|(i, (id, _))| (id.as_str(), i, "ok"))
+        let plan: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+        let of = |shard: u32| -> Vec<(&str, &str)> {
+            (ids.iter())
+                .filter(|(_, s)| *s == shard)
+                .map(|(id, _)| (id.as_str(), "ok"))
                 .collect()
         };
-        let (mut zero, mut one) = (shard_report(0, 2, &of(0)), shard_report(1, 2, &of(1)));
+        let (mut zero, mut one) = (
+            shard_report(0, 2, &plan, &of(0)),
+            shard_report(1, 2, &plan, &of(1)),
+        );
         zero.1["started_at"] = json!("2026-11-02T09:30:01.5Z");
         one.1["started_at"] = json!("2026-11-02T09:30:00Z");
         for (report, start_ms) in [(&mut zero.1, 100), (&mut one.1, 40)] {

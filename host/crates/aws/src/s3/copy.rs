@@ -14,10 +14,24 @@ use xacct_core::bindings::S3Error;
 use xacct_core::bindings::s3::{ObjectMeta, PutResult};
 use xacct_core::provider::OrphanedUpload;
 
-use super::copy_source;
 use super::put::abort;
 use super::send::on_bucket;
 use crate::session::Session;
+
+/// `CopySource` is `bucket/key` with the key URL-encoded (slashes kept).
+pub(super) fn copy_source(bucket: &str, key: &str) -> String {
+    let mut encoded = String::with_capacity(bucket.len() + key.len() + 1);
+    encoded.push_str(bucket);
+    encoded.push('/');
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
 
 /// S3's limits on a part: 5 MiB to 5 GiB (the last may be smaller), 10,000 parts.
 const MIN_PART: u64 = 5 << 20;

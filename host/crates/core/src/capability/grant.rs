@@ -77,6 +77,9 @@ pub struct Grant {
     /// The config key that holds it (`plugin.NAME`), for messages.
     pub key: String,
     pub accounts: Vec<AccountSelector>,
+    /// The config line of each of `accounts` (0: not written in a file), for the errors
+    /// found only once a provider has listed the accounts.
+    pub account_lines: Vec<usize>,
     pub s3: S3Grant,
 }
 
@@ -86,6 +89,7 @@ impl Grant {
         let key = format!("plugin.{plugin}");
         Grant {
             accounts: Vec::new(),
+            account_lines: Vec::new(),
             s3: S3Grant {
                 key: key.clone(),
                 rules: Vec::new(),
@@ -187,6 +191,7 @@ pub fn read_grant(
         ));
     };
     let mut selectors = Vec::new();
+    let mut account_lines = Vec::new();
     for selector in accounts.into_inner() {
         let parsed = AccountSelector::parse(selector.get_ref()).map_err(|problem| {
             document.invalid(
@@ -229,10 +234,12 @@ pub fn read_grant(
             ));
         }
         selectors.push(parsed);
+        account_lines.push(document.line(selector.span()));
     }
     Ok(Some(Grant {
         key: key.to_owned(),
         accounts: selectors,
+        account_lines,
         s3: read_rules(document, key, raw.s3)?,
     }))
 }

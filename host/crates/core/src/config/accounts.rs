@@ -1,7 +1,7 @@
 //! `[[account]]`: the accounts a run may reach, each with an id, an alias, a region and
 //! tags. (A provider reads its own keys of an entry, e.g. the role to assume on AWS.)
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -135,32 +135,67 @@ pub fn tags_in_use(accounts: &[AccountConfig]) -> String {
     }
 }
 
+/// What adding listed accounts found that the operator must hear of.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Listed {
+    /// Aliases no listed account was given, each with the accounts that wanted it or hold
+    /// it: a name two listed accounts share, or one an `[[account]]` entry's alias holds.
+    pub withdrawn: BTreeMap<String, Vec<String>>,
+    /// `(id, key)`: a tag key of an `[[account]]` entry that only the listing supplied.
+    pub filled_tags: Vec<(String, String)>,
+}
+
 /// Adds accounts listed at run time (from an AWS Organization) to `accounts`. An entry
 /// of the same id overrides what was listed (alias, region; its tags win over the listed
-/// ones); listed accounts follow the entries, by id. A listed account's alias is kept
-/// unless taken, then `<alias>-<id>`.
-pub fn add_listed(accounts: &mut Vec<AccountConfig>, listed: Vec<AccountConfig>) {
-    let mut aliases: HashSet<String> = accounts.iter().map(|a| a.alias.clone()).collect();
+/// ones); listed accounts follow the entries, by id. A listed account keeps its alias
+/// only when no other account (listed or configured) has or wants the same one — names
+/// are the members' to choose, so the first comer must not take one — else its alias is
+/// its id. A listed account whose alias is its id wants none.
+pub fn add_listed(accounts: &mut Vec<AccountConfig>, listed: Vec<AccountConfig>) -> Listed {
+    let configured_aliases: HashMap<String, String> = accounts
+        .iter()
+        .map(|a| (a.alias.clone(), a.id.clone()))
+        .collect();
     let by_id: HashMap<String, usize> = accounts
         .iter()
         .enumerate()
         .map(|(i, a)| (a.id.clone(), i))
         .collect();
+    let mut found = Listed::default();
     let mut added = Vec::new();
-    for mut account in listed {
+    for account in listed {
         if let Some(&i) = by_id.get(&account.id) {
             let entry = &mut accounts[i];
             for (key, value) in account.tags {
-                entry.tags.entry(key).or_insert(value);
+                if !entry.tags.contains_key(&key) {
+                    found.filled_tags.push((entry.id.clone(), key.clone()));
+                    entry.tags.insert(key, value);
+                }
             }
             continue;
         }
-        if !aliases.insert(account.alias.clone()) {
-            account.alias = format!("{}-{}", account.alias, account.id);
-            aliases.insert(account.alias.clone());
-        }
         added.push(account);
+    }
+    let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for account in added.iter().filter(|a| a.alias != a.id) {
+        wanted
+            .entry(&account.alias)
+            .or_default()
+            .push(account.id.clone());
+    }
+    for (alias, mut ids) in wanted {
+        let configured = configured_aliases.get(alias);
+        if ids.len() > 1 || configured.is_some() {
+            ids.extend(configured.cloned());
+            found.withdrawn.insert(alias.to_owned(), ids);
+        }
+    }
+    for account in &mut added {
+        if found.withdrawn.contains_key(&account.alias) {
+            account.alias.clone_from(&account.id);
+        }
     }
     added.sort_by(|a, b| a.id.cmp(&b.id));
     accounts.extend(added);
+    found
 }

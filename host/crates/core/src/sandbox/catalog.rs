@@ -14,19 +14,17 @@ use std::time::Duration;
 use wasmparser::Parser;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
-use xacct_provenance::{Digest, NotTrusted};
 
 use super::adapt::adapt;
 use super::cache::{CacheLocation, CompileCache, EntryKind};
 use super::footprint::footprint;
+use super::load_error::LoadError;
 use super::precheck::{Refusal, precheck};
 use super::provenance::{Provenance, ProvenanceOptions, check as check_provenance};
 use super::state::InvocationState;
-use crate::bindings::{PluginPre, WORLD};
+use crate::bindings::PluginPre;
 use crate::config::limits::ComponentLimits;
 use crate::config::{Config, DEFAULT_COMPILE_TIMEOUT_SECS, DEFAULT_MAX_PLUGIN_MIB, is_plugin_name};
-
-const MIB: f64 = (1 << 20) as f64;
 
 /// A plugin checked against the world and ready to instantiate.
 pub struct LoadedPlugin {
@@ -36,86 +34,6 @@ pub struct LoadedPlugin {
     /// Its digest checked against the pin, its signatures, declared grant and metadata.
     pub provenance: Provenance,
     pub(super) pre: PluginPre<InvocationState>,
-}
-
-/// Why a plugin (or the plugin directory) cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("plugin directory {}: {source}", dir.display())]
-    Dir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("no plugin named {name:?} in {}: available: {available}", dir.display())]
-    NotFound {
-        name: String,
-        dir: PathBuf,
-        available: String,
-    },
-    #[error("{}: cannot read: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}: not a WebAssembly component: {reason}", path.display())]
-    NotAComponent { path: PathBuf, reason: String },
-    #[error("{}: not built for world {WORLD}: {detail}", path.display())]
-    WrongWorld { path: PathBuf, detail: String },
-    #[error(
-        "{}: {size} bytes ({:.1} MiB) is over the plugin size cap of {} MiB; fix: raise max_plugin_mib in the config if the plugin is meant to be that large",
-        path.display(), *size as f64 / MIB, *cap as f64 / MIB
-    )]
-    TooLarge { path: PathBuf, size: u64, cap: u64 },
-    #[error(
-        "{}: compiling took longer than the compile time budget of {} s; fix: raise compile_timeout_secs in the config if the plugin is trusted (large components take tens of seconds)",
-        path.display(), budget.as_secs_f64()
-    )]
-    CompileTimeout { path: PathBuf, budget: Duration },
-    #[error("{0}")]
-    DigestMismatch(Box<PinMismatch>),
-    #[error("{}: refused: {reason}", path.display())]
-    Provenance { path: PathBuf, reason: String },
-    #[error(
-        "{}: refused: {key}.require_signed is true and {why}",
-        path.display()
-    )]
-    NotTrusted {
-        path: PathBuf,
-        /// The config section whose signers were asked.
-        key: String,
-        why: NotTrusted,
-    },
-    #[error("{}: cannot compile: {reason}", path.display())]
-    Compile { path: PathBuf, reason: String },
-    #[error(
-        "{}: the component holds {figure} {}, over the limit of {limit} (plugin.{plugin}.limits.{limit_key}); fix: set {limit_key} = {figure} under [plugin.{plugin}.limits] in the config (or under [limits] for every plugin) if the plugin may take that many",
-        path.display(), limit_key.replace('_', " ")
-    )]
-    OverLimit {
-        path: PathBuf,
-        plugin: String,
-        /// The config key under `[limits]` / `[plugin.NAME.limits]`.
-        limit_key: &'static str,
-        /// What the component holds.
-        figure: u64,
-        limit: u32,
-    },
-}
-
-/// A plugin file that is not a build its pin allows.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{}: its sha256 is {actual}, not the {} pinned at {}:{line} (plugin.{plugin}.sha256); fix: put back the pinned build, or, if this build is meant to run, pin it there: sha256 = \"{actual}\"",
-    path.display(), expected.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or "), config.display()
-)]
-pub struct PinMismatch {
-    pub path: PathBuf,
-    pub plugin: String,
-    pub actual: Digest,
-    pub expected: Vec<Digest>,
-    /// The config file and the line of the pin.
-    pub config: PathBuf,
-    pub line: usize,
 }
 
 /// Where cargo puts release builds under a target directory, so that `--plugins target`

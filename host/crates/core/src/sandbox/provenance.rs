@@ -16,7 +16,7 @@ use xacct_provenance::{
     SignatureError, SignatureRefusal, Signer,
 };
 
-use super::catalog::{LoadError, PinMismatch};
+use super::load_error::{LoadError, PinMismatch};
 use crate::config::Config;
 use crate::config::provenance::{DigestPin, TrustPolicy};
 
