@@ -79,6 +79,10 @@ impl Deployment {
         };
         let mut config = Config::load(&path)?;
         resolve_home_region(&mut config.core, &mut config.aws, None).await?;
+        if let Some(organization) = &mut config.aws.organization {
+            // Later events may select accounts by tag.
+            organization.list_tags = true;
+        }
         let service = connect(&mut config).await?;
         let mut options = LoadOptions::for_config(&config);
         options.cache = Some(seed_compile_cache(task_root, scratch)?);
@@ -158,25 +162,46 @@ fn seed_compile_cache(task_root: &Path, scratch: &Path) -> std::io::Result<Cache
 }
 
 /// Serves invocations from the Runtime API (`AWS_LAMBDA_RUNTIME_API`) until the
-/// environment is shut down. A deployment that cannot open is every invocation's error,
-/// with the reason (Lambda then retires the environment).
+/// environment is shut down. A deployment that cannot open (an Organizations outage, say)
+/// is that invocation's error, with the reason, and is opened again for the next one: an
+/// environment serves many invocations ("Understanding the Lambda execution environment
+/// lifecycle", Lambda Developer Guide), so a failure kept would fail them all.
 pub async fn serve() -> Result<(), Error> {
     let task_root = PathBuf::from(std::env::var_os("LAMBDA_TASK_ROOT").unwrap_or(".".into()));
     let scratch = std::env::temp_dir().join("xacct");
-    let deployment = Arc::new(
-        Deployment::open(&task_root, &scratch)
-            .await
-            .map_err(|err| err.to_string()),
-    );
+    let opened = match Deployment::open(&task_root, &scratch).await {
+        Ok(deployment) => Some(Arc::new(deployment)),
+        Err(err) => {
+            tracing::error!(
+                "the deployment could not start (the next invocation tries again): {err}"
+            );
+            None
+        }
+    };
+    let slot = Arc::new(tokio::sync::Mutex::new(opened));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
-        let deployment = deployment.clone();
+        let (slot, task_root, scratch) = (slot.clone(), task_root.clone(), scratch.clone());
         async move {
-            match &*deployment {
-                Ok(deployment) => deployment.handle(event.payload).await,
-                Err(reason) => Err(Error::from(format!(
-                    "the deployment could not start: {reason}"
-                ))),
-            }
+            let deployment = {
+                let mut slot = slot.lock().await;
+                match &*slot {
+                    Some(deployment) => deployment.clone(),
+                    None => {
+                        let deployment = Arc::new(
+                            Deployment::open(&task_root, &scratch)
+                                .await
+                                .map_err(|err| {
+                                    Error::from(format!(
+                                        "the deployment could not start: {err} (the next invocation tries again)"
+                                    ))
+                                })?,
+                        );
+                        *slot = Some(deployment.clone());
+                        deployment
+                    }
+                }
+            };
+            deployment.handle(event.payload).await
         }
     }))
     .await

@@ -12,7 +12,9 @@ use crate::pipeline::connect;
 
 pub async fn accounts(args: AccountsArgs) -> Result<ExitCode, UsageError> {
     let mut config = with_home_region(load_config_file(&args.config)?, &args.config).await?;
-    if config.aws.organization.is_some() {
+    if let Some(organization) = &mut config.aws.organization {
+        // The listing prints each account's tags.
+        organization.list_tags = true;
         connect(&mut config).await?;
     }
     let mut stdout = std::io::stdout().lock();

@@ -32,9 +32,13 @@ use crate::terminal::{ColorChoice, Look, ReportText, Stderr, hide_bar, stdout_wi
 
 pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> {
     let mut config = with_home_region(load_config(&args.config)?, &args.config.file).await?;
-    // With an organization, the accounts are known only once listed.
-    let mut service = match config.aws.organization {
-        Some(_) => Some(connect(&mut config).await?),
+    // With an organization, the accounts are known only once listed (with their tags
+    // if the selection reads them).
+    let mut service = match &mut config.aws.organization {
+        Some(organization) => {
+            organization.list_tags |= !args.selection.tags.is_empty();
+            Some(connect(&mut config).await?)
+        }
         None => None,
     };
     serde_json::from_str::<serde_json::Value>(&args.input)

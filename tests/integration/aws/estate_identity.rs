@@ -11,6 +11,7 @@ use crate::common;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use common::moto::{self, HOME_ACCOUNT, Home, Moto, ROLE};
+use common::shim::Faults;
 use common::{ACCOUNTS, ConfigBuilder, World, Xacct};
 use serde_json::json;
 use xacct::config::Config;
@@ -338,4 +339,106 @@ fn a_sovereign_cloud_region_is_a_valid_home_region() {
         Config::parse(&typo, Path::new("xacct.toml")).is_err(),
         "a typo still fails"
     );
+}
+
+/// Stands for the source identity rule ("Monitor and control actions taken with assumed
+/// roles", IAM User Guide: the source identity "persists when a role is used to assume
+/// another role" and "cannot be changed during the role session"): a home session that
+/// already carries one (SAML, Identity Center) keeps it through xacct's sessions. Today
+/// `source_identity = "caller"` sends the caller's session name instead, and STS refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inherited_source_identity_is_kept() {
+    let (moto, home) = accounts().await;
+    let runner = moto::seed_home_role(&moto, "xacct-runner").await;
+    // Every role the chain passes through allows a source identity to be set.
+    let with_source_identity = |principal: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": principal},
+            "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+        }]})
+        .to_string()
+    };
+    let home_iam = moto.iam_in(HOME_ACCOUNT).await;
+    home_iam
+        .update_assume_role_policy()
+        .role_name("xacct-runner")
+        .policy_document(with_source_identity(&format!(
+            "arn:aws:iam::{HOME_ACCOUNT}:user/xacct-home"
+        )))
+        .send()
+        .await
+        .unwrap();
+    for (id, _) in ACCOUNTS {
+        moto.iam_in(id)
+            .await
+            .update_assume_role_policy()
+            .role_name(ROLE)
+            .policy_document(with_source_identity(&runner))
+            .send()
+            .await
+            .unwrap();
+    }
+    moto.enforce_iam();
+    let session = role_session(&moto, &home, &runner, Some("jane@example.com")).await;
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .backend("source_identity", "caller")
+        .full_grants(&["hello"])
+        .standard_accounts()
+        .role_everywhere(ROLE);
+    let world = World::with_config(&["hello"], &config, Some(session));
+    let report = world.run("hello", json!({}), Mode::PerAccount).await;
+    assert!(report.all_ok(), "{:?}", errors(&report));
+}
+
+/// Stands for STS throttling that lasts (AssumeRole answered `Throttling` for 20 s, as
+/// under an account-wide request rate; "Throttling is a signal to wait": the SDKs'
+/// retry behavior, "Retry behavior", AWS SDKs and Tools Reference Guide): every account
+/// must still open. Today the host gives up after its attempts (about 15 s of backoff
+/// at most).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lasting_assume_role_throttling_waits_instead_of_failing() {
+    let (moto, home) = accounts().await;
+    let world = World::aws(&["hello"], &moto.endpoint, ROLE, home.provider());
+    moto.enforce_iam();
+    moto.inject(Faults {
+        sts_throttle_for: Some(std::time::Duration::from_secs(20)),
+        ..Faults::default()
+    });
+    let report = world.run("hello", json!({}), Mode::PerAccount).await;
+    assert!(moto.injected().sts_throttles > ACCOUNTS.len() as u32);
+    assert!(report.all_ok(), "{:?}", errors(&report));
+}
+
+/// Stands for the issue's fault rate (every second AssumeRole throttled, 22 accounts):
+/// no account lost in ten runs out of ten. Today an account can meet five throttles in a
+/// row and is lost (1 of 22 in one run of two, in the issue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_second_assume_role_throttled_loses_no_account_in_ten_runs() {
+    const N: usize = 22;
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..N)
+        .map(|i| (810_000_000_000u64 + i as u64).to_string())
+        .collect();
+    let home = moto::seed_accounts(&moto, &ids, |i| format!("throttled-{i:02}")).await;
+    moto.enforce_iam();
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .top_level("concurrency", 22)
+        .full_grants(&["hello"])
+        .accounts(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id, format!("t{i:02}"))),
+        )
+        .role_everywhere(ROLE);
+    moto.inject(Faults {
+        sts_throttle_every: 2,
+        ..Faults::default()
+    });
+    for run in 0..10 {
+        // A new world each run: a new process's sessions, every account assumed afresh.
+        let world = World::with_config(&["hello"], &config, Some(home.provider()));
+        let report = world.run("hello", json!({}), Mode::PerAccount).await;
+        assert!(report.all_ok(), "run {run}: {:?}", errors(&report));
+    }
 }

@@ -7,6 +7,9 @@
 mod aws_estate;
 mod backend;
 mod estate_identity;
+#[cfg(feature = "lambda")]
+mod estate_lambda;
+mod estate_organizations;
 mod estate_s3;
 mod faults;
 #[cfg(feature = "lambda")]

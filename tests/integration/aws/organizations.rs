@@ -180,12 +180,13 @@ async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
     let world = World::with_config(&["hello"], &listing(&moto, ""), None);
     let home = HOME_ACCOUNT.to_owned();
 
-    // Every ACTIVE account, the management account included; never the suspended one.
+    // Every ACTIVE member account; never the suspended one, nor the management account
+    // (the member role exists only in accounts the organization created) unless
+    // `include_management = true`.
     let all = listed(&world, &listing(&moto, ""));
     assert_eq!(
         ids(&all),
         sorted(vec![
-            &home,
             &org.in_apps,
             &org.in_prod,
             &org.in_sandbox,
@@ -193,6 +194,9 @@ async fn accounts_are_listed_from_the_organization_filtered_and_tagged() {
         ])
     );
     assert!(!ids(&all).contains(&org.suspended));
+    let with_management = listed(&world, &listing(&moto, "include_management = true"));
+    assert_eq!(ids(&with_management).len(), 5);
+    assert!(ids(&with_management).contains(&home));
     let app = all
         .iter()
         .find(|a| a["id"] == org.in_apps.as_str())

@@ -5,6 +5,8 @@
 
 use crate::common;
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 
 use common::Xacct;
@@ -68,4 +70,88 @@ fn completions_and_the_man_page_cover_every_command() {
     for command in ["run", "report", "completions", "man", "plugins"] {
         assert!(man.contains(command), "the man page names {command}");
     }
+}
+
+/// `scripts/package` from the binaries this test run built (`--from`; the release build
+/// is the same code): the tarball unpacks to a binary that answers `--version`, with the
+/// README, the LICENSE, the completions and the man page beside it; the Lambda zip holds
+/// `bootstrap`, a config, and plugins compiled ahead that a run uses as they are.
+#[test]
+fn the_release_tarball_and_the_lambda_zip_unpack_and_run() {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let binaries = std::path::Path::new(env!("CARGO_BIN_EXE_xacct"))
+        .parent()
+        .unwrap();
+    let dist = tempfile::tempdir().unwrap();
+    let packaged = Command::new(workspace.join("scripts/package"))
+        .arg("--out")
+        .arg(dist.path())
+        .arg("--from")
+        .arg(binaries)
+        .output()
+        .unwrap();
+    assert!(packaged.status.success(), "{packaged:?}");
+    let paths = String::from_utf8(packaged.stdout).unwrap();
+    let (tarball, zip) = paths.trim().split_once('\n').unwrap();
+
+    let unpacked = tempfile::tempdir().unwrap();
+    let untar = Command::new("tar")
+        .args(["-xzf", tarball, "-C"])
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let name = Path::new(tarball)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_end_matches(".tar.gz");
+    let root = unpacked.path().join(name);
+    for file in [
+        "README.md",
+        "LICENSE",
+        "completions/xacct.bash",
+        "completions/_xacct",
+        "completions/xacct.fish",
+        "completions/_xacct.ps1",
+        "man/man1/xacct.1",
+    ] {
+        assert!(root.join(file).is_file(), "the tarball has {file}");
+    }
+    let installed = root.join("bin/xacct");
+    let version = Command::new(&installed).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("xacct "));
+
+    let lambda = tempfile::tempdir().unwrap();
+    let unzip = Command::new("unzip")
+        .args(["-q", zip, "-d"])
+        .arg(lambda.path())
+        .status()
+        .unwrap();
+    assert!(unzip.success());
+    assert!(
+        std::fs::metadata(lambda.path().join("bootstrap"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o111
+            != 0,
+        "bootstrap is executable"
+    );
+    // A local run of the unpacked package's config, with its compiled plugins.
+    let run = Xacct::in_dir(lambda.path())
+        .env("XDG_CACHE_HOME", lambda.path().join("xacct-cache"))
+        .env("XDG_STATE_HOME", lambda.path().join("xacct-state"))
+        .args(["run", "hello", "--output", "json"])
+        .output();
+    assert!(run.success(), "{run:?}");
+    assert_eq!(run.json()["entries"].as_array().unwrap().len(), 3);
+    let mut run = Command::new(&installed);
+    run.current_dir(lambda.path())
+        .args(["run", "inventory", "--output", "json"]);
+    assert!(
+        run.output().unwrap().status.success(),
+        "the tarball's xacct runs the package"
+    );
 }

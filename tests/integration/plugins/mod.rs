@@ -1,5 +1,6 @@
 //! The plugin author's side: the sample plugins against known data, `xacct new`'s
-//! projects, the errors an author reads, and developing without a config.
+//! projects, the errors an author reads, developing without a config, and the toolchains
+//! the samples need.
 
 mod author_errors;
 mod compatibility;
@@ -8,3 +9,4 @@ mod posture;
 mod samples;
 mod scaffold;
 mod scaffold_quoting;
+mod toolchains;

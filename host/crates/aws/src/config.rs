@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
-use xacct_core::capability::grant::Grant;
+use xacct_core::capability::grant::{AccountSelector, Grant};
 use xacct_core::config::accounts::is_account_id;
 use xacct_core::config::file::{ConfigError, Document};
 use xacct_core::config::{Config as CoreConfig, Extension, GrantRefusal};
@@ -23,6 +23,10 @@ use xacct_core::config::{Config as CoreConfig, Extension, GrantRefusal};
 use crate::partition::Partition;
 use crate::policy::{policy_text, session_policy};
 use crate::region::is_region_code;
+
+mod arn;
+pub use arn::{Arn, parse_arn};
+use arn::{is_role_name, read_role_arn, role_arn};
 
 /// The largest inline session policy STS accepts: "can't exceed 2,048 characters"
 /// (AssumeRole `Policy`, STS API Reference).
@@ -38,6 +42,11 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// single atomic action using this API" (CopyObject, S3 API Reference); larger copies
 /// are multipart (UploadPartCopy).
 const COPY_OBJECT_LIMIT: u64 = 5 << 30;
+
+/// How long a throttled call is waited out by default: throttling at the rates a fan-out
+/// meets (every second AssumeRole) passes within seconds, an account-wide rate within a
+/// minute.
+const DEFAULT_THROTTLE_BUDGET: Duration = Duration::from_secs(60);
 
 /// The role every member account has, unless `[organization] role` names another.
 const DEFAULT_ORGANIZATION_ROLE: &str = "OrganizationAccountAccessRole";
@@ -66,6 +75,8 @@ pub struct AwsConfig {
     pub max_attempts: u32,
     /// Copies of objects larger than this are multipart copies (UploadPartCopy).
     pub multipart_copy_threshold: u64,
+    /// How long a call AWS keeps throttling is sent again ([`crate::throttle`]).
+    pub throttle_budget: Duration,
 }
 
 impl AwsConfig {
@@ -114,6 +125,11 @@ pub struct OrganizationConfig {
     pub exclude_ous: Vec<String>,
     /// Never these accounts.
     pub exclude_accounts: Vec<String>,
+    /// List the management account too (it has no `OrganizationAccountAccessRole`).
+    pub include_management: bool,
+    /// List the accounts' tags: only when something reads them (a grant's `tag:`
+    /// selector, a `--tag` selection, `xacct accounts`).
+    pub list_tags: bool,
 }
 
 /// How an account's role is assumed.
@@ -197,6 +213,7 @@ struct RawAws {
     endpoint_url: Option<Spanned<String>>,
     home_principal: Option<Spanned<String>>,
     multipart_copy_threshold_mib: Option<Spanned<i64>>,
+    throttle_budget_secs: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -210,6 +227,8 @@ struct RawOrganization {
     exclude_ous: Vec<Spanned<String>>,
     #[serde(default)]
     exclude_accounts: Vec<Spanned<String>>,
+    #[serde(default)]
+    include_management: bool,
 }
 
 /// The keys of an `[[account]]` entry that are AWS's.
@@ -349,7 +368,11 @@ impl Sections {
         let organization = self
             .organization
             .map(|organization| read_organization(document, organization, aws.is_some()))
-            .transpose()?;
+            .transpose()?
+            .map(|organization| OrganizationConfig {
+                list_tags: reads_tags(core),
+                ..organization
+            });
         Ok(AwsSettings {
             aws,
             organization,
@@ -492,10 +515,25 @@ fn read_aws(document: &Document<'_>, raw: RawAws) -> Result<AwsConfig, ConfigErr
             ));
         }
     };
+    let throttle_budget = match raw.throttle_budget_secs {
+        None => DEFAULT_THROTTLE_BUDGET,
+        Some(secs) if (0..=3600).contains(secs.get_ref()) => {
+            Duration::from_secs(*secs.get_ref() as u64)
+        }
+        Some(secs) => {
+            return Err(document.invalid(
+                secs.span(),
+                "aws.throttle_budget_secs",
+                format!("{} s is out of range", secs.get_ref()),
+                "set throttle_budget_secs to 0..=3600 (0: the SDK's attempts only)",
+            ));
+        }
+    };
     Ok(AwsConfig {
         retry_mode,
         max_attempts,
         multipart_copy_threshold,
+        throttle_budget,
         region: raw.region.map(Spanned::into_inner),
         session_tags: raw.session_tags.unwrap_or(false),
         source_identity,
@@ -593,7 +631,18 @@ fn read_organization(
         include_ous,
         exclude_ous,
         exclude_accounts,
+        include_management: raw.include_management,
+        list_tags: true,
     })
+}
+
+/// Whether a grant selects accounts by tag (so listed accounts need their tags).
+fn reads_tags(core: &CoreConfig) -> bool {
+    core.plugins
+        .values()
+        .filter_map(|plugin| plugin.grant.as_ref())
+        .flat_map(|grant| &grant.accounts)
+        .any(|selector| matches!(selector, AccountSelector::Tag(..)))
 }
 
 /// Checks a region code.
@@ -611,88 +660,6 @@ fn check_region(
         format!("{:?} is not an AWS region code", region.get_ref()),
         "use a region code such as \"us-east-1\" or \"eu-west-1\"",
     ))
-}
-
-/// The role's full ARN, and whether it was expanded from a name: a name is expanded into
-/// the account (in `partition`); an ARN must be in it.
-fn read_role_arn(
-    document: &Document<'_>,
-    role: &Spanned<String>,
-    id: &str,
-    partition: &Partition,
-    key: String,
-) -> Result<(String, bool), ConfigError> {
-    let written = role.get_ref();
-    match parse_arn(written) {
-        Some(arn) if arn.service == "iam" && arn.resource.starts_with("role/") => {
-            if arn.account == id {
-                Ok((written.clone(), false))
-            } else {
-                Err(document.invalid(
-                    role.span(),
-                    key,
-                    format!(
-                        "the role ARN is in account {}, but this entry's id is {id}",
-                        arn.account
-                    ),
-                    "use a role in the account itself, or give just the role's name",
-                ))
-            }
-        }
-        Some(_) => Err(document.invalid(
-            role.span(),
-            key,
-            format!("{written:?} is not an IAM role ARN"),
-            "write arn:aws:iam::<id>:role/<name>, or just the role's name",
-        )),
-        None if is_role_name(written) => Ok((role_arn(partition, id, written), true)),
-        None => Err(document.invalid(
-            role.span(),
-            key,
-            format!("{written:?} is neither a role name nor a role ARN"),
-            "give the role's name (letters, digits, +=,.@_- and / for a path) or its full ARN",
-        )),
-    }
-}
-
-/// The ARN of role `name` (a path may lead it) in `account`.
-fn role_arn(partition: &Partition, account: &str, name: &str) -> String {
-    format!("arn:{}:iam::{account}:role/{name}", partition.id)
-}
-
-/// The parts of an ARN that matter here.
-pub struct Arn<'a> {
-    pub service: &'a str,
-    pub account: &'a str,
-    pub resource: &'a str,
-}
-
-/// Splits `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
-pub fn parse_arn(text: &str) -> Option<Arn<'_>> {
-    let mut parts = text.splitn(6, ':');
-    if parts.next()? != "arn" || !parts.next()?.starts_with("aws") {
-        return None;
-    }
-    let service = parts.next()?;
-    let _region = parts.next()?;
-    let account = parts.next()?;
-    let resource = parts.next()?;
-    let valid = is_account_id(account) && !resource.is_empty();
-    valid.then_some(Arn {
-        service,
-        account,
-        resource,
-    })
-}
-
-fn is_role_name(name: &str) -> bool {
-    let base = name.rsplit('/').next().unwrap_or_default();
-    (1..=64).contains(&base.len())
-        && name.len() <= 512
-        && !name.starts_with('/')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 
 use crate::stats::AttemptCounter;
+use crate::throttle::{ThrottleBudget, is_throttling};
 
 /// Assumed credentials are replaced this long before they expire, so that a call never
 /// starts with credentials about to lapse.
@@ -25,23 +26,90 @@ pub(crate) struct AssumeRole {
     /// The session's counters: STS's retries and throttling are the account's too.
     pub(crate) counter: AttemptCounter,
     pub(crate) permits: Arc<tokio::sync::Semaphore>,
+    /// How long throttling is waited out ([`crate::throttle`]).
+    pub(crate) throttle_budget: Duration,
+    /// The `SourceIdentity` to send.
+    pub(crate) source_identity: SourceIdentityPlan,
+}
+
+/// Which `SourceIdentity` an AssumeRole sends.
+#[derive(Debug, Clone)]
+pub(crate) enum SourceIdentityPlan {
+    None,
+    /// This one, always.
+    Sent(String),
+    /// The caller's name, unless the home session already carries a source identity:
+    /// it "persists when a role is used to assume another role" and "cannot be changed
+    /// during the role session" ("Monitor and control actions taken with assumed roles",
+    /// IAM User Guide), so it is kept by sending none. Whether it does is learned from the
+    /// first AssumeRole, sent without one: its answer carries the inherited value.
+    CallerUnlessInherited(Arc<CallerSourceIdentity>),
+}
+
+/// The caller's name, and whether the home session carries a source identity already.
+#[derive(Debug)]
+pub(crate) struct CallerSourceIdentity {
+    pub(crate) name: String,
+    pub(crate) inherited: std::sync::OnceLock<bool>,
+}
+
+impl SourceIdentityPlan {
+    /// The value to send now; `None` while the inherited one is not known yet, or kept.
+    fn to_send(&self) -> Option<String> {
+        match self {
+            SourceIdentityPlan::None => None,
+            SourceIdentityPlan::Sent(text) => Some(text.clone()),
+            SourceIdentityPlan::CallerUnlessInherited(caller) => match caller.inherited.get() {
+                Some(false) => Some(caller.name.clone()),
+                Some(true) | None => None,
+            },
+        }
+    }
+
+    /// Learns from an answer to a request sent without a source identity; true if the
+    /// session it opened lacks the caller's name (so the role must be assumed again).
+    fn learn(&self, answered: Option<&str>) -> bool {
+        let SourceIdentityPlan::CallerUnlessInherited(caller) = self else {
+            return false;
+        };
+        if caller.inherited.get().is_some() {
+            return false;
+        }
+        let inherited = answered.is_some();
+        let _ = caller.inherited.set(inherited);
+        !inherited
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        !matches!(self, SourceIdentityPlan::None)
+    }
 }
 
 impl AssumeRole {
     pub(crate) async fn assume(&self) -> provider::Result {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| CredentialsError::unhandled("the AssumeRole governor is closed"))?;
-        let output = self
-            .request
-            .clone()
-            .customize()
-            .interceptor(self.counter.clone())
-            .send()
-            .await
-            .map_err(CredentialsError::provider_error)?;
+        let mut budget = ThrottleBudget::new(self.throttle_budget);
+        let output = loop {
+            let permit =
+                self.permits.acquire().await.map_err(|_| {
+                    CredentialsError::unhandled("the AssumeRole governor is closed")
+                })?;
+            let sent = self
+                .request
+                .clone()
+                .set_source_identity(self.source_identity.to_send())
+                .customize()
+                .interceptor(self.counter.clone())
+                .send()
+                .await;
+            // The governor's permit is not held while waiting out throttling.
+            drop(permit);
+            match sent {
+                Ok(output) if self.source_identity.learn(output.source_identity()) => continue,
+                Ok(output) => break output,
+                Err(err) if is_throttling(&err) && budget.wait().await => continue,
+                Err(err) => return Err(CredentialsError::provider_error(err)),
+            }
+        };
         let c = output
             .credentials()
             .ok_or_else(|| CredentialsError::unhandled("AssumeRole returned no credentials"))?;
@@ -191,6 +259,24 @@ mod tests {
         assert_eq!(resolutions.load(Ordering::Relaxed), 2);
         block_on(cache.get()).unwrap();
         assert_eq!(resolutions.load(Ordering::Relaxed), 2, "refreshed once");
+    }
+
+    #[test]
+    fn an_inherited_source_identity_is_kept_and_a_missing_one_set() {
+        let plan = || {
+            SourceIdentityPlan::CallerUnlessInherited(Arc::new(CallerSourceIdentity {
+                name: "jane-laptop".into(),
+                inherited: std::sync::OnceLock::new(),
+            }))
+        };
+        let inherited = plan();
+        assert_eq!(inherited.to_send(), None, "the first AssumeRole asks");
+        assert!(!inherited.learn(Some("jane@example.com")));
+        assert_eq!(inherited.to_send(), None, "kept by sending none");
+        let missing = plan();
+        assert!(missing.learn(None), "assumed again with the name");
+        assert_eq!(missing.to_send().as_deref(), Some("jane-laptop"));
+        assert!(!missing.learn(None), "learned once");
     }
 
     /// Credentials obtained after the rejected call started are kept.

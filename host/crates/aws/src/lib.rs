@@ -4,7 +4,8 @@
 //!   role), with ARNs, partitions ([`partition`]) and region codes ([`region`]) and the home region
 //!   ([`home_region`]);
 //! - the home identity and the sessions it opens ([`session`], assumed credentials
-//!   cached in [`credentials`]): the pipeline's **credentials** stage;
+//!   cached in [`credentials`]): the pipeline's **credentials** stage; throttling waited
+//!   out within a time budget ([`throttle`]);
 //! - the S3 backend ([`s3`], with S3 Control's account settings in [`s3control`]) on
 //!   those sessions, every request pinned to its account
 //!   ([`pin`]), what AWS's faults cost ([`stats`]);
@@ -30,6 +31,7 @@ pub mod s3;
 pub mod s3control;
 pub mod session;
 pub mod stats;
+pub mod throttle;
 
 pub use error::{AwsError, Service};
 pub use provider::AwsProvider;

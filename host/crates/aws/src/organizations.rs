@@ -3,8 +3,17 @@
 //! under the excluded ones, each with its Organizations tags (usable in `--tag` and in
 //! grant selectors). Each is assumed through the organization's member role
 //! ([`crate::config::AwsSettings::role_of`]).
+//!
+//! Organizations' request rates are low ("Quotas for AWS Organizations"), so tags are
+//! listed only when something reads them, a few accounts at a time, and an account whose
+//! tags cannot be listed keeps empty tags with a warning rather than failing the listing.
+//! The management account is left out unless `include_management = true`: the member
+//! role exists only in accounts the organization created ("Accessing member accounts in
+//! your organization", Organizations User Guide), so its AssumeRole would fail.
 
 use std::collections::BTreeMap;
+
+use futures::StreamExt;
 
 use aws_sdk_organizations::Client;
 use aws_sdk_organizations::types::{AccountState, AccountStatus};
@@ -63,7 +72,7 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     AwsError::from_sdk(Service::Organizations, what, err)
-        .with_fix("the home identity (or organization.via_role) must be in the management or a delegated-administrator account, allowed organizations:ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent and ListTagsForResource")
+        .with_fix("the home identity (or organization.via_role) must be in the management or a delegated-administrator account, allowed organizations:DescribeOrganization, ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent and ListTagsForResource")
 }
 
 /// The organization's accounts that `organization` selects, as config entries in
@@ -154,25 +163,73 @@ pub async fn list_accounts(
             }
         }
     }
-    let mut listed = Vec::with_capacity(accounts.len());
-    for (id, name) in accounts {
-        let alias = alias_from_name(&name).unwrap_or_else(|| {
-            tracing::warn!(
-                "the account name \"{}\" of {id} is no alias (an alias derived from a name starts with a letter or digit and is not all digits); fix: select the account by its id or a tag",
-                inert(&name)
+    if !organization.include_management
+        && let Some(management) = management_account(client).await?
+    {
+        let before = accounts.len();
+        accounts.retain(|(id, _)| *id != management);
+        if accounts.len() < before {
+            tracing::info!(
+                "the management account {management} is left out (the member role exists only in accounts \
+                 the organization created); [organization] include_management = true lists it"
             );
-            id.clone()
-        });
-        listed.push(AccountConfig {
-            alias,
-            region: region.to_owned(),
-            inherits_region: true,
-            tags: tags_of(client, &id).await?,
-            id,
-        });
+        }
     }
+    let mut listed: Vec<AccountConfig> = futures::stream::iter(accounts)
+        .map(|(id, name)| async move {
+            let alias = alias_from_name(&name).unwrap_or_else(|| {
+                tracing::warn!(
+                    "the account name \"{}\" of {id} is no alias (an alias derived from a name starts with a letter or digit and is not all digits); fix: select the account by its id or a tag",
+                    inert(&name)
+                );
+                id.clone()
+            });
+            let tags = if organization.list_tags {
+                tags_or_none(client, &id).await
+            } else {
+                BTreeMap::new()
+            };
+            AccountConfig {
+                alias,
+                region: region.to_owned(),
+                inherits_region: true,
+                tags,
+                id,
+            }
+        })
+        .buffer_unordered(TAG_LISTINGS_AT_ONCE)
+        .collect()
+        .await;
     listed.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(listed)
+}
+
+/// Tag listings in flight at once: Organizations throttles at a few requests per second.
+const TAG_LISTINGS_AT_ONCE: usize = 4;
+
+/// The management account's id (DescribeOrganization's `MasterAccountId`).
+async fn management_account(client: &Client) -> Result<Option<String>, AwsError> {
+    let described = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| organizations_error("DescribeOrganization", &e))?;
+    Ok(described
+        .organization()
+        .and_then(|o| o.master_account_id())
+        .map(str::to_owned))
+}
+
+/// An account's tags; none, with a warning naming the account, if they cannot be
+/// listed (after the SDK's retries).
+async fn tags_or_none(client: &Client, account: &str) -> BTreeMap<String, String> {
+    match tags_of(client, account).await {
+        Ok(tags) => tags,
+        Err(err) => {
+            tracing::warn!("account {account} is listed without its tags: {err}");
+            BTreeMap::new()
+        }
+    }
 }
 
 async fn tags_of(client: &Client, account: &str) -> Result<BTreeMap<String, String>, AwsError> {

@@ -29,7 +29,9 @@ use xacct_core::capability::grant::Grant;
 use xacct_core::provider::{CallStats, RunIdentity};
 
 use crate::config::{AccountRole, AwsConfig, OrganizationConfig, RetryMode, SourceIdentity};
-use crate::credentials::{AssumeRole, CachedCredentials, Shared};
+use crate::credentials::{
+    AssumeRole, CachedCredentials, CallerSourceIdentity, Shared, SourceIdentityPlan,
+};
 use crate::error::{AwsError, Service};
 use crate::partition::Partition;
 use crate::pin::PinnedToAccount;
@@ -62,10 +64,12 @@ pub struct Sessions {
     session_tags: bool,
     /// Copies of objects larger than this are multipart copies.
     multipart_copy_threshold: u64,
+    /// How long a throttled call is sent again ([`crate::throttle`]).
+    throttle_budget: Duration,
     /// How S3 clients retry.
     s3_retry: RetryConfig,
     /// The `SourceIdentity` set on every AssumeRole.
-    source_identity: Option<String>,
+    source_identity: SourceIdentityPlan,
     /// The process-wide AssumeRole governor.
     assume_role_permits: Arc<tokio::sync::Semaphore>,
     /// The accounts sessions may be opened in: the config's, and those listed from the
@@ -167,6 +171,8 @@ pub struct Session {
     extras: Vec<&'static str>,
     /// The config key of the grant whose session policy bounds the session.
     grant_key: Option<String>,
+    /// How long a throttled call is sent again.
+    pub throttle_budget: Duration,
     /// The account's S3 client configuration; clients for other regions derive from it.
     s3_config: aws_sdk_s3::Config,
     account_region: String,
@@ -275,9 +281,15 @@ impl Sessions {
             );
         }
         let source_identity = match &aws.source_identity {
-            None => None,
-            Some(SourceIdentity::Fixed(text)) => Some(text.clone()),
-            Some(SourceIdentity::Caller) => Some(source_identity_of(&home_arn)),
+            None => SourceIdentityPlan::None,
+            Some(SourceIdentity::Fixed(text)) => SourceIdentityPlan::Sent(text.clone()),
+            Some(SourceIdentity::Caller) if chained => {
+                SourceIdentityPlan::CallerUnlessInherited(Arc::new(CallerSourceIdentity {
+                    name: source_identity_of(&home_arn),
+                    inherited: std::sync::OnceLock::new(),
+                }))
+            }
+            Some(SourceIdentity::Caller) => SourceIdentityPlan::Sent(source_identity_of(&home_arn)),
         };
         Ok(Sessions {
             partition: Partition::of_home(Some(&home_arn), aws.region.as_deref()),
@@ -288,6 +300,7 @@ impl Sessions {
             home_arn,
             session_tags: aws.session_tags,
             multipart_copy_threshold: aws.multipart_copy_threshold,
+            throttle_budget: aws.throttle_budget,
             s3_retry,
             source_identity,
             assume_role_permits: Arc::new(tokio::sync::Semaphore::new(ASSUME_ROLE_AT_ONCE)),
@@ -315,6 +328,8 @@ impl Sessions {
                     .role_session_name("xacct-organization"),
                 counter: AttemptCounter(Arc::new(Counters::default())),
                 permits: self.assume_role_permits.clone(),
+                throttle_budget: self.throttle_budget,
+                source_identity: SourceIdentityPlan::None,
             }
             .assume()
             .await
@@ -343,6 +358,11 @@ impl Sessions {
     /// Copies of objects larger than this are multipart copies (UploadPartCopy).
     pub fn multipart_copy_threshold(&self) -> u64 {
         self.multipart_copy_threshold
+    }
+
+    /// How long a throttled call is sent again.
+    pub fn throttle_budget(&self) -> Duration {
+        self.throttle_budget
     }
 
     /// The home identity's ARN, as STS reported it at start-up.
@@ -393,7 +413,7 @@ impl Sessions {
         if !key.tags.is_empty() {
             extras.push("sts:TagSession");
         }
-        if self.source_identity.is_some() {
+        if self.source_identity.is_set() {
             extras.push("sts:SetSourceIdentity");
         }
         let mut request = self
@@ -403,7 +423,6 @@ impl Sessions {
             .role_session_name(&key.session_name)
             .set_external_id(key.external_id.clone())
             .set_policy(key.policy.clone())
-            .set_source_identity(self.source_identity.clone())
             .set_duration_seconds(self.session_duration(&account.role));
         for (name, value) in &key.tags {
             request = request.tags(
@@ -421,6 +440,8 @@ impl Sessions {
                 request,
                 counter: AttemptCounter(counters.clone()),
                 permits: self.assume_role_permits.clone(),
+                throttle_budget: self.throttle_budget,
+                source_identity: self.source_identity.clone(),
             }),
             assume_role_calls.clone(),
         ));
@@ -464,6 +485,7 @@ impl Sessions {
             counters,
             extras,
             grant_key: spec.grant.as_ref().map(|grant| grant.key.clone()),
+            throttle_budget: self.throttle_budget,
             s3_config,
             account_region,
             clients: Mutex::new(HashMap::new()),

@@ -1,7 +1,7 @@
 //! One request on a bucket, the way every request of the backend is sent: through the
 //! session's client of the bucket's region, once more where S3 says the bucket is
-//! elsewhere, and once more with freshly assumed credentials where AWS declared the
-//! old ones expired.
+//! elsewhere, once more with freshly assumed credentials where AWS declared the
+//! old ones expired, and again after a wait while AWS throttles it, within its budget.
 
 use std::time::Instant;
 
@@ -13,6 +13,7 @@ use xacct_core::bindings::S3Error;
 use crate::error::{credentials_rejected, s3_error};
 use crate::region::{Redirect, bucket_region_header, redirect_of};
 use crate::session::Session;
+use crate::throttle::{ThrottleBudget, is_throttling};
 
 /// Sends a request on `bucket` (or on no bucket) through the session's client of the
 /// bucket's region. When S3 answers that the bucket is elsewhere, remembers where and
@@ -30,6 +31,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let (mut redirected, mut refreshed) = (false, false);
+    let mut throttled = ThrottleBudget::new(session.throttle_budget);
     loop {
         let started = Instant::now();
         let err = match send(session.s3(bucket)).await {
@@ -51,6 +53,8 @@ where
         } else if credentials_rejected(&err) && !refreshed {
             session.credentials_rejected(started);
             refreshed = true;
+        } else if is_throttling(&err) && throttled.wait().await {
+            // Waited (the session's interceptor counted the throttling): sent again.
         } else {
             return Err(s3_error(&err, what));
         }
