@@ -227,6 +227,45 @@ macro_rules! export_plugin {
     };
 }
 
+/// Declares the grant the plugin needs, in its file (a custom section `xacct-grant`): TOML
+/// in the shape of a `[plugin.NAME]` section, with `format = 1`. `xacct plugins` sets it
+/// beside the operator's grant, `xacct grant suggest NAME` prints the section that grants
+/// it, and a run warns of a wider grant (refuses it with `strict_grants = true`). Use it
+/// once per plugin (two would run together into one section the host refuses); the host
+/// checks the text when it loads the plugin.
+///
+/// ```ignore
+/// xacct_guest::declare_grant!(r#"
+/// format = 1
+/// accounts = ["*"]
+/// s3 = [{ buckets = "*", actions = ["list"] }]
+/// "#);
+/// ```
+#[macro_export]
+macro_rules! declare_grant {
+    ($toml:literal) => {
+        const _: () = {
+            const TEXT: &str = $toml;
+            // A static placed in a custom section of that name: the linker keeps it there,
+            // in the core module, where the host reads it (an `xacct plugin annotate` on
+            // the built file replaces it).
+            #[used]
+            #[allow(unsafe_code)]
+            #[unsafe(link_section = "xacct-grant")]
+            static GRANT: [u8; TEXT.len()] = {
+                let bytes = TEXT.as_bytes();
+                let mut out = [0; TEXT.len()];
+                let mut at = 0;
+                while at < out.len() {
+                    out[at] = bytes[at];
+                    at += 1;
+                }
+                out
+            };
+        };
+    };
+}
+
 impl fmt::Display for DeniedBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

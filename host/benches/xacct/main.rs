@@ -1,7 +1,7 @@
 //! xacct's benchmarks, each a ratio against a baseline measured in the same run on the
 //! same servers (this machine is shared and noisy: absolute times vary, ratios much less).
 //!
-//! Run with `scripts/bench` (it builds the guests and installs moto first), which runs
+//! Run with `scripts/bench` (it builds the guests, installs moto and the browser first), which runs
 //! `cargo bench --bench xacct`. Results go to stdout as Markdown and to
 //! `target/bench/results.json`. `XACCT_BENCH_STREAM_MIB` sets the streamed object's size
 //! (default 1024); `XACCT_BENCH_ONLY=a,b` runs only some of the benchmarks. Row i (bucket
@@ -20,6 +20,7 @@ mod fan_out;
 mod footprint;
 mod measure;
 mod overhead;
+mod page;
 mod posture;
 mod scale;
 mod streaming;
@@ -39,7 +40,7 @@ fn main() {
         json: serde_json::Map::new(),
     };
     // `XACCT_BENCH_ONLY=a,c` runs just those (e.g. under a profiler).
-    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,j,k".into());
+    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,j,k,l".into());
     let wanted = |name: &str| only.split(',').any(|w| w.trim() == name);
     if wanted("g") {
         scale::org_scale_local(&mut results);
@@ -75,6 +76,9 @@ fn main() {
     });
     if wanted("d") {
         footprint::cold_start(&mut results);
+    }
+    if wanted("l") {
+        page::report_page(&mut results);
     }
 
     let out = common::target_dir().join("bench");

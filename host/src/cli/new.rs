@@ -141,6 +141,11 @@ pub fn create(new: &NewPlugin) -> Result<Vec<&'static str>, ScaffoldError> {
             true,
         ),
         (
+            "grant.toml",
+            include_str!("../../templates/common/grant.toml").into(),
+            false,
+        ),
+        (
             "data/111111111111/example-bucket/hello.txt",
             "hello\n".into(),
             false,

@@ -148,7 +148,7 @@ pub fn verify_plugin(args: VerifyArgs) -> Result<ExitCode, UsageError> {
         Ok(Some(declared)) => writeln!(
             stdout,
             "  declared grant:\n{}",
-            indent(&inert(&declared.declaration.to_text()))
+            indent(&declared.declaration.to_text())
         )?,
         Ok(None) => writeln!(stdout, "  declared grant: none")?,
         Err(err) => writeln!(stdout, "  declared grant: refused: {err}")?,
@@ -182,9 +182,10 @@ fn trust_policy(args: &VerifyArgs, name: &str) -> Result<TrustPolicy, UsageError
     }
 }
 
+/// `text` indented under its label, each line made inert (it is the plugin author's).
 fn indent(text: &str) -> String {
     text.lines()
-        .map(|line| format!("    {line}"))
+        .map(|line| format!("    {}", inert(line)))
         .collect::<Vec<_>>()
         .join("\n")
 }

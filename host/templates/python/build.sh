@@ -10,3 +10,12 @@ if [ ! -x "$componentize_py" ]; then
 fi
 mkdir -p plugins
 "$componentize_py" -d wit -w xacct:plugin/plugin componentize app -o plugins/{{name}}.wasm
+
+# The grant the plugin declares (grant.toml), written into the file; then, when
+# XACCT_SIGNING_KEY names an unencrypted OpenSSH ed25519 key (ssh-keygen -t ed25519), its
+# signature, embedded (sign after annotating: the signature covers the declaration).
+xacct=${XACCT:-{{xacct}}}
+"$xacct" plugin annotate --grant grant.toml plugins/{{name}}.wasm
+if [ -n "${XACCT_SIGNING_KEY:-}" ]; then
+  "$xacct" sign plugins/{{name}}.wasm --key "$XACCT_SIGNING_KEY"
+fi

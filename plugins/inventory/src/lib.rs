@@ -67,4 +67,14 @@ impl Plugin for Inventory {
     }
 }
 
+// What the plugin needs, for the operator to compare with the grant (xacct plugins) or
+// to start one from (xacct grant suggest inventory).
+xacct_guest::declare_grant!(
+    r#"
+format = 1
+accounts = ["*"]
+s3 = [{ buckets = "*", actions = ["list"] }]
+"#
+);
+
 export_plugin!(Inventory);

@@ -78,4 +78,14 @@ impl Plugin for Replicate {
     }
 }
 
+// What the plugin needs, for the operator to compare with the grant (xacct plugins) or
+// to start one from (xacct grant suggest replicate).
+xacct_guest::declare_grant!(
+    r#"
+format = 1
+accounts = ["*"]
+s3 = [{ buckets = "*", actions = ["list", "read", "write"] }]
+"#
+);
+
 export_plugin!(Replicate);

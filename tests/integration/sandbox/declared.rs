@@ -207,18 +207,49 @@ fn annotating_drops_an_embedded_signature_and_refuses_a_bad_declaration() {
         );
     }
 
+    // A test guest built without a declaration.
     let unannotated = World::local_with(
-        &["hello"],
-        ConfigBuilder::local("data").grant("hello", GRANT),
+        &["chatter"],
+        ConfigBuilder::local("data").grant("chatter", GRANT),
     );
     let suggested = unannotated
         .xacct()
-        .args(["grant", "suggest", "hello"])
+        .args(["grant", "suggest", "chatter"])
         .output();
     assert_eq!(suggested.code(), Some(2));
     assert!(
         suggested.stderr.contains("declares no grant"),
         "{}",
         suggested.stderr
+    );
+}
+
+#[test]
+fn the_sample_plugins_declare_at_build_time_what_the_demo_config_grants() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let listed = common::Xacct::in_dir(&repo)
+        .args(["plugins", "--plugins"])
+        .arg(common::target_dir().join("wasm32-wasip2/release"))
+        .output();
+    for name in ["hello", "inventory", "replicate"] {
+        let lines = plugin_lines(&listed.stdout, name);
+        assert!(lines.contains(" ok "), "{lines}");
+        assert!(
+            lines.contains("declared: accounts *; s3 *: list"),
+            "{lines}"
+        );
+        assert!(!lines.contains("wider than declared"), "{lines}");
+    }
+    let suggested = common::Xacct::in_dir(&repo)
+        .args(["grant", "suggest", "replicate", "--plugins"])
+        .arg(common::target_dir().join("wasm32-wasip2/release"))
+        .output();
+    assert!(suggested.success(), "{}", suggested.stderr);
+    assert!(
+        suggested.stdout.contains(
+            "[plugin.replicate]\naccounts = [\"*\"]\ns3 = [\n  { buckets = \"*\", actions = [\"list\", \"read\", \"write\"] },\n]\n"
+        ),
+        "{}",
+        suggested.stdout
     );
 }

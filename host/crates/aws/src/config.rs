@@ -491,44 +491,42 @@ fn read_aws(document: &Document<'_>, raw: RawAws) -> Result<AwsConfig, ConfigErr
             ));
         }
     };
-    let max_attempts = match raw.max_attempts {
-        None => DEFAULT_MAX_ATTEMPTS,
-        Some(n) if (1..=50).contains(n.get_ref()) => *n.get_ref() as u32,
-        Some(n) => {
-            return Err(document.invalid(
+    let ranged = |value: Option<Spanned<i64>>,
+                  key: &str,
+                  range: std::ops::RangeInclusive<i64>,
+                  fix: &str| {
+        match value {
+            None => Ok(None),
+            Some(n) if range.contains(n.get_ref()) => Ok(u64::try_from(*n.get_ref()).ok()),
+            Some(n) => Err(document.invalid(
                 n.span(),
-                "aws.max_attempts",
+                format!("aws.{key}"),
                 format!("{} is out of range", n.get_ref()),
-                "set max_attempts to 1..=50 (the first attempt included)",
-            ));
+                fix.to_owned(),
+            )),
         }
     };
-    let multipart_copy_threshold = match raw.multipart_copy_threshold_mib {
-        None => COPY_OBJECT_LIMIT,
-        Some(mib) if (5..=5120).contains(mib.get_ref()) => (*mib.get_ref() as u64) << 20,
-        Some(mib) => {
-            return Err(document.invalid(
-                mib.span(),
-                "aws.multipart_copy_threshold_mib",
-                format!("{} MiB is out of range", mib.get_ref()),
-                "set it to 5..=5120 (S3's smallest part and largest CopyObject)",
-            ));
-        }
-    };
-    let throttle_budget = match raw.throttle_budget_secs {
-        None => DEFAULT_THROTTLE_BUDGET,
-        Some(secs) if (0..=3600).contains(secs.get_ref()) => {
-            Duration::from_secs(*secs.get_ref() as u64)
-        }
-        Some(secs) => {
-            return Err(document.invalid(
-                secs.span(),
-                "aws.throttle_budget_secs",
-                format!("{} s is out of range", secs.get_ref()),
-                "set throttle_budget_secs to 0..=3600 (0: the SDK's attempts only)",
-            ));
-        }
-    };
+    let max_attempts = ranged(
+        raw.max_attempts,
+        "max_attempts",
+        1..=50,
+        "set max_attempts to 1..=50 (the first attempt included)",
+    )?
+    .map_or(DEFAULT_MAX_ATTEMPTS, |n| n as u32);
+    let multipart_copy_threshold = ranged(
+        raw.multipart_copy_threshold_mib,
+        "multipart_copy_threshold_mib",
+        5..=5120,
+        "set it to 5..=5120 MiB (S3's smallest part and largest CopyObject)",
+    )?
+    .map_or(COPY_OBJECT_LIMIT, |mib| mib << 20);
+    let throttle_budget = ranged(
+        raw.throttle_budget_secs,
+        "throttle_budget_secs",
+        0..=3600,
+        "set throttle_budget_secs to 0..=3600 seconds (0: the SDK's attempts only)",
+    )?
+    .map_or(DEFAULT_THROTTLE_BUDGET, Duration::from_secs);
     Ok(AwsConfig {
         retry_mode,
         max_attempts,
@@ -792,6 +790,26 @@ role = "arn:aws:iam::222222222222:role/ops/xacct"
         assert_eq!(err.key, "plugin.big.s3");
         assert!(err.problem.contains("STS accepts 2048"), "{}", err.problem);
         parse(&format!("[local]\nroot = \"x\"\n{grant}")).unwrap();
+    }
+
+    #[test]
+    fn the_copy_threshold_and_the_throttle_budget_are_checked() {
+        let with = |keys: &str| AWS.replace("[aws]\n", &format!("[aws]\n{keys}\n"));
+        let err = invalid(&with("throttle_budget_secs = 7200"));
+        assert_eq!(err.key, "aws.throttle_budget_secs");
+        let err = invalid(&with("multipart_copy_threshold_mib = 1"));
+        assert_eq!(err.key, "aws.multipart_copy_threshold_mib");
+        let (_, settings) = parse(&with(
+            "multipart_copy_threshold_mib = 5\nthrottle_budget_secs = 0",
+        ))
+        .unwrap();
+        let aws = settings.aws.unwrap();
+        assert_eq!(aws.multipart_copy_threshold, 5 << 20);
+        assert_eq!(aws.throttle_budget, Duration::ZERO);
+        let (_, settings) = parse(AWS).unwrap();
+        let aws = settings.aws.unwrap();
+        assert_eq!(aws.multipart_copy_threshold, 5 << 30, "CopyObject's 5 GB");
+        assert_eq!(aws.throttle_budget, Duration::from_secs(60));
     }
 
     #[test]
