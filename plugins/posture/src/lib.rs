@@ -149,4 +149,14 @@ impl Plugin for Posture {
     }
 }
 
+// What the plugin needs, for the operator to compare with the grant (xacct plugins) or
+// to start one from (xacct grant suggest posture).
+xacct_guest::declare_grant!(
+    r#"
+format = 1
+accounts = ["*"]
+s3 = [{ buckets = "*", actions = ["list", "config-read"] }]
+"#
+);
+
 export_plugin!(Posture);
