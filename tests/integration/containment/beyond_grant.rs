@@ -301,8 +301,8 @@ async fn a_dry_run_spends_the_call_budget_and_keeps_a_bounded_plan() {
     assert_eq!(entry.planned.len(), xacct::capability::MAX_PLANNED_RECORDS);
     assert_eq!(entry.planned_omitted, 2000);
     assert_eq!(
-        entry.usage.s3_calls, 3,
-        "a planned batch costs what a real one does"
+        entry.usage.s3_calls, 3000,
+        "a planned batch costs what a real one does: one call per key (issue 17)"
     );
     let json = serde_json::to_value(entry).unwrap();
     assert_eq!(json["planned_omitted"], 2000);

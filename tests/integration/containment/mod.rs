@@ -2,6 +2,7 @@
 //! budgets, hostile plugins and the credential scan, the local backend's confinement by
 //! the OS, and a plugin's words reaching the operator inert.
 
+mod audit_budget;
 mod beyond_grant;
 mod hostile;
 mod inert_output;

@@ -38,7 +38,9 @@ pub struct Usage {
 pub struct Budget {
     calls_limit: u64,
     handles_limit: u64,
+    audit_limit: u64,
     calls: AtomicU64,
+    audit_bytes: AtomicU64,
     denied: AtomicU64,
     backend_denials: Mutex<BackendDenials>,
     spent: AtomicBool,
@@ -65,7 +67,9 @@ impl Budget {
         Budget {
             calls_limit: limits.s3_calls,
             handles_limit: limits.handles,
+            audit_limit: limits.audit_bytes,
             calls: AtomicU64::new(0),
+            audit_bytes: AtomicU64::new(0),
             denied: AtomicU64::new(0),
             backend_denials: Mutex::default(),
             spent: AtomicBool::new(false),
@@ -97,14 +101,36 @@ impl Budget {
     /// One more call is about to reach the backend. Once any budget is overspent the
     /// invocation is ending, and no call reaches the backend any more.
     pub fn spend_call(&self) -> Result<(), BudgetExhausted> {
+        self.spend_calls(1)
+    }
+
+    /// `n` calls at once: a batch call spends one per key, so that a batch cannot do
+    /// (or audit) a thousand times what a call may.
+    pub fn spend_calls(&self, n: u64) -> Result<(), BudgetExhausted> {
         if self.is_spent() {
             return Err(BudgetExhausted(self.overrun_reason().unwrap_or_default()));
         }
-        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let calls = self.calls.fetch_add(n, Ordering::Relaxed).saturating_add(n);
         if calls > self.calls_limit {
             return Err(self.overrun(format!(
                 "S3 call budget of {} calls exhausted",
                 self.calls_limit
+            )));
+        }
+        Ok(())
+    }
+
+    /// A call's audit line of at most `bytes`, charged before the call is made: past
+    /// `audit_mib` the call is not made and the invocation ends, so one invocation's
+    /// audit log stays bounded and holds every line of the calls it made.
+    pub fn spend_audit(&self, bytes: u64) -> Result<(), BudgetExhausted> {
+        let written = self.audit_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if written.saturating_add(bytes) > self.audit_limit {
+            // Not written: the charge is given back, so the count stays what the log holds.
+            self.audit_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(self.overrun(format!(
+                "audit budget of {} MiB exhausted (audit_mib): the call's audit line would pass it",
+                self.audit_limit >> 20
             )));
         }
         Ok(())

@@ -64,6 +64,31 @@ pub trait Call: Send + Sync + 'static {
     /// The IAM action and resource the backend refused when it refuses the call, for
     /// the report's `denied_by_aws`.
     fn denial(&self) -> AwsDenial;
+    /// Calls of the budget it spends: one, or one per key of a batch.
+    fn calls(&self) -> u64 {
+        1
+    }
+}
+
+/// An outcome as long as the longest the audit log writes (`limit-exceeded`, with room):
+/// what a line is charged for before its real outcome is known.
+const LONGEST_OUTCOME: &str = "________________________________";
+/// A timestamp as long as the longest [`timestamp`] writes.
+const LONGEST_TIME: &str = "0000-00-00T00:00:00.000000Z";
+
+/// Counts the bytes written to it.
+#[derive(Default)]
+struct ByteCount(u64);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// How many object bytes a call's result moved, for the audit log.
@@ -136,12 +161,14 @@ impl Gate {
         let started = Instant::now();
         if let Err(denied) = granted {
             self.budget.note_denied()?;
+            self.charge_audit(account, call)?;
             self.record(account, call, "denied", None, started);
             return Ok(Admission::Denied(denied));
         }
         // A planned call costs what the executed one would: a dry run cannot be used to
         // make more calls, or keep more of them in memory, than a real run.
-        self.budget.spend_call()?;
+        self.budget.spend_calls(call.calls())?;
+        self.charge_audit(account, call)?;
         if call.mutates() && self.run.dry_run {
             self.record(account, call, "planned", None, started);
             let mut planned = self.planned.lock().unwrap_or_else(|e| e.into_inner());
@@ -203,6 +230,31 @@ impl Gate {
             }
             result
         }
+    }
+
+    /// Charges the invocation's audit budget with the most bytes `call`'s line can take,
+    /// whatever its outcome — before the call is made, so that every call made has its
+    /// whole line and the log stays within `audit_mib`. Nothing without an audit log.
+    fn charge_audit<C: Call>(&self, account: &str, call: &C) -> Result<(), BudgetExhausted> {
+        if self.run.audit.is_none() {
+            return Ok(());
+        }
+        let mut line = ByteCount::default();
+        let longest = AuditEvent {
+            time: LONGEST_TIME.to_owned(),
+            plugin: &self.run.plugin,
+            sha256: &self.run.sha256,
+            signer: self.run.signer.as_deref(),
+            account,
+            operation: call.operation(),
+            target: call.target(),
+            bytes: Some(u64::MAX),
+            outcome: LONGEST_OUTCOME,
+            duration_ms: u64::MAX,
+        };
+        // A target that does not serialise is not written either (the log says why).
+        let _ = serde_json::to_writer(&mut line, &longest);
+        self.budget.spend_audit(line.0 + 1)
     }
 
     fn record<C: Call>(

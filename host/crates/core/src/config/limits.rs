@@ -53,8 +53,11 @@ impl Default for GuestLimits {
 /// What the capability lets one invocation spend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BudgetLimits {
-    /// S3 calls that reach the backend.
+    /// S3 calls that reach the backend; each key of a batch call counts as one.
     pub s3_calls: u64,
+    /// Bytes of audit log one invocation may write: each call's line is charged before
+    /// the call is made.
+    pub audit_bytes: u64,
     /// Object bytes read.
     pub read_bytes: u64,
     /// Object bytes written.
@@ -74,6 +77,7 @@ impl Default for BudgetLimits {
     fn default() -> Self {
         BudgetLimits {
             s3_calls: 100_000,
+            audit_bytes: 64 << 20,
             read_bytes: 100 << 30,
             write_bytes: 100 << 30,
             handles: 1_000,
@@ -171,6 +175,7 @@ const KEYS: &[LimitKey] = &[
     LimitKey { name: "time_secs", max: 24 * 3600, unit: Unit::One, set: |l, n| l.guest.time = Duration::from_secs(n) },
     LimitKey { name: "output_kib", max: 1 << 20, unit: Unit::KiB, set: |l, n| l.guest.output_bytes = n },
     LimitKey { name: "s3_calls", max: i64::MAX as u64, unit: Unit::One, set: |l, n| l.budget.s3_calls = n },
+    LimitKey { name: "audit_mib", max: 1 << 20, unit: Unit::MiB, set: |l, n| l.budget.audit_bytes = n },
     LimitKey { name: "read_mib", max: 1 << 30, unit: Unit::MiB, set: |l, n| l.budget.read_bytes = n },
     LimitKey { name: "write_mib", max: 1 << 30, unit: Unit::MiB, set: |l, n| l.budget.write_bytes = n },
     LimitKey { name: "handles", max: 1_000_000, unit: Unit::One, set: |l, n| l.budget.handles = n },

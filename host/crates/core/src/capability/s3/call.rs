@@ -102,6 +102,10 @@ impl Call for S3Call {
         &self.target
     }
 
+    fn calls(&self) -> u64 {
+        self.target.keys.len().max(1) as u64
+    }
+
     fn planned(&self) -> Vec<PlannedOperation> {
         let keys = match &self.target.key {
             Some(key) => std::slice::from_ref(key),
