@@ -9,7 +9,8 @@
 //! - [`Account::s3`] → [`S3`]: an account's S3, with iterators over listings
 //!   ([`S3::list`]), [`std::io::Read`] over object bodies ([`S3::get`]) and
 //!   [`std::io::Write`] for puts ([`S3::put`]); every raw call of the WIT client is
-//!   reachable through it too (it dereferences to [`Client`]);
+//!   reachable through it too (it dereferences to [`Client`]); a bucket's settings with
+//!   [`S3::config`];
 //! - [`Plugin`] + [`export_plugin!`]: JSON in, JSON out.
 //!
 //! A complete plugin (`plugins/hello`):
@@ -55,6 +56,8 @@ use std::ops::Deref;
 pub use serde;
 pub use serde_json;
 
+mod config;
+
 /// The raw bindings generated from `wit/xacct.wit`.
 pub mod bindings {
     wit_bindgen::generate!({
@@ -79,10 +82,14 @@ pub mod __private {
 
 pub use bindings::xacct::plugin::accounts::Account;
 pub use bindings::xacct::plugin::s3::{
-    Bucket, ByteRange, Client, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
-    ObjectSummary, PutOptions, PutResult, Tag, Upload,
+    AccessControlList, AclGrant, AclPermission, Bucket, BucketConfig, BucketSetting, ByteRange,
+    Client, DefaultEncryption, DeleteResult, Grantee, LifecycleRule, LifecycleTransition,
+    ListObjectsPage, ListObjectsRequest, LoggingConfig, ObjectMeta, ObjectOwnership, ObjectSummary,
+    PublicAccessBlock, PutOptions, PutResult, SseAlgorithm, Tag, Upload, VersioningConfig,
+    VersioningStatus,
 };
 pub use bindings::xacct::plugin::types::{AccessDenied, DeniedBy, Error as S3Error};
+pub use config::{ConfigRequest, block_json, config_json, encryption_json, versioning_status_name};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 /// A plugin's failure: reported as the account's `plugin-error` with this message.
@@ -334,6 +341,21 @@ impl S3 {
     /// The account's buckets.
     pub fn buckets(&self) -> S3Result<Vec<Bucket>> {
         self.client.list_buckets()
+    }
+
+    /// A request for settings of `bucket`: name them, then [`ConfigRequest::fetch`], e.g.
+    /// `s3.config("b").versioning().encryption().fetch()?`.
+    pub fn config(&self, bucket: &str) -> ConfigRequest<'_> {
+        ConfigRequest {
+            client: &self.client,
+            bucket: bucket.to_owned(),
+            settings: Vec::new(),
+        }
+    }
+
+    /// The account's own public access block (S3 Control), if it has one.
+    pub fn account_public_access_block(&self) -> S3Result<Option<PublicAccessBlock>> {
+        self.client.get_account_public_access_block()
     }
 
     /// A listing of `bucket`; refine it, then iterate [`Listing::objects`] or

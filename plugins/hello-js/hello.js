@@ -1,8 +1,8 @@
 // The classic cross-account handler in JavaScript: for the account in scope, list its
 // buckets and greet it by alias. Built with componentize-js (see README, "Writing a
 // plugin").
-import { inScope } from 'xacct:plugin/accounts@0.1.0';
-import { Client } from 'xacct:plugin/s3@0.1.0';
+import { inScope } from 'xacct:plugin/accounts@0.1.1';
+import { Client } from 'xacct:plugin/s3@0.1.1';
 
 export function run(input) {
   const [account] = inScope();

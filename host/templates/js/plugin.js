@@ -1,6 +1,6 @@
 // {{name}}: for the account it runs in, each bucket with its number of objects.
-import { inScope } from 'xacct:plugin/accounts@0.1.0';
-import { Client } from 'xacct:plugin/s3@0.1.0';
+import { inScope } from 'xacct:plugin/accounts@0.1.1';
+import { Client } from 'xacct:plugin/s3@0.1.1';
 
 function handle(_input) {
   const [account] = inScope();

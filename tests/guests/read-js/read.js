@@ -1,7 +1,7 @@
 // Test guest: streams one object ({"bucket": ..., "key": ...}) through the plugin in
 // 64 KiB reads and returns the byte count (the per-language streaming benchmark).
-import { inScope } from 'xacct:plugin/accounts@0.1.0';
-import { Client } from 'xacct:plugin/s3@0.1.0';
+import { inScope } from 'xacct:plugin/accounts@0.1.1';
+import { Client } from 'xacct:plugin/s3@0.1.1';
 
 export function run(input) {
   const args = JSON.parse(input);

@@ -6,6 +6,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
+use common::conformance::bucket_config;
 use common::moto::{self, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok, step_error, step_ok};
 use serde_json::json;
@@ -98,6 +99,152 @@ async fn the_aws_backend_passes_the_conformance_suite() {
     let world = world(&moto, &home, &["s3script"]);
     moto.enforce_iam();
     common::conformance::check(&world, "dev-conf-a", "dev-conf-b").await;
+}
+
+/// Puts the settings of `bucket_config::planted_settings_file` on `bucket` with S3's own
+/// APIs (the policy before the public access block, which would refuse a public one;
+/// ownership before logging, whose target must then let the logging service in by policy).
+async fn plant_settings(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::*;
+    let policy = bucket_config::planted_policy(bucket).to_string();
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let block = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(false)
+        .restrict_public_buckets(false)
+        .build();
+    s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(block)
+        .send()
+        .await
+        .unwrap();
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(bucket_config::PLANTED_KMS_KEY)
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(by_default)
+        .bucket_key_enabled(true)
+        .build();
+    let encryption = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .unwrap();
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(encryption)
+        .send()
+        .await
+        .unwrap();
+    let versioning = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(versioning)
+        .send()
+        .await
+        .unwrap();
+    let ownership = OwnershipControls::builder()
+        .rules(
+            OwnershipControlsRule::builder()
+                .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_ownership_controls()
+        .bucket(bucket)
+        .ownership_controls(ownership)
+        .send()
+        .await
+        .unwrap();
+    let rule = LifecycleRule::builder()
+        .id("expire")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("logs/").build())
+        .expiration(LifecycleExpiration::builder().days(365).build())
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(7)
+                .build(),
+        )
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(3)
+                .build(),
+        )
+        .transitions(
+            Transition::builder()
+                .days(60)
+                .storage_class(TransitionStorageClass::Glacier)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let logging = LoggingEnabled::builder()
+        .target_bucket(bucket)
+        .target_prefix("access/")
+        .build()
+        .unwrap();
+    s3.put_bucket_logging()
+        .bucket(bucket)
+        .bucket_logging_status(
+            BucketLoggingStatus::builder()
+                .logging_enabled(logging)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tags = [("cost", "42"), ("team", "ops")].map(|(key, value)| {
+        aws_sdk_s3::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .unwrap()
+    });
+    s3.put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(
+            Tagging::builder()
+                .set_tag_set(Some(tags.to_vec()))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_backend_passes_the_bucket_configuration_conformance_suite() {
+    let (moto, home) = deployment(prod(true), ALL_S3).await;
+    plant_settings(&moto.s3_in(ACCOUNTS[0].0).await, "dev-conf-b").await;
+    moto.block_public_access_of_account(ACCOUNTS[0].0).await;
+    let world = world(&moto, &home, &["s3script"]);
+    moto.enforce_iam();
+    bucket_config::check(&world, "dev-conf-a", "dev-conf-b").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,8 @@
 //! One body for all backends: it needs only two empty buckets in the first account and
 //! reaches them through the WIT interface alone.
 
+pub mod bucket_config;
+
 use serde_json::{Value, json};
 
 use super::{World, step_error, step_ok};

@@ -220,6 +220,31 @@ impl Moto {
         s3_client(&self.act_in(account).await)
     }
 
+    /// Sets the account-level public access block of `account` (S3 Control, seeding
+    /// before [`Moto::enforce_iam`]), through the endpoint as xacct reaches it
+    /// ([`xacct::aws::s3control::KeepEndpointHost`]).
+    pub async fn block_public_access_of_account(&self, account: &str) {
+        let config = self.act_in(account).await;
+        let control = aws_sdk_s3control::Client::from_conf(
+            aws_sdk_s3control::config::Builder::from(&config)
+                .interceptor(xacct::aws::s3control::KeepEndpointHost::new(account))
+                .build(),
+        );
+        let all = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        control
+            .put_public_access_block()
+            .account_id(account)
+            .public_access_block_configuration(all)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Creates `bucket` in `region` of `account` (seeding, before [`Moto::enforce_iam`]),
     /// and returns the client of that region, to put its objects.
     pub async fn create_bucket_in(

@@ -3,7 +3,9 @@
 //! the samples need.
 
 mod author_errors;
+mod compatibility;
 mod configless;
+mod posture;
 mod samples;
 mod scaffold;
 mod scaffold_quoting;

@@ -252,7 +252,7 @@ fn cli_plugins_lists_each_plugin_with_its_world_check() {
     );
     let wrong = line("not-a-plugin");
     assert!(
-        wrong.contains("not built for world xacct:plugin/plugin@0.1.0"),
+        wrong.contains("not built for world xacct:plugin/plugin@0.1.1"),
         "{wrong}"
     );
     assert!(wrong.contains("wasi:cli/run"), "{wrong}");

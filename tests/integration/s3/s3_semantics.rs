@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use common::conformance::bucket_config;
 use common::{World, failed, files_below, ok, step_error, step_ok};
 use serde_json::json;
 use xacct::bindings::S3Error;
@@ -19,6 +20,108 @@ async fn the_local_backend_passes_the_conformance_suite() {
         files_below(&world.data().join(".xacct/tmp")),
         Vec::<String>::new(),
         "no temporary file is left"
+    );
+}
+
+#[tokio::test]
+async fn the_local_backend_passes_the_bucket_configuration_conformance_suite() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "conf-fresh");
+    world.bucket("111111111111", "conf-planted");
+    let settings = world.data().join(".xacct/settings/111111111111");
+    std::fs::create_dir_all(&settings).unwrap();
+    let planted = bucket_config::planted_settings_file("conf-planted");
+    std::fs::write(settings.join("conf-planted.json"), planted.to_string()).unwrap();
+    let account = json!({"public_access_block": bucket_config::planted_account_block()});
+    std::fs::write(settings.join("_account.json"), account.to_string()).unwrap();
+    bucket_config::check(&world, "conf-fresh", "conf-planted").await;
+}
+
+#[tokio::test]
+async fn a_settings_file_that_is_too_big_malformed_or_a_link_is_an_error_not_a_guess() {
+    let world = World::new(&["s3script"], "");
+    for bucket in ["big", "typo", "linked"] {
+        world.bucket("111111111111", bucket);
+    }
+    let settings = world.data().join(".xacct/settings/111111111111");
+    std::fs::create_dir_all(&settings).unwrap();
+    let big = json!({"policy": {"Statement": [], "Padding": "x".repeat(300 << 10)}});
+    std::fs::write(settings.join("big.json"), big.to_string()).unwrap();
+    std::fs::write(
+        settings.join("typo.json"),
+        r#"{"versionin": {"status": "Enabled"}}"#,
+    )
+    .unwrap();
+    std::fs::write(world.dir.path().join("outside.json"), "{}").unwrap();
+    std::os::unix::fs::symlink(
+        world.dir.path().join("outside.json"),
+        settings.join("linked.json"),
+    )
+    .unwrap();
+    let results = world
+        .script(json!([
+            {"op": "config", "bucket": "big", "settings": ["policy"]},
+            {"op": "config", "bucket": "typo", "settings": ["versioning"]},
+            {"op": "config", "bucket": "linked", "settings": ["versioning"]},
+        ]))
+        .await;
+    assert_eq!(step_error(&results[0]), "other");
+    assert!(
+        results[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bytes")
+    );
+    assert_eq!(step_error(&results[1]), "other");
+    assert!(
+        results[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("versionin")
+    );
+    assert_eq!(
+        step_error(&results[2]),
+        "access-denied",
+        "a link is never followed"
+    );
+}
+
+#[tokio::test]
+async fn each_setting_asked_is_one_call_and_a_grant_without_config_read_reads_none() {
+    let grant = r#"
+[plugin.s3script]
+accounts = ["*"]
+s3 = [{ buckets = "open", actions = ["config-read"] }, { buckets = "closed", actions = ["list", "read"] }]
+"#;
+    let world = World::local(&["s3script"], grant);
+    world.bucket("111111111111", "open");
+    world.bucket("111111111111", "closed");
+    let steps = json!([
+        {"op": "config", "bucket": "open", "settings": ["versioning", "acl", "versioning", "tags"]},
+        {"op": "config", "bucket": "closed", "settings": ["versioning", "tags"]},
+    ]);
+    let report = world
+        .run(
+            "s3script",
+            json!({ "steps": steps }),
+            xacct::plan::Mode::AllAccounts,
+        )
+        .await;
+    let results = ok(&report.entries[0])["results"].clone();
+    step_ok(&results[0]);
+    assert_eq!(step_error(&results[1]), "access-denied");
+    assert!(
+        results[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("config-read of s3://closed"),
+        "{results}"
+    );
+    let usage = &report.entries[0].usage;
+    assert_eq!(usage.s3_calls, 3, "versioning asked twice is read once");
+    assert_eq!(
+        usage.denied_calls, 2,
+        "each refused setting is a refused call"
     );
 }
 

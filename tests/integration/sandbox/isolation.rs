@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use common::{World, failed, ok};
 use serde_json::{Value, json};
 use xacct::bindings::s3::{
-    Bucket, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
+    PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use xacct::bindings::{Account, S3Error};
 use xacct::capability::Backend;
@@ -239,6 +240,20 @@ impl Backend for HangsForStaging {
     ) -> Result<(), S3Error> {
         self.0.put_object_tagging(a, b, k, t).await
     }
+    async fn get_bucket_setting(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        s: BucketSetting,
+    ) -> Result<BucketConfig, S3Error> {
+        self.0.get_bucket_setting(a, b, s).await
+    }
+    async fn get_account_public_access_block(
+        &self,
+        a: &Account,
+    ) -> Result<Option<PublicAccessBlock>, S3Error> {
+        self.0.get_account_public_access_block(a).await
+    }
 }
 
 #[tokio::test]
@@ -270,7 +285,7 @@ async fn wrong_world_and_non_wasm_files_fail_alone() {
         let (kind, message) = failed(entry);
         assert_eq!(kind, "load");
         assert!(
-            message.contains("not built for world xacct:plugin/plugin@0.1.0"),
+            message.contains("not built for world xacct:plugin/plugin@0.1.1"),
             "{message}"
         );
         assert!(message.contains("does not export `run"), "{message}");
@@ -279,7 +294,7 @@ async fn wrong_world_and_non_wasm_files_fail_alone() {
     let (kind, message) = failed(&report.entries[0]);
     assert_eq!(kind, "load");
     assert!(
-        message.contains("not built for world xacct:plugin/plugin@0.1.0"),
+        message.contains("not built for world xacct:plugin/plugin@0.1.1"),
         "{message}"
     );
     assert!(

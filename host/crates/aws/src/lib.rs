@@ -6,7 +6,8 @@
 //! - the home identity and the sessions it opens ([`session`], assumed credentials
 //!   cached in [`credentials`]): the pipeline's **credentials** stage; throttling waited
 //!   out within a time budget ([`throttle`]);
-//! - the S3 backend ([`s3`]) on those sessions, every request pinned to its account
+//! - the S3 backend ([`s3`], with S3 Control's account settings in [`s3control`]) on
+//!   those sessions, every request pinned to its account
 //!   ([`pin`]), what AWS's faults cost ([`stats`]);
 //! - the provider the core's pipeline runs on ([`provider`]), with accounts listed from
 //!   AWS Organizations ([`organizations`]);
@@ -27,6 +28,7 @@ pub mod policy;
 pub mod provider;
 pub mod region;
 pub mod s3;
+pub mod s3control;
 pub mod session;
 pub mod stats;
 pub mod throttle;

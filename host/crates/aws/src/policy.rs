@@ -42,6 +42,12 @@ fn statements(grant: &Grant, resource_account: Option<&str>, partition: &Partiti
         statements.push(json!({"Effect": "Allow", "Action": action, "Resource": "*"}));
     }
     for rule in rules {
+        let bucket_actions = iam_actions(&rule.actions, On::Bucket);
+        if !bucket_actions.is_empty() {
+            let mut statement = json!({"Effect": "Allow", "Action": bucket_actions, "Resource": bucket_arn(rule, partition)});
+            pin(&mut statement);
+            statements.push(statement);
+        }
         let mut listing = iam_actions(&rule.actions, On::Listing);
         // "If the object you request doesn't exist, the error that Amazon S3 returns
         // depends on whether you also have the s3:ListBucket permission" (GetObject and
@@ -258,6 +264,30 @@ mod tests {
         assert_eq!(
             session_policy(&Grant::none("test"), "111111111111", AWS),
             json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]})
+        );
+    }
+
+    #[test]
+    fn config_read_is_every_bucket_setting_read_on_the_bucket_and_the_accounts_block_on_star() {
+        let g = grant(&[("logs-*", "", &["list", "config-read"])]);
+        let own = json!({"s3:ResourceAccount": "111111111111"});
+        assert_eq!(
+            session_policy(&g, "111111111111", crate::partition::AWS)["Statement"],
+            json!([
+                {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
+                // Account-level, no resource type ("Actions, resources, and condition keys
+                // for Amazon S3"): on `*`, and the request names the session's account.
+                {"Effect": "Allow", "Action": "s3:GetAccountPublicAccessBlock", "Resource": "*"},
+                {"Effect": "Allow", "Action": [
+                    "s3:GetBucketLocation", "s3:GetBucketVersioning",
+                    "s3:GetEncryptionConfiguration", "s3:GetBucketPublicAccessBlock",
+                    "s3:GetBucketPolicyStatus", "s3:GetBucketPolicy",
+                    "s3:GetBucketOwnershipControls", "s3:GetLifecycleConfiguration",
+                    "s3:GetBucketLogging", "s3:GetBucketTagging", "s3:GetBucketAcl",
+                 ], "Resource": "arn:aws:s3:::logs-*", "Condition": {"StringEquals": own}},
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::logs-*",
+                 "Condition": {"StringEquals": own}},
+            ])
         );
     }
 

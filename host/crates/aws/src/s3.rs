@@ -17,6 +17,7 @@
 //! multipart copy ([`copy`]). Errors are mapped to the WIT variant from the
 //! service's error code and HTTP status only; no SDK text reaches the guest.
 
+mod config;
 mod copy;
 mod put;
 mod resume;
@@ -29,8 +30,8 @@ use async_trait::async_trait;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tagging};
 use aws_smithy_types::date_time::DateTime;
 use xacct_core::bindings::s3::{
-    Bucket, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta, ObjectSummary, PutOptions,
-    PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
+    ObjectSummary, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use xacct_core::bindings::{Account, S3Error};
 use xacct_core::capability::s3::backend::{Backend, ListRequest, ObjectStream, empty_page};
@@ -505,6 +506,24 @@ impl Backend for AwsBackend {
         })
         .await?;
         Ok(())
+    }
+
+    async fn get_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        setting: BucketSetting,
+    ) -> Result<BucketConfig, S3Error> {
+        let session = self.session(account)?;
+        config::bucket_setting(&session, bucket.as_str(), setting).await
+    }
+
+    async fn get_account_public_access_block(
+        &self,
+        account: &Account,
+    ) -> Result<Option<PublicAccessBlock>, S3Error> {
+        let session = self.session(account)?;
+        crate::s3control::account_public_access_block(&session).await
     }
 }
 

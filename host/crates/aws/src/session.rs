@@ -36,6 +36,7 @@ use crate::error::{AwsError, Service};
 use crate::partition::Partition;
 use crate::pin::PinnedToAccount;
 use crate::policy::{policy_text, session_policy};
+use crate::s3control::KeepEndpointHost;
 use crate::stats::{AttemptCounter, Counters};
 
 /// AssumeRole calls in flight at once, for the whole process: at a concurrency of 64
@@ -179,6 +180,8 @@ pub struct Session {
     /// Buckets whose region S3 told us, and that region.
     bucket_regions: Mutex<HashMap<String, String>>,
     sts: aws_sdk_sts::Client,
+    /// S3 Control, for the account's own settings.
+    s3control: aws_sdk_s3control::Client,
 }
 
 /// The home identity cannot be used.
@@ -458,6 +461,17 @@ impl Sessions {
             .retry_partition(RetryPartition::new(format!("s3-{}", account.id)))
             .retry_config(self.s3_retry.clone())
             .build();
+        let mut s3control = aws_sdk_s3control::config::Builder::from(&self.home)
+            .region(Region::new(account_region.clone()))
+            .timeout_config(s3_timeouts())
+            .credentials_provider(provider.clone())
+            .identity_cache(IdentityCache::no_cache())
+            .interceptor(AttemptCounter(counters.clone()))
+            .retry_partition(RetryPartition::new(format!("s3control-{}", account.id)))
+            .retry_config(self.s3_retry.clone());
+        if self.home.endpoint_url().is_some() {
+            s3control = s3control.interceptor(KeepEndpointHost::new(&account.id));
+        }
         let sts = aws_sdk_sts::config::Builder::from(&self.home)
             .region(Region::new(account_region.clone()))
             .credentials_provider(provider.clone())
@@ -477,6 +491,7 @@ impl Sessions {
             clients: Mutex::new(HashMap::new()),
             bucket_regions: Mutex::new(HashMap::new()),
             sts: aws_sdk_sts::Client::from_conf(sts),
+            s3control: aws_sdk_s3control::Client::from_conf(s3control.build()),
         }
     }
 
@@ -592,6 +607,11 @@ impl Session {
                 aws_sdk_s3::Client::from_conf(config)
             })
             .clone()
+    }
+
+    /// The S3 Control client of the account's region.
+    pub fn s3control(&self) -> &aws_sdk_s3control::Client {
+        &self.s3control
     }
 
     /// The region S3 said `bucket` is in, if it said.

@@ -22,7 +22,7 @@ pub use self::xacct::plugin::s3;
 pub use self::xacct::plugin::types::{AccessDenied, DeniedBy, Error as S3Error};
 
 /// The world every plugin must be built for, as named in messages to operators.
-pub const WORLD: &str = "xacct:plugin/plugin@0.1.0";
+pub const WORLD: &str = "xacct:plugin/plugin@0.1.1";
 
 impl S3Error {
     /// The error's kind as reports and the audit log name it (`not-found`, ...).

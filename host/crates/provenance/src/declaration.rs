@@ -138,7 +138,7 @@ impl Declaration {
                 actions.insert(Action::parse(action).ok_or_else(|| {
                     invalid(
                         format!("s3[{index}].actions"),
-                        format!("{action:?} is not list, read, write, delete or tag"),
+                        format!("{action:?} is not list, read, write, delete, tag or config-read"),
                     )
                 })?);
             }

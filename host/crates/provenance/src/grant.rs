@@ -20,15 +20,18 @@ pub enum Action {
     Write,
     Delete,
     Tag,
+    /// Every read of a bucket's configuration, and the account's public access block.
+    ConfigRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::List,
         Action::Read,
         Action::Write,
         Action::Delete,
         Action::Tag,
+        Action::ConfigRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Action {
             Action::Write => "write",
             Action::Delete => "delete",
             Action::Tag => "tag",
+            Action::ConfigRead => "config-read",
         }
     }
 

@@ -12,8 +12,8 @@
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
 use xacct_guest::{
-    ObjectReader, Plugin, PutOptions, Result, S3, S3Error, Tag, Upload, accounts, export_plugin,
-    find_account,
+    BucketSetting, ObjectReader, Plugin, PutOptions, Result, S3, S3Error, Tag, Upload, accounts,
+    block_json, config_json, export_plugin, find_account,
 };
 
 struct Script;
@@ -44,6 +44,8 @@ struct Step {
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     keys: Vec<String>,
+    /// `config`: the settings to read, by their WIT names.
+    settings: Vec<String>,
     /// `put_abandon`: how many times to write `body`; `leak_clients`, `hoard_streams`,
     /// `hoard_uploads`: how many to open; `delete_many` with `size`: how many batches.
     repeat: usize,
@@ -91,6 +93,24 @@ fn raw_upload(
     let upload = s3.put_object(bucket, key, &options)?;
     let body = upload.body()?;
     Ok((upload, body))
+}
+
+/// A bucket setting by its WIT name.
+fn setting(name: &str) -> std::result::Result<BucketSetting, S3Error> {
+    Ok(match name {
+        "location" => BucketSetting::Location,
+        "versioning" => BucketSetting::Versioning,
+        "encryption" => BucketSetting::Encryption,
+        "public-access-block" => BucketSetting::PublicAccessBlock,
+        "policy-status" => BucketSetting::PolicyStatus,
+        "policy" => BucketSetting::Policy,
+        "ownership-controls" => BucketSetting::OwnershipControls,
+        "lifecycle" => BucketSetting::Lifecycle,
+        "logging" => BucketSetting::Logging,
+        "tags" => BucketSetting::Tags,
+        "acl" => BucketSetting::Acl,
+        other => return Err(S3Error::Other(format!("unknown setting {other:?}"))),
+    })
 }
 
 fn step(step: &Step) -> std::result::Result<Value, S3Error> {
@@ -274,6 +294,15 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
             let stored = s3.copy_object(bucket, key, &step.to_bucket, &step.to_key)?;
             json!({ "etag": stored.etag, "size": stored.size })
         }
+        "config" => {
+            let settings = step
+                .settings
+                .iter()
+                .map(|name| setting(name))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            config_json(&s3.get_bucket_config(bucket, &settings)?)
+        }
+        "account_block" => json!(s3.account_public_access_block()?.as_ref().map(block_json)),
         "tags_get" => json!(
             s3.get_object_tagging(bucket, key)?
                 .into_iter()

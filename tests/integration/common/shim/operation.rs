@@ -45,6 +45,13 @@ pub(super) enum Operation {
     GetTagging,
     PutTagging,
     DeleteTagging,
+    /// A read of one bucket setting (GET on a bucket subresource), by the IAM action it
+    /// needs.
+    GetBucketSetting {
+        action: &'static str,
+    },
+    /// S3 Control's GetPublicAccessBlock (the account's own).
+    GetAccountPublicAccessBlock,
     /// Anything else: passed through unevaluated.
     Other,
 }
@@ -90,6 +97,26 @@ fn copy_source(header: &str) -> (String, String) {
     }
 }
 
+/// The bucket subresources a plugin reads settings through, and the IAM action each
+/// needs ("Required permissions for Amazon S3 API operations", S3 User Guide).
+const BUCKET_SETTINGS: [(&str, &str); 11] = [
+    ("location", "s3:GetBucketLocation"),
+    ("versioning", "s3:GetBucketVersioning"),
+    ("encryption", "s3:GetEncryptionConfiguration"),
+    ("publicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+    ("policyStatus", "s3:GetBucketPolicyStatus"),
+    ("policy", "s3:GetBucketPolicy"),
+    ("ownershipControls", "s3:GetBucketOwnershipControls"),
+    ("lifecycle", "s3:GetLifecycleConfiguration"),
+    ("logging", "s3:GetBucketLogging"),
+    ("tagging", "s3:GetBucketTagging"),
+    ("acl", "s3:GetBucketAcl"),
+];
+
+/// S3 Control's path of the account's public access block (S3 Control API reference,
+/// GetPublicAccessBlock), which an endpoint on a bare host serves beside S3.
+const ACCOUNT_PUBLIC_ACCESS_BLOCK: &str = "/v20180820/configuration/publicAccessBlock";
+
 /// Tells which operation a path-style request is.
 pub(super) fn target(
     method: &Method,
@@ -97,6 +124,16 @@ pub(super) fn target(
     query: Option<&str>,
     copy_source_header: Option<&str>,
 ) -> Target {
+    if path == ACCOUNT_PUBLIC_ACCESS_BLOCK {
+        return Target {
+            operation: match method.as_str() {
+                "GET" => Operation::GetAccountPublicAccessBlock,
+                _ => Operation::Other,
+            },
+            bucket: String::new(),
+            key: String::new(),
+        };
+    }
     let path = path.trim_start_matches('/');
     let (bucket, key) = match path.split_once('/') {
         Some((bucket, key)) => (percent_decoded(bucket), percent_decoded(key)),
@@ -132,6 +169,10 @@ pub(super) fn target(
             }
         }
         ("POST", false, true) if has("delete") => DeleteObjects,
+        ("GET", false, true) => BUCKET_SETTINGS
+            .iter()
+            .find(|(subresource, _)| has(subresource))
+            .map_or(Other, |(_, action)| GetBucketSetting { action }),
         (_, false, true) => Other,
         ("GET", _, false) if has("uploadId") => ListParts,
         ("GET", _, false) if has("tagging") => GetTagging,
@@ -199,6 +240,9 @@ pub(super) fn authorizations(target: &Target, partition: &str) -> Vec<(&'static 
     let object = || s3_arn(partition, &target.bucket, Some(&target.key));
     match &target.operation {
         ListBuckets => vec![("s3:ListAllMyBuckets", "*".to_owned())],
+        // An account-level action: no resource type, so `*`.
+        GetAccountPublicAccessBlock => vec![("s3:GetAccountPublicAccessBlock", "*".to_owned())],
+        GetBucketSetting { action } => vec![(*action, bucket())],
         ListObjects { .. } | HeadBucket => vec![("s3:ListBucket", bucket())],
         ListUploads => vec![("s3:ListBucketMultipartUploads", bucket())],
         GetObject | HeadObject => vec![("s3:GetObject", object())],
@@ -248,7 +292,28 @@ mod tests {
         );
         assert_eq!(
             op(Method::GET, "/b", Some("location"), None),
+            Operation::GetBucketSetting {
+                action: "s3:GetBucketLocation"
+            }
+        );
+        assert_eq!(
+            op(Method::GET, "/b", Some("policyStatus"), None),
+            Operation::GetBucketSetting {
+                action: "s3:GetBucketPolicyStatus"
+            }
+        );
+        assert_eq!(
+            op(Method::GET, "/b", Some("website"), None),
             Operation::Other
+        );
+        assert_eq!(
+            op(
+                Method::GET,
+                "/v20180820/configuration/publicAccessBlock",
+                None,
+                None
+            ),
+            Operation::GetAccountPublicAccessBlock
         );
         assert_eq!(
             op(Method::GET, "/b/k%20x", Some("x-id=GetObject"), None),

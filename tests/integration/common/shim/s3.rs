@@ -7,6 +7,11 @@
 //! CopyObject's size limit; ListBuckets' pagination rules ([`super::listing`]). Then moto
 //! answers, and a missing key is a 403 for a session that may not list the bucket.
 //!
+//! GetBucketVersioning answers a `VersioningConfiguration` element (S3 API Reference,
+//! GetBucketVersioning, Response Syntax); moto 5.2.5 names it
+//! `GetBucketVersioningResponse`, which botocore does not look at but aws-sdk-rust
+//! refuses, so the shim renames it.
+//!
 //! CopyObject copies at most 5 GB ("The specified copy source is larger than the maximum
 //! allowable size for a copy source: 5368709120", `400 InvalidRequest`; CopyObject, S3 API
 //! Reference, and "Copying, moving, and renaming objects", S3 User Guide: larger objects
@@ -211,6 +216,16 @@ pub(super) async fn s3(
                 }
                 _ => Response::from_parts(parts, full(body)),
             }
+        }
+        Operation::GetBucketSetting {
+            action: "s3:GetBucketVersioning",
+        } => {
+            let (parts, body) = forward(request.map(streamed), upstream).await.into_parts();
+            let text = String::from_utf8_lossy(&buffered(body).await)
+                .replace("GetBucketVersioningResponse", "VersioningConfiguration");
+            let mut parts = parts;
+            parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            Response::from_parts(parts, full(text))
         }
         _ => forward_learning(request, target, signer, knowledge, upstream).await,
     }

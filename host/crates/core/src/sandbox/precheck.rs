@@ -15,9 +15,12 @@ pub(super) enum Refusal {
     WrongWorld(String),
 }
 
-/// The package every import of ours comes from, and the version this host serves.
+/// The package every import of ours comes from.
 const PACKAGE: &str = "xacct:plugin/";
-const PACKAGE_VERSION: &str = "@0.1.0";
+/// The versions of it this host serves: the WIT's own, and the earlier ones it only adds
+/// to (semver-compatible for a 0.x package, so wasmtime's linker resolves an import of
+/// `@0.1.0` against the `@0.1.1` it defines).
+const PACKAGE_VERSIONS: [&str; 2] = ["@0.1.1", "@0.1.0"];
 
 /// Refuses what cannot be a plugin of this host: not a component, no `run` export, or an
 /// import that is neither WASI nor our package at our version.
@@ -34,22 +37,31 @@ pub(super) fn precheck(bytes: &[u8]) -> Result<(), Refusal> {
         )));
     }
     for import in imports {
-        if import.starts_with("wasi:")
-            || (import.starts_with(PACKAGE) && import.ends_with(PACKAGE_VERSION))
-        {
+        if serves(import) {
             continue;
         }
+        let served = PACKAGE_VERSIONS.join(" or ");
         return Err(Refusal::WrongWorld(if import.starts_with(PACKAGE) {
             format!(
-                "it imports {import}, but this host provides {PACKAGE}*{PACKAGE_VERSION}; rebuild it against this host's wit/"
+                "it imports {import}, but this host provides {PACKAGE}* {served}; rebuild it against this host's wit/"
             )
         } else {
             format!(
-                "it imports {import}, which this host does not provide (only wasi:* and {PACKAGE}*{PACKAGE_VERSION})"
+                "it imports {import}, which this host does not provide (only wasi:* and {PACKAGE}* {served})"
             )
         }));
     }
     Ok(())
+}
+
+/// Whether this host provides `import`: WASI, or an interface of our package at a version
+/// it serves.
+fn serves(import: &str) -> bool {
+    import.starts_with("wasi:")
+        || (import.starts_with(PACKAGE)
+            && PACKAGE_VERSIONS
+                .iter()
+                .any(|version| import.ends_with(version)))
 }
 
 /// The names a component imports and exports at its top level; nested modules and
@@ -119,6 +131,22 @@ mod tests {
             precheck(b"\0asm\x0d\0\x01\0\x01\xff\x01"),
             Err(Refusal::NotAComponent(_))
         ));
+    }
+
+    #[test]
+    fn the_package_is_served_at_0_1_1_and_the_0_1_0_it_extends_only() {
+        assert!(serves("xacct:plugin/s3@0.1.1"));
+        assert!(serves("xacct:plugin/accounts@0.1.0"));
+        assert!(serves("wasi:io/streams@0.2.12"));
+        for other in [
+            "xacct:plugin/s3@0.1.2",
+            "xacct:plugin/s3@0.2.0",
+            "xacct:plugin/s3@1.0.0",
+            "xacct:plugin/s3",
+            "test:extra/secrets@0.1.0",
+        ] {
+            assert!(!serves(other), "{other}");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::bindings::s3::BucketSetting;
+
 /// What a grant rule allows (`actions = [...]` in an `s3` rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
@@ -19,15 +21,18 @@ pub enum Action {
     Delete,
     /// Get/PutObjectTagging.
     Tag,
+    /// Every read of a bucket's configuration, and the account's public access block.
+    ConfigRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::List,
         Action::Read,
         Action::Write,
         Action::Delete,
         Action::Tag,
+        Action::ConfigRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,7 +42,13 @@ impl Action {
             Action::Write => "write",
             Action::Delete => "delete",
             Action::Tag => "tag",
+            Action::ConfigRead => "config-read",
         }
+    }
+
+    /// Whether it acts on whole buckets, so a rule with a key prefix cannot grant it.
+    pub fn on_whole_buckets(self) -> bool {
+        matches!(self, Action::ConfigRead)
     }
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -71,8 +82,10 @@ impl fmt::Display for Action {
 /// What an operation acts on: where its IAM actions are granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum On {
-    /// The account itself (its list of buckets): any resource.
+    /// The account itself (its list of buckets, its public access block): any resource.
     Account,
+    /// A bucket itself (its configuration): the bucket's ARN.
+    Bucket,
     /// A bucket's listing, under the rule's prefix.
     Listing,
     /// Objects under the rule's prefix.
@@ -91,6 +104,8 @@ pub struct Operation {
     pub mutates: bool,
     /// The IAM actions the backend's calls need, in the order IAM documents list them.
     pub iam: &'static [&'static str],
+    /// The bucket setting it reads.
+    pub setting: Option<BucketSetting>,
 }
 
 pub const LIST_BUCKETS: Operation = Operation {
@@ -99,6 +114,7 @@ pub const LIST_BUCKETS: Operation = Operation {
     on: On::Account,
     mutates: false,
     iam: &["s3:ListAllMyBuckets"],
+    setting: None,
 };
 pub const LIST_OBJECTS: Operation = Operation {
     name: "ListObjectsV2",
@@ -106,6 +122,7 @@ pub const LIST_OBJECTS: Operation = Operation {
     on: On::Listing,
     mutates: false,
     iam: &["s3:ListBucket"],
+    setting: None,
 };
 pub const HEAD_OBJECT: Operation = Operation {
     name: "HeadObject",
@@ -113,6 +130,7 @@ pub const HEAD_OBJECT: Operation = Operation {
     on: On::Object,
     mutates: false,
     iam: &["s3:GetObject"],
+    setting: None,
 };
 pub const GET_OBJECT: Operation = Operation {
     name: "GetObject",
@@ -120,6 +138,7 @@ pub const GET_OBJECT: Operation = Operation {
     on: On::Object,
     mutates: false,
     iam: &["s3:GetObject"],
+    setting: None,
 };
 /// A put is one PutObject, or a multipart upload (whose parts need `s3:PutObject` too)
 /// aborted on failure.
@@ -129,6 +148,7 @@ pub const PUT_OBJECT: Operation = Operation {
     on: On::Object,
     mutates: true,
     iam: &["s3:PutObject", "s3:AbortMultipartUpload"],
+    setting: None,
 };
 /// The source is read (a HeadObject, then the copy): `read` on it, `write` on the target.
 pub const COPY_OBJECT: Operation = Operation {
@@ -137,6 +157,7 @@ pub const COPY_OBJECT: Operation = Operation {
     on: On::Object,
     mutates: true,
     iam: &["s3:PutObject"],
+    setting: None,
 };
 pub const DELETE_OBJECT: Operation = Operation {
     name: "DeleteObject",
@@ -144,6 +165,7 @@ pub const DELETE_OBJECT: Operation = Operation {
     on: On::Object,
     mutates: true,
     iam: &["s3:DeleteObject"],
+    setting: None,
 };
 pub const DELETE_OBJECTS: Operation = Operation {
     name: "DeleteObjects",
@@ -151,6 +173,7 @@ pub const DELETE_OBJECTS: Operation = Operation {
     on: On::Object,
     mutates: true,
     iam: &["s3:DeleteObject"],
+    setting: None,
 };
 pub const GET_OBJECT_TAGGING: Operation = Operation {
     name: "GetObjectTagging",
@@ -158,6 +181,7 @@ pub const GET_OBJECT_TAGGING: Operation = Operation {
     on: On::Object,
     mutates: false,
     iam: &["s3:GetObjectTagging"],
+    setting: None,
 };
 /// An empty tag set is a DeleteObjectTagging.
 pub const PUT_OBJECT_TAGGING: Operation = Operation {
@@ -166,6 +190,88 @@ pub const PUT_OBJECT_TAGGING: Operation = Operation {
     on: On::Object,
     mutates: true,
     iam: &["s3:PutObjectTagging", "s3:DeleteObjectTagging"],
+    setting: None,
+};
+
+/// A read of one bucket setting (`get-bucket-config` sends one per setting asked for).
+const fn config_read(
+    name: &'static str,
+    iam: &'static [&'static str],
+    setting: BucketSetting,
+) -> Operation {
+    Operation {
+        name,
+        action: Action::ConfigRead,
+        on: On::Bucket,
+        mutates: false,
+        iam,
+        setting: Some(setting),
+    }
+}
+
+pub const GET_BUCKET_LOCATION: Operation = config_read(
+    "GetBucketLocation",
+    &["s3:GetBucketLocation"],
+    BucketSetting::Location,
+);
+pub const GET_BUCKET_VERSIONING: Operation = config_read(
+    "GetBucketVersioning",
+    &["s3:GetBucketVersioning"],
+    BucketSetting::Versioning,
+);
+pub const GET_BUCKET_ENCRYPTION: Operation = config_read(
+    "GetBucketEncryption",
+    &["s3:GetEncryptionConfiguration"],
+    BucketSetting::Encryption,
+);
+pub const GET_PUBLIC_ACCESS_BLOCK: Operation = config_read(
+    "GetPublicAccessBlock",
+    &["s3:GetBucketPublicAccessBlock"],
+    BucketSetting::PublicAccessBlock,
+);
+pub const GET_BUCKET_POLICY_STATUS: Operation = config_read(
+    "GetBucketPolicyStatus",
+    &["s3:GetBucketPolicyStatus"],
+    BucketSetting::PolicyStatus,
+);
+pub const GET_BUCKET_POLICY: Operation = config_read(
+    "GetBucketPolicy",
+    &["s3:GetBucketPolicy"],
+    BucketSetting::Policy,
+);
+pub const GET_BUCKET_OWNERSHIP_CONTROLS: Operation = config_read(
+    "GetBucketOwnershipControls",
+    &["s3:GetBucketOwnershipControls"],
+    BucketSetting::OwnershipControls,
+);
+pub const GET_BUCKET_LIFECYCLE: Operation = config_read(
+    "GetBucketLifecycleConfiguration",
+    &["s3:GetLifecycleConfiguration"],
+    BucketSetting::Lifecycle,
+);
+pub const GET_BUCKET_LOGGING: Operation = config_read(
+    "GetBucketLogging",
+    &["s3:GetBucketLogging"],
+    BucketSetting::Logging,
+);
+pub const GET_BUCKET_TAGGING: Operation = config_read(
+    "GetBucketTagging",
+    &["s3:GetBucketTagging"],
+    BucketSetting::Tags,
+);
+pub const GET_BUCKET_ACL: Operation =
+    config_read("GetBucketAcl", &["s3:GetBucketAcl"], BucketSetting::Acl);
+/// S3 Control's GetPublicAccessBlock: an account-level action with no resource type
+/// ("Actions, resources, and condition keys for Amazon S3", Service Authorization
+/// Reference), so it is granted on `*` and cannot be pinned by `s3:ResourceAccount`; the
+/// request names the caller's own account.
+pub const GET_ACCOUNT_PUBLIC_ACCESS_BLOCK: Operation = Operation {
+    name: "GetAccountPublicAccessBlock",
+    action: Action::ConfigRead,
+    on: On::Account,
+    mutates: false,
+    iam: &["s3:GetAccountPublicAccessBlock"],
+    setting: None,
 };
 
 /// Every operation, in the order IAM documents list their actions.
@@ -180,7 +286,53 @@ pub const OPERATIONS: &[&Operation] = &[
     &DELETE_OBJECTS,
     &GET_OBJECT_TAGGING,
     &PUT_OBJECT_TAGGING,
+    &GET_ACCOUNT_PUBLIC_ACCESS_BLOCK,
+    &GET_BUCKET_LOCATION,
+    &GET_BUCKET_VERSIONING,
+    &GET_BUCKET_ENCRYPTION,
+    &GET_PUBLIC_ACCESS_BLOCK,
+    &GET_BUCKET_POLICY_STATUS,
+    &GET_BUCKET_POLICY,
+    &GET_BUCKET_OWNERSHIP_CONTROLS,
+    &GET_BUCKET_LIFECYCLE,
+    &GET_BUCKET_LOGGING,
+    &GET_BUCKET_TAGGING,
+    &GET_BUCKET_ACL,
 ];
+
+/// The operation that reads `setting`.
+pub fn reads(setting: BucketSetting) -> &'static Operation {
+    match setting {
+        BucketSetting::Location => &GET_BUCKET_LOCATION,
+        BucketSetting::Versioning => &GET_BUCKET_VERSIONING,
+        BucketSetting::Encryption => &GET_BUCKET_ENCRYPTION,
+        BucketSetting::PublicAccessBlock => &GET_PUBLIC_ACCESS_BLOCK,
+        BucketSetting::PolicyStatus => &GET_BUCKET_POLICY_STATUS,
+        BucketSetting::Policy => &GET_BUCKET_POLICY,
+        BucketSetting::OwnershipControls => &GET_BUCKET_OWNERSHIP_CONTROLS,
+        BucketSetting::Lifecycle => &GET_BUCKET_LIFECYCLE,
+        BucketSetting::Logging => &GET_BUCKET_LOGGING,
+        BucketSetting::Tags => &GET_BUCKET_TAGGING,
+        BucketSetting::Acl => &GET_BUCKET_ACL,
+    }
+}
+
+/// A setting's name, as the WIT writes it (and the audit log records it).
+pub fn setting_name(setting: BucketSetting) -> &'static str {
+    match setting {
+        BucketSetting::Location => "location",
+        BucketSetting::Versioning => "versioning",
+        BucketSetting::Encryption => "encryption",
+        BucketSetting::PublicAccessBlock => "public-access-block",
+        BucketSetting::PolicyStatus => "policy-status",
+        BucketSetting::Policy => "policy",
+        BucketSetting::OwnershipControls => "ownership-controls",
+        BucketSetting::Lifecycle => "lifecycle",
+        BucketSetting::Logging => "logging",
+        BucketSetting::Tags => "tags",
+        BucketSetting::Acl => "acl",
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -192,7 +344,26 @@ mod tests {
             assert!(action.operations().next().is_some(), "{action}");
             assert_eq!(Action::parse(action.name()), Some(action));
         }
-        assert_eq!(Action::names(), "list, read, write, delete or tag");
+        assert_eq!(
+            Action::names(),
+            "list, read, write, delete, tag or config-read"
+        );
+    }
+
+    #[test]
+    fn each_setting_is_read_by_its_own_config_read_operation() {
+        let readers: Vec<&Operation> = OPERATIONS
+            .iter()
+            .copied()
+            .filter(|op| op.setting.is_some())
+            .collect();
+        assert_eq!(readers.len(), 11, "one operation per setting");
+        for op in readers {
+            let setting = op.setting.unwrap();
+            assert_eq!(reads(setting).name, op.name, "{}", setting_name(setting));
+            assert_eq!(op.action, Action::ConfigRead);
+            assert_eq!(op.on, On::Bucket);
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@ use tokio::io::AsyncRead;
 use super::names::{BucketName, ObjectKey};
 use super::upload::PutBody;
 use crate::bindings::s3::{
-    Bucket, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
+    PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use crate::bindings::{Account, S3Error};
 
@@ -69,6 +70,24 @@ impl ListRequest {
     /// The delimiter, unless it is empty (which S3 ignores).
     pub fn delimiter(&self) -> Option<&str> {
         self.delimiter.as_deref().filter(|d| !d.is_empty())
+    }
+}
+
+/// A configuration with no setting in it: what each read of one setting fills a field
+/// of.
+pub fn empty_config() -> BucketConfig {
+    BucketConfig {
+        region: None,
+        versioning: None,
+        encryption: None,
+        public_access_block: None,
+        policy_is_public: None,
+        policy: None,
+        ownership: None,
+        lifecycle: None,
+        logging: None,
+        tags: None,
+        acl: None,
     }
 }
 
@@ -149,4 +168,17 @@ pub trait Backend: Send + Sync + 'static {
         key: &ObjectKey,
         tags: Vec<Tag>,
     ) -> Result<(), S3Error>;
+    /// One setting of the bucket, in its field of an otherwise empty config: none where
+    /// the bucket has no such configuration (S3's "not configured" answers).
+    async fn get_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        setting: BucketSetting,
+    ) -> Result<BucketConfig, S3Error>;
+    /// The account's own public access block; none if it has none.
+    async fn get_account_public_access_block(
+        &self,
+        account: &Account,
+    ) -> Result<Option<PublicAccessBlock>, S3Error>;
 }

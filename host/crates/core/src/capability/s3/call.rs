@@ -4,13 +4,13 @@
 
 use serde::Serialize;
 
-use super::actions::{On, Operation};
+use super::actions::{On, Operation, setting_name};
 use super::backend::{ListRequest, ObjectStream};
 use super::names::{BucketName, MAX_KEY_BYTES, ObjectKey};
 use crate::bindings::S3Error;
 use crate::bindings::s3::{
-    Bucket, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta, PutOptions, PutResult,
-    Tag,
+    Bucket, BucketConfig, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
+    PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use crate::capability::budget::AwsDenial;
 use crate::capability::gate::{Call, Moved, PlannedOperation};
@@ -39,6 +39,9 @@ pub struct S3Target {
     /// The keys of a batch call.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) keys: Vec<String>,
+    /// The bucket setting a configuration call reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) setting: Option<&'static str>,
 }
 
 /// One S3 call.
@@ -52,6 +55,18 @@ impl S3Call {
         S3Call {
             operation,
             target: S3Target::default(),
+        }
+    }
+
+    /// A call on a bucket itself (a read of one of its settings).
+    pub(super) fn bucket(operation: &'static Operation, bucket: &BucketName) -> S3Call {
+        S3Call {
+            operation,
+            target: S3Target {
+                bucket: Some(bucket.to_string()),
+                setting: operation.setting.map(setting_name),
+                ..S3Target::default()
+            },
         }
     }
 
@@ -116,7 +131,7 @@ impl Call for S3Call {
             self.target.keys.first(),
         ) {
             (On::Account, _, _) => "arn:aws:s3:::*".to_owned(),
-            (On::Listing, _, _) => format!("arn:aws:s3:::{bucket}"),
+            (On::Listing | On::Bucket, _, _) => format!("arn:aws:s3:::{bucket}"),
             (On::Object, Some(key), _) | (On::Object, None, Some(key)) => {
                 format!("arn:aws:s3:::{bucket}/{key}")
             }
@@ -152,6 +167,8 @@ impl Moved for ListObjectsPage {}
 impl Moved for ObjectMeta {}
 impl Moved for DeleteResult {}
 impl Moved for Vec<Tag> {}
+impl Moved for BucketConfig {}
+impl Moved for Option<PublicAccessBlock> {}
 
 /// Refuses a text field longer than S3 takes, naming the field but not repeating it.
 pub(super) fn check_length(what: &str, value: Option<&str>, max: usize) -> Result<(), S3Error> {

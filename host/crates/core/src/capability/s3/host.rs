@@ -4,6 +4,10 @@
 //! passes the gate ([`crate::capability::gate`]) to the backend. A plugin holds handles
 //! (an account's client, an upload, a stream), never the credentials or clients behind
 //! them, and every message it gets back was written by the host.
+//!
+//! Objects are served here; bucket configuration in [`config`].
+
+mod config;
 
 use std::sync::Arc;
 
@@ -24,8 +28,8 @@ use super::handles::{ClientHandle, UploadHandle};
 use super::names::{BucketName, ObjectKey};
 use super::upload::Upload;
 use crate::bindings::s3::{
-    self, Bucket, ByteRange, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectBody,
-    ObjectMeta, PutOptions, PutResult, Tag,
+    self, Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
+    ListObjectsRequest, ObjectBody, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use crate::bindings::{Account, S3Error};
 use crate::capability::gate::{Admission, Moved};
@@ -476,6 +480,22 @@ impl s3::HostClient for CapabilityView<'_> {
             },
         )
         .await
+    }
+
+    async fn get_bucket_config(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        settings: Vec<BucketSetting>,
+    ) -> HostResult<BucketConfig> {
+        self.bucket_config(&client, bucket, settings).await
+    }
+
+    async fn get_account_public_access_block(
+        &mut self,
+        client: Resource<ClientHandle>,
+    ) -> HostResult<Option<PublicAccessBlock>> {
+        self.account_public_access_block(&client).await
     }
 
     async fn drop(&mut self, client: Resource<ClientHandle>) -> wasmtime::Result<()> {

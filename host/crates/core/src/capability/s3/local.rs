@@ -7,6 +7,9 @@
 //! - `<account-id>/<bucket>/<key>`: the objects, a key's `/` being directory separators;
 //! - `.xacct/meta/<account-id>/<bucket>/<sha256(key)>.json`: content type, user metadata
 //!   and tags of objects that have any (hashed, so any key maps to one flat file name);
+//! - `.xacct/settings/<account-id>/<bucket>.json`: the bucket's settings (versioning,
+//!   default encryption, public access block, policy, ...), and `_account.json` there the
+//!   account's own public access block ([`settings`]; the format is in the README);
 //! - `.xacct/tmp/`: bodies (and sidecars) being written, renamed into place only when a
 //!   put is finished, so a failed, aborted or timed-out put leaves no partial object.
 //!
@@ -31,6 +34,7 @@
 mod confine;
 mod listing;
 mod object;
+mod settings;
 mod sidecar;
 mod staged;
 
@@ -46,12 +50,14 @@ use super::backend::{Backend, ListRequest, ObjectStream};
 use super::names::{BucketName, ObjectKey};
 use super::upload::{PutBody, aborted};
 use crate::bindings::s3::{
-    Bucket, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
+    PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use crate::bindings::{Account, S3Error};
 use confine::{Miss, account_dir_name, io_error, key_segments, open_dir};
 use listing::list_blocking;
 use object::{Object, OpenBucket, millis, object_meta};
+use settings::AccountSettings;
 use sidecar::Sidecar;
 use staged::Staged;
 
@@ -371,6 +377,47 @@ impl Backend for LocalBackend {
             let mut sidecar = object.read_sidecar()?;
             sidecar.tags = tags.into_iter().map(|tag| (tag.key, tag.value)).collect();
             object.write_sidecar(&sidecar)
+        })
+        .await
+    }
+
+    async fn get_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        setting: BucketSetting,
+    ) -> Result<BucketConfig, S3Error> {
+        let this = self.clone();
+        let (id, bucket) = (account.id.clone(), bucket.clone());
+        blocking(move || {
+            let at = this.open_bucket(&id, &bucket)?;
+            let settings = AccountSettings {
+                root: &at.root,
+                account: &at.account,
+            };
+            settings.bucket(bucket.as_str())?.setting(&id, setting)
+        })
+        .await
+    }
+
+    async fn get_account_public_access_block(
+        &self,
+        account: &Account,
+    ) -> Result<Option<PublicAccessBlock>, S3Error> {
+        let this = self.clone();
+        let id = account.id.clone();
+        blocking(move || {
+            let account = account_dir_name(&id)?;
+            let root = match this.open_root() {
+                Ok(root) => root,
+                Err(Miss::Absent | Miss::WrongKind) => return Ok(None),
+                Err(miss) => return Err(miss.into_io_error("reading the account's settings")),
+            };
+            AccountSettings {
+                root: &root,
+                account,
+            }
+            .account_block()
         })
         .await
     }

@@ -4,6 +4,9 @@
 //! no rule, no call. On AWS, `kms_keys = ["arn:aws:kms:REGION:ACCOUNT:key/ID"]` narrows
 //! the KMS keys the rule's reads and writes may use through S3 (SSE-KMS) from any to
 //! those.
+//!
+//! Bucket configuration is granted on whole buckets: `config-read` allows every read of
+//! a bucket's settings, and of the account's own public access block.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +14,7 @@ use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::actions::Action;
+use super::actions::{Action, Operation};
 use crate::bindings::S3Error;
 use crate::bindings::s3::ListObjectsPage;
 use crate::config::file::{ConfigError, Document};
@@ -41,6 +44,13 @@ impl S3Rule {
         if prefix.contains(['*', '?', '$']) {
             return Err(format!(
                 "prefix {prefix:?} must be literal: no '*', '?' or '$'"
+            ));
+        }
+        if let Some(action) = actions.iter().find(|a| a.on_whole_buckets())
+            && !prefix.is_empty()
+        {
+            return Err(format!(
+                "{action} acts on whole buckets: a rule with prefix {prefix:?} cannot grant it"
             ));
         }
         let matcher = Glob::new(buckets)
@@ -128,6 +138,40 @@ impl S3Grant {
             Err(self.deny(
                 format!("list of s3://{bucket}/{prefix}"),
                 Some(rule_text(bucket, prefix, Action::List)),
+            ))
+        }
+    }
+
+    /// May the plugin do the bucket-level `operation` (a read of a setting) on `bucket`?
+    pub fn check_bucket(&self, operation: &Operation, bucket: &str) -> Result<(), S3Error> {
+        let action = operation.action;
+        if self
+            .rules
+            .iter()
+            .any(|rule| rule.allows(action) && rule.covers_bucket(bucket))
+        {
+            return Ok(());
+        }
+        Err(self.deny(
+            format!("{action} of s3://{bucket} ({})", operation.name),
+            Some(rule_text(bucket, "", action)),
+        ))
+    }
+
+    /// May the plugin read the account's own configuration (its public access block)?
+    /// Any rule granting `config-read` allows it: the account-level setting bounds what
+    /// every bucket of the account may be.
+    pub fn check_account_config(&self) -> Result<(), S3Error> {
+        if self
+            .rules
+            .iter()
+            .any(|rule| rule.allows(Action::ConfigRead))
+        {
+            Ok(())
+        } else {
+            Err(self.deny(
+                "config-read of the account's public access block".into(),
+                Some(rule_text("*", "", Action::ConfigRead)),
             ))
         }
     }
@@ -306,6 +350,21 @@ mod tests {
         assert!(denied(
             grant(&[("*", "", &[Action::Read])]).check_list_buckets()
         ));
+    }
+
+    #[test]
+    fn config_read_is_granted_on_whole_buckets_and_covers_the_accounts_block() {
+        use crate::capability::s3::actions::GET_BUCKET_POLICY;
+        let g = grant(&[("logs-*", "", &[Action::ConfigRead])]);
+        assert!(g.check_bucket(&GET_BUCKET_POLICY, "logs-eu").is_ok());
+        assert!(denied(g.check_bucket(&GET_BUCKET_POLICY, "data")));
+        assert!(g.check_account_config().is_ok());
+        let reader = grant(&[("*", "", &[Action::List, Action::Read])]);
+        assert!(denied(reader.check_bucket(&GET_BUCKET_POLICY, "logs-eu")));
+        assert!(denied(reader.check_account_config()));
+        let actions = [Action::ConfigRead].into_iter().collect();
+        let refused = S3Rule::new("logs-*", "2024/", actions).unwrap_err();
+        assert!(refused.contains("acts on whole buckets"), "{refused}");
     }
 
     #[test]
