@@ -26,6 +26,7 @@ pub mod capability;
 pub mod config;
 pub mod pipeline;
 pub mod plan;
+pub mod plan_hash;
 pub mod provider;
 pub mod report;
 pub mod sandbox;

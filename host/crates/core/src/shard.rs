@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::audit::unix_ms;
-use crate::plan::plan_hash_of;
+use crate::plan_hash::plan_hash_of;
 use crate::report::text::inert;
 
 /// Shard `index` of `count`. `index` counts from 0, as AWS Batch and Kubernetes number
@@ -136,7 +136,7 @@ pub struct ShardStamp {
     /// The ids of the plan's accounts (every shard's) in plan order: the merge puts the
     /// entries in this order, and refuses an id outside it or listed twice.
     pub accounts: Vec<String>,
-    /// The sha256 of the input ([`crate::plan::input_sha256`]): with the report's
+    /// The sha256 of the input ([`crate::plan_hash::input_sha256`]): with the report's
     /// plugin build, mode, dry run and `accounts`, what its `plan_hash` is recomputed
     /// from, so a plan hash copied from another plan's report does not match.
     pub input_sha256: String,
@@ -489,7 +489,7 @@ mod tests {
         plan: &[&str],
         entries: &[(&str, &str)],
     ) -> (String, Value) {
-        let input = crate::plan::input_sha256("{}");
+        let input = crate::plan_hash::input_sha256("{}");
         let entries: Vec<Value> = (entries.iter())
             .map(|(id, status)| json!({"account_id": id, "scope": [id], "status": status}))
             .collect();
