@@ -227,7 +227,9 @@ impl Moto {
         let config = self.act_in(account).await;
         let control = aws_sdk_s3control::Client::from_conf(
             aws_sdk_s3control::config::Builder::from(&config)
-                .interceptor(xacct::aws::s3control::KeepEndpointHost::new(account))
+                .interceptor(xacct::aws::s3control::endpoint::KeepEndpointHost::new(
+                    account,
+                ))
                 .build(),
         );
         let all = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()

@@ -36,7 +36,7 @@ use crate::error::{AwsError, Service};
 use crate::partition::Partition;
 use crate::pin::PinnedToAccount;
 use crate::policy::{policy_text, session_policy};
-use crate::s3control::KeepEndpointHost;
+use crate::s3control::endpoint::KeepEndpointHost;
 use crate::stats::{AttemptCounter, Counters};
 
 /// AssumeRole calls in flight at once, for the whole process: at a concurrency of 64
