@@ -16,42 +16,28 @@
 //! read is sized by what a section claims.
 
 pub mod declaration;
+mod error;
 mod glob;
 pub mod grant;
+mod key;
 pub mod layout;
 pub mod metadata;
 mod plugin;
+mod rewrite;
 pub mod signature;
 pub mod trust;
 
 pub use declaration::{Declaration, DeclarationError, Declared, Mode};
+pub use error::Error;
 pub use grant::{AccountSelector, Action, Excess, GrantSpec, S3RuleSpec, excess};
 pub use layout::{GRANT_SECTION, Kind, LayoutError, Place, SIGNATURE_SECTION};
 pub use metadata::{Metadata, MetadataError};
 pub use plugin::{
-    Annotated, Carrier, Checked, Digest, DigestError, NotTrusted, PluginFile, SignatureRefusal,
-    SignedBy, Verification, annotate, embed_signature, sign_embedded,
+    Carrier, Checked, Digest, DigestError, NotTrusted, PluginFile, SignatureRefusal, SignedBy,
+    Verification,
 };
+pub use rewrite::{Annotated, annotate, embed_signature, sign_embedded};
 pub use signature::{
     KeyError, NAMESPACE, PublicKey, Signature, SignatureError, SigningKey, sign, verify,
 };
 pub use trust::{Origin, Refusal, Signer, TrustError, TrustedSigners, Untrusted};
-
-/// Any refusal of this crate, for callers that handle them alike.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Layout(#[from] LayoutError),
-    #[error(transparent)]
-    Signature(#[from] SignatureError),
-    #[error(transparent)]
-    Refused(#[from] SignatureRefusal),
-    #[error(transparent)]
-    Declaration(#[from] DeclarationError),
-    #[error(transparent)]
-    Metadata(#[from] MetadataError),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Trust(#[from] TrustError),
-}

@@ -11,56 +11,11 @@ use std::time::SystemTime;
 
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, SshSig};
 
+pub use crate::key::{NAMESPACE, PublicKey};
 use crate::trust::{Signer, TrustedSigners, Untrusted};
-
-/// The SSHSIG namespace of plugin signatures: a signature made for git commits, files or
-/// any other purpose never passes for a plugin's.
-pub const NAMESPACE: &str = "xacct-plugin";
 
 /// An armored signature larger than this is refused unread.
 pub const MAX_ARMORED_BYTES: usize = crate::layout::MAX_SIGNATURE_BYTES;
-
-/// A public key of a signer: what `ssh-keygen -l` fingerprints.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PublicKey(ssh_key::public::KeyData);
-
-impl PublicKey {
-    /// An OpenSSH public key line, `ssh-ed25519 AAAA… [comment]` (the comment is dropped).
-    pub fn from_openssh(line: &str) -> Result<PublicKey, String> {
-        ssh_key::PublicKey::from_openssh(line.trim())
-            .map(|key| PublicKey(key.key_data().clone()))
-            .map_err(|err| format!("not an OpenSSH public key ({err})"))
-    }
-
-    /// `SHA256:…`, exactly as `ssh-keygen -l` prints it.
-    pub fn fingerprint(&self) -> String {
-        self.0.fingerprint(HashAlg::Sha256).to_string()
-    }
-
-    /// `ssh-ed25519 AAAA…`, without a comment.
-    pub fn to_openssh(&self) -> String {
-        ssh_key::PublicKey::from(self.0.clone())
-            .to_openssh()
-            .unwrap_or_else(|err| format!("<unencodable key: {err}>"))
-    }
-
-    /// The key type, e.g. `ssh-ed25519`.
-    pub fn algorithm(&self) -> String {
-        self.0.algorithm().to_string()
-    }
-}
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({} {})", self.algorithm(), self.fingerprint())
-    }
-}
-
-impl fmt::Display for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} key {}", self.algorithm(), self.fingerprint())
-    }
-}
 
 /// Why a private key cannot sign.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

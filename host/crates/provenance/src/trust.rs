@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::glob::match_pattern_list;
-use crate::signature::{NAMESPACE, PublicKey};
+use crate::key::{NAMESPACE, PublicKey};
 
 /// Where a trusted key was listed.
 #[derive(Debug, Clone, PartialEq, Eq)]

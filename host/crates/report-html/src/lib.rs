@@ -19,42 +19,21 @@
 //! The page's figures at 10,000 accounts and its browser tests are described in the
 //! crate's `browser/` directory.
 
+mod inputs;
 mod model;
 pub mod recap;
 mod shell;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use inputs::{Options, RenderError};
 pub use model::{LOG_BYTES, MESSAGE_CHARS, OUTPUT_BYTES, PAGE_BYTES, TEXT_CHARS};
-
-/// What the page shows beside the report.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Each account's plugin log (`plugin.log` of `--out-dir`: what the plugin printed),
-    /// by account id (`*` for an all-accounts invocation).
-    pub logs: BTreeMap<String, String>,
-    /// The JSON report's path as the operator would type it, for the `--rerun-failed`
-    /// command the page offers to copy (`REPORT.json` when unknown).
-    pub report_path: Option<String>,
-}
-
-/// Why a document makes no page.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum RenderError {
-    #[error(
-        "not an xacct report: {0}; fix: pass the JSON of `xacct run --output json` or `xacct report merge`"
-    )]
-    NotAReport(&'static str),
-    #[error("not an xacct report: entry {0} is not a JSON object")]
-    BadEntry(usize),
-}
 
 /// The page of `report` (the JSON of `xacct run --output json`, of one shard or merged):
 /// one HTML document, with no reference to anything outside it.

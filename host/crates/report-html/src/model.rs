@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::inputs::{Options, RenderError};
 use crate::recap::{FailureGroup, failure_groups};
-use crate::{Options, RenderError, shell};
+use crate::shell;
 
 /// Characters of a short value (an id, an alias, a tag, a note) the page shows.
 pub const TEXT_CHARS: usize = 4096;

@@ -1,5 +1,6 @@
 use super::*;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 fn minimal(entries: Value) -> Value {
     json!({"plugin": "hello", "mode": "per-account", "dry_run": false, "duration_ms": 5,
