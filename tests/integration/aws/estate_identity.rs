@@ -408,6 +408,13 @@ async fn lasting_assume_role_throttling_waits_instead_of_failing() {
     let report = world.run("hello", json!({}), Mode::PerAccount).await;
     assert!(moto.injected().sts_throttles > ACCOUNTS.len() as u32);
     assert!(report.all_ok(), "{:?}", errors(&report));
+    // A call sent again after the wait is a retry of the same call, not a new one: every
+    // throttling answer was followed by another attempt, so no account counts fewer
+    // retries than throttling answers.
+    for (account, stats) in &report.call_stats {
+        assert!(stats.throttled > 0, "{account}: {stats:?}");
+        assert!(stats.retries >= stats.throttled, "{account}: {stats:?}");
+    }
 }
 
 /// Stands for the fault rate (every second AssumeRole throttled, 22 accounts):

@@ -106,7 +106,10 @@ impl AssumeRole {
             match sent {
                 Ok(output) if self.source_identity.learn(output.source_identity()) => continue,
                 Ok(output) => break output,
-                Err(err) if is_throttling(&err) && budget.wait().await => continue,
+                Err(err) if is_throttling(&err) && budget.wait().await => {
+                    self.counter.0.resent();
+                    continue;
+                }
                 Err(err) => return Err(CredentialsError::provider_error(err)),
             }
         };

@@ -26,6 +26,8 @@ pub struct Counters {
     throttled: AtomicU64,
     refreshes: AtomicU64,
     resumes: AtomicU64,
+    /// Calls sent again after the SDK's attempts ended throttled: the same call once more.
+    resends: AtomicU64,
 }
 
 impl Counters {
@@ -37,8 +39,18 @@ impl Counters {
         self.resumes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A call sent again once the throttling budget has waited ([`crate::throttle`]): the
+    /// SDK counts it as a new call, but it is another attempt of the same one, so it
+    /// counts as a retry (every throttling answer is followed by one, or by a failure).
+    pub fn resent(&self) {
+        self.resends.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn stats(&self) -> CallStats {
-        let calls = self.calls.load(Ordering::Relaxed);
+        let calls = self
+            .calls
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.resends.load(Ordering::Relaxed));
         CallStats {
             retries: self.attempts.load(Ordering::Relaxed).saturating_sub(calls),
             throttled: self.throttled.load(Ordering::Relaxed),

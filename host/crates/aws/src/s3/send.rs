@@ -55,6 +55,7 @@ where
             refreshed = true;
         } else if is_throttling(&err) && throttled.wait().await {
             // Waited (the session's interceptor counted the throttling): sent again.
+            session.counters().resent();
         } else {
             return Err(s3_error(&err, what));
         }
