@@ -39,6 +39,11 @@ use crate::policy::{policy_text, session_policy};
 use crate::s3control::endpoint::KeepEndpointHost;
 use crate::stats::{AttemptCounter, Counters};
 
+mod names;
+
+pub use names::session_name;
+use names::source_identity_of;
+
 /// AssumeRole calls in flight at once, for the whole process: at a concurrency of 64
 /// the first uses of 64 accounts would otherwise hit STS in the same instant, and STS
 /// throttles per caller.
@@ -665,74 +670,5 @@ fn s3_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-/// Keeps what RoleSessionName and SourceIdentity allow (`[\w+=,.@-]`), up to 64.
-fn sts_name(text: &str) -> String {
-    let mut cleaned: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    cleaned.truncate(64);
-    cleaned
-}
-
-/// `xacct-<plugin>`, so that CloudTrail shows which plugin acted.
-pub fn session_name(plugin: &str) -> String {
-    sts_name(&format!("xacct-{plugin}"))
-}
-
-/// The source identity derived from the home caller: the last part of its ARN (a user's
-/// name, or an assumed role's session name — on SSO, the person).
-fn source_identity_of(caller_arn: &str) -> String {
-    let name = caller_arn.rsplit(['/', ':']).next().unwrap_or("xacct");
-    let name = sts_name(name);
-    if name.len() < 2 {
-        "xacct".to_owned()
-    } else {
-        name
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_names_identify_the_plugin_within_sts_limits() {
-        assert_eq!(session_name("hello"), "xacct-hello");
-        assert_eq!(session_name("a b/c"), "xacct-a-b-c");
-        assert_eq!(session_name(&"x".repeat(100)).len(), 64);
-    }
-
-    #[test]
-    fn role_sessions_are_told_from_users() {
-        assert!(is_role_session(
-            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/jane"
-        ));
-        assert!(is_role_session(
-            "arn:aws-cn:sts::123456789012:assumed-role/r/i-1"
-        ));
-        assert!(!is_role_session("arn:aws:iam::123456789012:user/ci"));
-        assert!(!is_role_session("arn:aws:iam::123456789012:root"));
-    }
-
-    #[test]
-    fn the_source_identity_is_the_callers_name() {
-        assert_eq!(
-            source_identity_of(
-                "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/jane@example.com"
-            ),
-            "jane@example.com"
-        );
-        assert_eq!(
-            source_identity_of("arn:aws:iam::123456789012:user/ci bot"),
-            "ci-bot"
-        );
-        assert_eq!(source_identity_of(""), "xacct");
-    }
-}
+mod tests;
