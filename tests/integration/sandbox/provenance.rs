@@ -118,11 +118,17 @@ fn a_pinned_plugin_runs_only_as_the_build_its_pin_names() {
 #[test]
 fn a_pin_refuses_before_anything_is_compiled() {
     // A component loaded with no cache and a compile budget no compile meets: what is
-    // refused under it was refused before compiling. (A small one: the compiles the
-    // budget abandons run on in the background, and must not slow other tests.)
+    // refused under it was refused before compiling. The component must take far longer
+    // than the budget to compile even on a fast machine (a plain one compiled within 1 ms
+    // on CI), yet stay small: the compiles the budget abandons run on in the background
+    // and must not slow other tests. 600 slow locals take about 0.1 s.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("slow.wasm");
-    std::fs::write(&path, PluginComponent::default().bytes()).unwrap();
+    let slow = PluginComponent {
+        slow_locals: 600,
+        ..PluginComponent::default()
+    };
+    std::fs::write(&path, slow.bytes()).unwrap();
     let load = |pins: &[(&str, &str)]| {
         let options = LoadOptions {
             compile_timeout: Duration::from_millis(1),
