@@ -6,6 +6,7 @@ mod compile_cache;
 mod declared;
 mod isolation;
 mod languages;
+mod loader_stalls;
 mod plugin_dir;
 mod provenance;
 mod signatures;

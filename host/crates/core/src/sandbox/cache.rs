@@ -122,6 +122,13 @@ pub(super) enum EntryKind {
     Artifact = 1,
     /// Why the plugin was refused.
     Refusal = 2,
+    /// The longest compile budget the plugin's compile ran out of (milliseconds, u64
+    /// little-endian): under that budget or a shorter one it is refused without
+    /// compiling again.
+    Timeout = 3,
+    /// The component a wasip1 module was made into (adapting takes seconds for some
+    /// modules, and counts against the compile budget).
+    Adapted = 4,
 }
 
 impl EntryKind {
@@ -129,6 +136,8 @@ impl EntryKind {
         match self {
             EntryKind::Artifact => "cwasm",
             EntryKind::Refusal => "refused",
+            EntryKind::Timeout => "timeout",
+            EntryKind::Adapted => "adapted",
         }
     }
 }

@@ -5,11 +5,9 @@
 //! *that* plugin.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{RecvTimeoutError, sync_channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmparser::Parser;
 use wasmtime::Engine;
@@ -17,8 +15,10 @@ use wasmtime::component::{Component, Linker};
 
 use super::adapt::adapt;
 use super::cache::{CacheLocation, CompileCache, EntryKind};
+use super::compile::{Unfinished, within};
 use super::footprint::footprint;
 use super::load_error::LoadError;
+use super::open::open_regular;
 use super::precheck::{Refusal, precheck};
 use super::provenance::{Provenance, ProvenanceOptions, check as check_provenance};
 use super::state::InvocationState;
@@ -218,11 +218,10 @@ impl Loader {
         if let Some(refusal) = self.cached_refusal(&digest) {
             return Err(refusal_error(refusal, path));
         }
-        // A wasm32-wasip1 module is adapted on every load, cached artifact or not: the
-        // limits below are the adapted component's, and adapting costs milliseconds.
+        // Adapting a wasip1 module and compiling share one budget.
+        let started = Instant::now();
         let bytes = if Parser::is_core_wasm(&bytes) {
-            adapt(&bytes)
-                .map_err(|reason| self.refuse(&digest, Refusal::NotAComponent(reason), path))?
+            self.adapted(path, &digest, bytes, started)?
         } else {
             bytes
         };
@@ -245,7 +244,13 @@ impl Loader {
         let component = match cached {
             Some(component) => component,
             None => match precheck(&bytes) {
-                Ok(()) => self.compile(engine, path, bytes)?,
+                Ok(()) => {
+                    let engine = engine.clone();
+                    self.within_budget(path, &digest, started, move || {
+                        Component::new(&engine, &bytes).map_err(|err| format!("{err:#}"))
+                    })?
+                    .map_err(Refusal::NotAComponent)
+                }
                 Err(refusal) => Err(refusal),
             }
             .map_err(|refusal| self.refuse(&digest, refusal, path))?,
@@ -297,39 +302,82 @@ impl Loader {
         refusal_error(refusal, path)
     }
 
-    /// Compiles on a thread of its own and waits at most the compile budget. A compile
-    /// cannot be interrupted: past the budget its thread is abandoned, runs on in the
-    /// background until wasmtime returns, and its result is dropped; the process does
-    /// not wait for it to exit.
-    fn compile(
+    /// The component a wasip1 module makes (the preview1 reactor adapter), from the
+    /// cache when it was made before: the footprint and the limits are the component's.
+    fn adapted(
         &self,
-        engine: &Engine,
         path: &Path,
-        bytes: Vec<u8>,
-    ) -> Result<Result<Component, Refusal>, LoadError> {
-        let (done, compiled) = sync_channel(1);
-        let engine = engine.clone();
-        std::thread::Builder::new()
-            .name("xacct-compile".into())
-            .spawn(move || {
-                // Nobody listens any more when the budget ran out.
-                let _ = done.send(Component::new(&engine, &bytes));
-            })
-            .map_err(|err| LoadError::Compile {
+        digest: &[u8; 32],
+        module: Vec<u8>,
+        started: Instant,
+    ) -> Result<Vec<u8>, LoadError> {
+        if let Some(component) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(EntryKind::Adapted, digest))
+        {
+            return Ok(component);
+        }
+        let component = self
+            .within_budget(path, digest, started, move || adapt(&module))?
+            .map_err(|reason| self.refuse(digest, Refusal::NotAComponent(reason), path))?;
+        if let Some(cache) = &self.cache {
+            cache.put(EntryKind::Adapted, digest, &component);
+        }
+        Ok(component)
+    }
+
+    /// Runs `work` (adapting, compiling) within what is left, since `started`, of the
+    /// compile budget (see [`within`]). Running out of it is remembered, with the budget,
+    /// so that the same file under that budget or a shorter one is refused at once next
+    /// time instead of holding the loader for the whole budget again; a longer budget
+    /// tries again.
+    fn within_budget<T: Send + 'static>(
+        &self,
+        path: &Path,
+        digest: &[u8; 32],
+        started: Instant,
+        work: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Result<Result<T, String>, LoadError> {
+        let timed_out = || LoadError::CompileTimeout {
+            path: path.to_owned(),
+            budget: self.compile_timeout,
+        };
+        if self
+            .remembered_timeout(digest)
+            .is_some_and(|budget| budget >= self.compile_timeout)
+        {
+            return Err(timed_out());
+        }
+        let left = self.compile_timeout.saturating_sub(started.elapsed());
+        match within(left, work) {
+            Ok(done) => Ok(done),
+            Err(Unfinished::TimedOut) => {
+                if let Some(cache) = &self.cache {
+                    let millis =
+                        u64::try_from(self.compile_timeout.as_millis()).unwrap_or(u64::MAX);
+                    cache.put(EntryKind::Timeout, digest, &millis.to_le_bytes());
+                }
+                Err(timed_out())
+            }
+            Err(Unfinished::Busy { abandoned }) => Err(LoadError::CompileBusy {
                 path: path.to_owned(),
-                reason: format!("cannot start a compile thread: {err}"),
-            })?;
-        match compiled.recv_timeout(self.compile_timeout) {
-            Ok(compiled) => Ok(compiled.map_err(|err| Refusal::NotAComponent(format!("{err:#}")))),
-            Err(RecvTimeoutError::Timeout) => Err(LoadError::CompileTimeout {
-                path: path.to_owned(),
+                abandoned,
                 budget: self.compile_timeout,
             }),
-            Err(RecvTimeoutError::Disconnected) => Err(LoadError::Compile {
+            Err(Unfinished::NoThread(err)) => Err(LoadError::Compile {
                 path: path.to_owned(),
-                reason: "the compiler panicked".to_owned(),
+                reason: format!("cannot start a compile thread: {err}"),
             }),
         }
+    }
+
+    /// The compile budget the plugin's compile last ran out of, if the cache says so.
+    fn remembered_timeout(&self, digest: &[u8; 32]) -> Option<Duration> {
+        let millis = self.cache.as_ref()?.get(EntryKind::Timeout, digest)?;
+        Some(Duration::from_millis(u64::from_le_bytes(
+            millis.try_into().ok()?,
+        )))
     }
 }
 
@@ -344,8 +392,8 @@ fn read_plugin(path: &Path, cap: u64) -> Result<Vec<u8>, LoadError> {
         size,
         cap,
     };
-    let file = File::open(path).map_err(read_error)?;
-    let size = file.metadata().map_err(read_error)?.len();
+    let (file, metadata) = open_regular(path).map_err(read_error)?;
+    let size = metadata.len();
     if size > cap {
         return Err(too_large(size));
     }

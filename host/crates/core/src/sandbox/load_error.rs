@@ -43,6 +43,15 @@ pub enum LoadError {
         path.display(), budget.as_secs_f64()
     )]
     CompileTimeout { path: PathBuf, budget: Duration },
+    #[error(
+        "{}: not compiled: {abandoned} compiles of other plugins that ran past their budget are still running (at most one per core may), and none ended within this plugin's compile budget of {} s; fix: load it again once they end, or raise compile_timeout_secs in the config",
+        path.display(), budget.as_secs_f64()
+    )]
+    CompileBusy {
+        path: PathBuf,
+        abandoned: usize,
+        budget: Duration,
+    },
     #[error("{0}")]
     DigestMismatch(Box<PinMismatch>),
     #[error("{}: refused: {reason}", path.display())]
@@ -72,6 +81,17 @@ pub enum LoadError {
         figure: u64,
         limit: u32,
     },
+}
+
+impl LoadError {
+    /// Whether the plugin was refused for want of compile time: its compile ran out of
+    /// the budget, or could not start within it beside the compiles abandoned before.
+    pub fn out_of_compile_time(&self) -> bool {
+        matches!(
+            self,
+            LoadError::CompileTimeout { .. } | LoadError::CompileBusy { .. }
+        )
+    }
 }
 
 /// A plugin file that is not a build its pin allows.
