@@ -3,6 +3,7 @@
 //! and components from other toolchains.
 
 mod compile_cache;
+mod component_limits;
 mod declared;
 mod isolation;
 mod languages;

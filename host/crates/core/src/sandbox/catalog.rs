@@ -13,7 +13,7 @@ use wasmparser::Parser;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-use super::adapt::adapt;
+use super::adapt::{adapt, embeds_world};
 use super::cache::{CacheLocation, CompileCache, EntryKind};
 use super::compile::{Unfinished, within};
 use super::footprint::footprint;
@@ -187,6 +187,7 @@ impl Loader {
     pub(super) fn new(options: LoadOptions, engine: &Engine) -> Loader {
         let cache = options.cache.clone().and_then(|location| {
             CompileCache::open(&location, engine)
+                .map(|cache| cache.under_limits(&options.largest_component_limits()))
                 .inspect_err(|err| {
                     tracing::warn!(
                         "not using the compile cache: {err}; plugins are compiled in memory"
@@ -226,10 +227,18 @@ impl Loader {
             bytes
         };
         // The limits are the operator's and may change between runs, so going over them
-        // is not a cached refusal; counting is a parse without function bodies.
-        if let Ok(figures) = footprint(&bytes)
-            && let Some((limit_key, figure, limit)) =
-                figures.over(&self.limits.component_limits_for(name))
+        // is not a cached refusal; counting is a parse without function bodies. What
+        // cannot be counted is refused (as what the precheck refuses, if it does).
+        let figures = footprint(&bytes).map_err(|reason| {
+            let refusal = precheck(&bytes).err().unwrap_or_else(|| {
+                Refusal::NotAComponent(format!(
+                    "what it instantiates cannot be counted against its limits: {reason}"
+                ))
+            });
+            self.refuse(&digest, refusal, path)
+        })?;
+        if let Some((limit_key, figure, limit)) =
+            figures.over(&self.limits.component_limits_for(name))
         {
             return Err(LoadError::OverLimit {
                 path: path.to_owned(),
@@ -318,6 +327,8 @@ impl Loader {
         {
             return Ok(component);
         }
+        embeds_world(&module)
+            .map_err(|reason| self.refuse(digest, Refusal::NotAComponent(reason), path))?;
         let component = self
             .within_budget(path, digest, started, move || adapt(&module))?
             .map_err(|reason| self.refuse(digest, Refusal::NotAComponent(reason), path))?;
