@@ -59,6 +59,24 @@ impl Service {
         Ok(xacct_core::pipeline::discover(&mut config.core, self).await?)
     }
 
+    /// Runs on `accounts`, listed elsewhere (a Step Functions run's plan), instead of the
+    /// configured and listed ones: they replace `config`'s, and AWS sessions may open in
+    /// them.
+    pub fn adopt(&self, config: &mut Config, accounts: Vec<AccountConfig>) {
+        if let Service::Aws(aws) = self {
+            aws.adopt(&accounts);
+        }
+        config.core.accounts = accounts;
+    }
+
+    /// The host's own objects in the home account; `None` off AWS.
+    pub fn home_objects(&self) -> Option<xacct_aws::home_objects::HomeObjects> {
+        match self {
+            Service::Aws(aws) => Some(xacct_aws::home_objects::HomeObjects::new(aws.sessions())),
+            Service::Local(_) | Service::Custom(_) => None,
+        }
+    }
+
     /// The backend that serves `plugin`. On AWS its sessions are named after it, tagged
     /// with its sha256, and bounded by its grant's session policy.
     pub fn backend_for(

@@ -50,6 +50,17 @@ impl AwsProvider {
     pub fn sessions(&self) -> &Arc<Sessions> {
         &self.sessions
     }
+
+    /// Lets sessions open in `accounts`, listed elsewhere (a Step Functions run's plan):
+    /// what [`Provider::discover`] does with the accounts it lists, without listing.
+    pub fn adopt(&self, accounts: &[AccountConfig]) {
+        self.sessions.add_accounts(
+            accounts
+                .iter()
+                .filter_map(|account| target(account, &self.settings))
+                .collect(),
+        );
+    }
 }
 
 /// The accounts sessions may open in: those with a role.
@@ -79,12 +90,7 @@ impl Provider for AwsProvider {
             .list_organization(organization)
             .await
             .map_err(DiscoveryError)?;
-        self.sessions.add_accounts(
-            listed
-                .iter()
-                .filter_map(|account| target(account, &self.settings))
-                .collect(),
-        );
+        self.adopt(&listed);
         Ok(listed)
     }
 
