@@ -6,7 +6,7 @@
 //! ([`xacct_core::plan_hash`]). Small plans travel inline, as text; larger ones go to S3
 //! (the run's results bucket) and only their location travels: Step Functions passes at
 //! most 256 KiB between states ("Step Functions service quotas": maximum input or output
-//! size for a task, state, or execution), and a 10,000-account plan is about 1.5 MB.
+//! size for a task, state, or execution), and a 10,000-account plan is about 1 MB.
 //! Either way the plan's sha256 travels in the state machine's own data, so a shard
 //! refuses a plan changed in the bucket; and a shard runs only if its plan hash, computed
 //! from what it loads, is the plan's — so a plan made for another plugin build, input or
@@ -256,18 +256,29 @@ pub async fn make(
             }),
         }
     };
-    let shards: Vec<String> = (1..=ask.shards)
-        .map(|k| format!("{k}/{}", ask.shards))
+    Ok(step_output(&document, &from_plan, &ask.results, tolerated))
+}
+
+/// The Plan step's output: what the Map reads its shards, their plan and the results
+/// location from.
+fn step_output(
+    document: &PlanDocument,
+    from_plan: &PlanRef,
+    results: &ResultsLocation,
+    tolerated_failure_percentage: f64,
+) -> Value {
+    let shards: Vec<String> = (1..=document.shards)
+        .map(|k| format!("{k}/{}", document.shards))
         .collect();
-    Ok(json!({
+    json!({
         "plugin": document.plugin,
         "accounts": document.accounts.len(),
         "plan_hash": document.plan_hash,
         "shards": shards,
         "from_plan": from_plan,
-        "results": ask.results,
-        "tolerated_failure_percentage": tolerated,
-    }))
+        "results": results,
+        "tolerated_failure_percentage": tolerated_failure_percentage,
+    })
 }
 
 /// The plan `from_plan` names, if it is the plan whose sha256 it carries.
@@ -309,4 +320,65 @@ pub async fn load(
         .into());
     }
     Ok(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Step Functions passes at most 256 KiB between states ("Step Functions service
+    /// quotas"): for a 10,000-account organization in the most shards, the plan goes
+    /// through S3 and what travels — the Plan step's output, each shard's input — stays
+    /// far below the limit.
+    #[test]
+    fn a_ten_thousand_account_plan_travels_through_s3_within_the_payload_limit() {
+        const LIMIT: usize = 256 * 1024;
+        let accounts = (0..10_000u64)
+            .map(|i| PlannedAccount {
+                id: (100_000_000_000 + i).to_string(),
+                alias: format!("team-{i:04}-production"),
+                region: "eu-west-1".into(),
+                tags: [
+                    ("env".into(), "prod".into()),
+                    ("team".into(), format!("t{}", i % 50)),
+                ]
+                .into(),
+            })
+            .collect();
+        let document = PlanDocument {
+            format: FORMAT.into(),
+            plugin: "inventory".into(),
+            sha256: Some("a".repeat(64)),
+            input: "{}".into(),
+            dry_run: false,
+            plan_hash: "b".repeat(64),
+            shards: MAX_SHARDS,
+            accounts,
+        };
+        let plan = serde_json::to_vec(&document).unwrap();
+        assert!(plan.len() > INLINE_PLAN_MAX_BYTES, "{} bytes", plan.len());
+        assert!(plan.len() as u64 <= MAX_PLAN_BYTES);
+        let from_plan = PlanRef {
+            sha256: "c".repeat(64),
+            document: None,
+            location: Some(ObjectLocation {
+                bucket: "my-xacct-results".into(),
+                key: format!("xacct/plans/{}.json", "c".repeat(64)),
+            }),
+        };
+        let results = ResultsLocation {
+            bucket: "my-xacct-results".into(),
+            prefix: "xacct".into(),
+        };
+        let output = step_output(&document, &from_plan, &results, 10.0).to_string();
+        assert!(output.len() < LIMIT / 8, "{} bytes", output.len());
+        // The largest inline plan, as a shard's input (a JSON string in JSON).
+        let inline = PlanRef {
+            sha256: "c".repeat(64),
+            document: Some("\"".repeat(INLINE_PLAN_MAX_BYTES)),
+            location: None,
+        };
+        let shard_input = json!({"shard": "2000/2000", "from_plan": inline}).to_string();
+        assert!(shard_input.len() < LIMIT / 3, "{} bytes", shard_input.len());
+    }
 }
