@@ -353,9 +353,11 @@ async fn the_merge_reads_the_map_results_from_s3_and_lists_failed_shards() {
         .await;
     assert!(refused.contains("not beside it"), "{refused}");
 
-    // A shard's report changed in the bucket: one of its accounts dropped.
+    // A shard's report changed in the bucket: an account of the failed shard added as
+    // if it had run there.
     let mut changed = report.clone();
-    changed["entries"].as_array_mut().unwrap().pop();
+    let moved = lost["entries"][0].clone();
+    changed["entries"].as_array_mut().unwrap().push(moved);
     let changed_file = json!([child_execution(
         succeeded,
         from_plan,
@@ -370,7 +372,7 @@ async fn the_merge_reads_the_map_results_from_s3_and_lists_failed_shards() {
     let refused = run
         .error("changed", merge(&format!("{dir}manifest.json")))
         .await;
-    assert!(refused.contains("missing"), "{refused}");
+    assert!(refused.contains("does not belong to shard"), "{refused}");
 
     // A manifest larger than any the Map writes: refused unread.
     let mut huge = manifest(&format!("{dir}SUCCEEDED_0.json"));
