@@ -100,10 +100,6 @@ impl Deployment {
         };
         let mut config = Config::load(&path)?;
         resolve_home_region(&mut config.core, &mut config.aws, None).await?;
-        if let Some(organization) = &mut config.aws.organization {
-            // Later events may select accounts by tag.
-            organization.list_tags = true;
-        }
         let service = Service::connect(&config, None).await?;
         let mut options = LoadOptions::for_config(&config);
         options.cache = Some(seed_compile_cache(task_root, scratch)?);
@@ -120,9 +116,12 @@ impl Deployment {
     pub async fn handle(&self, event: Event) -> Result<Value, Error> {
         let objects = self.service.home_objects();
         if let Some(ask) = event.plan {
-            // Once per Map run: the organization as it is now.
+            // Once per Map run: the organization as it is now, its tags only if the grant
+            // or the selection reads them (tags are one request per account).
             let mut config = self.config.clone();
-            self.service.discover(&mut config).await?;
+            self.service
+                .discover_with_tags(&mut config, !ask.tags.is_empty())
+                .await?;
             return Ok(plan::make(ask, &config, &self.sandbox, objects.as_ref()).await?);
         }
         if let Some(ask) = event.merge {
@@ -188,8 +187,12 @@ impl Deployment {
         let config = self
             .listed
             .get_or_try_init(|| async {
+                // Later events may select accounts by tag.
                 let mut config = self.config.clone();
-                self.service.discover(&mut config).await.map(|()| config)
+                self.service
+                    .discover_with_tags(&mut config, true)
+                    .await
+                    .map(|()| config)
             })
             .await?;
         selection

@@ -59,6 +59,29 @@ impl Service {
         Ok(xacct_core::pipeline::discover(&mut config.core, self).await?)
     }
 
+    /// Like [`Service::discover`], the accounts' tags listed too when `with_tags` (a
+    /// selection by tag that the config alone does not foresee).
+    pub async fn discover_with_tags(
+        &self,
+        config: &mut Config,
+        with_tags: bool,
+    ) -> Result<(), RunError> {
+        let Service::Aws(aws) = self else {
+            return Ok(());
+        };
+        let listed = aws
+            .list_organization(with_tags)
+            .await
+            .map_err(|err| xacct_core::pipeline::RunError::Discovery(err.into()))?;
+        if !listed.is_empty() {
+            config
+                .core
+                .add_listed(listed)
+                .map_err(xacct_core::pipeline::RunError::from)?;
+        }
+        Ok(())
+    }
+
     /// Runs on `accounts`, listed elsewhere (a Step Functions run's plan), instead of the
     /// configured and listed ones: they replace `config`'s, and AWS sessions may open in
     /// them.

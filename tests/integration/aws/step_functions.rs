@@ -143,6 +143,11 @@ async fn a_map_run_lists_the_organization_once_and_each_shard_runs_its_plan() {
         )
         .await;
     assert_eq!(listings(), 1, "the plan lists it");
+    assert_eq!(
+        run.moto.injected().tag_listings_in_flight_max,
+        0,
+        "nothing reads tags: none listed (one request per account)"
+    );
     assert_eq!(plan["shards"], json!(["1/2", "2/2"]));
     assert_eq!(plan["tolerated_failure_percentage"], 10.0, "the default");
     assert_eq!(plan["accounts"], 4);
@@ -205,6 +210,25 @@ async fn a_map_run_lists_the_organization_once_and_each_shard_runs_its_plan() {
         "{refused}"
     );
     assert_eq!(listings(), 1);
+
+    // A run selected by tag: its plan lists the tags, and selects by them.
+    let plan = run
+        .response(
+            "by-tag",
+            json!({"plan": {"plugin": "hello", "shards": 1, "tags": {"team": "blue"},
+                "results": {"bucket": RESULTS}}}),
+        )
+        .await;
+    assert_eq!(listings(), 2);
+    assert_eq!(plan["accounts"], 1, "{plan}");
+    let report = run
+        .response(
+            "by-tag-1",
+            json!({"shard": "1/1", "from_plan": plan["from_plan"]}),
+        )
+        .await;
+    assert_eq!(ids(&report), vec![run.org.in_apps.clone()]);
+    assert_eq!(report["entries"][0]["tags"]["team"], "blue");
 }
 
 /// A child execution as a `ResultWriter` result file lists it ("ResultWriter (Map)",

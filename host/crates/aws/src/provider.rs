@@ -51,6 +51,26 @@ impl AwsProvider {
         &self.sessions
     }
 
+    /// With `[organization]`: its accounts, with their tags if the config reads them or
+    /// `with_tags` (a selection by tag), and sessions may open in them from now on.
+    pub async fn list_organization(
+        &self,
+        with_tags: bool,
+    ) -> Result<Vec<AccountConfig>, DiscoveryError> {
+        let Some(organization) = &self.organization else {
+            return Ok(Vec::new());
+        };
+        let mut organization = organization.clone();
+        organization.list_tags |= with_tags;
+        let listed = self
+            .sessions
+            .list_organization(&organization)
+            .await
+            .map_err(DiscoveryError)?;
+        self.adopt(&listed);
+        Ok(listed)
+    }
+
     /// Lets sessions open in `accounts`, listed elsewhere (a Step Functions run's plan):
     /// what [`Provider::discover`] does with the accounts it lists, without listing.
     pub fn adopt(&self, accounts: &[AccountConfig]) {
@@ -82,16 +102,7 @@ fn target(account: &AccountConfig, settings: &AwsSettings) -> Option<Target> {
 #[async_trait]
 impl Provider for AwsProvider {
     async fn discover(&self) -> Result<Vec<AccountConfig>, ProviderError> {
-        let Some(organization) = &self.organization else {
-            return Ok(Vec::new());
-        };
-        let listed = self
-            .sessions
-            .list_organization(organization)
-            .await
-            .map_err(DiscoveryError)?;
-        self.adopt(&listed);
-        Ok(listed)
+        Ok(self.list_organization(false).await?)
     }
 
     fn open_run(&self, run: &RunIdentity) -> Arc<dyn ProviderRun> {
