@@ -123,9 +123,9 @@ pub(super) enum EntryKind {
     Artifact = 1,
     /// Why the plugin was refused.
     Refusal = 2,
-    /// The longest compile budget the plugin's compile ran out of (milliseconds, u64
-    /// little-endian): under that budget or a shorter one it is refused without
-    /// compiling again.
+    /// The compile budget the plugin's compile ran out of, and when (milliseconds, then
+    /// Unix seconds, u64 little-endian each): under that budget or a shorter one it is
+    /// refused for a while without compiling again.
     Timeout = 3,
     /// The component a wasip1 module was made into (adapting takes seconds for some
     /// modules, and counts against the compile budget).

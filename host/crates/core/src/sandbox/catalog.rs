@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use wasmparser::Parser;
 use wasmtime::Engine;
@@ -340,9 +340,9 @@ impl Loader {
 
     /// Runs `work` (adapting, compiling) within what is left, since `started`, of the
     /// compile budget (see [`within`]). Running out of it is remembered, with the budget,
-    /// so that the same file under that budget or a shorter one is refused at once next
-    /// time instead of holding the loader for the whole budget again; a longer budget
-    /// tries again.
+    /// for [`TIMEOUT_REMEMBERED_FOR`], so that the same file under that budget or a
+    /// shorter one is refused at once instead of holding the loader for the whole budget
+    /// again; a longer budget tries again.
     fn within_budget<T: Send + 'static>(
         &self,
         path: &Path,
@@ -350,15 +350,16 @@ impl Loader {
         started: Instant,
         work: impl FnOnce() -> Result<T, String> + Send + 'static,
     ) -> Result<Result<T, String>, LoadError> {
-        let timed_out = || LoadError::CompileTimeout {
+        let timed_out = |remembered| LoadError::CompileTimeout {
             path: path.to_owned(),
             budget: self.compile_timeout,
+            remembered,
         };
         if self
             .remembered_timeout(digest)
             .is_some_and(|budget| budget >= self.compile_timeout)
         {
-            return Err(timed_out());
+            return Err(timed_out(true));
         }
         let left = self.compile_timeout.saturating_sub(started.elapsed());
         match within(left, work) {
@@ -367,9 +368,11 @@ impl Loader {
                 if let Some(cache) = &self.cache {
                     let millis =
                         u64::try_from(self.compile_timeout.as_millis()).unwrap_or(u64::MAX);
-                    cache.put(EntryKind::Timeout, digest, &millis.to_le_bytes());
+                    let mut entry = millis.to_le_bytes().to_vec();
+                    entry.extend(unix_secs(SystemTime::now()).to_le_bytes());
+                    cache.put(EntryKind::Timeout, digest, &entry);
                 }
-                Err(timed_out())
+                Err(timed_out(false))
             }
             Err(Unfinished::Busy { abandoned }) => Err(LoadError::CompileBusy {
                 path: path.to_owned(),
@@ -383,13 +386,28 @@ impl Loader {
         }
     }
 
-    /// The compile budget the plugin's compile last ran out of, if the cache says so.
+    /// The compile budget the plugin's compile ran out of, if the cache says so and it
+    /// was within [`TIMEOUT_REMEMBERED_FOR`].
     fn remembered_timeout(&self, digest: &[u8; 32]) -> Option<Duration> {
-        let millis = self.cache.as_ref()?.get(EntryKind::Timeout, digest)?;
-        Some(Duration::from_millis(u64::from_le_bytes(
-            millis.try_into().ok()?,
-        )))
+        let entry = self.cache.as_ref()?.get(EntryKind::Timeout, digest)?;
+        let (millis, at) = entry.split_at_checked(8)?;
+        let millis = u64::from_le_bytes(millis.try_into().ok()?);
+        let at = u64::from_le_bytes(at.try_into().ok()?);
+        // A time ahead of the clock is not believed either.
+        let age = unix_secs(SystemTime::now()).checked_sub(at)?;
+        (age < TIMEOUT_REMEMBERED_FOR.as_secs()).then(|| Duration::from_millis(millis))
     }
+}
+
+/// How long a compile that ran out of its budget is remembered. A compile bomb then
+/// holds the loader for its budget once in that time, not on every run; a plugin that
+/// timed out only because the machine was busy is tried again once it has passed (or at
+/// once under a larger budget).
+const TIMEOUT_REMEMBERED_FOR: Duration = Duration::from_secs(10 * 60);
+
+fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// Reads a plugin file of at most `cap` bytes, refusing a larger one before reading it.

@@ -39,10 +39,16 @@ pub enum LoadError {
     )]
     TooLarge { path: PathBuf, size: u64, cap: u64 },
     #[error(
-        "{}: compiling took longer than the compile time budget of {} s; fix: raise compile_timeout_secs in the config if the plugin is trusted (large components take tens of seconds)",
-        path.display(), budget.as_secs_f64()
+        "{}: compiling took longer than the compile time budget of {} s{}; fix: raise compile_timeout_secs in the config if the plugin is trusted (large components take tens of seconds)",
+        path.display(), budget.as_secs_f64(),
+        if *remembered { " (remembered from a compile in the last 10 minutes, not tried again under this budget)" } else { "" }
     )]
-    CompileTimeout { path: PathBuf, budget: Duration },
+    CompileTimeout {
+        path: PathBuf,
+        budget: Duration,
+        /// Refused from the cache's memory of an earlier compile, without compiling.
+        remembered: bool,
+    },
     #[error(
         "{}: not compiled: {abandoned} compiles of other plugins that ran past their budget are still running (at most one per core may), and none ended within this plugin's compile budget of {} s; fix: load it again once they end, or raise compile_timeout_secs in the config",
         path.display(), budget.as_secs_f64()
