@@ -341,10 +341,15 @@ fn accounts_of(
 /// error of kind `shard` with what Step Functions recorded, stamped with the run's plan
 /// so that the merge checks it like any other.
 fn not_run_report(plan: &PlanDocument, failure: &FailedShard) -> Value {
+    // PENDING: "child workflow executions that weren't started because the Map Run
+    // failed or aborted" ("ResultWriter (Map)").
+    let ended = match failure.status.as_str() {
+        "PENDING" => "was never started (the Map run failed or was stopped)".to_owned(),
+        status => format!("ended {status}"),
+    };
     let message = format!(
-        "shard {} did not run: its Step Functions execution ended {}{}",
+        "shard {} did not run: its Step Functions execution {ended}{}",
         failure.shard,
-        failure.status,
         if failure.error.is_empty() {
             String::new()
         } else {
@@ -357,6 +362,7 @@ fn not_run_report(plan: &PlanDocument, failure: &FailedShard) -> Value {
             let mut entry = Entry::new(Mode::PerAccount, &[account.account()], 0, outcome);
             if let Some(error) = &mut entry.error {
                 error.kind = "shard".to_owned();
+                error.message = message.clone();
             }
             serde_json::to_value(entry).unwrap_or_default()
         })
