@@ -30,7 +30,7 @@ use super::plan::{INLINE_REPORT_MAX_BYTES, ObjectLocation, PlanDocument, PlanErr
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 /// The most of one result file read (each child's output is at most 256 KiB).
 const MAX_RESULT_FILE_BYTES: u64 = 256 << 20;
-/// The most of all result files read together.
+/// The most of all result files and shard reports read together.
 const MAX_RESULTS_BYTES: u64 = 1 << 30;
 /// The most of one shard's report read from S3.
 const MAX_SHARD_REPORT_BYTES: u64 = 64 << 20;
@@ -152,7 +152,7 @@ pub async fn merge_results(
         for (i, execution) in executions.into_iter().enumerate() {
             let name = format!("{}[{i}]", inert(&file.key));
             if succeeded {
-                let report = succeeded_report(&name, execution, plan, objects).await?;
+                let report = succeeded_report(&name, execution, plan, objects, &mut budget).await?;
                 reports.push((name, report));
             } else {
                 failed.push(failed_shard(&name, execution, plan)?);
@@ -246,6 +246,7 @@ async fn succeeded_report(
     execution: ChildExecution,
     plan: &PlanDocument,
     objects: &HomeObjects,
+    budget: &mut u64,
 ) -> Result<Value, anyhow::Error> {
     let refuse = |message: String| anyhow::Error::from(PlanError(message));
     if execution.status != "SUCCEEDED" {
@@ -275,8 +276,13 @@ async fn succeeded_report(
             )));
         }
         let bytes = objects
-            .get(&location.bucket, &location.key, MAX_SHARD_REPORT_BYTES)
+            .get(
+                &location.bucket,
+                &location.key,
+                MAX_SHARD_REPORT_BYTES.min(*budget),
+            )
             .await?;
+        *budget -= bytes.len() as u64;
         report = serde_json::from_slice(&bytes).map_err(|err| {
             refuse(format!(
                 "{name}: s3://{}/{} is not a report: {err}",
