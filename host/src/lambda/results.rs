@@ -30,7 +30,7 @@ use super::plan::{INLINE_REPORT_MAX_BYTES, ObjectLocation, PlanDocument, PlanErr
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 /// The most of one result file read (each child's output is at most 256 KiB).
 const MAX_RESULT_FILE_BYTES: u64 = 256 << 20;
-/// The most of all result files read together.
+/// The most of all result files and shard reports read together.
 const MAX_RESULTS_BYTES: u64 = 1 << 30;
 /// The most of one shard's report read from S3.
 const MAX_SHARD_REPORT_BYTES: u64 = 64 << 20;
@@ -152,7 +152,7 @@ pub async fn merge_results(
         for (i, execution) in executions.into_iter().enumerate() {
             let name = format!("{}[{i}]", inert(&file.key));
             if succeeded {
-                let report = succeeded_report(&name, execution, plan, objects).await?;
+                let report = succeeded_report(&name, execution, plan, objects, &mut budget).await?;
                 reports.push((name, report));
             } else {
                 failed.push(failed_shard(&name, execution, plan)?);
@@ -246,6 +246,7 @@ async fn succeeded_report(
     execution: ChildExecution,
     plan: &PlanDocument,
     objects: &HomeObjects,
+    budget: &mut u64,
 ) -> Result<Value, anyhow::Error> {
     let refuse = |message: String| anyhow::Error::from(PlanError(message));
     if execution.status != "SUCCEEDED" {
@@ -275,8 +276,13 @@ async fn succeeded_report(
             )));
         }
         let bytes = objects
-            .get(&location.bucket, &location.key, MAX_SHARD_REPORT_BYTES)
+            .get(
+                &location.bucket,
+                &location.key,
+                MAX_SHARD_REPORT_BYTES.min(*budget),
+            )
             .await?;
+        *budget -= bytes.len() as u64;
         report = serde_json::from_slice(&bytes).map_err(|err| {
             refuse(format!(
                 "{name}: s3://{}/{} is not a report: {err}",
@@ -341,10 +347,15 @@ fn accounts_of(
 /// error of kind `shard` with what Step Functions recorded, stamped with the run's plan
 /// so that the merge checks it like any other.
 fn not_run_report(plan: &PlanDocument, failure: &FailedShard) -> Value {
+    // PENDING: "child workflow executions that weren't started because the Map Run
+    // failed or aborted" ("ResultWriter (Map)").
+    let ended = match failure.status.as_str() {
+        "PENDING" => "was never started (the Map run failed or was stopped)".to_owned(),
+        status => format!("ended {status}"),
+    };
     let message = format!(
-        "shard {} did not run: its Step Functions execution ended {}{}",
+        "shard {} did not run: its Step Functions execution {ended}{}",
         failure.shard,
-        failure.status,
         if failure.error.is_empty() {
             String::new()
         } else {
@@ -357,6 +368,7 @@ fn not_run_report(plan: &PlanDocument, failure: &FailedShard) -> Value {
             let mut entry = Entry::new(Mode::PerAccount, &[account.account()], 0, outcome);
             if let Some(error) = &mut entry.error {
                 error.kind = "shard".to_owned();
+                error.message = message.clone();
             }
             serde_json::to_value(entry).unwrap_or_default()
         })

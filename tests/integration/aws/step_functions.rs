@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use super::lambda::{Answer, RuntimeApi, precompile, start_function};
+use super::lambda::{Answer, HOME_KEYS, RuntimeApi, precompile, start_function};
 use super::organizations::{Organization, organization};
 use crate::common;
-use common::moto::{HOME_ACCOUNT, Moto};
+use common::moto::{HOME_ACCOUNT, Moto, object_bytes};
 use common::{ConfigBuilder, World};
 use serde_json::{Value, json};
 
@@ -47,11 +47,7 @@ async fn deployed() -> Deployed {
     let api = Arc::new(RuntimeApi::default());
     let address = api.clone().serve().await;
     let scratch = tempfile::tempdir().unwrap();
-    let credentials = [
-        ("AWS_ACCESS_KEY_ID", "AKIAXACCTLAMBDATEST1"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
-    let function = start_function(address, package.dir.path(), scratch.path(), &credentials);
+    let function = start_function(address, package.dir.path(), scratch.path(), &HOME_KEYS);
     Deployed {
         moto,
         org,
@@ -177,19 +173,7 @@ async fn a_map_run_lists_the_organization_once_and_each_shard_runs_its_plan() {
     assert_eq!(ran, run.members());
 
     // The plan changed in the bucket: refused, nothing run.
-    let plan_text = run
-        .s3
-        .get_object()
-        .bucket(RESULTS)
-        .key(&key)
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .to_vec();
+    let plan_text = object_bytes(&run.s3, RESULTS, &key).await;
     let mut changed: Value = serde_json::from_slice(&plan_text).unwrap();
     changed["accounts"].as_array_mut().unwrap().pop();
     run.put(&key, serde_json::to_vec(&changed).unwrap()).await;
@@ -349,6 +333,10 @@ async fn the_merge_reads_the_map_results_from_s3_and_lists_failed_shards() {
             assert_eq!(entry["status"], "error", "{entry}");
             assert_eq!(entry["error"]["kind"], "shard", "{entry}");
             let message = entry["error"]["message"].as_str().unwrap();
+            assert!(
+                message.starts_with(&format!("shard {failed} did not run")),
+                "{message}"
+            );
             assert!(
                 message.contains("Lambda.Unknown") && message.contains("timed out"),
                 "{message}"
