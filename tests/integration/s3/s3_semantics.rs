@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::conformance::bucket_config;
+use common::conformance::{bucket_config, versions};
 use common::{World, failed, files_below, ok, step_error, step_ok};
 use serde_json::json;
 use xacct::bindings::S3Error;
@@ -35,6 +35,23 @@ async fn the_local_backend_passes_the_bucket_configuration_conformance_suite() {
     let account = json!({"public_access_block": bucket_config::planted_account_block()});
     std::fs::write(settings.join("_account.json"), account.to_string()).unwrap();
     bucket_config::check(&world, "conf-fresh", "conf-planted").await;
+}
+
+#[tokio::test]
+async fn the_local_backend_passes_the_versions_conformance_suite() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "conf-versioned");
+    world.bucket("111111111111", "conf-plain");
+    let settings = world.data().join(".xacct/settings/111111111111");
+    std::fs::create_dir_all(&settings).unwrap();
+    let enabled = json!({"versioning": {"status": "Enabled"}});
+    std::fs::write(settings.join("conf-versioned.json"), enabled.to_string()).unwrap();
+    versions::check(&world, "conf-versioned", "conf-plain").await;
+    assert_eq!(
+        files_below(&world.data().join(".xacct/tmp")),
+        Vec::<String>::new(),
+        "no temporary file is left"
+    );
 }
 
 #[tokio::test]
