@@ -55,9 +55,13 @@ pub(super) enum Operation {
         prefix: Option<String>,
     },
     /// GetObject or HeadObject of one version (`?versionId=`).
-    GetObjectVersion,
+    GetObjectVersion {
+        version_id: String,
+    },
     /// DeleteObject of one version (`?versionId=`).
-    DeleteObjectVersion,
+    DeleteObjectVersion {
+        version_id: String,
+    },
     /// S3 Control's GetPublicAccessBlock (the account's own).
     GetAccountPublicAccessBlock,
     /// Anything else: passed through unevaluated.
@@ -152,6 +156,7 @@ pub(super) fn target(
         .collect();
     let has = |name: &str| query.contains_key(name);
     let upload_id = || query.get("uploadId").cloned().unwrap_or_default();
+    let version_id = || query.get("versionId").cloned().unwrap_or_default();
     let copy = copy_source_header.map(copy_source);
     let part = || {
         query
@@ -187,7 +192,9 @@ pub(super) fn target(
         (_, false, true) => Other,
         ("GET", _, false) if has("uploadId") => ListParts,
         ("GET", _, false) if has("tagging") => GetTagging,
-        ("GET" | "HEAD", _, false) if has("versionId") => GetObjectVersion,
+        ("GET" | "HEAD", _, false) if has("versionId") => GetObjectVersion {
+            version_id: version_id(),
+        },
         ("GET", _, false) => GetObject,
         ("HEAD", _, false) => HeadObject,
         ("PUT", _, false) if has("partNumber") && has("uploadId") => match copy {
@@ -212,7 +219,9 @@ pub(super) fn target(
         },
         ("DELETE", _, false) if has("uploadId") => AbortUpload,
         ("DELETE", _, false) if has("tagging") => DeleteTagging,
-        ("DELETE", _, false) if has("versionId") => DeleteObjectVersion,
+        ("DELETE", _, false) if has("versionId") => DeleteObjectVersion {
+            version_id: version_id(),
+        },
         ("DELETE", _, false) => DeleteObject,
         _ => Other,
     };
@@ -263,8 +272,8 @@ pub(super) fn authorizations(target: &Target, partition: &str) -> Vec<(&'static 
         // GetObject and HeadObject s3:GetObjectVersion, a version's DeleteObject
         // s3:DeleteObjectVersion, each on the object.
         ListVersions { .. } => vec![("s3:ListBucketVersions", bucket())],
-        GetObjectVersion => vec![("s3:GetObjectVersion", object())],
-        DeleteObjectVersion => vec![("s3:DeleteObjectVersion", object())],
+        GetObjectVersion { .. } => vec![("s3:GetObjectVersion", object())],
+        DeleteObjectVersion { .. } => vec![("s3:DeleteObjectVersion", object())],
         GetObject | HeadObject => vec![("s3:GetObject", object())],
         PutObject | CreateUpload | UploadPart { .. } | CompleteUpload { .. } => {
             vec![("s3:PutObject", object())]
@@ -334,11 +343,15 @@ mod tests {
         );
         assert_eq!(
             op(Method::HEAD, "/b/k", Some("versionId=v1"), None),
-            Operation::GetObjectVersion
+            Operation::GetObjectVersion {
+                version_id: "v1".into()
+            }
         );
         assert_eq!(
             op(Method::DELETE, "/b/k", Some("versionId=v1"), None),
-            Operation::DeleteObjectVersion
+            Operation::DeleteObjectVersion {
+                version_id: "v1".into()
+            }
         );
         assert_eq!(
             op(
