@@ -250,17 +250,7 @@ async fn the_aws_backend_passes_the_bucket_configuration_conformance_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_backend_passes_the_versions_conformance_suite() {
     let (moto, home) = deployment(prod(true), ALL_S3).await;
-    let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
-        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-        .build();
-    moto.s3_in(ACCOUNTS[0].0)
-        .await
-        .put_bucket_versioning()
-        .bucket("dev-conf-b")
-        .versioning_configuration(enabled)
-        .send()
-        .await
-        .unwrap();
+    moto.enable_versioning(ACCOUNTS[0].0, "dev-conf-b").await;
     let world = world(&moto, &home, &["s3script"]);
     moto.enforce_iam();
     versions::check(&world, "dev-conf-b", "dev-conf-a").await;

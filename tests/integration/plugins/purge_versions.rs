@@ -154,17 +154,7 @@ async fn versions_are_purged_and_restored_on_aws() {
         }],
     )
     .await;
-    let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
-        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-        .build();
-    moto.s3_in(ACCOUNTS[0].0)
-        .await
-        .put_bucket_versioning()
-        .bucket(BUCKET)
-        .versioning_configuration(enabled)
-        .send()
-        .await
-        .unwrap();
+    moto.enable_versioning(ACCOUNTS[0].0, BUCKET).await;
     let world = World::aws_with_grants(
         &["purge-versions", "s3script"],
         &moto.endpoint,

@@ -5,25 +5,24 @@
 //! refused as the call runs, so the audit log records it as S3 would answer it
 //! (`400 InvalidArgument`), on every backend alike.
 
+use std::sync::Arc;
+
 use wasmtime::component::Resource;
 
 use super::HostResult;
-use crate::bindings::S3Error;
 use crate::bindings::s3::{ByteRange, ListVersionsPage, ListVersionsRequest, ObjectMeta};
+use crate::bindings::{Account, S3Error};
+use crate::capability::gate::Moved;
 use crate::capability::invocation::CapabilityView;
 use crate::capability::s3::actions::{
-    DELETE_OBJECT_VERSION, GET_OBJECT_VERSION, HEAD_OBJECT_VERSION, LIST_OBJECT_VERSIONS,
+    DELETE_OBJECT_VERSION, GET_OBJECT_VERSION, HEAD_OBJECT_VERSION, LIST_OBJECT_VERSIONS, Operation,
 };
-use crate::capability::s3::backend::ObjectStream;
+use crate::capability::s3::backend::{Backend, ObjectStream};
 use crate::capability::s3::call::{
     MAX_VERSION_ID_BYTES, S3Call, S3Target, check_length, check_version_id, list_versions_request,
 };
 use crate::capability::s3::handles::ClientHandle;
-
-/// Refuses a version id too long to record before anything records it.
-fn bounded(version_id: &str) -> Result<(), S3Error> {
-    check_length("a version id", Some(version_id), MAX_VERSION_ID_BYTES)
-}
+use crate::capability::s3::names::{BucketName, ObjectKey};
 
 impl CapabilityView<'_> {
     pub(super) async fn versions_page(
@@ -55,24 +54,56 @@ impl CapabilityView<'_> {
         .await
     }
 
+    /// A call on one version: its id bounded before the audit log, checked as the call
+    /// runs, then [`Self::on_object_version`].
+    async fn on_version<T, F>(
+        &mut self,
+        client: &Resource<ClientHandle>,
+        operation: &'static Operation,
+        object: (String, String),
+        version_id: String,
+        planned: Option<T>,
+        work: impl FnOnce(Arc<dyn Backend>, Account, BucketName, ObjectKey, String) -> F
+        + Send
+        + 'static,
+    ) -> HostResult<T>
+    where
+        T: Moved + Send + 'static,
+        F: Future<Output = Result<T, S3Error>> + Send + 'static,
+    {
+        if let Err(malformed) =
+            check_length("a version id", Some(&version_id), MAX_VERSION_ID_BYTES)
+        {
+            return Ok(Err(malformed));
+        }
+        let named = version_id.clone();
+        self.on_object_version(
+            client,
+            operation,
+            object,
+            Some(&named),
+            planned,
+            |backend, account, bucket, key| async move {
+                check_version_id(&version_id)?;
+                work(backend, account, bucket, key, version_id).await
+            },
+        )
+        .await
+    }
+
     pub(super) async fn head_version(
         &mut self,
         client: &Resource<ClientHandle>,
         object: (String, String),
         version_id: String,
     ) -> HostResult<ObjectMeta> {
-        if let Err(malformed) = bounded(&version_id) {
-            return Ok(Err(malformed));
-        }
-        let named = version_id.clone();
-        self.on_object_version(
+        self.on_version(
             client,
             &HEAD_OBJECT_VERSION,
             object,
-            Some(&named),
+            version_id,
             None,
-            |backend, account, bucket, key| async move {
-                check_version_id(&version_id)?;
+            |backend, account, bucket, key, version_id| async move {
                 backend
                     .head_object_version(&account, &bucket, &key, &version_id)
                     .await
@@ -88,18 +119,13 @@ impl CapabilityView<'_> {
         version_id: String,
         range: Option<ByteRange>,
     ) -> HostResult<ObjectStream> {
-        if let Err(malformed) = bounded(&version_id) {
-            return Ok(Err(malformed));
-        }
-        let named = version_id.clone();
-        self.on_object_version(
+        self.on_version(
             client,
             &GET_OBJECT_VERSION,
             object,
-            Some(&named),
+            version_id,
             None,
-            |backend, account, bucket, key| async move {
-                check_version_id(&version_id)?;
+            move |backend, account, bucket, key, version_id| async move {
                 backend
                     .get_object_version(&account, &bucket, &key, &version_id, range)
                     .await
@@ -114,18 +140,13 @@ impl CapabilityView<'_> {
         object: (String, String),
         version_id: String,
     ) -> HostResult<()> {
-        if let Err(malformed) = bounded(&version_id) {
-            return Ok(Err(malformed));
-        }
-        let named = version_id.clone();
-        self.on_object_version(
+        self.on_version(
             client,
             &DELETE_OBJECT_VERSION,
             object,
-            Some(&named),
+            version_id,
             Some(()),
-            |backend, account, bucket, key| async move {
-                check_version_id(&version_id)?;
+            |backend, account, bucket, key, version_id| async move {
                 backend
                     .delete_object_version(&account, &bucket, &key, &version_id)
                     .await
