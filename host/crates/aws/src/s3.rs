@@ -19,6 +19,7 @@
 
 mod config;
 mod copy;
+mod fields;
 mod put;
 mod resume;
 mod send;
@@ -29,7 +30,6 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tagging};
-use aws_smithy_types::date_time::DateTime;
 use xacct_core::bindings::s3::{
     Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
     ListVersionsPage, ObjectMeta, ObjectSummary, PublicAccessBlock, PutOptions, PutResult, Tag,
@@ -45,6 +45,7 @@ use xacct_core::provider::OrphanedUpload;
 use crate::error::{AwsError, Service, classify};
 use crate::session::{Session, SessionSpec, Sessions};
 use copy::{Copy, copy_source};
+use fields::{millis, size};
 use put::{Target, put};
 use resume::ResumingBody;
 use send::on_bucket;
@@ -197,10 +198,6 @@ impl AwsBackend {
     }
 }
 
-fn millis(time: Option<&DateTime>) -> Option<i64> {
-    time.and_then(|t| t.to_millis().ok())
-}
-
 fn sorted(metadata: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = metadata
         .into_iter()
@@ -209,10 +206,6 @@ fn sorted(metadata: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
         .collect();
     pairs.sort();
     pairs
-}
-
-fn size(bytes: Option<i64>) -> u64 {
-    bytes.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
 }
 
 /// The total size in a `Content-Range: bytes FIRST-LAST/TOTAL` header.

@@ -8,8 +8,8 @@ use xacct_core::bindings::s3::{ListVersionsPage, ObjectVersion};
 use xacct_core::capability::s3::backend::{VersionsRequest, empty_versions_page};
 use xacct_core::capability::s3::names::{BucketName, ObjectKey};
 
+use super::fields::{millis, size};
 use super::send::on_bucket;
-use super::{millis, size};
 use crate::session::Session;
 
 /// One page of versions. S3 answers versions and delete markers as two lists (the SDK
