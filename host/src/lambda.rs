@@ -153,17 +153,18 @@ impl Deployment {
                     .collect(),
             );
             let mut request = Ask {
-                plugin: plan.plugin,
-                input: plan.input,
+                plugin: plan.plugin.clone(),
+                input: plan.input.clone(),
                 shard: Some(shard),
                 dry_run: plan.dry_run,
                 ..Ask::default()
             }
             .into_request()?;
-            request.expected_plan_hash = Some(plan.plan_hash);
+            request.expected_plan_hash = Some(plan.plan_hash.clone());
             let report =
                 pipeline::run(&config, &self.sandbox, &self.service, &request, &()).await?;
-            return Ok(serde_json::to_value(&report)?);
+            let report = serde_json::to_value(&report)?;
+            return Ok(results::shard_output(report, &plan, shard, objects.as_ref()).await?);
         }
         if let Some(reports) = event.reports {
             let named: Vec<(String, Value)> = reports

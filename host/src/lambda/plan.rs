@@ -33,6 +33,9 @@ pub const INLINE_PLAN_MAX_BYTES: usize = 32 * 1024;
 const MAX_PLAN_BYTES: u64 = 64 << 20;
 /// Shards a plan may have: the list of shards travels in the state machine's data.
 const MAX_SHARDS: u32 = 2000;
+/// A report (a shard's, or the merged one) longer than this goes to S3, and the step's
+/// output names it: a child execution's output, like any state's, is at most 256 KiB.
+pub const INLINE_REPORT_MAX_BYTES: usize = 192 * 1024;
 /// The share of failed shards the Distributed Map tolerates unless the input says.
 pub const DEFAULT_TOLERATED_FAILURE_PERCENTAGE: f64 = 10.0;
 /// The plan document's format.
@@ -60,6 +63,9 @@ pub struct PlanAsk {
     pub tolerated_failure_percentage: Option<f64>,
     /// Plans longer than this go through S3 (default [`INLINE_PLAN_MAX_BYTES`]; 0: always).
     pub inline_plan_max_bytes: Option<usize>,
+    /// Shards' reports longer than this go through S3 (default
+    /// [`INLINE_REPORT_MAX_BYTES`]; 0: always).
+    pub inline_report_max_bytes: Option<usize>,
 }
 
 /// A bucket of the home account (the state machine's) and a prefix in it.
@@ -109,6 +115,21 @@ pub struct PlanDocument {
     pub shards: u32,
     /// The planned accounts, in plan order.
     pub accounts: Vec<PlannedAccount>,
+    /// Where the run's results go: a shard's report too long to be its output is
+    /// written under `PREFIX/reports/PLAN-HASH/`.
+    pub results: ResultsLocation,
+    pub inline_report_max_bytes: usize,
+}
+
+impl PlanDocument {
+    /// Where the shards' reports too long for Step Functions go.
+    pub fn reports_prefix(&self) -> String {
+        format!(
+            "{}/reports/{}/",
+            self.results.prefix.trim_end_matches('/'),
+            self.plan_hash
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,6 +246,10 @@ pub async fn make(
         dry_run: ask.dry_run,
         shards: ask.shards,
         accounts: plan.accounts.iter().map(PlannedAccount::of).collect(),
+        results: ask.results.clone(),
+        inline_report_max_bytes: ask
+            .inline_report_max_bytes
+            .unwrap_or(INLINE_REPORT_MAX_BYTES),
     };
     let bytes = serde_json::to_vec(&document)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
@@ -354,6 +379,11 @@ mod tests {
             plan_hash: "b".repeat(64),
             shards: MAX_SHARDS,
             accounts,
+            results: ResultsLocation {
+                bucket: "my-xacct-results".into(),
+                prefix: "xacct".into(),
+            },
+            inline_report_max_bytes: INLINE_REPORT_MAX_BYTES,
         };
         let plan = serde_json::to_vec(&document).unwrap();
         assert!(plan.len() > INLINE_PLAN_MAX_BYTES, "{} bytes", plan.len());

@@ -24,17 +24,16 @@ use xacct_core::report::text::inert;
 use xacct_core::sandbox::{Failure, Outcome};
 use xacct_core::shard::{Shard, merge};
 
-use super::plan::{ObjectLocation, PlanDocument, PlanError, PlanRef};
+use super::plan::{INLINE_REPORT_MAX_BYTES, ObjectLocation, PlanDocument, PlanError, PlanRef};
 
 /// The most of a manifest read.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 /// The most of one result file read (each child's output is at most 256 KiB).
 const MAX_RESULT_FILE_BYTES: u64 = 256 << 20;
-/// The most of all result files read together.
+/// The most of all result files and shard reports read together.
 const MAX_RESULTS_BYTES: u64 = 1 << 30;
-/// A merged report longer than this is written to S3 beside the manifest, and the
-/// step's output names it: Step Functions passes at most 256 KiB.
-const MAX_INLINE_REPORT_BYTES: usize = 192 * 1024;
+/// The most of one shard's report read from S3.
+const MAX_SHARD_REPORT_BYTES: u64 = 64 << 20;
 /// The most of Step Functions' error and cause kept in a report.
 const MAX_CAUSE_CHARS: usize = 2000;
 
@@ -153,7 +152,8 @@ pub async fn merge_results(
         for (i, execution) in executions.into_iter().enumerate() {
             let name = format!("{}[{i}]", inert(&file.key));
             if succeeded {
-                reports.push((name.clone(), succeeded_report(&name, execution, plan)?));
+                let report = succeeded_report(&name, execution, plan, objects, &mut budget).await?;
+                reports.push((name, report));
             } else {
                 failed.push(failed_shard(&name, execution, plan)?);
             }
@@ -190,7 +190,7 @@ pub async fn merge_results(
         merged["notes"] = notes.into_iter().chain([Value::from(note)]).collect();
     }
     let text = serde_json::to_vec(&merged)?;
-    if text.len() <= MAX_INLINE_REPORT_BYTES {
+    if text.len() <= INLINE_REPORT_MAX_BYTES {
         return Ok(merged);
     }
     let key = format!("{run_dir}xacct-report.json");
@@ -207,11 +207,46 @@ pub async fn merge_results(
     }))
 }
 
-/// A succeeded shard's report, which must be of the run's plan.
-fn succeeded_report(
+/// A shard's report as the shard's output: itself, or, when longer than its plan
+/// allows, written to S3 under the plan's reports prefix and named.
+pub async fn shard_output(
+    report: Value,
+    plan: &PlanDocument,
+    shard: Shard,
+    objects: Option<&HomeObjects>,
+) -> Result<Value, anyhow::Error> {
+    let text = serde_json::to_vec(&report)?;
+    if text.len() <= plan.inline_report_max_bytes {
+        return Ok(report);
+    }
+    let objects = objects.ok_or_else(|| {
+        PlanError(format!(
+            "the report of shard {shard} ({} bytes) goes through S3, and this config's backend is not AWS",
+            text.len()
+        ))
+    })?;
+    let key = format!(
+        "{}shard-{}-of-{}.json",
+        plan.reports_prefix(),
+        shard.number(),
+        shard.count
+    );
+    objects.put(&plan.results.bucket, &key, text).await?;
+    let location = ObjectLocation {
+        bucket: plan.results.bucket.clone(),
+        key,
+    };
+    Ok(json!({"report_location": location}))
+}
+
+/// A succeeded shard's report (its output, or where its output says it is), which must
+/// be of the run's plan.
+async fn succeeded_report(
     name: &str,
     execution: ChildExecution,
     plan: &PlanDocument,
+    objects: &HomeObjects,
+    budget: &mut u64,
 ) -> Result<Value, anyhow::Error> {
     let refuse = |message: String| anyhow::Error::from(PlanError(message));
     if execution.status != "SUCCEEDED" {
@@ -223,8 +258,39 @@ fn succeeded_report(
     let output = execution
         .output
         .ok_or_else(|| refuse(format!("{name}: a succeeded shard without its Output")))?;
-    let report: Value = serde_json::from_str(&output)
+    let mut report: Value = serde_json::from_str(&output)
         .map_err(|err| refuse(format!("{name}: its Output is not a report: {err}")))?;
+    if let Some(location) = report.get("report_location") {
+        let location: ObjectLocation = serde_json::from_value(location.clone())
+            .map_err(|err| refuse(format!("{name}: report_location: {err}")))?;
+        let prefix = plan.reports_prefix();
+        if location.bucket != plan.results.bucket
+            || !location.key.starts_with(&prefix)
+            || location.key.contains("..")
+        {
+            return Err(refuse(format!(
+                "{name}: its report is at s3://{}/{}, not under the run's s3://{}/{prefix}: the results were changed",
+                inert(&location.bucket),
+                inert(&location.key),
+                plan.results.bucket
+            )));
+        }
+        let bytes = objects
+            .get(
+                &location.bucket,
+                &location.key,
+                MAX_SHARD_REPORT_BYTES.min(*budget),
+            )
+            .await?;
+        *budget -= bytes.len() as u64;
+        report = serde_json::from_slice(&bytes).map_err(|err| {
+            refuse(format!(
+                "{name}: s3://{}/{} is not a report: {err}",
+                location.bucket,
+                inert(&location.key)
+            ))
+        })?;
+    }
     if report["plan_hash"] != plan.plan_hash.as_str() {
         return Err(refuse(format!(
             "{name}: the report of another plan than the run's (plan_hash {}): the results were changed, or another run's were mixed in",
@@ -281,10 +347,15 @@ fn accounts_of(
 /// error of kind `shard` with what Step Functions recorded, stamped with the run's plan
 /// so that the merge checks it like any other.
 fn not_run_report(plan: &PlanDocument, failure: &FailedShard) -> Value {
+    // PENDING: "child workflow executions that weren't started because the Map Run
+    // failed or aborted" ("ResultWriter (Map)").
+    let ended = match failure.status.as_str() {
+        "PENDING" => "was never started (the Map run failed or was stopped)".to_owned(),
+        status => format!("ended {status}"),
+    };
     let message = format!(
-        "shard {} did not run: its Step Functions execution ended {}{}",
+        "shard {} did not run: its Step Functions execution {ended}{}",
         failure.shard,
-        failure.status,
         if failure.error.is_empty() {
             String::new()
         } else {
@@ -297,6 +368,7 @@ fn not_run_report(plan: &PlanDocument, failure: &FailedShard) -> Value {
             let mut entry = Entry::new(Mode::PerAccount, &[account.account()], 0, outcome);
             if let Some(error) = &mut entry.error {
                 error.kind = "shard".to_owned();
+                error.message = message.clone();
             }
             serde_json::to_value(entry).unwrap_or_default()
         })

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::lambda::{Answer, RuntimeApi, precompile, start_function};
+use super::lambda::{Answer, HOME_KEYS, RuntimeApi, precompile, start_function};
 use super::organizations::organization;
 use crate::common;
 use common::moto::Moto;
@@ -41,11 +41,7 @@ async fn a_deployment_that_could_not_open_is_opened_again() {
     let api = Arc::new(RuntimeApi::default());
     let address = api.clone().serve().await;
     let scratch = tempfile::tempdir().unwrap();
-    let credentials = [
-        ("AWS_ACCESS_KEY_ID", "AKIAXACCTLAMBDATEST1"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
-    let mut function = start_function(address, root, scratch.path(), &credentials);
+    let mut function = start_function(address, root, scratch.path(), &HOME_KEYS);
     let event = json!({"plugin": "hello", "accounts": [org.in_apps]});
     api.invoke("first", event.clone());
     let first = api.answer_to("first").await;
@@ -61,7 +57,7 @@ async fn a_deployment_that_could_not_open_is_opened_again() {
     });
     while !second.is_finished() {
         if function.try_wait().unwrap().is_some() {
-            function = start_function(address, root, scratch.path(), &credentials);
+            function = start_function(address, root, scratch.path(), &HOME_KEYS);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

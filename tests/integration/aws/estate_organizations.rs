@@ -26,6 +26,18 @@ fn xacct(dir: &Path, moto: &Moto, extra: &str, args: &[&str]) -> (Option<i32>, S
     (outcome.code(), outcome.stdout, outcome.stderr)
 }
 
+/// `xacct accounts --output json` over the organization: the accounts, and the log.
+fn list_accounts(dir: &Path, moto: &Moto) -> (Value, String) {
+    let (code, stdout, stderr) = xacct(
+        dir,
+        moto,
+        "[organization]\n",
+        &["accounts", "--output", "json"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    (serde_json::from_str(&stdout).unwrap(), stderr)
+}
+
 /// The ids of a JSON report's entries, and whether each succeeded.
 fn entries(report: &Value) -> Vec<(String, bool)> {
     report["entries"]
@@ -89,14 +101,7 @@ async fn tags_are_listed_a_few_at_a_time_and_throttled_listings_retried() {
     let dir = tempfile::tempdir().unwrap();
     let list = |faults: Faults| {
         moto.inject(faults);
-        let (code, stdout, stderr) = xacct(
-            dir.path(),
-            &moto,
-            "[organization]\n",
-            &["accounts", "--output", "json"],
-        );
-        assert_eq!(code, Some(0), "{stderr}");
-        (serde_json::from_str::<Value>(&stdout).unwrap(), stderr)
+        list_accounts(dir.path(), &moto)
     };
     let delay = Some(std::time::Duration::from_millis(200));
     list(Faults {
@@ -143,18 +148,11 @@ async fn one_accounts_unlistable_tags_do_not_abort_the_listing() {
         ..Faults::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let (code, stdout, stderr) = xacct(
-        dir.path(),
-        &moto,
-        "[organization]\n",
-        &["accounts", "--output", "json"],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
+    let (accounts, stderr) = list_accounts(dir.path(), &moto);
     assert!(
         stderr.contains(&org.in_sandbox),
         "the warning names the account: {stderr}"
     );
-    let accounts: Value = serde_json::from_str(&stdout).unwrap();
     let tags_of = |id: &str| {
         accounts
             .as_array()

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use super::lambda::{Answer, RuntimeApi, precompile, start_function};
+use super::lambda::{Answer, HOME_KEYS, RuntimeApi, precompile, start_function};
 use super::organizations::{Organization, organization};
 use crate::common;
-use common::moto::{HOME_ACCOUNT, Moto};
+use common::moto::{HOME_ACCOUNT, Moto, object_bytes};
 use common::{ConfigBuilder, World};
 use serde_json::{Value, json};
 
@@ -47,11 +47,7 @@ async fn deployed() -> Deployed {
     let api = Arc::new(RuntimeApi::default());
     let address = api.clone().serve().await;
     let scratch = tempfile::tempdir().unwrap();
-    let credentials = [
-        ("AWS_ACCESS_KEY_ID", "AKIAXACCTLAMBDATEST1"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
-    let function = start_function(address, package.dir.path(), scratch.path(), &credentials);
+    let function = start_function(address, package.dir.path(), scratch.path(), &HOME_KEYS);
     Deployed {
         moto,
         org,
@@ -177,19 +173,7 @@ async fn a_map_run_lists_the_organization_once_and_each_shard_runs_its_plan() {
     assert_eq!(ran, run.members());
 
     // The plan changed in the bucket: refused, nothing run.
-    let plan_text = run
-        .s3
-        .get_object()
-        .bucket(RESULTS)
-        .key(&key)
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .to_vec();
+    let plan_text = object_bytes(&run.s3, RESULTS, &key).await;
     let mut changed: Value = serde_json::from_slice(&plan_text).unwrap();
     changed["accounts"].as_array_mut().unwrap().pop();
     run.put(&key, serde_json::to_vec(&changed).unwrap()).await;
@@ -350,6 +334,10 @@ async fn the_merge_reads_the_map_results_from_s3_and_lists_failed_shards() {
             assert_eq!(entry["error"]["kind"], "shard", "{entry}");
             let message = entry["error"]["message"].as_str().unwrap();
             assert!(
+                message.starts_with(&format!("shard {failed} did not run")),
+                "{message}"
+            );
+            assert!(
                 message.contains("Lambda.Unknown") && message.contains("timed out"),
                 "{message}"
             );
@@ -405,4 +393,84 @@ async fn the_merge_reads_the_map_results_from_s3_and_lists_failed_shards() {
         .await;
     let refused = run.error("huge", merge("xacct/huge/manifest.json")).await;
     assert!(refused.contains("larger than"), "{refused}");
+}
+
+/// Stands for the limit on a child execution's output ("Maximum input or output size for
+/// a task, state, or execution: 256 KiB", "Step Functions service quotas"): a shard's
+/// report too long for it (forced here with `inline_report_max_bytes = 0`) is written to
+/// S3 under the run's prefix and the shard's output names it; the merge reads it from
+/// there, and only from there — a report location elsewhere in the bucket is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_reports_too_long_for_step_functions_go_through_s3() {
+    let run = deployed().await;
+    let plan = run
+        .response(
+            "plan",
+            json!({"plan": {"plugin": "hello", "shards": 2, "inline_report_max_bytes": 0,
+                "results": {"bucket": RESULTS, "prefix": "big"}}}),
+        )
+        .await;
+    let from_plan = &plan["from_plan"];
+    let prefix = format!("big/reports/{}/", plan["plan_hash"].as_str().unwrap());
+    let mut executions = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let output = run
+            .response(
+                &shard.replace('/', "-of-"),
+                json!({"shard": shard, "from_plan": from_plan}),
+            )
+            .await;
+        let key = output["report_location"]["key"].as_str().unwrap();
+        assert!(key.starts_with(&prefix), "{output}");
+        assert!(output.get("entries").is_none(), "{output}");
+        executions.push(child_execution(
+            shard,
+            from_plan,
+            "SUCCEEDED",
+            Some(&output),
+        ));
+    }
+    let dir = "big/5d1e2f3a-0000-4000-8000-000000000001/";
+    let write = |executions: &Vec<Value>| {
+        let file = Value::Array(executions.clone()).to_string();
+        let manifest = json!({
+            "DestinationBucket": RESULTS,
+            "MapRunArn": format!("arn:aws:states:us-east-1:{HOME_ACCOUNT}:mapRun:xacct/Run shards:5d1e2f3a-0000-4000-8000-000000000001"),
+            "ResultFiles": {
+                "FAILED": [],
+                "PENDING": [],
+                "SUCCEEDED": [{"Key": format!("{dir}SUCCEEDED_0.json"), "Size": file.len()}],
+            }
+        });
+        (file, manifest.to_string())
+    };
+    let (file, manifest) = write(&executions);
+    run.put(&format!("{dir}SUCCEEDED_0.json"), file.into_bytes())
+        .await;
+    run.put(&format!("{dir}manifest.json"), manifest.into_bytes())
+        .await;
+    let merge = json!({"merge": {"from_plan": from_plan,
+        "results": {"Bucket": RESULTS, "Key": format!("{dir}manifest.json")}}});
+    let merged = run.response("merge", merge.clone()).await;
+    assert_eq!(ids(&merged), run.members());
+    assert!(
+        merged["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "ok"),
+        "{merged}"
+    );
+    assert!(merged.get("failed_shards").is_none(), "{merged}");
+
+    // A shard's output pointing elsewhere in the bucket (here, at the manifest).
+    executions[0]["Output"] = json!({"report_location": {"bucket": RESULTS,
+        "key": format!("{dir}manifest.json")}})
+    .to_string()
+    .into();
+    let (file, _) = write(&executions);
+    run.put(&format!("{dir}SUCCEEDED_0.json"), file.into_bytes())
+        .await;
+    let refused = run.error("elsewhere", merge).await;
+    assert!(refused.contains("not under the run's"), "{refused}");
 }
