@@ -23,16 +23,22 @@ pub enum Action {
     Tag,
     /// Every read of a bucket's configuration, and the account's public access block.
     ConfigRead,
+    /// ListObjectVersions under the rule's prefix, and HeadObject/GetObject of a version.
+    Versions,
+    /// DeleteObject of one version or delete marker: deletes for good, unlike `delete`.
+    DeleteVersions,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 8] = [
         Action::List,
         Action::Read,
         Action::Write,
         Action::Delete,
         Action::Tag,
         Action::ConfigRead,
+        Action::Versions,
+        Action::DeleteVersions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +49,8 @@ impl Action {
             Action::Delete => "delete",
             Action::Tag => "tag",
             Action::ConfigRead => "config-read",
+            Action::Versions => "versions",
+            Action::DeleteVersions => "delete-versions",
         }
     }
 
@@ -274,6 +282,46 @@ pub const GET_ACCOUNT_PUBLIC_ACCESS_BLOCK: Operation = Operation {
     setting: None,
 };
 
+/// ListObjectVersions: `s3:ListBucketVersions` takes the `s3:prefix` condition key as
+/// `s3:ListBucket` does ("Actions, resources, and condition keys for Amazon S3",
+/// Service Authorization Reference), so it is granted under the rule's prefix.
+pub const LIST_OBJECT_VERSIONS: Operation = Operation {
+    name: "ListObjectVersions",
+    action: Action::Versions,
+    on: On::Listing,
+    mutates: false,
+    iam: &["s3:ListBucketVersions"],
+    setting: None,
+};
+/// HeadObject and GetObject with a `versionId` need `s3:GetObjectVersion`, not
+/// `s3:GetObject` (GetObject "Permissions", S3 API Reference).
+pub const HEAD_OBJECT_VERSION: Operation = Operation {
+    name: "HeadObjectVersion",
+    action: Action::Versions,
+    on: On::Object,
+    mutates: false,
+    iam: &["s3:GetObjectVersion"],
+    setting: None,
+};
+pub const GET_OBJECT_VERSION: Operation = Operation {
+    name: "GetObjectVersion",
+    action: Action::Versions,
+    on: On::Object,
+    mutates: false,
+    iam: &["s3:GetObjectVersion"],
+    setting: None,
+};
+/// DeleteObject with a `versionId` needs `s3:DeleteObjectVersion` (DeleteObject
+/// "Permissions", S3 API Reference).
+pub const DELETE_OBJECT_VERSION: Operation = Operation {
+    name: "DeleteObjectVersion",
+    action: Action::DeleteVersions,
+    on: On::Object,
+    mutates: true,
+    iam: &["s3:DeleteObjectVersion"],
+    setting: None,
+};
+
 /// Every operation, in the order IAM documents list their actions.
 pub const OPERATIONS: &[&Operation] = &[
     &LIST_BUCKETS,
@@ -298,6 +346,10 @@ pub const OPERATIONS: &[&Operation] = &[
     &GET_BUCKET_LOGGING,
     &GET_BUCKET_TAGGING,
     &GET_BUCKET_ACL,
+    &LIST_OBJECT_VERSIONS,
+    &HEAD_OBJECT_VERSION,
+    &GET_OBJECT_VERSION,
+    &DELETE_OBJECT_VERSION,
 ];
 
 /// The operation that reads `setting`.
@@ -346,7 +398,7 @@ mod tests {
         }
         assert_eq!(
             Action::names(),
-            "list, read, write, delete, tag or config-read"
+            "list, read, write, delete, tag, config-read, versions or delete-versions"
         );
     }
 
