@@ -3,6 +3,7 @@
 //! reaches them through the WIT interface alone.
 
 pub mod bucket_config;
+pub mod config_write;
 
 use serde_json::{Value, json};
 

@@ -6,6 +6,7 @@ mod author_errors;
 mod compatibility;
 mod configless;
 mod posture;
+mod posture_fix;
 mod samples;
 mod scaffold;
 mod scaffold_quoting;

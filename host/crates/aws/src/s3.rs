@@ -34,7 +34,9 @@ use xacct_core::bindings::s3::{
     ObjectSummary, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use xacct_core::bindings::{Account, S3Error};
-use xacct_core::capability::s3::backend::{Backend, ListRequest, ObjectStream, empty_page};
+use xacct_core::capability::s3::backend::{
+    Backend, ListRequest, ObjectStream, SettingChange, empty_page,
+};
 use xacct_core::capability::s3::names::{BucketName, ObjectKey};
 use xacct_core::capability::s3::upload::PutBody;
 use xacct_core::provider::OrphanedUpload;
@@ -524,6 +526,16 @@ impl Backend for AwsBackend {
     ) -> Result<Option<PublicAccessBlock>, S3Error> {
         let session = self.session(account)?;
         crate::s3control::account_public_access_block(&session).await
+    }
+
+    async fn put_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error> {
+        let session = self.session(account)?;
+        config::put_bucket_setting(&session, bucket.as_str(), change).await
     }
 }
 

@@ -46,7 +46,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::backend::{Backend, ListRequest, ObjectStream};
+use super::backend::{Backend, ListRequest, ObjectStream, SettingChange};
 use super::names::{BucketName, ObjectKey};
 use super::upload::{PutBody, aborted};
 use crate::bindings::s3::{
@@ -418,6 +418,25 @@ impl Backend for LocalBackend {
                 account,
             }
             .account_block()
+        })
+        .await
+    }
+
+    async fn put_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error> {
+        let this = self.clone();
+        let (id, bucket, change) = (account.id.clone(), bucket.clone(), change.clone());
+        blocking(move || {
+            let at = this.open_bucket(&id, &bucket)?;
+            let settings = AccountSettings {
+                root: &at.root,
+                account: &at.account,
+            };
+            settings.change_bucket(bucket.as_str(), &change)
         })
         .await
     }
