@@ -277,19 +277,7 @@ impl Moto {
         account: &str,
         (bucket, key): (&str, &str),
     ) -> Vec<u8> {
-        self.s3_as_home(home, account)
-            .await
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .to_vec()
+        object_bytes(&self.s3_as_home(home, account).await, bucket, key).await
     }
 
     /// An IAM client acting in `account`, for seeding before [`Moto::enforce_iam`].
@@ -543,4 +531,19 @@ pub async fn seed(moto: &Moto, targets: &[Target<'_>]) -> Home {
         access_key_id: key.access_key_id().to_owned(),
         secret_access_key: key.secret_access_key().to_owned(),
     }
+}
+
+/// The bytes of `bucket/key`, read with `s3`.
+pub async fn object_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    s3.get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec()
 }
