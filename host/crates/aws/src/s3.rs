@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tagging};
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_smithy_types::date_time::DateTime;
 use xacct_core::bindings::s3::{
     Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
@@ -46,7 +46,7 @@ use crate::session::{Session, SessionSpec, Sessions};
 use copy::{Copy, copy_source};
 use put::{Target, put};
 use resume::ResumingBody;
-use send::on_bucket;
+use send::{build_error, on_bucket, tagging};
 
 /// What an open GetObject body may hold on the host before the guest reads it: the HTTP
 /// client's read buffer (hyper's grows to about 400 KiB) and the stream's decoding.
@@ -139,10 +139,6 @@ fn size(bytes: Option<i64>) -> u64 {
 /// The total size in a `Content-Range: bytes FIRST-LAST/TOTAL` header.
 fn total_from_content_range(range: Option<&str>) -> Option<u64> {
     range?.rsplit('/').next()?.parse().ok()
-}
-
-fn build_error(what: &str) -> S3Error {
-    S3Error::InvalidInput(format!("{what}: the request is incomplete"))
 }
 
 #[async_trait]
@@ -485,20 +481,7 @@ impl Backend for AwsBackend {
             return Ok(());
         }
         let what = format!("PutObjectTagging {bucket}/{key}");
-        let tag_set = tags
-            .into_iter()
-            .map(|t| {
-                aws_sdk_s3::types::Tag::builder()
-                    .key(t.key)
-                    .value(t.value)
-                    .build()
-                    .map_err(|_| build_error(&what))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(tag_set))
-            .build()
-            .map_err(|_| build_error(&what))?;
+        let tagging = tagging(&tags, &what)?;
         on_bucket(&session, Some(bucket), &what, |s3| {
             s3.put_object_tagging()
                 .bucket(bucket)

@@ -148,6 +148,16 @@ fn versioning(value: &Value) -> std::result::Result<VersioningStatus, S3Error> {
     }
 }
 
+fn tags(step: &Step) -> Vec<Tag> {
+    step.tags
+        .iter()
+        .map(|(k, v)| Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
+}
+
 fn step(step: &Step) -> std::result::Result<Value, S3Error> {
     let account = match &step.account {
         Some(name) => match find_account(name) {
@@ -341,34 +351,14 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
         "put_block" => json!(s3.put_public_access_block(bucket, block(&step.value))?),
         "put_encryption" => json!(s3.put_bucket_encryption(bucket, &encryption(&step.value)?)?),
         "put_versioning" => json!(s3.put_bucket_versioning(bucket, versioning(&step.value)?)?),
-        "put_bucket_tags" => {
-            let tags: Vec<Tag> = step
-                .tags
-                .iter()
-                .map(|(k, v)| Tag {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect();
-            json!(s3.put_bucket_tagging(bucket, &tags)?)
-        }
+        "put_bucket_tags" => json!(s3.put_bucket_tagging(bucket, &tags(step))?),
         "tags_get" => json!(
             s3.get_object_tagging(bucket, key)?
                 .into_iter()
                 .map(|t| (t.key, t.value))
                 .collect::<Vec<_>>()
         ),
-        "tags_put" => {
-            let tags: Vec<Tag> = step
-                .tags
-                .iter()
-                .map(|(k, v)| Tag {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect();
-            json!(s3.put_object_tagging(bucket, key, &tags)?)
-        }
+        "tags_put" => json!(s3.put_object_tagging(bucket, key, &tags(step))?),
         other => return Err(S3Error::Other(format!("unknown op {other:?}"))),
     })
 }

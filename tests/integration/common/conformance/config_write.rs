@@ -5,7 +5,6 @@
 //! audit log's old -> new. The buckets start with no configuration at all, in the first
 //! account (`111111111111`).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -13,7 +12,7 @@ use xacct::audit::AuditLog;
 use xacct::pipeline::RunRequest;
 use xacct::plan::Mode;
 
-use crate::common::{World, ok, step_error, step_ok};
+use crate::common::{World, audit_lines, ok, step_error, step_ok};
 
 /// The writable settings, read back after each round of writes.
 const WRITABLE: [&str; 4] = ["public-access-block", "encryption", "versioning", "tags"];
@@ -67,14 +66,6 @@ async fn run(world: &World, steps: Value, dry_run: bool, audit: &str) -> Ran {
         planned: serde_json::to_value(&entry.planned).unwrap(),
         audit: audit_lines(&path),
     }
-}
-
-fn audit_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
 }
 
 /// The audit lines of `operation`, as (outcome, before, after).
@@ -289,9 +280,9 @@ pub async fn refusals(world: &World, bucket: &str, keyed: &str) {
     )
     .await;
     let results = &ran.results;
-    for step in 0..3 {
-        assert_eq!(step_error(&results[step]), "access-denied", "step {step}");
-        let message = results[step]["error"]["message"].as_str().unwrap();
+    for (step, result) in results[..3].iter().enumerate() {
+        assert_eq!(step_error(result), "access-denied", "step {step}");
+        let message = result["error"]["message"].as_str().unwrap();
         assert!(message.ends_with("(by the xacct grant)"), "{message}");
     }
     assert!(

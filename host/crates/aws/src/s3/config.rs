@@ -7,7 +7,7 @@ use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, ExpirationStatus, MfaDeleteStatus,
     ObjectOwnership as SdkOwnership, Permission, PublicAccessBlockConfiguration,
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, Tagging, Type, VersioningConfiguration,
+    ServerSideEncryptionRule, Type, VersioningConfiguration,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -20,7 +20,7 @@ use xacct_core::bindings::s3::{
 };
 use xacct_core::capability::s3::backend::{SettingChange, empty_config};
 
-use super::send::on_bucket;
+use super::send::{build_error, on_bucket, tagging};
 use crate::session::Session;
 
 /// `send`'s answer, or none where S3 answered `not_configured`.
@@ -280,7 +280,7 @@ pub(super) async fn put_bucket_setting(
                 .sse_algorithm(algorithm)
                 .set_kms_master_key_id(encryption.kms_key_id.clone())
                 .build()
-                .map_err(|_| super::build_error(&what))?;
+                .map_err(|_| build_error(&what))?;
             let rule = ServerSideEncryptionRule::builder()
                 .apply_server_side_encryption_by_default(by_default)
                 .bucket_key_enabled(encryption.bucket_key)
@@ -288,7 +288,7 @@ pub(super) async fn put_bucket_setting(
             let configuration = ServerSideEncryptionConfiguration::builder()
                 .rules(rule)
                 .build()
-                .map_err(|_| super::build_error(&what))?;
+                .map_err(|_| build_error(&what))?;
             on_bucket(session, Some(bucket), &what, |s3| {
                 s3.put_bucket_encryption()
                     .bucket(bucket)
@@ -321,20 +321,7 @@ pub(super) async fn put_bucket_setting(
         }
         SettingChange::Tags(tags) => {
             let what = format!("PutBucketTagging on {bucket:?}");
-            let tag_set = tags
-                .iter()
-                .map(|tag| {
-                    aws_sdk_s3::types::Tag::builder()
-                        .key(&tag.key)
-                        .value(&tag.value)
-                        .build()
-                        .map_err(|_| super::build_error(&what))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let tagging = Tagging::builder()
-                .set_tag_set(Some(tag_set))
-                .build()
-                .map_err(|_| super::build_error(&what))?;
+            let tagging = tagging(tags, &what)?;
             on_bucket(session, Some(bucket), &what, |s3| {
                 s3.put_bucket_tagging()
                     .bucket(bucket)
