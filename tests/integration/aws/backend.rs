@@ -6,7 +6,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::conformance::{bucket_config, config_write};
+use common::conformance::{bucket_config, config_write, versions};
 use common::moto::{self, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok, step_error, step_ok};
 use serde_json::json;
@@ -266,6 +266,15 @@ async fn the_aws_backend_passes_the_bucket_configuration_write_conformance_suite
     config_write::check(&world, "dev-cw-fresh").await;
     config_write::dry_run(&world, "dev-cw-dry").await;
     config_write::refusals(&refusing, "dev-cw-plain", "dev-cw-keyed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_backend_passes_the_versions_conformance_suite() {
+    let (moto, home) = deployment(prod(true), ALL_S3).await;
+    moto.enable_versioning(ACCOUNTS[0].0, "dev-conf-b").await;
+    let world = world(&moto, &home, &["s3script"]);
+    moto.enforce_iam();
+    versions::check(&world, "dev-conf-b", "dev-conf-a").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 pub mod bucket_config;
 pub mod config_write;
+pub mod versions;
 
 use serde_json::{Value, json};
 

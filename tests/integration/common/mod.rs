@@ -47,12 +47,16 @@ pub fn target_dir() -> PathBuf {
 /// target's (`target/guests`).
 pub fn guest(name: &str) -> PathBuf {
     let file = format!("{name}.wasm");
-    let rust = target_dir().join("wasm32-wasip2/release").join(&file);
-    let path = if rust.is_file() {
-        rust
-    } else {
-        target_dir().join("guests").join(&file)
-    };
+    let release = target_dir().join("wasm32-wasip2/release");
+    // Cargo names a library's artifact with '_' for each '-' of the crate's name.
+    let path = [
+        release.join(&file),
+        release.join(file.replace('-', "_")),
+        target_dir().join("guests").join(&file),
+    ]
+    .into_iter()
+    .find(|path| path.is_file())
+    .unwrap_or_else(|| target_dir().join("guests").join(&file));
     assert!(
         path.is_file(),
         "{} is missing: build the guests first with scripts/build-guests (scripts/test does)",

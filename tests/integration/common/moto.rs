@@ -220,6 +220,22 @@ impl Moto {
         s3_client(&self.act_in(account).await)
     }
 
+    /// Turns versioning on in `bucket` of `account` (seeding, before
+    /// [`Moto::enforce_iam`]).
+    pub async fn enable_versioning(&self, account: &str, bucket: &str) {
+        let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+            .build();
+        self.s3_in(account)
+            .await
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(enabled)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Sets the account-level public access block of `account` (S3 Control, seeding
     /// before [`Moto::enforce_iam`]), through the endpoint as xacct reaches it
     /// ([`xacct::aws::s3control::KeepEndpointHost`]).

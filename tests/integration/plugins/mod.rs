@@ -7,6 +7,7 @@ mod compatibility;
 mod configless;
 mod posture;
 mod posture_fix;
+mod purge_versions;
 mod samples;
 mod scaffold;
 mod scaffold_quoting;

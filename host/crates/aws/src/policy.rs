@@ -11,7 +11,8 @@
 //! UploadPart and UploadPartCopy "Permissions", S3 API Reference): `read` needs
 //! `kms:Decrypt` (GetObject, a copy's source), `write` needs `kms:GenerateDataKey`
 //! (PutObject, CopyObject's target, CreateMultipartUpload) and `kms:Decrypt` (UploadPart,
-//! UploadPartCopy). They are allowed only through S3: `kms:ViaService` ("AWS KMS condition
+//! UploadPartCopy); `versions` reads versions (GetObject with a `versionId`) and needs
+//! `kms:Decrypt` as `read` does. They are allowed only through S3: `kms:ViaService` ("AWS KMS condition
 //! keys", KMS Developer Guide) is `s3.REGION.SUFFIX`, matched with `StringLike` over every
 //! region of the partition, because a session is opened before the regions of the buckets
 //! it will reach are known, and the service, not the region, is what keeps the key out of
@@ -84,7 +85,8 @@ fn statements(grant: &Grant, resource_account: Option<&str>, partition: &Partiti
 /// The KMS actions S3 calls for `action` on an SSE-KMS object.
 fn kms_actions(action: Action) -> &'static [&'static str] {
     match action {
-        Action::Read => &["kms:Decrypt"],
+        // A version of an SSE-KMS object is decrypted as the object is.
+        Action::Read | Action::Versions => &["kms:Decrypt"],
         Action::Write => &["kms:GenerateDataKey", "kms:Decrypt"],
         _ => &[],
     }
@@ -307,6 +309,24 @@ mod tests {
                  ], "Resource": "arn:aws:s3:::logs-*", "Condition": {"StringEquals": own}},
                 {"Effect": "Allow", "Action": ["s3:PutBucketTagging", "s3:GetBucketTagging"],
                  "Resource": "arn:aws:s3:::data", "Condition": {"StringEquals": own}},
+            ])
+        );
+    }
+
+    #[test]
+    fn versions_are_listed_under_the_prefix_read_and_deleted_on_the_objects_with_kms_to_read() {
+        let g = grant(&[("archive", "logs/", &["versions", "delete-versions"])]);
+        let own = json!({"s3:ResourceAccount": "111111111111"});
+        let via_s3 = json!({"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}});
+        assert_eq!(
+            session_policy(&g, "111111111111", AWS)["Statement"],
+            json!([
+                {"Effect": "Allow", "Action": "s3:ListBucketVersions", "Resource": "arn:aws:s3:::archive",
+                 "Condition": {"StringLike": {"s3:prefix": ["logs/*"]}, "StringEquals": own}},
+                {"Effect": "Allow", "Action": ["s3:GetObjectVersion", "s3:DeleteObjectVersion"],
+                 "Resource": "arn:aws:s3:::archive/logs/*", "Condition": {"StringEquals": own}},
+                // Reading a version of an SSE-KMS object decrypts it, as a read does.
+                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*", "Condition": via_s3},
             ])
         );
     }

@@ -19,23 +19,24 @@
 
 mod config;
 mod copy;
+mod fields;
 mod put;
 mod resume;
 mod send;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use aws_smithy_types::date_time::DateTime;
 use xacct_core::bindings::s3::{
-    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
-    ObjectSummary, PublicAccessBlock, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
+    ListVersionsPage, ObjectMeta, ObjectSummary, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use xacct_core::bindings::{Account, S3Error};
 use xacct_core::capability::s3::backend::{
-    Backend, ListRequest, ObjectStream, SettingChange, empty_page,
+    Backend, ListRequest, ObjectStream, SettingChange, VersionsRequest, empty_page,
 };
 use xacct_core::capability::s3::names::{BucketName, ObjectKey};
 use xacct_core::capability::s3::upload::PutBody;
@@ -44,6 +45,7 @@ use xacct_core::provider::OrphanedUpload;
 use crate::error::{AwsError, Service, classify};
 use crate::session::{Session, SessionSpec, Sessions};
 use copy::{Copy, copy_source};
+use fields::{millis, size};
 use put::{Target, put};
 use resume::ResumingBody;
 use send::{build_error, on_bucket, tagging};
@@ -116,10 +118,84 @@ impl AwsBackend {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
-}
 
-fn millis(time: Option<&DateTime>) -> Option<i64> {
-    time.and_then(|t| t.to_millis().ok())
+    /// HeadObject, of one version when `version_id` names one.
+    async fn head(
+        &self,
+        account: &Account,
+        (bucket, key): (&BucketName, &ObjectKey),
+        version_id: Option<&str>,
+    ) -> Result<ObjectMeta, S3Error> {
+        let (bucket, key) = (bucket.as_str(), key.as_str());
+        let what = format!("HeadObject {bucket}/{key}");
+        let session = self.session(account)?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.head_object()
+                .bucket(bucket)
+                .key(key)
+                .set_version_id(version_id.map(str::to_owned))
+                .send()
+        })
+        .await?;
+        Ok(ObjectMeta {
+            size: size(output.content_length()),
+            etag: output.e_tag().unwrap_or_default().to_owned(),
+            content_type: output.content_type().map(str::to_owned),
+            last_modified: millis(output.last_modified()),
+            metadata: sorted(output.metadata()),
+        })
+    }
+
+    /// GetObject, of one version when `version_id` names one: the body streams as it
+    /// arrives, resumed from that version if the connection breaks.
+    async fn get(
+        &self,
+        account: &Account,
+        (bucket, key): (&BucketName, &ObjectKey),
+        version_id: Option<&str>,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error> {
+        let (bucket, key) = (bucket.as_str(), key.as_str());
+        let what = format!("GetObject {bucket}/{key}");
+        let header = range.map(|r| match r.last {
+            Some(last) => format!("bytes={}-{last}", r.first),
+            None => format!("bytes={}-", r.first),
+        });
+        let session = self.session(account)?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.get_object()
+                .bucket(bucket)
+                .key(key)
+                .set_version_id(version_id.map(str::to_owned))
+                .set_range(header.clone())
+                .send()
+        })
+        .await?;
+        let content_length = size(output.content_length());
+        let meta = ObjectMeta {
+            size: total_from_content_range(output.content_range()).unwrap_or(content_length),
+            etag: output.e_tag().unwrap_or_default().to_owned(),
+            content_type: output.content_type().map(str::to_owned),
+            last_modified: millis(output.last_modified()),
+            metadata: sorted(output.metadata()),
+        };
+        let first = range.map_or(0, |r| r.first);
+        let body = ResumingBody::new(
+            Box::pin(output.body.into_async_read()),
+            session,
+            (bucket, key),
+            &meta.etag,
+            first,
+            first + content_length,
+        )
+        .of_version(version_id);
+        Ok(ObjectStream {
+            meta,
+            content_length,
+            body: Box::pin(body),
+            buffer_bytes: CONNECTION_BUFFER_BYTES,
+        })
+    }
 }
 
 fn sorted(metadata: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
@@ -130,10 +206,6 @@ fn sorted(metadata: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
         .collect();
     pairs.sort();
     pairs
-}
-
-fn size(bytes: Option<i64>) -> u64 {
-    bytes.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
 }
 
 /// The total size in a `Content-Range: bytes FIRST-LAST/TOTAL` header.
@@ -236,20 +308,7 @@ impl Backend for AwsBackend {
         bucket: &BucketName,
         key: &ObjectKey,
     ) -> Result<ObjectMeta, S3Error> {
-        let (bucket, key) = (bucket.as_str(), key.as_str());
-        let what = format!("HeadObject {bucket}/{key}");
-        let session = self.session(account)?;
-        let output = on_bucket(&session, Some(bucket), &what, |s3| {
-            s3.head_object().bucket(bucket).key(key).send()
-        })
-        .await?;
-        Ok(ObjectMeta {
-            size: size(output.content_length()),
-            etag: output.e_tag().unwrap_or_default().to_owned(),
-            content_type: output.content_type().map(str::to_owned),
-            last_modified: millis(output.last_modified()),
-            metadata: sorted(output.metadata()),
-        })
+        self.head(account, (bucket, key), None).await
     }
 
     async fn get_object(
@@ -259,44 +318,7 @@ impl Backend for AwsBackend {
         key: &ObjectKey,
         range: Option<ByteRange>,
     ) -> Result<ObjectStream, S3Error> {
-        let (bucket, key) = (bucket.as_str(), key.as_str());
-        let what = format!("GetObject {bucket}/{key}");
-        let header = range.map(|r| match r.last {
-            Some(last) => format!("bytes={}-{last}", r.first),
-            None => format!("bytes={}-", r.first),
-        });
-        let session = self.session(account)?;
-        let output = on_bucket(&session, Some(bucket), &what, |s3| {
-            s3.get_object()
-                .bucket(bucket)
-                .key(key)
-                .set_range(header.clone())
-                .send()
-        })
-        .await?;
-        let content_length = size(output.content_length());
-        let meta = ObjectMeta {
-            size: total_from_content_range(output.content_range()).unwrap_or(content_length),
-            etag: output.e_tag().unwrap_or_default().to_owned(),
-            content_type: output.content_type().map(str::to_owned),
-            last_modified: millis(output.last_modified()),
-            metadata: sorted(output.metadata()),
-        };
-        let first = range.map_or(0, |r| r.first);
-        let body = ResumingBody::new(
-            Box::pin(output.body.into_async_read()),
-            session,
-            (bucket, key),
-            &meta.etag,
-            first,
-            first + content_length,
-        );
-        Ok(ObjectStream {
-            meta,
-            content_length,
-            body: Box::pin(body),
-            buffer_bytes: CONNECTION_BUFFER_BYTES,
-        })
+        self.get(account, (bucket, key), None, range).await
     }
 
     async fn put_object(
@@ -519,6 +541,48 @@ impl Backend for AwsBackend {
     ) -> Result<(), S3Error> {
         let session = self.session(account)?;
         config::put_bucket_setting(&session, bucket.as_str(), change).await
+    }
+
+    async fn list_object_versions(
+        &self,
+        account: &Account,
+        request: &VersionsRequest,
+    ) -> Result<ListVersionsPage, S3Error> {
+        let session = self.session(account)?;
+        versions::list(&session, request).await
+    }
+
+    async fn head_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> Result<ObjectMeta, S3Error> {
+        self.head(account, (bucket, key), Some(version_id)).await
+    }
+
+    async fn get_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error> {
+        self.get(account, (bucket, key), Some(version_id), range)
+            .await
+    }
+
+    async fn delete_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> Result<(), S3Error> {
+        let session = self.session(account)?;
+        versions::delete(&session, (bucket, key), version_id).await
     }
 }
 

@@ -45,6 +45,9 @@ struct Step {
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     keys: Vec<String>,
+    /// `versions`, `head_version`, `get_version`, `delete_version`: the version id; in
+    /// `versions`, the version-id marker (with `token` as the key marker).
+    version: Option<String>,
     /// `config`: the settings to read, by their WIT names.
     settings: Vec<String>,
     /// `put_block`: the four switches by name; `put_encryption`: `algorithm` (as S3
@@ -69,6 +72,17 @@ fn error_json(err: &S3Error) -> Value {
         S3Error::Other(m) => ("other", m.clone()),
     };
     json!({ "kind": kind, "message": message })
+}
+
+fn version_json(version: &xacct_guest::ObjectVersion) -> Value {
+    json!({
+        "key": version.key,
+        "id": version.version_id,
+        "latest": version.is_latest,
+        "marker": version.is_delete_marker,
+        "size": version.size,
+        "etag": version.etag,
+    })
 }
 
 fn read_all(mut reader: ObjectReader) -> Value {
@@ -346,6 +360,53 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
                 .map(|name| setting(name))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             config_json(&s3.get_bucket_config(bucket, &settings)?)
+        }
+        "versions" => {
+            let page = s3.list_object_versions(&xacct_guest::ListVersionsRequest {
+                bucket: bucket.into(),
+                prefix: step.prefix.clone(),
+                delimiter: step.delimiter.clone(),
+                max_keys: step.max_keys,
+                key_marker: step.token.clone(),
+                version_id_marker: step.version.clone(),
+            })?;
+            json!({
+                "versions": page.versions.iter().map(version_json).collect::<Vec<_>>(),
+                "prefixes": page.common_prefixes,
+                "key_marker": page.next_key_marker,
+                "version_marker": page.next_version_id_marker,
+            })
+        }
+        "versions_all" => {
+            let mut listing = s3
+                .list_versions(bucket)
+                .prefix(step.prefix.as_deref().unwrap_or(""));
+            if let Some(n) = step.max_keys {
+                listing = listing.page_size(n);
+            }
+            let versions = listing
+                .versions()
+                .map(|version| version.map(|v| version_json(&v)))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            json!(versions)
+        }
+        "head_version" => {
+            let version = step.version.as_deref().unwrap_or_default();
+            let meta = s3.object_version(bucket, key, version).head()?;
+            json!({ "size": meta.size, "etag": meta.etag, "content_type": meta.content_type, "metadata": meta.metadata })
+        }
+        "get_version" => {
+            let version =
+                s3.object_version(bucket, key, step.version.as_deref().unwrap_or_default());
+            let reader = match step.first {
+                Some(first) => version.get_range(first, step.last),
+                None => version.get(),
+            };
+            read_all(reader?)
+        }
+        "delete_version" => {
+            let version = step.version.as_deref().unwrap_or_default();
+            json!(s3.object_version(bucket, key, version).delete()?)
         }
         "account_block" => json!(s3.account_public_access_block()?.as_ref().map(block_json)),
         "put_block" => json!(s3.put_public_access_block(bucket, block(&step.value))?),

@@ -55,6 +55,18 @@ pub(super) enum Operation {
     PutBucketSetting {
         action: &'static str,
     },
+    /// ListObjectVersions (GET on `?versions`).
+    ListVersions {
+        prefix: Option<String>,
+    },
+    /// GetObject or HeadObject of one version (`?versionId=`).
+    GetObjectVersion {
+        version_id: String,
+    },
+    /// DeleteObject of one version (`?versionId=`).
+    DeleteObjectVersion {
+        version_id: String,
+    },
     /// S3 Control's GetPublicAccessBlock (the account's own).
     GetAccountPublicAccessBlock,
     /// Anything else: passed through unevaluated.
@@ -160,6 +172,7 @@ pub(super) fn target(
         .collect();
     let has = |name: &str| query.contains_key(name);
     let upload_id = || query.get("uploadId").cloned().unwrap_or_default();
+    let version_id = || query.get("versionId").cloned().unwrap_or_default();
     let copy = copy_source_header.map(copy_source);
     let part = || {
         query
@@ -192,6 +205,9 @@ pub(super) fn target(
             }
         }
         ("POST", false, true) if has("delete") => DeleteObjects,
+        ("GET", false, true) if has("versions") => ListVersions {
+            prefix: query.get("prefix").cloned(),
+        },
         ("GET", false, true) => BUCKET_SETTINGS
             .iter()
             .find(|(subresource, _)| has(subresource))
@@ -199,6 +215,9 @@ pub(super) fn target(
         (_, false, true) => Other,
         ("GET", _, false) if has("uploadId") => ListParts,
         ("GET", _, false) if has("tagging") => GetTagging,
+        ("GET" | "HEAD", _, false) if has("versionId") => GetObjectVersion {
+            version_id: version_id(),
+        },
         ("GET", _, false) => GetObject,
         ("HEAD", _, false) => HeadObject,
         ("PUT", _, false) if has("partNumber") && has("uploadId") => match copy {
@@ -223,6 +242,9 @@ pub(super) fn target(
         },
         ("DELETE", _, false) if has("uploadId") => AbortUpload,
         ("DELETE", _, false) if has("tagging") => DeleteTagging,
+        ("DELETE", _, false) if has("versionId") => DeleteObjectVersion {
+            version_id: version_id(),
+        },
         ("DELETE", _, false) => DeleteObject,
         _ => Other,
     };
@@ -269,6 +291,13 @@ pub(super) fn authorizations(target: &Target, partition: &str) -> Vec<(&'static 
         PutBucketEncryption => vec![("s3:PutEncryptionConfiguration", bucket())],
         ListObjects { .. } | HeadBucket => vec![("s3:ListBucket", bucket())],
         ListUploads => vec![("s3:ListBucketMultipartUploads", bucket())],
+        // "Actions, resources, and condition keys for Amazon S3": ListObjectVersions
+        // needs s3:ListBucketVersions on the bucket (with the s3:prefix key), a version's
+        // GetObject and HeadObject s3:GetObjectVersion, a version's DeleteObject
+        // s3:DeleteObjectVersion, each on the object.
+        ListVersions { .. } => vec![("s3:ListBucketVersions", bucket())],
+        GetObjectVersion { .. } => vec![("s3:GetObjectVersion", object())],
+        DeleteObjectVersion { .. } => vec![("s3:DeleteObjectVersion", object())],
         GetObject | HeadObject => vec![("s3:GetObject", object())],
         PutObject | CreateUpload | UploadPart { .. } | CompleteUpload { .. } => {
             vec![("s3:PutObject", object())]
@@ -344,6 +373,24 @@ mod tests {
             op(Method::DELETE, "/b", Some("tagging"), None),
             Operation::PutBucketSetting {
                 action: "s3:PutBucketTagging"
+            }
+        );
+        assert_eq!(
+            op(Method::GET, "/b", Some("versions&prefix=a%2F"), None),
+            Operation::ListVersions {
+                prefix: Some("a/".into())
+            }
+        );
+        assert_eq!(
+            op(Method::HEAD, "/b/k", Some("versionId=v1"), None),
+            Operation::GetObjectVersion {
+                version_id: "v1".into()
+            }
+        );
+        assert_eq!(
+            op(Method::DELETE, "/b/k", Some("versionId=v1"), None),
+            Operation::DeleteObjectVersion {
+                version_id: "v1".into()
             }
         );
         assert_eq!(

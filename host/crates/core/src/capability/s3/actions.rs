@@ -25,10 +25,14 @@ pub enum Action {
     ConfigRead,
     /// The writes of the bucket settings a rule names in `settings`.
     ConfigWrite,
+    /// ListObjectVersions under the rule's prefix, and HeadObject/GetObject of a version.
+    Versions,
+    /// DeleteObject of one version or delete marker: deletes for good, unlike `delete`.
+    DeleteVersions,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::List,
         Action::Read,
         Action::Write,
@@ -36,6 +40,8 @@ impl Action {
         Action::Tag,
         Action::ConfigRead,
         Action::ConfigWrite,
+        Action::Versions,
+        Action::DeleteVersions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +53,8 @@ impl Action {
             Action::Tag => "tag",
             Action::ConfigRead => "config-read",
             Action::ConfigWrite => "config-write",
+            Action::Versions => "versions",
+            Action::DeleteVersions => "delete-versions",
         }
     }
 
@@ -324,6 +332,45 @@ pub const PUT_BUCKET_TAGGING: Operation = config_write(
     &["s3:PutBucketTagging", "s3:GetBucketTagging"],
     BucketSetting::Tags,
 );
+/// ListObjectVersions: `s3:ListBucketVersions` takes the `s3:prefix` condition key as
+/// `s3:ListBucket` does ("Actions, resources, and condition keys for Amazon S3",
+/// Service Authorization Reference), so it is granted under the rule's prefix.
+pub const LIST_OBJECT_VERSIONS: Operation = Operation {
+    name: "ListObjectVersions",
+    action: Action::Versions,
+    on: On::Listing,
+    mutates: false,
+    iam: &["s3:ListBucketVersions"],
+    setting: None,
+};
+/// HeadObject and GetObject with a `versionId` need `s3:GetObjectVersion`, not
+/// `s3:GetObject` (GetObject "Permissions", S3 API Reference).
+pub const HEAD_OBJECT_VERSION: Operation = Operation {
+    name: "HeadObjectVersion",
+    action: Action::Versions,
+    on: On::Object,
+    mutates: false,
+    iam: &["s3:GetObjectVersion"],
+    setting: None,
+};
+pub const GET_OBJECT_VERSION: Operation = Operation {
+    name: "GetObjectVersion",
+    action: Action::Versions,
+    on: On::Object,
+    mutates: false,
+    iam: &["s3:GetObjectVersion"],
+    setting: None,
+};
+/// DeleteObject with a `versionId` needs `s3:DeleteObjectVersion` (DeleteObject
+/// "Permissions", S3 API Reference).
+pub const DELETE_OBJECT_VERSION: Operation = Operation {
+    name: "DeleteObjectVersion",
+    action: Action::DeleteVersions,
+    on: On::Object,
+    mutates: true,
+    iam: &["s3:DeleteObjectVersion"],
+    setting: None,
+};
 
 /// Every operation, in the order IAM documents list their actions.
 pub const OPERATIONS: &[&Operation] = &[
@@ -353,6 +400,10 @@ pub const OPERATIONS: &[&Operation] = &[
     &PUT_BUCKET_ENCRYPTION,
     &PUT_BUCKET_VERSIONING,
     &PUT_BUCKET_TAGGING,
+    &LIST_OBJECT_VERSIONS,
+    &HEAD_OBJECT_VERSION,
+    &GET_OBJECT_VERSION,
+    &DELETE_OBJECT_VERSION,
 ];
 
 /// The operation that reads `setting`.
@@ -427,7 +478,7 @@ mod tests {
         }
         assert_eq!(
             Action::names(),
-            "list, read, write, delete, tag, config-read or config-write"
+            "list, read, write, delete, tag, config-read, config-write, versions or delete-versions"
         );
     }
 

@@ -6,12 +6,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::actions::{On, Operation, setting_name};
-use super::backend::{ListRequest, ObjectStream};
+use super::backend::{ListRequest, ObjectStream, VersionsRequest};
 use super::names::{BucketName, MAX_KEY_BYTES, ObjectKey};
 use crate::bindings::S3Error;
 use crate::bindings::s3::{
-    Bucket, BucketConfig, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
-    PublicAccessBlock, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, DeleteResult, ListObjectsPage, ListObjectsRequest, ListVersionsPage,
+    ListVersionsRequest, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use crate::capability::budget::AwsDenial;
 use crate::capability::gate::{Call, Moved, PlannedOperation};
@@ -21,6 +21,10 @@ const MAX_METADATA_BYTES: usize = 2048;
 
 /// Continuation tokens are opaque, but S3's are a few hundred bytes.
 const MAX_TOKEN_BYTES: usize = 4096;
+
+/// The longest version id S3 issues is far shorter; longer is refused before the audit
+/// log records it.
+pub(super) const MAX_VERSION_ID_BYTES: usize = 1024;
 
 /// The most keys one `delete-objects` call takes, as on S3.
 const MAX_DELETE_KEYS: usize = 1000;
@@ -43,6 +47,9 @@ pub struct S3Target {
     /// The keys of a batch call.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) keys: Vec<String>,
+    /// The version a call on one version of an object names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) version_id: Option<String>,
     /// The bucket setting a configuration call reads or writes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) setting: Option<&'static str>,
@@ -93,6 +100,18 @@ impl S3Call {
                 ..S3Target::default()
             },
         }
+    }
+
+    /// A call on one version of an object.
+    pub(super) fn version(
+        operation: &'static Operation,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> S3Call {
+        let mut call = S3Call::object(operation, bucket, key);
+        call.target.version_id = Some(version_id.to_owned());
+        call
     }
 }
 
@@ -182,6 +201,7 @@ impl Moved for DeleteResult {}
 impl Moved for Vec<Tag> {}
 impl Moved for BucketConfig {}
 impl Moved for Option<PublicAccessBlock> {}
+impl Moved for ListVersionsPage {}
 
 /// Refuses a text field longer than S3 takes, naming the field but not repeating it.
 pub(super) fn check_length(what: &str, value: Option<&str>, max: usize) -> Result<(), S3Error> {
@@ -272,6 +292,55 @@ pub(super) fn list_request(request: ListObjectsRequest) -> Result<ListRequest, S
         continuation_token: request.continuation_token,
         start_after: request.start_after,
     })
+}
+
+/// A request for a page of versions, checked as a listing is.
+pub(super) fn list_versions_request(
+    request: ListVersionsRequest,
+) -> Result<VersionsRequest, S3Error> {
+    let listing = list_request(ListObjectsRequest {
+        bucket: request.bucket,
+        prefix: request.prefix,
+        delimiter: request.delimiter,
+        max_keys: request.max_keys,
+        continuation_token: None,
+        start_after: None,
+    })?;
+    check_length("a key marker", request.key_marker.as_deref(), MAX_KEY_BYTES)?;
+    let version_id_marker = request
+        .version_id_marker
+        .map(|marker| check_version_id(&marker).map(|()| marker))
+        .transpose()?;
+    if version_id_marker.is_some() && request.key_marker.is_none() {
+        // S3: "A version-id marker cannot be specified without a key marker."
+        return Err(S3Error::InvalidInput(
+            "a version-id marker needs a key marker".into(),
+        ));
+    }
+    Ok(VersionsRequest {
+        listing,
+        key_marker: request.key_marker,
+        version_id_marker,
+    })
+}
+
+/// Refuses a version id no S3 version id looks like, on every backend alike: empty,
+/// longer than S3's 1024 bytes, or with a character outside the URL-safe base64 and
+/// punctuation S3's ids are made of (the S3 User Guide's examples, such as
+/// `3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nrjfkd` in "How S3 Versioning
+/// works", and `null`). S3 answers such ids `400 InvalidArgument`, "Invalid version id
+/// specified"; a well-formed id that names no version of the key is `404 NoSuchVersion`.
+pub(super) fn check_version_id(version_id: &str) -> Result<(), S3Error> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"._-+/=".contains(&b);
+    if version_id.is_empty()
+        || version_id.len() > MAX_VERSION_ID_BYTES
+        || !version_id.bytes().all(allowed)
+    {
+        return Err(S3Error::InvalidInput(
+            "invalid version id: S3 version ids are 1-1024 letters, digits and '._-+/='".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A batch of keys to delete, checked: at most as many as S3 takes, each a key.

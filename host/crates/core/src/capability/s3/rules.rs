@@ -20,7 +20,7 @@ use toml::Spanned;
 
 use super::actions::{Action, Operation, WRITABLE_SETTINGS, parse_writable_setting, setting_name};
 use crate::bindings::S3Error;
-use crate::bindings::s3::{BucketSetting, ListObjectsPage};
+use crate::bindings::s3::{BucketSetting, ListObjectsPage, ListVersionsPage};
 use crate::config::file::{ConfigError, Document};
 
 /// One S3 rule: `actions` on keys starting with `prefix` in buckets matching `buckets`.
@@ -144,17 +144,29 @@ impl S3Grant {
 
     /// May the plugin list `bucket` under `prefix`? The prefix must lie within a rule's.
     pub fn check_list(&self, bucket: &str, prefix: &str) -> Result<(), S3Error> {
+        self.check_listing(Action::List, bucket, prefix)
+    }
+
+    /// May the plugin list `bucket`'s versions under `prefix`? As [`S3Grant::check_list`],
+    /// with `versions`.
+    pub fn check_list_versions(&self, bucket: &str, prefix: &str) -> Result<(), S3Error> {
+        self.check_listing(Action::Versions, bucket, prefix)
+    }
+
+    fn check_listing(&self, action: Action, bucket: &str, prefix: &str) -> Result<(), S3Error> {
         let granted = self.rules.iter().any(|rule| {
-            rule.allows(Action::List)
-                && rule.covers_bucket(bucket)
-                && prefix.starts_with(&rule.prefix)
+            rule.allows(action) && rule.covers_bucket(bucket) && prefix.starts_with(&rule.prefix)
         });
         if granted {
             Ok(())
         } else {
+            let what = match action {
+                Action::List => "list",
+                _ => "list of versions",
+            };
             Err(self.deny(
-                format!("list of s3://{bucket}/{prefix}"),
-                Some(rule_text(bucket, prefix, Action::List)),
+                format!("{what} of s3://{bucket}/{prefix}"),
+                Some(rule_text(bucket, prefix, action)),
             ))
         }
     }
@@ -254,15 +266,33 @@ impl S3Grant {
     /// Drops from a listing whatever lies outside the listable prefixes of `bucket`,
     /// whatever the backend returned.
     pub fn filter_page(&self, bucket: &str, page: &mut ListObjectsPage) {
-        let listable: Vec<&str> = self
-            .rules
-            .iter()
-            .filter(|rule| rule.allows(Action::List) && rule.covers_bucket(bucket))
-            .map(|rule| rule.prefix.as_str())
-            .collect();
-        let visible = |key: &str| listable.iter().any(|prefix| key.starts_with(prefix));
+        let visible = self.visible(Action::List, bucket);
         page.objects.retain(|object| visible(&object.key));
         page.common_prefixes.retain(|prefix| visible(prefix));
+    }
+
+    /// Drops from a listing of versions whatever lies outside the prefixes of `bucket`
+    /// whose versions the plugin may list, whatever the backend returned.
+    pub fn filter_versions_page(&self, bucket: &str, page: &mut ListVersionsPage) {
+        let visible = self.visible(Action::Versions, bucket);
+        page.versions.retain(|version| visible(&version.key));
+        page.common_prefixes.retain(|prefix| visible(prefix));
+    }
+
+    /// Whether a key (or common prefix) of `bucket` lies under a prefix of a rule that
+    /// allows `action` there.
+    fn visible(&self, action: Action, bucket: &str) -> impl Fn(&str) -> bool {
+        let listable: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|rule| rule.allows(action) && rule.covers_bucket(bucket))
+            .map(|rule| rule.prefix.clone())
+            .collect();
+        move |key: &str| {
+            listable
+                .iter()
+                .any(|prefix| key.starts_with(prefix.as_str()))
+        }
     }
 }
 

@@ -78,12 +78,49 @@ impl Resume {
     }
 }
 
+/// Every object of the bucket open as `bucket_dir` whose key starts with `prefix`, in
+/// key order, with its metadata.
+pub(super) fn objects_under(
+    bucket_dir: &Dir,
+    prefix: &str,
+) -> Result<Vec<(String, Metadata)>, S3Error> {
+    let what = "listing the bucket";
+    // Only the directory the prefix names can hold matching keys: start the walk there.
+    let (dirs, start_key) = match prefix.rfind('/') {
+        Some(slash) => match key_segments(&prefix[..slash]) {
+            Ok(names) => match descend(bucket_dir, &names, false) {
+                Ok(dirs) => (dirs, &prefix[..=slash]),
+                Err(Miss::Io(err)) => return Err(io_error(err, what)),
+                // Nothing there, or a link, which the walk from the bucket would skip too.
+                Err(_) => return Ok(Vec::new()),
+            },
+            Err(_) => (Vec::new(), ""),
+        },
+        None => (Vec::new(), ""),
+    };
+    let mut entries = Vec::new();
+    walk(deepest(bucket_dir, &dirs), start_key, &mut entries).map_err(|err| io_error(err, what))?;
+    entries.retain(|(key, _)| key.starts_with(prefix));
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// The common prefix `key` (which starts with `prefix`) is rolled up into with
+/// `delimiter`, if any: up to and including the delimiter's first occurrence after the
+/// prefix.
+pub(super) fn rolled_up(key: &str, prefix: &str, delimiter: Option<&str>) -> Option<String> {
+    delimiter.and_then(|d| {
+        let rest = &key[prefix.len()..];
+        rest.find(d)
+            .map(|at| key[..prefix.len() + at + d.len()].to_owned())
+    })
+}
+
 /// One page of the listing `request` asks for, of the bucket open as `bucket_dir`.
 pub(super) fn list_blocking(
     bucket_dir: &Dir,
     request: &ListRequest,
 ) -> Result<ListObjectsPage, S3Error> {
-    let what = "listing the bucket";
     let prefix = request.prefix.as_deref().unwrap_or("");
     let delimiter = request.delimiter();
     let Some(max_keys) = request.page_size() else {
@@ -95,35 +132,14 @@ pub(super) fn list_blocking(
         (None, Some(after)) => Some(Resume::AfterKey(after.clone())),
         (None, None) => None,
     };
+    let mut entries = objects_under(bucket_dir, prefix)?;
+    entries.retain(|(key, _)| !resume.as_ref().is_some_and(|r| r.skips(key)));
     let mut page = empty_page();
-    // Only the directory the prefix names can hold matching keys: start the walk there.
-    let (dirs, start_key) = match prefix.rfind('/') {
-        Some(slash) => match key_segments(&prefix[..slash]) {
-            Ok(names) => match descend(bucket_dir, &names, false) {
-                Ok(dirs) => (dirs, &prefix[..=slash]),
-                Err(Miss::Io(err)) => return Err(io_error(err, what)),
-                // Nothing there, or a link, which the walk from the bucket would skip too.
-                Err(_) => return Ok(page),
-            },
-            Err(_) => (Vec::new(), ""),
-        },
-        None => (Vec::new(), ""),
-    };
-    let mut entries = Vec::new();
-    walk(deepest(bucket_dir, &dirs), start_key, &mut entries).map_err(|err| io_error(err, what))?;
-    entries.retain(|(key, _)| {
-        key.starts_with(prefix) && !resume.as_ref().is_some_and(|r| r.skips(key))
-    });
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
     let mut last: Option<Resume> = None;
     let mut count = 0;
     for (key, meta) in entries {
-        let rolled_up = delimiter.and_then(|d| {
-            let rest = &key[prefix.len()..];
-            rest.find(d)
-                .map(|at| key[..prefix.len() + at + d.len()].to_owned())
-        });
+        let rolled_up = rolled_up(&key, prefix, delimiter);
         if let (Some(common), Some(Resume::AfterPrefix(previous))) = (&rolled_up, &last)
             && common == previous
         {
