@@ -259,6 +259,15 @@ pub fn failed(entry: &Entry) -> (&str, &str) {
     (&error.kind, &error.message)
 }
 
+/// The lines of an audit log, each a JSON object.
+pub fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 /// The result of a script step that must have succeeded.
 pub fn step_ok(result: &serde_json::Value) -> &serde_json::Value {
     assert!(result.get("ok").is_some(), "expected ok, got {result}");

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::conformance::{bucket_config, versions};
+use common::conformance::{bucket_config, config_write, versions};
 use common::{World, failed, files_below, ok, step_error, step_ok};
 use serde_json::json;
 use xacct::bindings::S3Error;
@@ -35,6 +35,19 @@ async fn the_local_backend_passes_the_bucket_configuration_conformance_suite() {
     let account = json!({"public_access_block": bucket_config::planted_account_block()});
     std::fs::write(settings.join("_account.json"), account.to_string()).unwrap();
     bucket_config::check(&world, "conf-fresh", "conf-planted").await;
+}
+
+#[tokio::test]
+async fn the_local_backend_passes_the_bucket_configuration_write_conformance_suite() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "cw-fresh");
+    world.bucket("111111111111", "cw-dry");
+    config_write::check(&world, "cw-fresh").await;
+    config_write::dry_run(&world, "cw-dry").await;
+    let world = World::local(&["s3script"], &config_write::refusals_grant("cw-keyed"));
+    world.bucket("111111111111", "cw-plain");
+    world.bucket("111111111111", "cw-keyed");
+    config_write::refusals(&world, "cw-plain", "cw-keyed").await;
 }
 
 #[tokio::test]

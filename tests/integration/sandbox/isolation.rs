@@ -15,7 +15,7 @@ use xacct::bindings::s3::{
 };
 use xacct::bindings::{Account, S3Error};
 use xacct::capability::Backend;
-use xacct::capability::s3::backend::{ListRequest, ObjectStream, VersionsRequest};
+use xacct::capability::s3::backend::{ListRequest, ObjectStream, SettingChange, VersionsRequest};
 use xacct::capability::s3::names::{BucketName, ObjectKey};
 use xacct::capability::s3::upload::PutBody;
 use xacct::pipeline::Service;
@@ -253,6 +253,14 @@ impl Backend for HangsForStaging {
         a: &Account,
     ) -> Result<Option<PublicAccessBlock>, S3Error> {
         self.0.get_account_public_access_block(a).await
+    }
+    async fn put_bucket_setting(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error> {
+        self.0.put_bucket_setting(a, b, change).await
     }
     async fn list_object_versions(
         &self,

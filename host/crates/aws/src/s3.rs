@@ -29,14 +29,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tagging};
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use xacct_core::bindings::s3::{
     Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
     ListVersionsPage, ObjectMeta, ObjectSummary, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use xacct_core::bindings::{Account, S3Error};
 use xacct_core::capability::s3::backend::{
-    Backend, ListRequest, ObjectStream, VersionsRequest, empty_page,
+    Backend, ListRequest, ObjectStream, SettingChange, VersionsRequest, empty_page,
 };
 use xacct_core::capability::s3::names::{BucketName, ObjectKey};
 use xacct_core::capability::s3::upload::PutBody;
@@ -48,7 +48,7 @@ use copy::{Copy, copy_source};
 use fields::{millis, size};
 use put::{Target, put};
 use resume::ResumingBody;
-use send::on_bucket;
+use send::{build_error, on_bucket, tagging};
 
 /// What an open GetObject body may hold on the host before the guest reads it: the HTTP
 /// client's read buffer (hyper's grows to about 400 KiB) and the stream's decoding.
@@ -211,10 +211,6 @@ fn sorted(metadata: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
 /// The total size in a `Content-Range: bytes FIRST-LAST/TOTAL` header.
 fn total_from_content_range(range: Option<&str>) -> Option<u64> {
     range?.rsplit('/').next()?.parse().ok()
-}
-
-fn build_error(what: &str) -> S3Error {
-    S3Error::InvalidInput(format!("{what}: the request is incomplete"))
 }
 
 #[async_trait]
@@ -507,20 +503,7 @@ impl Backend for AwsBackend {
             return Ok(());
         }
         let what = format!("PutObjectTagging {bucket}/{key}");
-        let tag_set = tags
-            .into_iter()
-            .map(|t| {
-                aws_sdk_s3::types::Tag::builder()
-                    .key(t.key)
-                    .value(t.value)
-                    .build()
-                    .map_err(|_| build_error(&what))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(tag_set))
-            .build()
-            .map_err(|_| build_error(&what))?;
+        let tagging = tagging(&tags, &what)?;
         on_bucket(&session, Some(bucket), &what, |s3| {
             s3.put_object_tagging()
                 .bucket(bucket)
@@ -548,6 +531,16 @@ impl Backend for AwsBackend {
     ) -> Result<Option<PublicAccessBlock>, S3Error> {
         let session = self.session(account)?;
         crate::s3control::account_public_access_block(&session).await
+    }
+
+    async fn put_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error> {
+        let session = self.session(account)?;
+        config::put_bucket_setting(&session, bucket.as_str(), change).await
     }
 
     async fn list_object_versions(

@@ -12,8 +12,9 @@
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
 use xacct_guest::{
-    BucketSetting, ObjectReader, Plugin, PutOptions, Result, S3, S3Error, Tag, Upload, accounts,
-    block_json, config_json, export_plugin, find_account,
+    BucketSetting, DefaultEncryption, ObjectReader, Plugin, PublicAccessBlock, PutOptions, Result,
+    S3, S3Error, SseAlgorithm, Tag, Upload, VersioningStatus, accounts, block_json, config_json,
+    export_plugin, find_account,
 };
 
 struct Script;
@@ -49,6 +50,9 @@ struct Step {
     version: Option<String>,
     /// `config`: the settings to read, by their WIT names.
     settings: Vec<String>,
+    /// `put_block`: the four switches by name; `put_encryption`: `algorithm` (as S3
+    /// writes it), `kms_key_id`, `bucket_key`; `put_versioning`: `Enabled` or `Suspended`.
+    value: Value,
     /// `put_abandon`: how many times to write `body`; `leak_clients`, `hoard_streams`,
     /// `hoard_uploads`: how many to open; `delete_many` with `size`: how many batches.
     repeat: usize,
@@ -125,6 +129,47 @@ fn setting(name: &str) -> std::result::Result<BucketSetting, S3Error> {
         "acl" => BucketSetting::Acl,
         other => return Err(S3Error::Other(format!("unknown setting {other:?}"))),
     })
+}
+
+fn block(value: &Value) -> PublicAccessBlock {
+    let on = |name: &str| value[name].as_bool().unwrap_or(false);
+    PublicAccessBlock {
+        block_public_acls: on("block_public_acls"),
+        ignore_public_acls: on("ignore_public_acls"),
+        block_public_policy: on("block_public_policy"),
+        restrict_public_buckets: on("restrict_public_buckets"),
+    }
+}
+
+fn encryption(value: &Value) -> std::result::Result<DefaultEncryption, S3Error> {
+    Ok(DefaultEncryption {
+        algorithm: match value["algorithm"].as_str() {
+            Some("AES256") => SseAlgorithm::Aes256,
+            Some("aws:kms") => SseAlgorithm::AwsKms,
+            Some("aws:kms:dsse") => SseAlgorithm::AwsKmsDsse,
+            other => return Err(S3Error::Other(format!("unknown algorithm {other:?}"))),
+        },
+        kms_key_id: value["kms_key_id"].as_str().map(str::to_owned),
+        bucket_key: value["bucket_key"].as_bool().unwrap_or(false),
+    })
+}
+
+fn versioning(value: &Value) -> std::result::Result<VersioningStatus, S3Error> {
+    match value.as_str() {
+        Some("Enabled") => Ok(VersioningStatus::Enabled),
+        Some("Suspended") => Ok(VersioningStatus::Suspended),
+        other => Err(S3Error::Other(format!("unknown status {other:?}"))),
+    }
+}
+
+fn tags(step: &Step) -> Vec<Tag> {
+    step.tags
+        .iter()
+        .map(|(k, v)| Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
 }
 
 fn step(step: &Step) -> std::result::Result<Value, S3Error> {
@@ -364,23 +409,17 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
             json!(s3.object_version(bucket, key, version).delete()?)
         }
         "account_block" => json!(s3.account_public_access_block()?.as_ref().map(block_json)),
+        "put_block" => json!(s3.put_public_access_block(bucket, block(&step.value))?),
+        "put_encryption" => json!(s3.put_bucket_encryption(bucket, &encryption(&step.value)?)?),
+        "put_versioning" => json!(s3.put_bucket_versioning(bucket, versioning(&step.value)?)?),
+        "put_bucket_tags" => json!(s3.put_bucket_tagging(bucket, &tags(step))?),
         "tags_get" => json!(
             s3.get_object_tagging(bucket, key)?
                 .into_iter()
                 .map(|t| (t.key, t.value))
                 .collect::<Vec<_>>()
         ),
-        "tags_put" => {
-            let tags: Vec<Tag> = step
-                .tags
-                .iter()
-                .map(|(k, v)| Tag {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect();
-            json!(s3.put_object_tagging(bucket, key, &tags)?)
-        }
+        "tags_put" => json!(s3.put_object_tagging(bucket, key, &tags(step))?),
         other => return Err(S3Error::Other(format!("unknown op {other:?}"))),
     })
 }

@@ -23,6 +23,8 @@ pub enum Action {
     Tag,
     /// Every read of a bucket's configuration, and the account's public access block.
     ConfigRead,
+    /// The writes of the bucket settings a rule names in `settings`.
+    ConfigWrite,
     /// ListObjectVersions under the rule's prefix, and HeadObject/GetObject of a version.
     Versions,
     /// DeleteObject of one version or delete marker: deletes for good, unlike `delete`.
@@ -30,13 +32,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::List,
         Action::Read,
         Action::Write,
         Action::Delete,
         Action::Tag,
         Action::ConfigRead,
+        Action::ConfigWrite,
         Action::Versions,
         Action::DeleteVersions,
     ];
@@ -49,6 +52,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Tag => "tag",
             Action::ConfigRead => "config-read",
+            Action::ConfigWrite => "config-write",
             Action::Versions => "versions",
             Action::DeleteVersions => "delete-versions",
         }
@@ -56,7 +60,7 @@ impl Action {
 
     /// Whether it acts on whole buckets, so a rule with a key prefix cannot grant it.
     pub fn on_whole_buckets(self) -> bool {
-        matches!(self, Action::ConfigRead)
+        matches!(self, Action::ConfigRead | Action::ConfigWrite)
     }
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -112,7 +116,7 @@ pub struct Operation {
     pub mutates: bool,
     /// The IAM actions the backend's calls need, in the order IAM documents list them.
     pub iam: &'static [&'static str],
-    /// The bucket setting it reads.
+    /// The bucket setting it reads or writes.
     pub setting: Option<BucketSetting>,
 }
 
@@ -282,6 +286,52 @@ pub const GET_ACCOUNT_PUBLIC_ACCESS_BLOCK: Operation = Operation {
     setting: None,
 };
 
+/// A write of one bucket setting: its own IAM action first (the one its request needs),
+/// then its read's, as the host reads the old value first so that the audit log records
+/// old -> new ("Required permissions for Amazon S3 API operations", S3 User Guide).
+const fn config_write(
+    name: &'static str,
+    iam: &'static [&'static str],
+    setting: BucketSetting,
+) -> Operation {
+    Operation {
+        name,
+        action: Action::ConfigWrite,
+        on: On::Bucket,
+        mutates: true,
+        iam,
+        setting: Some(setting),
+    }
+}
+
+pub const PUT_PUBLIC_ACCESS_BLOCK: Operation = config_write(
+    "PutPublicAccessBlock",
+    &[
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketPublicAccessBlock",
+    ],
+    BucketSetting::PublicAccessBlock,
+);
+pub const PUT_BUCKET_ENCRYPTION: Operation = config_write(
+    "PutBucketEncryption",
+    &[
+        "s3:PutEncryptionConfiguration",
+        "s3:GetEncryptionConfiguration",
+    ],
+    BucketSetting::Encryption,
+);
+pub const PUT_BUCKET_VERSIONING: Operation = config_write(
+    "PutBucketVersioning",
+    &["s3:PutBucketVersioning", "s3:GetBucketVersioning"],
+    BucketSetting::Versioning,
+);
+/// An empty tag set is a DeleteBucketTagging, which needs `s3:PutBucketTagging` too
+/// (DeleteBucketTagging, S3 API Reference).
+pub const PUT_BUCKET_TAGGING: Operation = config_write(
+    "PutBucketTagging",
+    &["s3:PutBucketTagging", "s3:GetBucketTagging"],
+    BucketSetting::Tags,
+);
 /// ListObjectVersions: `s3:ListBucketVersions` takes the `s3:prefix` condition key as
 /// `s3:ListBucket` does ("Actions, resources, and condition keys for Amazon S3",
 /// Service Authorization Reference), so it is granted under the rule's prefix.
@@ -346,6 +396,10 @@ pub const OPERATIONS: &[&Operation] = &[
     &GET_BUCKET_LOGGING,
     &GET_BUCKET_TAGGING,
     &GET_BUCKET_ACL,
+    &PUT_PUBLIC_ACCESS_BLOCK,
+    &PUT_BUCKET_ENCRYPTION,
+    &PUT_BUCKET_VERSIONING,
+    &PUT_BUCKET_TAGGING,
     &LIST_OBJECT_VERSIONS,
     &HEAD_OBJECT_VERSION,
     &GET_OBJECT_VERSION,
@@ -367,6 +421,32 @@ pub fn reads(setting: BucketSetting) -> &'static Operation {
         BucketSetting::Tags => &GET_BUCKET_TAGGING,
         BucketSetting::Acl => &GET_BUCKET_ACL,
     }
+}
+
+/// The settings a plugin may change (`config-write`'s `settings = [...]`).
+pub const WRITABLE_SETTINGS: [BucketSetting; 4] = [
+    BucketSetting::PublicAccessBlock,
+    BucketSetting::Encryption,
+    BucketSetting::Versioning,
+    BucketSetting::Tags,
+];
+
+/// The operation that writes `setting`, if a plugin may change it.
+pub fn writes(setting: BucketSetting) -> Option<&'static Operation> {
+    match setting {
+        BucketSetting::PublicAccessBlock => Some(&PUT_PUBLIC_ACCESS_BLOCK),
+        BucketSetting::Encryption => Some(&PUT_BUCKET_ENCRYPTION),
+        BucketSetting::Versioning => Some(&PUT_BUCKET_VERSIONING),
+        BucketSetting::Tags => Some(&PUT_BUCKET_TAGGING),
+        _ => None,
+    }
+}
+
+/// The writable setting named `name` (as the WIT writes it).
+pub fn parse_writable_setting(name: &str) -> Option<BucketSetting> {
+    WRITABLE_SETTINGS
+        .into_iter()
+        .find(|setting| setting_name(*setting) == name)
 }
 
 /// A setting's name, as the WIT writes it (and the audit log records it).
@@ -398,7 +478,7 @@ mod tests {
         }
         assert_eq!(
             Action::names(),
-            "list, read, write, delete, tag, config-read, versions or delete-versions"
+            "list, read, write, delete, tag, config-read, config-write, versions or delete-versions"
         );
     }
 
@@ -407,7 +487,7 @@ mod tests {
         let readers: Vec<&Operation> = OPERATIONS
             .iter()
             .copied()
-            .filter(|op| op.setting.is_some())
+            .filter(|op| op.setting.is_some() && op.action == Action::ConfigRead)
             .collect();
         assert_eq!(readers.len(), 11, "one operation per setting");
         for op in readers {
@@ -416,6 +496,24 @@ mod tests {
             assert_eq!(op.action, Action::ConfigRead);
             assert_eq!(op.on, On::Bucket);
         }
+    }
+
+    #[test]
+    fn each_writable_setting_is_written_by_a_mutation_that_also_reads_it() {
+        for setting in WRITABLE_SETTINGS {
+            let write = writes(setting).unwrap();
+            assert_eq!(write.setting, Some(setting));
+            assert!(write.mutates && write.action == Action::ConfigWrite && write.on == On::Bucket);
+            assert!(write.iam[0].starts_with("s3:Put"), "{}", write.name);
+            assert!(write.iam.contains(&reads(setting).iam[0]), "{}", write.name);
+            assert_eq!(parse_writable_setting(setting_name(setting)), Some(setting));
+        }
+        assert_eq!(parse_writable_setting("policy"), None, "not writable");
+        let writers = OPERATIONS
+            .iter()
+            .filter(|op| op.action == Action::ConfigWrite)
+            .count();
+        assert_eq!(writers, WRITABLE_SETTINGS.len());
     }
 
     #[test]

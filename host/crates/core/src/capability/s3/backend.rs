@@ -16,8 +16,9 @@ use tokio::io::AsyncRead;
 use super::names::{BucketName, ObjectKey};
 use super::upload::PutBody;
 use crate::bindings::s3::{
-    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
-    ListVersionsPage, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DefaultEncryption, DeleteResult,
+    ListObjectsPage, ListVersionsPage, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
+    VersioningStatus,
 };
 use crate::bindings::{Account, S3Error};
 
@@ -233,4 +234,34 @@ pub trait Backend: Send + Sync + 'static {
         key: &ObjectKey,
         version_id: &str,
     ) -> Result<(), S3Error>;
+    /// Changes one setting of the bucket (the change checked before it gets here).
+    async fn put_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error>;
+}
+
+/// A change of one bucket setting, checked (tag set, KMS key, grant) before a backend
+/// gets it.
+#[derive(Debug, Clone)]
+pub enum SettingChange {
+    PublicAccessBlock(PublicAccessBlock),
+    Encryption(DefaultEncryption),
+    Versioning(VersioningStatus),
+    /// An empty set removes the bucket's tags.
+    Tags(Vec<Tag>),
+}
+
+impl SettingChange {
+    /// The setting it changes.
+    pub fn setting(&self) -> BucketSetting {
+        match self {
+            SettingChange::PublicAccessBlock(_) => BucketSetting::PublicAccessBlock,
+            SettingChange::Encryption(_) => BucketSetting::Encryption,
+            SettingChange::Versioning(_) => BucketSetting::Versioning,
+            SettingChange::Tags(_) => BucketSetting::Tags,
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! batch sizes — what S3 itself would refuse.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::actions::{On, Operation, setting_name};
 use super::backend::{ListRequest, ObjectStream, VersionsRequest};
@@ -31,6 +32,9 @@ const MAX_DELETE_KEYS: usize = 1000;
 /// The most tags an object has, as on S3.
 const MAX_TAGS: usize = 10;
 
+/// The most tags a bucket has, as on S3.
+const MAX_BUCKET_TAGS: usize = 50;
+
 /// What an S3 call names, as its audit line records it.
 #[derive(Debug, Default, Serialize)]
 pub struct S3Target {
@@ -46,9 +50,14 @@ pub struct S3Target {
     /// The version a call on one version of an object names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) version_id: Option<String>,
-    /// The bucket setting a configuration call reads.
+    /// The bucket setting a configuration call reads or writes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) setting: Option<&'static str>,
+    /// A setting's value before and after a write (null: not configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) after: Option<Value>,
 }
 
 /// One S3 call.
@@ -126,17 +135,21 @@ impl Call for S3Call {
     }
 
     fn planned(&self) -> Vec<PlannedOperation> {
-        let keys = match &self.target.key {
-            Some(key) => std::slice::from_ref(key),
-            None => &self.target.keys[..],
+        let target = &self.target;
+        let planned = |key: &str| PlannedOperation {
+            operation: self.operation.name,
+            bucket: target.bucket.clone().unwrap_or_default(),
+            key: key.to_owned(),
+            setting: target.setting,
+            before: target.before.clone(),
+            after: target.after.clone(),
         };
-        keys.iter()
-            .map(|key| PlannedOperation {
-                operation: self.operation.name,
-                bucket: self.target.bucket.clone().unwrap_or_default(),
-                key: key.clone(),
-            })
-            .collect()
+        match (&target.key, target.setting) {
+            (Some(key), _) => vec![planned(key)],
+            // A bucket's setting: no key.
+            (None, Some(_)) => vec![planned("")],
+            (None, None) => target.keys.iter().map(|key| planned(key)).collect(),
+        }
     }
 
     /// The operation's first IAM action (the one its request needs) on the ARN of what
@@ -216,11 +229,30 @@ pub(super) fn check_put_options(options: &PutOptions) -> Result<(), S3Error> {
     check_length("a content type", options.content_type.as_deref(), 1024)
 }
 
-/// Checks the tag-set rules S3 applies, so every backend refuses the same tag sets.
+/// Checks the tag-set rules S3 applies to objects, so every backend refuses the same tag
+/// sets.
 pub(super) fn check_tags(tags: &[Tag]) -> Result<(), S3Error> {
-    if tags.len() > MAX_TAGS {
+    check_tag_set(tags, MAX_TAGS, "an object")
+}
+
+/// Checks the tag-set rules S3 applies to buckets: at most 50 ("Using cost allocation S3
+/// bucket tags", S3 User Guide), and no key in the `aws:` namespace, which AWS keeps for
+/// its own tags ("Tag naming limits and requirements", Tagging AWS Resources).
+pub(super) fn check_bucket_tags(tags: &[Tag]) -> Result<(), S3Error> {
+    check_tag_set(tags, MAX_BUCKET_TAGS, "a bucket")?;
+    match tags.iter().find(|tag| tag.key.starts_with("aws:")) {
+        Some(tag) => Err(S3Error::InvalidInput(format!(
+            "tag key {:?}: the aws: prefix is reserved for AWS",
+            tag.key
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn check_tag_set(tags: &[Tag], max: usize, what: &str) -> Result<(), S3Error> {
+    if tags.len() > max {
         return Err(S3Error::InvalidInput(format!(
-            "{} tags given; an object has at most {MAX_TAGS}",
+            "{} tags given; {what} has at most {max}",
             tags.len()
         )));
     }

@@ -21,7 +21,7 @@ use super::actions::{
     Action, COPY_OBJECT, DELETE_OBJECT, DELETE_OBJECTS, GET_OBJECT, GET_OBJECT_TAGGING,
     HEAD_OBJECT, LIST_BUCKETS, LIST_OBJECTS, Operation, PUT_OBJECT, PUT_OBJECT_TAGGING,
 };
-use super::backend::{Backend, ObjectStream};
+use super::backend::{Backend, ObjectStream, SettingChange};
 use super::budget::{MeteredReader, SlotKind};
 use super::call::{
     S3Call, S3Target, check_put_options, check_tags, delete_batch, list_request, planned_put,
@@ -30,9 +30,9 @@ use super::handles::{ClientHandle, UploadHandle};
 use super::names::{BucketName, ObjectKey};
 use super::upload::Upload;
 use crate::bindings::s3::{
-    self, Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
-    ListObjectsRequest, ListVersionsPage, ListVersionsRequest, ObjectBody, ObjectMeta,
-    PublicAccessBlock, PutOptions, PutResult, Tag,
+    self, Bucket, BucketConfig, BucketSetting, ByteRange, DefaultEncryption, DeleteResult,
+    ListObjectsPage, ListObjectsRequest, ListVersionsPage, ListVersionsRequest, ObjectBody,
+    ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag, VersioningStatus,
 };
 use crate::bindings::{Account, S3Error};
 use crate::capability::gate::{Admission, Moved};
@@ -532,6 +532,46 @@ impl s3::HostClient for CapabilityView<'_> {
         client: Resource<ClientHandle>,
     ) -> HostResult<Option<PublicAccessBlock>> {
         self.account_public_access_block(&client).await
+    }
+
+    async fn put_public_access_block(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        block: PublicAccessBlock,
+    ) -> HostResult<()> {
+        let change = SettingChange::PublicAccessBlock(block);
+        self.put_setting(&client, bucket, change).await
+    }
+
+    async fn put_bucket_encryption(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        encryption: DefaultEncryption,
+    ) -> HostResult<()> {
+        let change = SettingChange::Encryption(encryption);
+        self.put_setting(&client, bucket, change).await
+    }
+
+    async fn put_bucket_versioning(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        status: VersioningStatus,
+    ) -> HostResult<()> {
+        let change = SettingChange::Versioning(status);
+        self.put_setting(&client, bucket, change).await
+    }
+
+    async fn put_bucket_tagging(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        tags: Vec<Tag>,
+    ) -> HostResult<()> {
+        self.put_setting(&client, bucket, SettingChange::Tags(tags))
+            .await
     }
 
     async fn list_object_versions(

@@ -49,7 +49,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, Metadata};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::backend::{Backend, ListRequest, ObjectStream, VersionsRequest};
+use super::backend::{Backend, ListRequest, ObjectStream, SettingChange, VersionsRequest};
 use super::names::{BucketName, ObjectKey};
 use super::upload::{PutBody, aborted};
 use crate::bindings::s3::{
@@ -436,6 +436,25 @@ impl Backend for LocalBackend {
                 account,
             }
             .account_block()
+        })
+        .await
+    }
+
+    async fn put_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error> {
+        let this = self.clone();
+        let (id, bucket, change) = (account.id.clone(), bucket.clone(), change.clone());
+        blocking(move || {
+            let at = this.open_bucket(&id, &bucket)?;
+            let settings = AccountSettings {
+                root: &at.root,
+                account: &at.account,
+            };
+            settings.change_bucket(bucket.as_str(), &change)
         })
         .await
     }
