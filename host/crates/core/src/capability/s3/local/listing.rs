@@ -4,36 +4,50 @@
 
 use std::io::{self, ErrorKind};
 
-use cap_std::fs::{Dir, Metadata};
+use cap_std::fs::{Dir, Metadata, MetadataExt};
 
-use super::confine::{Miss, deepest, descend, io_error, key_segments, open_dir};
+use super::confine::{Miss, deepest, descend, io_error, key_segments};
 use super::object::{etag, millis};
 use crate::bindings::S3Error;
 use crate::bindings::s3::{ListObjectsPage, ObjectSummary};
 use crate::capability::s3::backend::{ListRequest, empty_page};
 
-/// Lists every object below `dir` (whose keys start with `key_prefix`); links are neither
-/// listed nor descended into, and nor is a name that changes kind while the walk passes.
-fn walk(dir: &Dir, key_prefix: &str, out: &mut Vec<(String, Metadata)>) -> io::Result<()> {
-    for entry in dir.entries()? {
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue; // not UTF-8: cannot be a key
+/// Lists every object below `start` (whose keys start with `key_prefix`); links,
+/// symbolic or hard, are neither listed nor descended into, and nor is a name that
+/// changes kind while the walk passes. One directory is listed at a time, opened again
+/// from `start` by its names ([`descend`]): a call holds a bounded number of handles
+/// however deep the tree.
+fn walk(start: &Dir, key_prefix: &str, out: &mut Vec<(String, Metadata)>) -> io::Result<()> {
+    // The directories still to list, each as its names below `start`.
+    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(names) = pending.pop() {
+        let path: Vec<&str> = names.iter().map(String::as_str).collect();
+        let dir = match descend(start, &path, false) {
+            Ok(dir) => dir,
+            Err(Miss::Io(err)) => return Err(err),
+            // Gone, or a link by now: skipped, as a link is.
+            Err(_) => continue,
         };
-        let file_type = entry.file_type()?;
-        let key = format!("{key_prefix}{name}");
-        if file_type.is_dir() {
-            match open_dir(dir, &name, false) {
-                Ok(sub) => walk(&sub, &format!("{key}/"), out)?,
-                Err(Miss::Io(err)) => return Err(err),
-                Err(_) => {}
-            }
-        } else if file_type.is_file() {
-            match entry.metadata() {
-                Ok(meta) if meta.is_file() => out.push((key, meta)),
-                Ok(_) => {}
-                Err(err) if err.kind() == ErrorKind::NotFound => {}
-                Err(err) => return Err(err),
+        let dir_prefix: String = path.iter().map(|name| format!("{name}/")).collect();
+        for entry in deepest(start, &dir).entries()? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // not UTF-8: cannot be a key
+            };
+            let file_type = entry.file_type()?;
+            if file_type.is_dir() {
+                let mut below = names.clone();
+                below.push(name);
+                pending.push(below);
+            } else if file_type.is_file() {
+                match entry.metadata() {
+                    Ok(meta) if meta.is_file() && meta.nlink() == 1 => {
+                        out.push((format!("{key_prefix}{dir_prefix}{name}"), meta))
+                    }
+                    Ok(_) => {}
+                    Err(err) if err.kind() == ErrorKind::NotFound => {}
+                    Err(err) => return Err(err),
+                }
             }
         }
     }
@@ -94,9 +108,9 @@ pub(super) fn objects_under(
                 // Nothing there, or a link, which the walk from the bucket would skip too.
                 Err(_) => return Ok(Vec::new()),
             },
-            Err(_) => (Vec::new(), ""),
+            Err(_) => (None, ""),
         },
-        None => (Vec::new(), ""),
+        None => (None, ""),
     };
     let mut entries = Vec::new();
     walk(deepest(bucket_dir, &dirs), start_key, &mut entries).map_err(|err| io_error(err, what))?;

@@ -225,20 +225,22 @@ impl Object {
         }
         .map_err(|err| io_error(err, &what))?;
         sidecars.write_in(sidecar_dir.as_ref(), &self.key, &Sidecar::default())?;
-        prune_empty_dirs(&self.at.dir, &dirs, &parents);
+        drop(dirs);
+        prune_empty_dirs(&self.at.dir, &parents);
         Ok(true)
     }
 }
 
-/// Removes the directories (`dirs`, named `names`) a delete left empty, deepest first, up
-/// to (not including) the bucket. Each is removed by name from its open parent, which
-/// refuses anything but an empty directory.
-fn prune_empty_dirs(bucket: &Dir, dirs: &[Dir], names: &[&str]) {
-    for depth in (0..names.len().min(dirs.len())).rev() {
-        if deepest(bucket, &dirs[..depth])
-            .remove_dir(names[depth])
-            .is_err()
-        {
+/// Removes the directories `names` (below the bucket) a delete left empty, deepest first,
+/// up to (not including) the bucket. Each is removed by name from its parent, opened
+/// again from the bucket (no more than two handles at once, however deep), which refuses
+/// anything but an empty directory.
+fn prune_empty_dirs(bucket: &Dir, names: &[&str]) {
+    for depth in (0..names.len()).rev() {
+        let removed = descend(bucket, &names[..depth], false)
+            .ok()
+            .is_some_and(|parent| deepest(bucket, &parent).remove_dir(names[depth]).is_ok());
+        if !removed {
             break;
         }
     }

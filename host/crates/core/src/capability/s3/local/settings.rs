@@ -207,7 +207,7 @@ impl AccountSettings<'_> {
             Err(Miss::Absent) => return Ok(None),
             Err(miss) => return Err(miss.into_io_error(what)),
         };
-        let Some(dir) = dirs.last() else {
+        let Some(dir) = dirs.as_ref() else {
             return Ok(None);
         };
         let (file, meta) = match open_file(dir, name) {

@@ -155,7 +155,7 @@ fn open_history_dir(
     let names = history_path(at, key);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     match descend(&at.root, &names, create) {
-        Ok(mut dirs) => Ok(dirs.pop()),
+        Ok(dir) => Ok(dir),
         Err(Miss::Absent) if !create => Ok(None),
         Err(miss) => Err(miss.into_error(what, || {
             S3Error::Other(format!("{what}: .xacct/versions is not a directory tree"))

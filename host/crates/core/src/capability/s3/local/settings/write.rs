@@ -31,7 +31,7 @@ impl AccountSettings<'_> {
         let json = serde_json::to_vec_pretty(&settings).map_err(|_| S3Error::Other(what.into()))?;
         let dirs = descend(self.root, &[".xacct", "settings", self.account], true)
             .map_err(|miss| miss.into_io_error(what))?;
-        let Some(dir) = dirs.last() else {
+        let Some(dir) = dirs.as_ref() else {
             return Err(S3Error::Other(what.into()));
         };
         let (staged, mut file) = Staged::create(self.root)?;
