@@ -86,6 +86,11 @@ pub struct World {
 }
 
 impl World {
+    /// Whether the world runs on the AWS backend (moto), not the local one.
+    pub fn on_aws(&self) -> bool {
+        self.home.is_some()
+    }
+
     /// A world on the local backend with the given guests in its plugin directory, each
     /// granted everything in every account, the three [`ACCOUNTS`], and `extra` (TOML
     /// tables: grants, limits) added to the config.

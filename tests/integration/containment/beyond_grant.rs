@@ -148,20 +148,19 @@ pub(crate) async fn assert_prod_untouched(moto: &Moto, home: &Home, results: &[V
     );
 }
 
-/// Stands for S3's `ExpectedBucketOwner` check (403 when another account owns the
-/// bucket), enforced by the shim since moto ignores it.
+/// Through the shim, standing for AWS: the host's ownership check refuses prod's bucket
+/// before anything is sent (the header S3 would also enforce, `ExpectedBucketOwner`, is
+/// `bucket_ownership`'s last test), and IAM bounds each session to its account's buckets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_granted_every_bucket_reaches_only_its_own_accounts_buckets() {
     let (moto, home, world) = estate(&grant_everything()).await;
     let (_, results) = script(&world, reaching_into_prod()).await;
     for (i, result) in results[..ATTEMPTS].iter().enumerate() {
         assert_eq!(step_error(result), "access-denied", "step {i}: {result}");
+        let message = result["error"]["message"].as_str().unwrap();
         assert!(
-            result["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("by the backend"),
-            "step {i}: refused by S3, not by xacct's grant: {result}"
+            message.contains("\"prod-secret\" is not in account 222222222222's own bucket listing"),
+            "step {i}: refused by the host's ownership check: {result}"
         );
     }
     assert_prod_untouched(&moto, &home, &results).await;

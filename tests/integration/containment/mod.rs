@@ -4,6 +4,7 @@
 
 mod audit_budget;
 mod beyond_grant;
+mod bucket_ownership;
 mod hostile;
 mod inert_output;
 mod local_bounds;

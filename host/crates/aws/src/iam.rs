@@ -219,6 +219,8 @@ s3 = [{ buckets = "reports", prefix = "2024/", actions = ["read"] }]
         assert_eq!(
             docs["roles"][0]["permission_policy"]["Statement"],
             json!([
+                // For the host's ownership check, though the grant does not list buckets.
+                {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
                 {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::reports",
                  "Condition": {"StringLike": {"s3:prefix": ["2024/*"]}}},
                 {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::reports/2024/*"},

@@ -20,7 +20,7 @@
 
 use serde_json::{Value, json};
 use xacct_core::capability::grant::Grant;
-use xacct_core::capability::s3::actions::{Action, LIST_OBJECTS, OPERATIONS, On};
+use xacct_core::capability::s3::actions::{Action, LIST_BUCKETS, LIST_OBJECTS, OPERATIONS, On};
 use xacct_core::capability::s3::rules::S3Rule;
 
 use crate::partition::Partition;
@@ -39,7 +39,14 @@ fn statements(grant: &Grant, resource_account: Option<&str>, partition: &Partiti
     };
     let rules = &grant.s3.rules;
     let mut statements = Vec::new();
-    for action in iam_actions(rules, On::Account) {
+    let mut account_actions = iam_actions(rules, On::Account);
+    // The host lists the account's own buckets before its first call on a bucket, to
+    // check the account owns it (`crate::s3`), whether or not the grant lets the plugin
+    // list: harmless, as ListBuckets names only the account's own buckets.
+    if !rules.is_empty() && !account_actions.contains(&LIST_BUCKETS.iam[0]) {
+        account_actions.insert(0, LIST_BUCKETS.iam[0]);
+    }
+    for action in account_actions {
         statements.push(json!({"Effect": "Allow", "Action": action, "Resource": "*"}));
     }
     for rule in rules {
@@ -302,6 +309,8 @@ mod tests {
         assert_eq!(
             session_policy(g, "111111111111", crate::partition::AWS)["Statement"],
             json!([
+                // No `list` in the grant: the host's own listing, for the ownership check.
+                {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
                 // Each put with the read of the old value the audit log records.
                 {"Effect": "Allow", "Action": [
                     "s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock",
@@ -321,6 +330,7 @@ mod tests {
         assert_eq!(
             session_policy(&g, "111111111111", AWS)["Statement"],
             json!([
+                {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
                 {"Effect": "Allow", "Action": "s3:ListBucketVersions", "Resource": "arn:aws:s3:::archive",
                  "Condition": {"StringLike": {"s3:prefix": ["logs/*"]}, "StringEquals": own}},
                 {"Effect": "Allow", "Action": ["s3:GetObjectVersion", "s3:DeleteObjectVersion"],
@@ -357,6 +367,8 @@ mod tests {
         assert_eq!(
             policy["Statement"],
             json!([
+                // The role needs it for the host's ownership check even where no grant lists.
+                {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
                 {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
                  "Condition": {"StringLike": {"s3:prefix": ["x/*"]}}},
                 {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/x/*"},

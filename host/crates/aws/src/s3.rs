@@ -20,6 +20,7 @@
 mod config;
 mod copy;
 mod fields;
+mod owner;
 mod put;
 mod resume;
 mod send;
@@ -53,9 +54,6 @@ use send::{build_error, on_bucket, tagging};
 /// What an open GetObject body may hold on the host before the guest reads it: the HTTP
 /// client's read buffer (hyper's grows to about 400 KiB) and the stream's decoding.
 const CONNECTION_BUFFER_BYTES: u64 = 512 << 10;
-
-/// Buckets per ListBuckets page (S3's maximum is 10,000): a page stays a small answer.
-const LIST_BUCKETS_PAGE: i32 = 1000;
 
 /// S3 through each account's assumed role, for one plugin's run.
 pub struct AwsBackend {
@@ -96,9 +94,22 @@ impl AwsBackend {
             .clone())
     }
 
-    /// [`AwsBackend::resolve`], for a plugin's call: a failure in the plugin's words.
+    /// [`AwsBackend::resolve`], for a plugin's call that addresses no bucket: a failure
+    /// in the plugin's words.
     fn session(&self, account: &Account) -> Result<Arc<Session>, S3Error> {
         self.resolve(&account.id).map_err(|err| err.for_guest())
+    }
+
+    /// The session for a plugin's call on `buckets`, once the host has checked that the
+    /// account owns each of them ([`owner`]): every bucket-addressed call starts here.
+    async fn session_owning(
+        &self,
+        account: &Account,
+        buckets: &[&str],
+    ) -> Result<Arc<Session>, S3Error> {
+        let session = self.session(account)?;
+        owner::check_owned(&session, buckets).await?;
+        Ok(session)
     }
 
     /// Remembers a multipart upload left open, for the report.
@@ -128,7 +139,7 @@ impl AwsBackend {
     ) -> Result<ObjectMeta, S3Error> {
         let (bucket, key) = (bucket.as_str(), key.as_str());
         let what = format!("HeadObject {bucket}/{key}");
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket]).await?;
         let output = on_bucket(&session, Some(bucket), &what, |s3| {
             s3.head_object()
                 .bucket(bucket)
@@ -161,7 +172,7 @@ impl AwsBackend {
             Some(last) => format!("bytes={}-{last}", r.first),
             None => format!("bytes={}-", r.first),
         });
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket]).await?;
         let output = on_bucket(&session, Some(bucket), &what, |s3| {
             s3.get_object()
                 .bucket(bucket)
@@ -216,42 +227,7 @@ fn total_from_content_range(range: Option<&str>) -> Option<u64> {
 #[async_trait]
 impl Backend for AwsBackend {
     async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error> {
-        let what = "ListBuckets";
-        let session = self.session(account)?;
-        // Always paginated: AWS rejects unpaginated ListBuckets for accounts with a bucket
-        // quota over 10,000 ("General purpose bucket quotas, limitations, and
-        // restrictions", S3 User Guide), and only a paginated answer carries each bucket's
-        // region ("BucketRegion", Bucket, S3 API Reference), which saves a redirect later.
-        let mut buckets: Vec<Bucket> = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let output = on_bucket(&session, None, what, |s3| {
-                s3.list_buckets()
-                    .max_buckets(LIST_BUCKETS_PAGE)
-                    .set_continuation_token(token.clone())
-                    .send()
-            })
-            .await?;
-            buckets.extend(output.buckets().iter().filter_map(|b| {
-                let name = b.name()?;
-                if let Some(region) = b.bucket_region() {
-                    session.learn_bucket_region(name, region);
-                }
-                Some(Bucket {
-                    name: name.to_owned(),
-                    creation_date: millis(b.creation_date()),
-                })
-            }));
-            match output.continuation_token() {
-                // A token S3 repeats would list forever.
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_owned());
-                }
-                _ => break,
-            }
-        }
-        buckets.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(buckets)
+        owner::list_owned(&*self.session(account)?).await
     }
 
     async fn list_objects(
@@ -264,7 +240,7 @@ impl Backend for AwsBackend {
         let Some(max_keys) = request.page_size() else {
             return Ok(empty_page());
         };
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket]).await?;
         let output = on_bucket(&session, Some(bucket), &what, |s3| {
             s3.list_objects_v2()
                 .bucket(bucket)
@@ -329,7 +305,7 @@ impl Backend for AwsBackend {
         options: PutOptions,
         body: PutBody,
     ) -> Result<PutResult, S3Error> {
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket.as_str()]).await?;
         let target = Target {
             session: &session,
             account: &account.id,
@@ -349,7 +325,7 @@ impl Backend for AwsBackend {
     ) -> Result<(), S3Error> {
         let (bucket, key) = (bucket.as_str(), key.as_str());
         let what = format!("DeleteObject {bucket}/{key}");
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket]).await?;
         on_bucket(&session, Some(bucket), &what, |s3| {
             s3.delete_object().bucket(bucket).key(key).send()
         })
@@ -385,7 +361,7 @@ impl Backend for AwsBackend {
             .quiet(false)
             .build()
             .map_err(|_| build_error(&what))?;
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket]).await?;
         let output = on_bucket(&session, Some(bucket), &what, |s3| {
             s3.delete_objects()
                 .bucket(bucket)
@@ -420,7 +396,9 @@ impl Backend for AwsBackend {
         let (target_bucket, target_key) = (target_bucket.as_str(), target_key.as_str());
         let what =
             format!("CopyObject {source_bucket}/{source_key} to {target_bucket}/{target_key}");
-        let session = self.session(account)?;
+        let session = self
+            .session_owning(account, &[source_bucket, target_bucket])
+            .await?;
         if source.size > self.sessions.multipart_copy_threshold() {
             let copy = Copy {
                 session: &session,
@@ -468,7 +446,7 @@ impl Backend for AwsBackend {
     ) -> Result<Vec<Tag>, S3Error> {
         let (bucket, key) = (bucket.as_str(), key.as_str());
         let what = format!("GetObjectTagging {bucket}/{key}");
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket]).await?;
         let output = on_bucket(&session, Some(bucket), &what, |s3| {
             s3.get_object_tagging().bucket(bucket).key(key).send()
         })
@@ -491,7 +469,7 @@ impl Backend for AwsBackend {
         tags: Vec<Tag>,
     ) -> Result<(), S3Error> {
         let (bucket, key) = (bucket.as_str(), key.as_str());
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket]).await?;
         if tags.is_empty() {
             // The same outcome as an empty tag set, which some S3-compatible servers
             // cannot parse.
@@ -521,7 +499,7 @@ impl Backend for AwsBackend {
         bucket: &BucketName,
         setting: BucketSetting,
     ) -> Result<BucketConfig, S3Error> {
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket.as_str()]).await?;
         config::bucket_setting(&session, bucket.as_str(), setting).await
     }
 
@@ -539,7 +517,7 @@ impl Backend for AwsBackend {
         bucket: &BucketName,
         change: &SettingChange,
     ) -> Result<(), S3Error> {
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket.as_str()]).await?;
         config::put_bucket_setting(&session, bucket.as_str(), change).await
     }
 
@@ -548,7 +526,9 @@ impl Backend for AwsBackend {
         account: &Account,
         request: &VersionsRequest,
     ) -> Result<ListVersionsPage, S3Error> {
-        let session = self.session(account)?;
+        let session = self
+            .session_owning(account, &[request.listing.bucket.as_str()])
+            .await?;
         versions::list(&session, request).await
     }
 
@@ -581,7 +561,7 @@ impl Backend for AwsBackend {
         key: &ObjectKey,
         version_id: &str,
     ) -> Result<(), S3Error> {
-        let session = self.session(account)?;
+        let session = self.session_owning(account, &[bucket.as_str()]).await?;
         versions::delete(&session, (bucket, key), version_id).await
     }
 }

@@ -173,7 +173,7 @@ pub async fn check(world: &World, fresh: &str, planted: &str) {
         nothing.as_object().unwrap().values().all(Value::is_null),
         "nothing asked, nothing read: {nothing}"
     );
-    assert_eq!(step_error(&results[4]), "not-found");
+    assert_eq!(step_error(&results[4]), super::missing_bucket(world));
     assert_eq!(step_error(&results[5]), "invalid-input");
     assert_eq!(step_ok(&results[6]), &planted_account_block());
     assert_eq!(

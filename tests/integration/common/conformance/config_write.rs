@@ -173,7 +173,7 @@ pub async fn check(world: &World, bucket: &str) {
         "{}",
         results[14]
     );
-    assert_eq!(step_error(&results[15]), "not-found");
+    assert_eq!(step_error(&results[15]), super::missing_bucket(world));
     assert_eq!(
         step_ok(&results[17]),
         changed,
@@ -209,7 +209,7 @@ pub async fn check(world: &World, bucket: &str) {
     assert_eq!(
         audited(&ran.audit, "GetBucketVersioning")
             .iter()
-            .filter(|(outcome, ..)| outcome == "not-found")
+            .filter(|(outcome, ..)| outcome == super::missing_bucket(world))
             .count(),
         1
     );

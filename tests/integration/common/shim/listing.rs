@@ -108,8 +108,13 @@ pub(super) fn paginated_answer(
             .get(bucket.as_str())
             .copied()
             .unwrap_or("2006-02-03T16:45:09.000Z");
+        let region = if knowledge.no_bucket_regions {
+            String::new()
+        } else {
+            format!("<BucketRegion>{region}</BucketRegion>")
+        };
         xml.push_str(&format!(
-            "<Bucket><Name>{bucket}</Name><CreationDate>{date}</CreationDate><BucketRegion>{region}</BucketRegion></Bucket>"
+            "<Bucket><Name>{bucket}</Name><CreationDate>{date}</CreationDate>{region}</Bucket>"
         ));
     }
     xml.push_str("</Buckets>");

@@ -122,10 +122,14 @@ struct Knowledge {
     /// Accounts whose general purpose bucket quota is over 10,000.
     large_quota: HashSet<String>,
     opt_in_redirect: OptInRedirect,
+    /// ListBuckets names no `BucketRegion`, as an S3-compatible endpoint may not.
+    no_bucket_regions: bool,
     /// CopyObject's limit, when a test lowers it.
     copy_limit: Option<u64>,
     /// Requests answered with a redirect to the bucket's region.
     redirects: u32,
+    /// Account → ListBuckets pages answered to its sessions.
+    bucket_listings: HashMap<String, u32>,
     /// How long a CopyObject waits before it reaches moto.
     copy_delay: std::time::Duration,
     schedule: faults::Schedule,
@@ -226,6 +230,20 @@ impl Shim {
     /// How buckets in opt-in regions answer requests sent to another region.
     pub fn answer_opt_in_redirects(&self, how: OptInRedirect) {
         self.knowledge.lock().unwrap().opt_in_redirect = how;
+    }
+
+    /// From now on ListBuckets names no bucket's region (S3 names it in paginated answers:
+    /// "ListBuckets", S3 API Reference; an S3-compatible endpoint may not): a session then
+    /// learns a bucket's region from the redirect of its first request there, even after
+    /// the host's ownership listing.
+    pub fn name_no_bucket_regions(&self) {
+        self.knowledge.lock().unwrap().no_bucket_regions = true;
+    }
+
+    /// How many ListBuckets pages `account`'s sessions were answered.
+    pub fn bucket_listings(&self, account: &str) -> u32 {
+        let knowledge = self.knowledge.lock().unwrap();
+        knowledge.bucket_listings.get(account).copied().unwrap_or(0)
     }
 
     /// How many requests were answered with a redirect to their bucket's region.

@@ -228,6 +228,10 @@ pub(super) async fn s3(
             }
             match (page, account) {
                 (Some(page), Some(account)) => {
+                    *knowledge
+                        .bucket_listings
+                        .entry(account.clone())
+                        .or_default() += 1;
                     let mut parts = parts;
                     parts.headers.remove(hyper::header::CONTENT_LENGTH);
                     let answer = paginated_answer(&page, &account, &knowledge, &text);
