@@ -8,4 +8,5 @@ mod isolation;
 mod languages;
 mod plugin_dir;
 mod provenance;
+mod signature_cache;
 mod signatures;

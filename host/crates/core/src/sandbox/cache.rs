@@ -1,6 +1,6 @@
 //! The compile cache: what compiling a plugin led to — native code, or the reason the
-//! plugin was refused — kept between runs and trusted only when this user's key
-//! authenticates it.
+//! plugin was refused — and which keys' signatures over it hold, kept between runs and
+//! trusted only when this user's key authenticates it.
 //!
 //! A precompiled artifact is native code that the host maps executable next to the
 //! operator's credentials, so a cache entry is never believed because of where it lies.
@@ -122,6 +122,8 @@ pub(super) enum EntryKind {
     Artifact = 1,
     /// Why the plugin was refused.
     Refusal = 2,
+    /// The signatures it carries that were checked and hold (`super::verified`).
+    Signers = 3,
 }
 
 impl EntryKind {
@@ -129,6 +131,7 @@ impl EntryKind {
         match self {
             EntryKind::Artifact => "cwasm",
             EntryKind::Refusal => "refused",
+            EntryKind::Signers => "signers",
         }
     }
 }
