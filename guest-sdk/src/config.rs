@@ -1,4 +1,5 @@
-//! Bucket configuration: ask for the settings a check needs, get one record back.
+//! Bucket configuration: ask for the settings a check needs, get one record back; and
+//! change the ones a grant's `config-write` names (remediation).
 //!
 //! ```no_run
 //! # fn check(s3: &xacct_guest::S3) -> xacct_guest::Result<()> {
@@ -12,11 +13,11 @@
 
 use serde_json::{Value, json};
 
-use crate::S3Result;
 use crate::bindings::xacct::plugin::s3::{
     AclPermission, BucketConfig, BucketSetting, Client, DefaultEncryption, Grantee,
     ObjectOwnership, PublicAccessBlock, SseAlgorithm, VersioningStatus,
 };
+use crate::{S3, S3Result};
 
 /// A request for some of a bucket's settings; [`ConfigRequest::fetch`] sends it. Each
 /// setting is one S3 request, sent concurrently by the host, each one call of the
@@ -78,6 +79,64 @@ impl ConfigRequest<'_> {
     pub fn fetch(self) -> S3Result<BucketConfig> {
         self.client.get_bucket_config(&self.bucket, &self.settings)
     }
+}
+
+/// The remediations: each one write of one setting (`config-write` with the setting in
+/// the rule's `settings`), which the host audits with the setting's value before and
+/// after, and plans instead under `--dry-run`.
+///
+/// ```no_run
+/// # fn fix(s3: &xacct_guest::S3) -> xacct_guest::Result<()> {
+/// s3.block_public_access("logs")?;
+/// s3.enable_versioning("logs")?;
+/// s3.encrypt_with_sse_s3("logs")?;
+/// # Ok(())
+/// # }
+/// ```
+impl S3 {
+    /// Switches on all four of the bucket's public access block switches.
+    pub fn block_public_access(&self, bucket: &str) -> S3Result<()> {
+        self.client
+            .put_public_access_block(bucket, PublicAccessBlock::ALL)
+    }
+
+    /// Enables versioning (MFA delete is left as it is).
+    pub fn enable_versioning(&self, bucket: &str) -> S3Result<()> {
+        self.client
+            .put_bucket_versioning(bucket, VersioningStatus::Enabled)
+    }
+
+    /// Default encryption SSE-S3 (`AES256`).
+    pub fn encrypt_with_sse_s3(&self, bucket: &str) -> S3Result<()> {
+        let sse_s3 = DefaultEncryption {
+            algorithm: SseAlgorithm::Aes256,
+            kms_key_id: None,
+            bucket_key: false,
+        };
+        self.client.put_bucket_encryption(bucket, &sse_s3)
+    }
+
+    /// Default encryption SSE-KMS with `key` (none: the AWS managed `aws/s3` key) and an
+    /// S3 Bucket Key, which cuts the KMS requests. A key of another account must be in
+    /// the rule's `kms_keys`.
+    pub fn encrypt_with_kms(&self, bucket: &str, key: Option<&str>) -> S3Result<()> {
+        let sse_kms = DefaultEncryption {
+            algorithm: SseAlgorithm::AwsKms,
+            kms_key_id: key.map(str::to_owned),
+            bucket_key: true,
+        };
+        self.client.put_bucket_encryption(bucket, &sse_kms)
+    }
+}
+
+impl PublicAccessBlock {
+    /// All four switches on.
+    pub const ALL: PublicAccessBlock = PublicAccessBlock {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
 }
 
 /// A bucket configuration as JSON, for a plugin's output: the record's fields in

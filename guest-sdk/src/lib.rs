@@ -57,6 +57,7 @@ pub use serde;
 pub use serde_json;
 
 mod config;
+mod versions;
 
 /// The raw bindings generated from `wit/xacct.wit`.
 pub mod bindings {
@@ -84,12 +85,13 @@ pub use bindings::xacct::plugin::accounts::Account;
 pub use bindings::xacct::plugin::s3::{
     AccessControlList, AclGrant, AclPermission, Bucket, BucketConfig, BucketSetting, ByteRange,
     Client, DefaultEncryption, DeleteResult, Grantee, LifecycleRule, LifecycleTransition,
-    ListObjectsPage, ListObjectsRequest, LoggingConfig, ObjectMeta, ObjectOwnership, ObjectSummary,
-    PublicAccessBlock, PutOptions, PutResult, SseAlgorithm, Tag, Upload, VersioningConfig,
-    VersioningStatus,
+    ListObjectsPage, ListObjectsRequest, ListVersionsPage, ListVersionsRequest, LoggingConfig,
+    ObjectMeta, ObjectOwnership, ObjectSummary, ObjectVersion, PublicAccessBlock, PutOptions,
+    PutResult, SseAlgorithm, Tag, Upload, VersioningConfig, VersioningStatus,
 };
 pub use bindings::xacct::plugin::types::{AccessDenied, DeniedBy, Error as S3Error};
 pub use config::{ConfigRequest, block_json, config_json, encryption_json, versioning_status_name};
+pub use versions::{ObjectVersionRef, VersionListing, VersionPages};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 /// A plugin's failure: reported as the account's `plugin-error` with this message.

@@ -15,6 +15,17 @@
 //! reports of a run's shards — `{"reports": [report, …]}` — into the run's report, as
 //! `xacct report merge` does (the last step of the Step Functions state machine in
 //! `deploy/`).
+//!
+//! The state machine runs a plan made once ([`plan`]): `{"plan": {…}}` lists the
+//! organization, selects the accounts and answers the plan for the Map's shards; a shard
+//! (`{"shard": "3/16", "from_plan": {…}}`) runs the accounts its plan names, listing
+//! nothing; `{"merge": {"from_plan": {…}, "results": {…}}}` merges the shards' results as
+//! the Map's `ResultWriter` exported them to S3 ([`results`]), failed shards included.
+//! A plugin event not from a plan lists the organization once per execution
+//! environment, on its first such event.
+
+mod plan;
+mod results;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,7 +42,7 @@ use xacct_core::sandbox::{CacheLocation, LoadOptions, Sandbox};
 use xacct_core::shard::{Shard, merge};
 
 use crate::config::{Config, DEFAULT_FILE, ENV_VAR};
-use crate::pipeline::{self, Service, connect};
+use crate::pipeline::{self, Service};
 use crate::request::Ask;
 
 /// One invocation's event.
@@ -59,19 +70,29 @@ pub struct Event {
     pub exclude: Vec<String>,
     /// Merge these shards' reports instead of running anything.
     pub reports: Option<Vec<Value>>,
+    /// Plan a Step Functions run: list the organization once, answer the shards' plan.
+    pub plan: Option<plan::PlanAsk>,
+    /// Run shard `shard` of this plan (made by a `plan` event).
+    pub from_plan: Option<plan::PlanRef>,
+    /// Merge a Step Functions run's results from S3.
+    pub merge: Option<results::MergeAsk>,
 }
 
 /// What one execution environment keeps between invocations.
 pub struct Deployment {
+    /// The packaged config: its own accounts, none listed.
     config: Config,
+    /// The config with the organization's accounts, listed on the first plugin event
+    /// not from a plan (a failed listing is that event's error, and tried again).
+    listed: tokio::sync::OnceCell<Config>,
     sandbox: Arc<Sandbox>,
     service: Service,
 }
 
 impl Deployment {
-    /// Loads the packaged config, connects the home identity (listing an organization's
-    /// accounts if the config has one) and prepares the sandbox, with the packaged
-    /// compiled plugins copied to `scratch` (Lambda's `/tmp`).
+    /// Loads the packaged config, connects the home identity and prepares the sandbox,
+    /// with the packaged compiled plugins copied to `scratch` (Lambda's `/tmp`). No
+    /// organization is listed yet: a shard of a plan runs the accounts its plan names.
     pub async fn open(task_root: &Path, scratch: &Path) -> Result<Deployment, Error> {
         let path = match std::env::var_os(ENV_VAR) {
             Some(path) => task_root.join(path),
@@ -79,23 +100,72 @@ impl Deployment {
         };
         let mut config = Config::load(&path)?;
         resolve_home_region(&mut config.core, &mut config.aws, None).await?;
-        if let Some(organization) = &mut config.aws.organization {
-            // Later events may select accounts by tag.
-            organization.list_tags = true;
-        }
-        let service = connect(&mut config).await?;
+        let service = Service::connect(&config, None).await?;
         let mut options = LoadOptions::for_config(&config);
         options.cache = Some(seed_compile_cache(task_root, scratch)?);
         let sandbox = Arc::new(Sandbox::with_options(options, config.concurrency as u32)?);
         Ok(Deployment {
             config,
+            listed: tokio::sync::OnceCell::new(),
             sandbox,
             service,
         })
     }
 
-    /// Answers one event: a report.
+    /// Answers one event: a report (or a plan, or a merged run's report).
     pub async fn handle(&self, event: Event) -> Result<Value, Error> {
+        let objects = self.service.home_objects();
+        if let Some(ask) = event.plan {
+            // Once per Map run: the organization as it is now, its tags only if the grant
+            // or the selection reads them (tags are one request per account).
+            let mut config = self.config.clone();
+            self.service
+                .discover_with_tags(&mut config, !ask.tags.is_empty())
+                .await?;
+            return Ok(plan::make(ask, &config, &self.sandbox, objects.as_ref()).await?);
+        }
+        if let Some(ask) = event.merge {
+            let objects = objects.ok_or(
+                "a merge of a Step Functions run reads S3: the config's backend must be AWS",
+            )?;
+            let plan = plan::load(&ask.from_plan, Some(&objects)).await?;
+            return Ok(results::merge_results(&plan, &ask.results, &objects).await?);
+        }
+        if let Some(from_plan) = event.from_plan {
+            let plan = plan::load(&from_plan, objects.as_ref()).await?;
+            let shard = event
+                .shard
+                .as_deref()
+                .map(Shard::parse)
+                .transpose()?
+                .ok_or(
+                    "a shard of a plan names its shard: {\"shard\": \"K/N\", \"from_plan\": {…}}",
+                )?;
+            if shard.count != plan.shards {
+                return Err(format!("shard {shard} of a plan of {} shards", plan.shards).into());
+            }
+            let mut config = self.config.clone();
+            self.service.adopt(
+                &mut config,
+                plan.accounts
+                    .iter()
+                    .map(plan::PlannedAccount::config)
+                    .collect(),
+            );
+            let mut request = Ask {
+                plugin: plan.plugin.clone(),
+                input: plan.input.clone(),
+                shard: Some(shard),
+                dry_run: plan.dry_run,
+                ..Ask::default()
+            }
+            .into_request()?;
+            request.expected_plan_hash = Some(plan.plan_hash.clone());
+            let report =
+                pipeline::run(&config, &self.sandbox, &self.service, &request, &()).await?;
+            let report = serde_json::to_value(&report)?;
+            return Ok(results::shard_output(report, &plan, shard, objects.as_ref()).await?);
+        }
         if let Some(reports) = event.reports {
             let named: Vec<(String, Value)> = reports
                 .into_iter()
@@ -115,8 +185,19 @@ impl Deployment {
             tags: event.tags.into_iter().collect(),
             exclude: event.exclude,
         };
+        let config = self
+            .listed
+            .get_or_try_init(|| async {
+                // Later events may select accounts by tag.
+                let mut config = self.config.clone();
+                self.service
+                    .discover_with_tags(&mut config, true)
+                    .await
+                    .map(|()| config)
+            })
+            .await?;
         selection
-            .validate(&self.config)
+            .validate(config)
             .map_err(|problem| format!("accounts/exclude: {problem}"))?;
         let ask = Ask {
             plugin,
@@ -128,8 +209,7 @@ impl Deployment {
             timeout: None,
         };
         let request = ask.into_request()?;
-        let report =
-            pipeline::run(&self.config, &self.sandbox, &self.service, &request, &()).await?;
+        let report = pipeline::run(config, &self.sandbox, &self.service, &request, &()).await?;
         Ok(serde_json::to_value(&report)?)
     }
 }

@@ -8,9 +8,9 @@ use clap::Parser;
 use xacct::cli::args::{Cli, LogFormat};
 use xacct::cli::{UsageError, dispatch};
 use xacct::logging;
+use xacct::terminal::stderr::error_lines;
 use xacct::terminal::stop::STDOUT_CLOSED;
 use xacct::terminal::{ColorChoice, Stderr};
-use xacct_core::report::text::inert;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,7 +38,11 @@ fn main() -> ExitCode {
         Err(UsageError(err)) => {
             // Errors quote what files, plugins and Organizations names hold: inert, as
             // the table is, so nothing in them reaches the terminal as a control code.
-            let _ = writeln!(std::io::stderr(), "error: {}", inert(&format!("{err:#}")));
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                error_lines(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     }

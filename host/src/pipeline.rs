@@ -59,6 +59,47 @@ impl Service {
         Ok(xacct_core::pipeline::discover(&mut config.core, self).await?)
     }
 
+    /// Like [`Service::discover`], the accounts' tags listed too when `with_tags` (a
+    /// selection by tag that the config alone does not foresee).
+    pub async fn discover_with_tags(
+        &self,
+        config: &mut Config,
+        with_tags: bool,
+    ) -> Result<(), RunError> {
+        let Service::Aws(aws) = self else {
+            return Ok(());
+        };
+        let listed = aws
+            .list_organization(with_tags)
+            .await
+            .map_err(|err| xacct_core::pipeline::RunError::Discovery(err.into()))?;
+        if !listed.is_empty() {
+            config
+                .core
+                .add_listed(listed)
+                .map_err(xacct_core::pipeline::RunError::from)?;
+        }
+        Ok(())
+    }
+
+    /// Runs on `accounts`, listed elsewhere (a Step Functions run's plan), instead of the
+    /// configured and listed ones: they replace `config`'s, and AWS sessions may open in
+    /// them.
+    pub fn adopt(&self, config: &mut Config, accounts: Vec<AccountConfig>) {
+        if let Service::Aws(aws) = self {
+            aws.adopt(&accounts);
+        }
+        config.core.accounts = accounts;
+    }
+
+    /// The host's own objects in the home account; `None` off AWS.
+    pub fn home_objects(&self) -> Option<xacct_aws::home_objects::HomeObjects> {
+        match self {
+            Service::Aws(aws) => Some(xacct_aws::home_objects::HomeObjects::new(aws.sessions())),
+            Service::Local(_) | Service::Custom(_) => None,
+        }
+    }
+
     /// The backend that serves `plugin`. On AWS its sessions are named after it, tagged
     /// with its sha256, and bounded by its grant's session policy.
     pub fn backend_for(

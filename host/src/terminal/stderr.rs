@@ -4,6 +4,7 @@ use std::io::{self, Write};
 use std::sync::Mutex;
 
 use indicatif::ProgressBar;
+use xacct_core::report::text::inert;
 
 /// The progress bar on stderr, while there is one.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -50,5 +51,42 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
 
     fn make_writer(&'a self) -> Stderr {
         Stderr
+    }
+}
+
+/// A top-level error message as the operator reads it after `error: `: a message of
+/// several lines printed as lines, each made inert (no control character reaches the
+/// terminal), every line after the first indented under it, so that no line of it,
+/// whatever a file or an Organizations name put there, can pass for a line of its own
+/// (another `error:`, a prompt, a table row).
+pub fn error_lines(message: &str) -> String {
+    message
+        .trim_end_matches('\n')
+        .split('\n')
+        .map(inert)
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_of_several_lines_prints_as_indented_lines_each_inert() {
+        assert_eq!(error_lines("one line"), "one line");
+        assert_eq!(
+            error_lines("refused: 2 reports\nshard 1: a.json\nshard 2: b.json\n"),
+            "refused: 2 reports\n  shard 1: a.json\n  shard 2: b.json"
+        );
+        let hostile = error_lines("id \u{1b}]0;owned\u{7}\r\nerror: forged\u{9b}31m");
+        assert_eq!(
+            hostile,
+            "id \\u{1b}]0;owned\\u{7}\\r\n  error: forged\\u{9b}31m"
+        );
+        for line in hostile.lines() {
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+        }
+        assert!(hostile.lines().skip(1).all(|line| line.starts_with("  ")));
     }
 }

@@ -1,26 +1,35 @@
 //! `posture`: the S3 posture of each account's buckets — public exposure, default
 //! encryption, versioning, object ownership, lifecycle and access logging — as finding
-//! codes per bucket and a summary per account. Read-only: it asks each bucket for the
-//! nine settings the checks need (one S3 call each, sent concurrently by the host) and
-//! the account for its own public access block (one call).
+//! codes per bucket and a summary per account; and, when asked, the fixes of three of
+//! them within the plugin's grant. It asks each bucket for the nine settings the checks
+//! need (one S3 call each, sent concurrently by the host) and the account for its own
+//! public access block (one call).
 //!
 //! Input (all optional): `{"require_kms": true}` also flags buckets whose default
-//! encryption is SSE-S3 (`sse-s3-only`).
+//! encryption is SSE-S3 (`sse-s3-only`); `{"fix": ["public-access-block", "encryption",
+//! "versioning"]}` fixes those findings (`no-public-access-block`: all four switches on
+//! the bucket; `unencrypted`, and `sse-s3-only` with `require_kms`: SSE-S3, or SSE-KMS with
+//! the AWS managed key and a bucket key when `require_kms`; `versioning-off`: enabled).
+//! A fix needs `config-write` of its setting; one the grant (or AWS) refuses is listed
+//! in `not_fixed` and the others go on. Under `--dry-run` the host plans the writes and
+//! `fixed` is the plan (`"dry_run": true`).
 //!
 //! Output, stable for other tools (README, "The posture plugin"):
 //! `{"account": ID, "buckets": [{"bucket": NAME, "region": R, "findings": [CODE, …]}],
-//!   "fixed": [], "summary": {"buckets": N, "with_findings": M, "findings": {CODE: COUNT}}}`.
+//!   "fixed": [{"bucket": NAME, "setting": S, "before": …, "after": …}], "not_fixed": [...],
+//!   "dry_run": BOOL, "summary": {"buckets": N, "with_findings": M, "findings": {CODE: COUNT}}}`.
 //! Codes, in this order: `public-policy`, `public-acl`, `no-public-access-block`,
 //! `unencrypted`, `sse-s3-only`, `versioning-off`, `acls-enabled`, `no-lifecycle`,
-//! `no-logging`.
+//! `no-logging`. `findings` are what was found, before any fix.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
 use xacct_guest::{
-    BucketConfig, Grantee, ObjectOwnership, Plugin, PublicAccessBlock, Result, S3, SseAlgorithm,
-    VersioningStatus, export_plugin,
+    BucketConfig, DefaultEncryption, Grantee, ObjectOwnership, Plugin, PublicAccessBlock, Result,
+    S3, S3Result, SseAlgorithm, VersioningStatus, block_json, encryption_json, export_plugin,
+    versioning_status_name,
 };
 
 /// The ACL groups that make a grant public (S3 User Guide, "Access control list (ACL)
@@ -35,6 +44,82 @@ const PUBLIC_GROUPS: [&str; 2] = [
 struct Input {
     /// Flag SSE-S3 default encryption too: the account wants SSE-KMS.
     require_kms: bool,
+    /// The settings to fix where a finding asks for it.
+    fix: Vec<Fix>,
+}
+
+/// A setting `posture` can fix.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Fix {
+    PublicAccessBlock,
+    Encryption,
+    Versioning,
+}
+
+impl Fix {
+    fn name(self) -> &'static str {
+        match self {
+            Fix::PublicAccessBlock => "public-access-block",
+            Fix::Encryption => "encryption",
+            Fix::Versioning => "versioning",
+        }
+    }
+
+    /// Whether `found` (a bucket's codes) has a finding this fix remedies.
+    fn remedies(self, found: &[&str]) -> bool {
+        let codes: &[&str] = match self {
+            Fix::PublicAccessBlock => &["no-public-access-block"],
+            Fix::Encryption => &["unencrypted", "sse-s3-only"],
+            Fix::Versioning => &["versioning-off"],
+        };
+        found.iter().any(|code| codes.contains(code))
+    }
+
+    /// Makes the fix on `bucket`, whose settings are `config`: the setting's value before
+    /// and after, as the host's audit log writes them.
+    fn apply(
+        self,
+        s3: &S3,
+        bucket: &str,
+        config: &BucketConfig,
+        input: &Input,
+    ) -> S3Result<(Value, Value)> {
+        match self {
+            Fix::PublicAccessBlock => {
+                s3.block_public_access(bucket)?;
+                let before = config.public_access_block.as_ref().map(block_json);
+                Ok((json!(before), block_json(&PublicAccessBlock::ALL)))
+            }
+            Fix::Encryption => {
+                let after = if input.require_kms {
+                    s3.encrypt_with_kms(bucket, None)?;
+                    DefaultEncryption {
+                        algorithm: SseAlgorithm::AwsKms,
+                        kms_key_id: None,
+                        bucket_key: true,
+                    }
+                } else {
+                    s3.encrypt_with_sse_s3(bucket)?;
+                    DefaultEncryption {
+                        algorithm: SseAlgorithm::Aes256,
+                        kms_key_id: None,
+                        bucket_key: false,
+                    }
+                };
+                let before = config.encryption.as_ref().map(encryption_json);
+                Ok((json!(before), encryption_json(&after)))
+            }
+            Fix::Versioning => {
+                s3.enable_versioning(bucket)?;
+                let before = config
+                    .versioning
+                    .as_ref()
+                    .map(|v| versioning_status_name(v.status));
+                Ok((json!(before), json!("Enabled")))
+            }
+        }
+    }
 }
 
 struct Posture;
@@ -108,6 +193,7 @@ impl Plugin for Posture {
         let s3: S3 = account.s3()?;
         let account_block = s3.account_public_access_block()?;
         let mut buckets = Vec::new();
+        let (mut fixed, mut not_fixed) = (Vec::new(), Vec::new());
         let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
         let mut with_findings = 0;
         for bucket in s3.buckets()? {
@@ -130,6 +216,23 @@ impl Plugin for Posture {
             for code in &found {
                 *counts.entry(code).or_default() += 1;
             }
+            for fix in input.fix.iter().filter(|fix| fix.remedies(&found)) {
+                let entry = json!({"bucket": bucket.name, "setting": fix.name()});
+                match fix.apply(&s3, &bucket.name, &config, &input) {
+                    Ok((before, after)) => {
+                        let mut entry = entry;
+                        entry["before"] = before;
+                        entry["after"] = after;
+                        fixed.push(entry);
+                    }
+                    // Outside the grant, or refused by AWS: said, and the rest goes on.
+                    Err(err) => {
+                        let mut entry = entry;
+                        entry["error"] = json!(err.describe());
+                        not_fixed.push(entry);
+                    }
+                }
+            }
             buckets.push(json!({
                 "bucket": bucket.name,
                 "region": config.region,
@@ -139,7 +242,9 @@ impl Plugin for Posture {
         Ok(json!({
             "account": account.id,
             "buckets": buckets,
-            "fixed": [],
+            "fixed": fixed,
+            "not_fixed": not_fixed,
+            "dry_run": xacct_guest::dry_run(),
             "summary": {
                 "buckets": buckets.len(),
                 "with_findings": with_findings,
@@ -155,7 +260,7 @@ xacct_guest::declare_grant!(
     r#"
 format = 1
 accounts = ["*"]
-s3 = [{ buckets = "*", actions = ["list", "config-read"] }]
+s3 = [{ buckets = "*", actions = ["list", "config-read", "config-write"], settings = ["public-access-block", "encryption", "versioning"] }]
 "#
 );
 

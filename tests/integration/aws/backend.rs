@@ -6,7 +6,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::conformance::bucket_config;
+use common::conformance::{bucket_config, config_write, versions};
 use common::moto::{self, Home, Moto, ROLE, Target};
 use common::{ACCOUNTS, World, failed, ok, step_error, step_ok};
 use serde_json::json;
@@ -245,6 +245,36 @@ async fn the_aws_backend_passes_the_bucket_configuration_conformance_suite() {
     let world = world(&moto, &home, &["s3script"]);
     moto.enforce_iam();
     bucket_config::check(&world, "dev-conf-a", "dev-conf-b").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_backend_passes_the_bucket_configuration_write_conformance_suite() {
+    let (moto, home) = deployment(prod(true), ALL_S3).await;
+    for bucket in ["dev-cw-fresh", "dev-cw-dry", "dev-cw-plain", "dev-cw-keyed"] {
+        moto.create_bucket_in(ACCOUNTS[0].0, "us-east-1", bucket)
+            .await;
+    }
+    let world = world(&moto, &home, &["s3script"]);
+    let refusing = World::aws_with_grants(
+        &["s3script"],
+        &moto.endpoint,
+        ROLE,
+        home.provider(),
+        &config_write::refusals_grant("dev-cw-keyed"),
+    );
+    moto.enforce_iam();
+    config_write::check(&world, "dev-cw-fresh").await;
+    config_write::dry_run(&world, "dev-cw-dry").await;
+    config_write::refusals(&refusing, "dev-cw-plain", "dev-cw-keyed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_backend_passes_the_versions_conformance_suite() {
+    let (moto, home) = deployment(prod(true), ALL_S3).await;
+    moto.enable_versioning(ACCOUNTS[0].0, "dev-conf-b").await;
+    let world = world(&moto, &home, &["s3script"]);
+    moto.enforce_iam();
+    versions::check(&world, "dev-conf-b", "dev-conf-a").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::organizations::organization;
+use super::organizations::{create_member, new_organization, organization, tag_account};
 use crate::common;
 use common::moto::{HOME_ACCOUNT, Moto};
 use common::shim::Faults;
@@ -24,6 +24,18 @@ fn xacct(dir: &Path, moto: &Moto, extra: &str, args: &[&str]) -> (Option<i32>, S
         .args(args)
         .output();
     (outcome.code(), outcome.stdout, outcome.stderr)
+}
+
+/// `xacct accounts --output json` over the organization: the accounts, and the log.
+fn list_accounts(dir: &Path, moto: &Moto) -> (Value, String) {
+    let (code, stdout, stderr) = xacct(
+        dir,
+        moto,
+        "[organization]\n",
+        &["accounts", "--output", "json"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    (serde_json::from_str(&stdout).unwrap(), stderr)
 }
 
 /// The ids of a JSON report's entries, and whether each succeeded.
@@ -70,6 +82,60 @@ async fn a_run_that_reads_no_tag_needs_no_tag_listing() {
     );
 }
 
+/// Stands for the same rates when tags are read ("Quotas for AWS Organizations",
+/// Organizations User Guide: requests are throttled past a few per second, with
+/// `TooManyRequestsException`): the host lists tags a few at a time, never one request
+/// per account all at once, and a throttled listing is sent again (the SDK's retries,
+/// with backoff) rather than losing the account's tags. The shim holds each listing
+/// long enough for the ones sent together to be in flight together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_are_listed_a_few_at_a_time_and_throttled_listings_retried() {
+    let moto = Moto::start();
+    let (org, root) = new_organization(&moto).await;
+    let mut members = Vec::new();
+    for i in 0..12 {
+        let id = create_member(&org, &root, &format!("member-{i}"), None).await;
+        tag_account(&org, &id, "n", &i.to_string()).await;
+        members.push(id);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let list = |faults: Faults| {
+        moto.inject(faults);
+        list_accounts(dir.path(), &moto)
+    };
+    let delay = Some(std::time::Duration::from_millis(200));
+    list(Faults {
+        tags_delay: delay,
+        ..Faults::default()
+    });
+    assert_eq!(
+        moto.injected().tag_listings_in_flight_max,
+        4,
+        "at most 4 tag listings at once, and that many (12 accounts to list)"
+    );
+    let (accounts, stderr) = list(Faults {
+        tags_throttle_every: 2,
+        tags_delay: delay,
+        ..Faults::default()
+    });
+    let injected = moto.injected();
+    assert!(injected.tag_throttles >= 6, "{injected:?}");
+    assert_eq!(injected.tag_listings_in_flight_max, 4, "{injected:?}");
+    for (i, id) in members.iter().enumerate() {
+        let listed = accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not listed: {accounts}"));
+        assert_eq!(
+            listed["tags"]["n"],
+            i.to_string(),
+            "throttled, retried: {stderr}"
+        );
+    }
+}
+
 /// Stands for the same rates when tags are read: one account's tags that cannot be
 /// listed (throttled however often it is retried) leave that account's tags empty, with a
 /// warning, instead of aborting the listing of every account.
@@ -82,18 +148,11 @@ async fn one_accounts_unlistable_tags_do_not_abort_the_listing() {
         ..Faults::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let (code, stdout, stderr) = xacct(
-        dir.path(),
-        &moto,
-        "[organization]\n",
-        &["accounts", "--output", "json"],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
+    let (accounts, stderr) = list_accounts(dir.path(), &moto);
     assert!(
         stderr.contains(&org.in_sandbox),
         "the warning names the account: {stderr}"
     );
-    let accounts: Value = serde_json::from_str(&stdout).unwrap();
     let tags_of = |id: &str| {
         accounts
             .as_array()

@@ -150,6 +150,12 @@ impl RuntimeApi {
     }
 }
 
+/// The function's home identity: static keys (moto takes any, as the home account).
+pub(crate) const HOME_KEYS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "AKIAXACCTLAMBDATEST1"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+];
+
 /// Compiles the package's plugins ahead of time, into the package (`xacct-cache/`,
 /// `xacct-state/`), as a deployment package ships them.
 pub(crate) fn precompile(root: &Path) {

@@ -1,6 +1,6 @@
 //! The AWS provider against moto (behind the S3/STS-semantics shim): sessions assumed in
 //! each account, regions and redirects, Organizations as the account source, AWS's faults,
-//! the host deployed as a Lambda function, and the bucket-posture estate. `estate_*`: issue
+//! the host deployed as a Lambda function and its Step Functions run, and the bucket-posture estate. `estate_*`: issue
 //! 18's rules of real estates (SSE-KMS, role chaining, partitions, redirects,
 //! Organizations…), each test naming the AWS rule it stands for.
 
@@ -17,3 +17,5 @@ pub(crate) mod lambda;
 mod organization_aliases;
 mod organizations;
 mod posture_estate;
+#[cfg(feature = "lambda")]
+mod step_functions;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::ACCOUNTS;
 
 /// Every S3 action a grant can name.
-const EVERY_ACTION: &str = r#"actions = ["list", "read", "write", "delete", "tag", "config-read"]"#;
+const EVERY_ACTION: &str = r#"actions = ["list", "read", "write", "delete", "tag", "config-read", "config-write", "versions", "delete-versions"], settings = ["public-access-block", "encryption", "versioning", "tags"]"#;
 
 /// An xacct config under construction. It renders as: the top-level keys (the plugin
 /// directory `plugins` first), the backend's section, the sections added (grants, limits,

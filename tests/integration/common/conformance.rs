@@ -3,6 +3,8 @@
 //! reaches them through the WIT interface alone.
 
 pub mod bucket_config;
+pub mod config_write;
+pub mod versions;
 
 use serde_json::{Value, json};
 

@@ -48,12 +48,16 @@ pub fn target_dir() -> PathBuf {
 /// target's (`target/guests`).
 pub fn guest(name: &str) -> PathBuf {
     let file = format!("{name}.wasm");
-    let rust = target_dir().join("wasm32-wasip2/release").join(&file);
-    let path = if rust.is_file() {
-        rust
-    } else {
-        target_dir().join("guests").join(&file)
-    };
+    let release = target_dir().join("wasm32-wasip2/release");
+    // Cargo names a library's artifact with '_' for each '-' of the crate's name.
+    let path = [
+        release.join(&file),
+        release.join(file.replace('-', "_")),
+        target_dir().join("guests").join(&file),
+    ]
+    .into_iter()
+    .find(|path| path.is_file())
+    .unwrap_or_else(|| target_dir().join("guests").join(&file));
     assert!(
         path.is_file(),
         "{} is missing: build the guests first with scripts/build-guests (scripts/test does)",
@@ -254,6 +258,15 @@ pub fn failed(entry: &Entry) -> (&str, &str) {
     );
     let error = entry.error.as_ref().unwrap();
     (&error.kind, &error.message)
+}
+
+/// The lines of an audit log, each a JSON object.
+pub fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 /// The result of a script step that must have succeeded.

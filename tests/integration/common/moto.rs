@@ -220,6 +220,22 @@ impl Moto {
         s3_client(&self.act_in(account).await)
     }
 
+    /// Turns versioning on in `bucket` of `account` (seeding, before
+    /// [`Moto::enforce_iam`]).
+    pub async fn enable_versioning(&self, account: &str, bucket: &str) {
+        let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+            .build();
+        self.s3_in(account)
+            .await
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(enabled)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Sets the account-level public access block of `account` (S3 Control, seeding
     /// before [`Moto::enforce_iam`]), through the endpoint as xacct reaches it
     /// ([`xacct::aws::s3control::KeepEndpointHost`]).
@@ -277,19 +293,7 @@ impl Moto {
         account: &str,
         (bucket, key): (&str, &str),
     ) -> Vec<u8> {
-        self.s3_as_home(home, account)
-            .await
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .to_vec()
+        object_bytes(&self.s3_as_home(home, account).await, bucket, key).await
     }
 
     /// An IAM client acting in `account`, for seeding before [`Moto::enforce_iam`].
@@ -543,4 +547,19 @@ pub async fn seed(moto: &Moto, targets: &[Target<'_>]) -> Home {
         access_key_id: key.access_key_id().to_owned(),
         secret_access_key: key.secret_access_key().to_owned(),
     }
+}
+
+/// The bytes of `bucket/key`, read with `s3`.
+pub async fn object_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    s3.get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec()
 }

@@ -12,9 +12,9 @@
 //! parent closed once its child is open), so that a 500-segment key works under a small
 //! open-file limit.
 //!
-//! Each test runs the real `xacct` binary with the `s3script` guest. (The hard-link and
-//! directory-handle attacks' tests come back from e7ed682 with their defences.)
+//! Each test runs the real `xacct` binary with the `s3script` guest.
 
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -47,6 +47,30 @@ fn results(output: &Outcome) -> Vec<Value> {
     let entry = &report["entries"][0];
     assert_eq!(entry["status"], "ok", "{entry}");
     entry["output"]["results"].as_array().unwrap().clone()
+}
+
+/// `command`, run by a shell that first lowers the open-file limit to `limit` (for it
+/// and for what it runs) and then becomes it.
+fn under_open_file_limit(command: &Command, limit: u32) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => shell.env(name, value),
+            None => shell.env_remove(name),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        shell.current_dir(dir);
+    }
+    shell
 }
 
 /// Peak resident memory (VmHWM) of a running process, in bytes; `None` once it is gone.
@@ -100,4 +124,78 @@ fn a_planted_huge_sidecar_is_refused_unread() {
         let message = result["error"]["message"].as_str().unwrap();
         assert!(message.contains("metadata"), "{message}");
     }
+}
+
+/// A hard link in the data directory to a file outside the root was served like any
+/// object: it must be refused as a symbolic link is, and left out of listings.
+#[test]
+fn a_hard_link_to_a_file_outside_the_root_is_not_served() {
+    let world = world();
+    let (account, _) = ACCOUNTS[0];
+    let outside = world.dir.path().join("outside.txt");
+    std::fs::write(&outside, "SECRET OUTSIDE THE ROOT").unwrap();
+    world.put_file(account, "bkt", "plain.txt", "plain");
+    std::fs::hard_link(&outside, world.data().join(account).join("bkt/linked.txt")).unwrap();
+
+    let output = script(
+        &world,
+        json!([
+            {"op": "get", "bucket": "bkt", "key": "linked.txt"},
+            {"op": "head", "bucket": "bkt", "key": "linked.txt"},
+            {"op": "copy", "bucket": "bkt", "key": "linked.txt", "to_bucket": "bkt", "to_key": "copied.txt"},
+            {"op": "list", "bucket": "bkt"},
+        ]),
+    )
+    .output();
+    let results = results(&output);
+    assert!(
+        !output.stdout.contains("SECRET"),
+        "the file outside the root was served through its hard link: {}",
+        results[0]
+    );
+    for result in &results[..3] {
+        assert_eq!(common::step_error(result), "access-denied", "{result}");
+    }
+    let listed = common::step_ok(&results[3]).to_string();
+    assert!(listed.contains("plain.txt"), "{listed}");
+    assert!(!listed.contains("linked.txt"), "{listed}");
+    assert!(
+        !world.data().join(account).join("bkt/copied.txt").exists(),
+        "nothing copied out of the link"
+    );
+}
+
+/// A key of 500 one-letter segments: `descend` held a handle on each of its directories
+/// at once (and a listing one per level), so under an open-file limit of 256 the host
+/// ran out of file descriptors. A call's handles must be bounded.
+#[test]
+fn a_deep_key_holds_a_bounded_number_of_directory_handles() {
+    let world = world();
+    let (account, _) = ACCOUNTS[0];
+    let key = format!("{}leaf.txt", "d/".repeat(500));
+    assert!(key.len() <= 1024, "a valid S3 key");
+    world.put_file(account, "bkt", &key, "deep");
+
+    let xacct = script(
+        &world,
+        json!([
+            {"op": "get", "bucket": "bkt", "key": key},
+            {"op": "head", "bucket": "bkt", "key": key},
+            {"op": "list_all", "bucket": "bkt"},
+        ]),
+    );
+    let output: Outcome = under_open_file_limit(&xacct.command(), 256)
+        .output()
+        .unwrap()
+        .into();
+    let results = results(&output);
+    assert_eq!(
+        common::step_ok(&results[0])["body"],
+        "deep",
+        "{}",
+        results[0]
+    );
+    common::step_ok(&results[1]);
+    let listed = common::step_ok(&results[2]).to_string();
+    assert!(listed.contains("leaf.txt"), "{listed}");
 }

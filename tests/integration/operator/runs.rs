@@ -4,12 +4,11 @@
 
 use crate::common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::cli::{Outcome, signal};
 use common::moto::{self, Moto, ROLE};
-use common::{ConfigBuilder, World};
+use common::{ConfigBuilder, World, audit_lines};
 use serde_json::{Value, json};
 
 /// A world of `n` local accounts `acct-000`… tagged `parity=even|odd`, each with bucket
@@ -42,14 +41,6 @@ fn aliases(accounts: &Value) -> Vec<&str> {
         .unwrap()
         .iter()
         .map(|a| a["alias"].as_str().unwrap())
-        .collect()
-}
-
-fn audit_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
         .collect()
 }
 

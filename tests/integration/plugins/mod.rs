@@ -6,6 +6,8 @@ mod author_errors;
 mod compatibility;
 mod configless;
 mod posture;
+mod posture_fix;
+mod purge_versions;
 mod samples;
 mod scaffold;
 mod scaffold_quoting;

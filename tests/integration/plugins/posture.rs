@@ -19,12 +19,12 @@ s3 = [{ buckets = "*", actions = ["list", "config-read"] }]
 "#;
 
 /// Each bucket's findings in a posture report, by bucket name.
-fn findings_of(report: &xacct::report::Report) -> BTreeMap<String, BTreeSet<String>> {
+pub(super) fn findings_of(report: &xacct::report::Report) -> BTreeMap<String, BTreeSet<String>> {
     let mut found = BTreeMap::new();
     for entry in &report.entries {
         let output = ok(entry);
         assert_eq!(output["account"], entry.account_id.as_str());
-        assert_eq!(output["fixed"], json!([]));
+        assert_eq!(output["fixed"], json!([]), "nothing fixed unless asked");
         for bucket in output["buckets"].as_array().unwrap() {
             let codes = bucket["findings"].as_array().unwrap();
             found.insert(
@@ -40,7 +40,7 @@ fn findings_of(report: &xacct::report::Report) -> BTreeMap<String, BTreeSet<Stri
 }
 
 /// The settings file of a local bucket of `kind` (the posture estate's kinds).
-fn settings_of(kind: Kind, logs: &str) -> Value {
+pub(super) fn settings_of(kind: Kind, logs: &str) -> Value {
     let block = json!({"block_public_acls": true, "ignore_public_acls": true,
                        "block_public_policy": true, "restrict_public_buckets": true});
     let logging = json!({"target_bucket": logs, "target_prefix": "access-logs/"});

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::conformance::bucket_config;
+use common::conformance::{bucket_config, config_write, versions};
 use common::{World, failed, files_below, ok, step_error, step_ok};
 use serde_json::json;
 use xacct::bindings::S3Error;
@@ -35,6 +35,136 @@ async fn the_local_backend_passes_the_bucket_configuration_conformance_suite() {
     let account = json!({"public_access_block": bucket_config::planted_account_block()});
     std::fs::write(settings.join("_account.json"), account.to_string()).unwrap();
     bucket_config::check(&world, "conf-fresh", "conf-planted").await;
+}
+
+#[tokio::test]
+async fn the_local_backend_passes_the_bucket_configuration_write_conformance_suite() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "cw-fresh");
+    world.bucket("111111111111", "cw-dry");
+    config_write::check(&world, "cw-fresh").await;
+    config_write::dry_run(&world, "cw-dry").await;
+    let world = World::local(&["s3script"], &config_write::refusals_grant("cw-keyed"));
+    world.bucket("111111111111", "cw-plain");
+    world.bucket("111111111111", "cw-keyed");
+    config_write::refusals(&world, "cw-plain", "cw-keyed").await;
+}
+
+#[tokio::test]
+async fn the_local_backend_passes_the_versions_conformance_suite() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "conf-versioned");
+    world.bucket("111111111111", "conf-plain");
+    let settings = world.data().join(".xacct/settings/111111111111");
+    std::fs::create_dir_all(&settings).unwrap();
+    let enabled = json!({"versioning": {"status": "Enabled"}});
+    std::fs::write(settings.join("conf-versioned.json"), enabled.to_string()).unwrap();
+    versions::check(&world, "conf-versioned", "conf-plain").await;
+    assert_eq!(
+        files_below(&world.data().join(".xacct/tmp")),
+        Vec::<String>::new(),
+        "no temporary file is left"
+    );
+}
+
+/// "Working with objects in a versioning-suspended bucket" (S3 User Guide): a put stores
+/// a `null` version, replacing any `null` version and keeping the others; a delete
+/// replaces the `null` version with a `null` delete marker.
+#[tokio::test]
+async fn a_suspended_bucket_replaces_its_null_version_and_keeps_the_rest() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "sus");
+    let settings = world.data().join(".xacct/settings/111111111111");
+    std::fs::create_dir_all(&settings).unwrap();
+    let status = |status: &str| {
+        let file = json!({"versioning": {"status": status}});
+        std::fs::write(settings.join("sus.json"), file.to_string()).unwrap();
+    };
+    let put = |body: &str| json!({"op": "put", "bucket": "sus", "key": "k", "body": body});
+    let versions = json!({"op": "versions", "bucket": "sus"});
+    status("Enabled");
+    step_ok(&world.script(json!([put("kept")])).await[0]);
+    status("Suspended");
+    let results = world
+        .script(json!([put("first"), put("second"), versions.clone(),
+                       {"op": "delete", "bucket": "sus", "key": "k"}, versions]))
+        .await;
+    let shape = |page: &serde_json::Value| -> Vec<(String, bool, u64)> {
+        page["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let id = v["id"].as_str().unwrap();
+                let id = if id == "null" { "null" } else { "id" };
+                (
+                    id.to_owned(),
+                    v["marker"].as_bool().unwrap(),
+                    v["size"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        shape(step_ok(&results[2])),
+        [("null".to_owned(), false, 6), ("id".to_owned(), false, 4)],
+        "the second null version replaced the first; the enabled-time version is kept"
+    );
+    assert_eq!(
+        shape(step_ok(&results[4])),
+        [("null".to_owned(), true, 0), ("id".to_owned(), false, 4)],
+        "a null delete marker replaced the null version"
+    );
+}
+
+/// The local backend keeps at most 100 versions of a key: the next write is refused,
+/// nothing changed, and deleting an old version makes room.
+#[tokio::test]
+async fn a_key_keeps_at_most_a_hundred_versions_on_the_local_backend() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "many");
+    let settings = world.data().join(".xacct/settings/111111111111");
+    std::fs::create_dir_all(&settings).unwrap();
+    let enabled = json!({"versioning": {"status": "Enabled"}});
+    std::fs::write(settings.join("many.json"), enabled.to_string()).unwrap();
+    let puts: Vec<serde_json::Value> = (0..101)
+        .map(|i| json!({"op": "put", "bucket": "many", "key": "k", "body": format!("{i}")}))
+        .collect();
+    let results = world.script(json!(puts)).await;
+    for result in &results[..100] {
+        step_ok(result);
+    }
+    assert_eq!(step_error(&results[100]), "limit-exceeded");
+    let results = world
+        .script(json!([
+            {"op": "get", "bucket": "many", "key": "k"},
+            {"op": "delete", "bucket": "many", "key": "k"},
+            {"op": "versions_all", "bucket": "many"},
+        ]))
+        .await;
+    assert_eq!(
+        step_ok(&results[0])["body"],
+        "99",
+        "the refused put changed nothing"
+    );
+    assert_eq!(
+        step_error(&results[1]),
+        "limit-exceeded",
+        "no room for a marker"
+    );
+    let versions = step_ok(&results[2]).as_array().unwrap().clone();
+    assert_eq!(versions.len(), 100);
+    let oldest = versions[99]["id"].as_str().unwrap();
+    let results = world
+        .script(json!([
+            {"op": "delete_version", "bucket": "many", "key": "k", "version": oldest},
+            {"op": "put", "bucket": "many", "key": "k", "body": "room"},
+            {"op": "get", "bucket": "many", "key": "k"},
+        ]))
+        .await;
+    step_ok(&results[0]);
+    step_ok(&results[1]);
+    assert_eq!(step_ok(&results[2])["body"], "room");
 }
 
 #[tokio::test]

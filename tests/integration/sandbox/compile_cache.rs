@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use xacct::pipeline::{self, RunRequest};
 use xacct::plan::Mode;
 use xacct::report::Report;
-use xacct::sandbox::{CacheLocation, LoadError, LoadOptions, Sandbox};
+use xacct::sandbox::{CacheLocation, LoadOptions, Sandbox};
 
 /// A compile budget that no real compile meets.
 const NO_TIME: Duration = Duration::from_millis(1);
@@ -60,7 +60,7 @@ fn load(sandbox: &Sandbox, guest: &str) -> String {
 fn served_from_cache(location: &CacheLocation, guest: &str) -> bool {
     match sandbox(location, NO_TIME).load(guest, &common::guest(guest)) {
         Ok(_) => true,
-        Err(LoadError::CompileTimeout { .. }) => false,
+        Err(err) if err.out_of_compile_time() => false,
         Err(err) => panic!("{err}"),
     }
 }

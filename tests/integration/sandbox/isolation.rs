@@ -10,12 +10,12 @@ use async_trait::async_trait;
 use common::{World, failed, ok};
 use serde_json::{Value, json};
 use xacct::bindings::s3::{
-    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
-    PublicAccessBlock, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
+    ListVersionsPage, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use xacct::bindings::{Account, S3Error};
 use xacct::capability::Backend;
-use xacct::capability::s3::backend::{ListRequest, ObjectStream};
+use xacct::capability::s3::backend::{ListRequest, ObjectStream, SettingChange, VersionsRequest};
 use xacct::capability::s3::names::{BucketName, ObjectKey};
 use xacct::capability::s3::upload::PutBody;
 use xacct::pipeline::Service;
@@ -253,6 +253,49 @@ impl Backend for HangsForStaging {
         a: &Account,
     ) -> Result<Option<PublicAccessBlock>, S3Error> {
         self.0.get_account_public_access_block(a).await
+    }
+    async fn put_bucket_setting(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error> {
+        self.0.put_bucket_setting(a, b, change).await
+    }
+    async fn list_object_versions(
+        &self,
+        a: &Account,
+        r: &VersionsRequest,
+    ) -> Result<ListVersionsPage, S3Error> {
+        self.0.list_object_versions(a, r).await
+    }
+    async fn head_object_version(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        k: &ObjectKey,
+        v: &str,
+    ) -> Result<ObjectMeta, S3Error> {
+        self.0.head_object_version(a, b, k, v).await
+    }
+    async fn get_object_version(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        k: &ObjectKey,
+        v: &str,
+        r: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error> {
+        self.0.get_object_version(a, b, k, v, r).await
+    }
+    async fn delete_object_version(
+        &self,
+        a: &Account,
+        b: &BucketName,
+        k: &ObjectKey,
+        v: &str,
+    ) -> Result<(), S3Error> {
+        self.0.delete_object_version(a, b, k, v).await
     }
 }
 

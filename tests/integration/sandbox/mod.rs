@@ -3,9 +3,11 @@
 //! and components from other toolchains.
 
 mod compile_cache;
+mod component_limits;
 mod declared;
 mod isolation;
 mod languages;
+mod loader_stalls;
 mod plugin_dir;
 mod provenance;
 mod signature_cache;

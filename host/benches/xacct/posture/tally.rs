@@ -251,7 +251,8 @@ fn s3_operation(method: &hyper::Method, path: &str, query: &str) -> String {
         .collect::<Vec<_>>();
     match segments.as_slice() {
         [""] if *method == hyper::Method::GET => "s3:ListBuckets".to_owned(),
-        [_bucket] => {
+        // The Rust SDK addresses a bucket path-style as `/bucket/`, botocore as `/bucket`.
+        [_bucket] | [_bucket, ""] => {
             let subresource = BUCKET_SUBRESOURCES
                 .iter()
                 .find(|(name, _)| parameters.contains(name));

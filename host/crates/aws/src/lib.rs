@@ -14,11 +14,15 @@
 //! - error mapping for plugins and for operators ([`error`]), session policies
 //!   ([`policy`]) and the IAM documents an operator creates ([`iam`]).
 //!
+//! - the host's own objects in the home account ([`home_objects`]: a Step Functions
+//!   run's plan and its shards' results).
+//!
 //! Nothing here knows of plugins beyond the grant a session is bounded by.
 
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod home_objects;
 pub mod home_region;
 pub mod iam;
 pub mod organizations;

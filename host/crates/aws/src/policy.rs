@@ -11,7 +11,8 @@
 //! UploadPart and UploadPartCopy "Permissions", S3 API Reference): `read` needs
 //! `kms:Decrypt` (GetObject, a copy's source), `write` needs `kms:GenerateDataKey`
 //! (PutObject, CopyObject's target, CreateMultipartUpload) and `kms:Decrypt` (UploadPart,
-//! UploadPartCopy). They are allowed only through S3: `kms:ViaService` ("AWS KMS condition
+//! UploadPartCopy); `versions` reads versions (GetObject with a `versionId`) and needs
+//! `kms:Decrypt` as `read` does. They are allowed only through S3: `kms:ViaService` ("AWS KMS condition
 //! keys", KMS Developer Guide) is `s3.REGION.SUFFIX`, matched with `StringLike` over every
 //! region of the partition, because a session is opened before the regions of the buckets
 //! it will reach are known, and the service, not the region, is what keeps the key out of
@@ -19,7 +20,7 @@
 
 use serde_json::{Value, json};
 use xacct_core::capability::grant::Grant;
-use xacct_core::capability::s3::actions::{Action, LIST_OBJECTS, On};
+use xacct_core::capability::s3::actions::{Action, LIST_OBJECTS, OPERATIONS, On};
 use xacct_core::capability::s3::rules::S3Rule;
 
 use crate::partition::Partition;
@@ -38,17 +39,17 @@ fn statements(grant: &Grant, resource_account: Option<&str>, partition: &Partiti
     };
     let rules = &grant.s3.rules;
     let mut statements = Vec::new();
-    for action in iam_actions(rules.iter().flat_map(|rule| &rule.actions), On::Account) {
+    for action in iam_actions(rules, On::Account) {
         statements.push(json!({"Effect": "Allow", "Action": action, "Resource": "*"}));
     }
     for rule in rules {
-        let bucket_actions = iam_actions(&rule.actions, On::Bucket);
+        let bucket_actions = iam_actions(std::slice::from_ref(rule), On::Bucket);
         if !bucket_actions.is_empty() {
             let mut statement = json!({"Effect": "Allow", "Action": bucket_actions, "Resource": bucket_arn(rule, partition)});
             pin(&mut statement);
             statements.push(statement);
         }
-        let mut listing = iam_actions(&rule.actions, On::Listing);
+        let mut listing = iam_actions(std::slice::from_ref(rule), On::Listing);
         // "If the object you request doesn't exist, the error that Amazon S3 returns
         // depends on whether you also have the s3:ListBucket permission" (GetObject and
         // HeadObject "Permissions", S3 API Reference: 403 without it). A read is allowed
@@ -70,7 +71,7 @@ fn statements(grant: &Grant, resource_account: Option<&str>, partition: &Partiti
             pin(&mut statement);
             statements.push(statement);
         }
-        let object_actions = iam_actions(&rule.actions, On::Object);
+        let object_actions = iam_actions(std::slice::from_ref(rule), On::Object);
         if !object_actions.is_empty() {
             let mut statement = json!({"Effect": "Allow", "Action": object_actions, "Resource": objects_arn(rule, partition)});
             pin(&mut statement);
@@ -84,7 +85,8 @@ fn statements(grant: &Grant, resource_account: Option<&str>, partition: &Partiti
 /// The KMS actions S3 calls for `action` on an SSE-KMS object.
 fn kms_actions(action: Action) -> &'static [&'static str] {
     match action {
-        Action::Read => &["kms:Decrypt"],
+        // A version of an SSE-KMS object is decrypted as the object is.
+        Action::Read | Action::Versions => &["kms:Decrypt"],
         Action::Write => &["kms:GenerateDataKey", "kms:Decrypt"],
         _ => &[],
     }
@@ -131,19 +133,17 @@ fn kms_statements(rules: &[S3Rule], partition: &Partition) -> Vec<Value> {
         .collect()
 }
 
-/// The IAM actions the operations of `actions` need on `on`, each once, in the action
-/// table's order.
-fn iam_actions<'a>(actions: impl IntoIterator<Item = &'a Action>, on: On) -> Vec<&'static str> {
-    let mut granted: Vec<Action> = actions.into_iter().copied().collect();
-    granted.sort_unstable();
-    granted.dedup();
+/// The IAM actions the operations `rules` allow need on `on` (a write of a setting only
+/// where the rule names the setting), each once, in the action table's order.
+fn iam_actions(rules: &[S3Rule], on: On) -> Vec<&'static str> {
     let mut iam = Vec::new();
-    for action in granted {
-        for operation in action.operations().filter(|op| op.on == on) {
-            for name in operation.iam {
-                if !iam.contains(name) {
-                    iam.push(*name);
-                }
+    let allowed = OPERATIONS
+        .iter()
+        .filter(|op| op.on == on && rules.iter().any(|rule| rule.allows_operation(op)));
+    for operation in allowed {
+        for name in operation.iam {
+            if !iam.contains(name) {
+                iam.push(*name);
             }
         }
     }
@@ -287,6 +287,46 @@ mod tests {
                  ], "Resource": "arn:aws:s3:::logs-*", "Condition": {"StringEquals": own}},
                 {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::logs-*",
                  "Condition": {"StringEquals": own}},
+            ])
+        );
+    }
+
+    #[test]
+    fn config_write_allows_only_the_puts_of_the_settings_its_rule_names() {
+        let text = "[plugin.test]\naccounts = [\"*\"]\ns3 = [\
+            { buckets = \"logs-*\", actions = [\"config-write\"], settings = [\"versioning\", \"public-access-block\"] }, \
+            { buckets = \"data\", actions = [\"config-write\"], settings = [\"tags\"] }]\n";
+        let config = CoreConfig::parse(text, Path::new("xacct.toml")).unwrap();
+        let g = config.grant_for("test").unwrap();
+        let own = json!({"s3:ResourceAccount": "111111111111"});
+        assert_eq!(
+            session_policy(g, "111111111111", crate::partition::AWS)["Statement"],
+            json!([
+                // Each put with the read of the old value the audit log records.
+                {"Effect": "Allow", "Action": [
+                    "s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock",
+                    "s3:PutBucketVersioning", "s3:GetBucketVersioning",
+                 ], "Resource": "arn:aws:s3:::logs-*", "Condition": {"StringEquals": own}},
+                {"Effect": "Allow", "Action": ["s3:PutBucketTagging", "s3:GetBucketTagging"],
+                 "Resource": "arn:aws:s3:::data", "Condition": {"StringEquals": own}},
+            ])
+        );
+    }
+
+    #[test]
+    fn versions_are_listed_under_the_prefix_read_and_deleted_on_the_objects_with_kms_to_read() {
+        let g = grant(&[("archive", "logs/", &["versions", "delete-versions"])]);
+        let own = json!({"s3:ResourceAccount": "111111111111"});
+        let via_s3 = json!({"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}});
+        assert_eq!(
+            session_policy(&g, "111111111111", AWS)["Statement"],
+            json!([
+                {"Effect": "Allow", "Action": "s3:ListBucketVersions", "Resource": "arn:aws:s3:::archive",
+                 "Condition": {"StringLike": {"s3:prefix": ["logs/*"]}, "StringEquals": own}},
+                {"Effect": "Allow", "Action": ["s3:GetObjectVersion", "s3:DeleteObjectVersion"],
+                 "Resource": "arn:aws:s3:::archive/logs/*", "Condition": {"StringEquals": own}},
+                // Reading a version of an SSE-KMS object decrypts it, as a read does.
+                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*", "Condition": via_s3},
             ])
         );
     }

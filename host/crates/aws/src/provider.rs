@@ -50,6 +50,37 @@ impl AwsProvider {
     pub fn sessions(&self) -> &Arc<Sessions> {
         &self.sessions
     }
+
+    /// With `[organization]`: its accounts, with their tags if the config reads them or
+    /// `with_tags` (a selection by tag), and sessions may open in them from now on.
+    pub async fn list_organization(
+        &self,
+        with_tags: bool,
+    ) -> Result<Vec<AccountConfig>, DiscoveryError> {
+        let Some(organization) = &self.organization else {
+            return Ok(Vec::new());
+        };
+        let mut organization = organization.clone();
+        organization.list_tags |= with_tags;
+        let listed = self
+            .sessions
+            .list_organization(&organization)
+            .await
+            .map_err(DiscoveryError)?;
+        self.adopt(&listed);
+        Ok(listed)
+    }
+
+    /// Lets sessions open in `accounts`, listed elsewhere (a Step Functions run's plan):
+    /// what [`Provider::discover`] does with the accounts it lists, without listing.
+    pub fn adopt(&self, accounts: &[AccountConfig]) {
+        self.sessions.add_accounts(
+            accounts
+                .iter()
+                .filter_map(|account| target(account, &self.settings))
+                .collect(),
+        );
+    }
 }
 
 /// The accounts sessions may open in: those with a role.
@@ -71,21 +102,7 @@ fn target(account: &AccountConfig, settings: &AwsSettings) -> Option<Target> {
 #[async_trait]
 impl Provider for AwsProvider {
     async fn discover(&self) -> Result<Vec<AccountConfig>, ProviderError> {
-        let Some(organization) = &self.organization else {
-            return Ok(Vec::new());
-        };
-        let listed = self
-            .sessions
-            .list_organization(organization)
-            .await
-            .map_err(DiscoveryError)?;
-        self.sessions.add_accounts(
-            listed
-                .iter()
-                .filter_map(|account| target(account, &self.settings))
-                .collect(),
-        );
-        Ok(listed)
+        Ok(self.list_organization(false).await?)
     }
 
     fn open_run(&self, run: &RunIdentity) -> Arc<dyn ProviderRun> {

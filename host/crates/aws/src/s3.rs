@@ -19,22 +19,25 @@
 
 mod config;
 mod copy;
+mod fields;
 mod put;
 mod resume;
 mod send;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tagging};
-use aws_smithy_types::date_time::DateTime;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use xacct_core::bindings::s3::{
-    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
-    ObjectSummary, PublicAccessBlock, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
+    ListVersionsPage, ObjectMeta, ObjectSummary, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use xacct_core::bindings::{Account, S3Error};
-use xacct_core::capability::s3::backend::{Backend, ListRequest, ObjectStream, empty_page};
+use xacct_core::capability::s3::backend::{
+    Backend, ListRequest, ObjectStream, SettingChange, VersionsRequest, empty_page,
+};
 use xacct_core::capability::s3::names::{BucketName, ObjectKey};
 use xacct_core::capability::s3::upload::PutBody;
 use xacct_core::provider::OrphanedUpload;
@@ -42,9 +45,10 @@ use xacct_core::provider::OrphanedUpload;
 use crate::error::{AwsError, Service, classify};
 use crate::session::{Session, SessionSpec, Sessions};
 use copy::{Copy, copy_source};
+use fields::{millis, size};
 use put::{Target, put};
 use resume::ResumingBody;
-use send::on_bucket;
+use send::{build_error, on_bucket, tagging};
 
 /// What an open GetObject body may hold on the host before the guest reads it: the HTTP
 /// client's read buffer (hyper's grows to about 400 KiB) and the stream's decoding.
@@ -114,10 +118,84 @@ impl AwsBackend {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
-}
 
-fn millis(time: Option<&DateTime>) -> Option<i64> {
-    time.and_then(|t| t.to_millis().ok())
+    /// HeadObject, of one version when `version_id` names one.
+    async fn head(
+        &self,
+        account: &Account,
+        (bucket, key): (&BucketName, &ObjectKey),
+        version_id: Option<&str>,
+    ) -> Result<ObjectMeta, S3Error> {
+        let (bucket, key) = (bucket.as_str(), key.as_str());
+        let what = format!("HeadObject {bucket}/{key}");
+        let session = self.session(account)?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.head_object()
+                .bucket(bucket)
+                .key(key)
+                .set_version_id(version_id.map(str::to_owned))
+                .send()
+        })
+        .await?;
+        Ok(ObjectMeta {
+            size: size(output.content_length()),
+            etag: output.e_tag().unwrap_or_default().to_owned(),
+            content_type: output.content_type().map(str::to_owned),
+            last_modified: millis(output.last_modified()),
+            metadata: sorted(output.metadata()),
+        })
+    }
+
+    /// GetObject, of one version when `version_id` names one: the body streams as it
+    /// arrives, resumed from that version if the connection breaks.
+    async fn get(
+        &self,
+        account: &Account,
+        (bucket, key): (&BucketName, &ObjectKey),
+        version_id: Option<&str>,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error> {
+        let (bucket, key) = (bucket.as_str(), key.as_str());
+        let what = format!("GetObject {bucket}/{key}");
+        let header = range.map(|r| match r.last {
+            Some(last) => format!("bytes={}-{last}", r.first),
+            None => format!("bytes={}-", r.first),
+        });
+        let session = self.session(account)?;
+        let output = on_bucket(&session, Some(bucket), &what, |s3| {
+            s3.get_object()
+                .bucket(bucket)
+                .key(key)
+                .set_version_id(version_id.map(str::to_owned))
+                .set_range(header.clone())
+                .send()
+        })
+        .await?;
+        let content_length = size(output.content_length());
+        let meta = ObjectMeta {
+            size: total_from_content_range(output.content_range()).unwrap_or(content_length),
+            etag: output.e_tag().unwrap_or_default().to_owned(),
+            content_type: output.content_type().map(str::to_owned),
+            last_modified: millis(output.last_modified()),
+            metadata: sorted(output.metadata()),
+        };
+        let first = range.map_or(0, |r| r.first);
+        let body = ResumingBody::new(
+            Box::pin(output.body.into_async_read()),
+            session,
+            (bucket, key),
+            &meta.etag,
+            first,
+            first + content_length,
+        )
+        .of_version(version_id);
+        Ok(ObjectStream {
+            meta,
+            content_length,
+            body: Box::pin(body),
+            buffer_bytes: CONNECTION_BUFFER_BYTES,
+        })
+    }
 }
 
 fn sorted(metadata: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
@@ -130,17 +208,9 @@ fn sorted(metadata: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
     pairs
 }
 
-fn size(bytes: Option<i64>) -> u64 {
-    bytes.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
-}
-
 /// The total size in a `Content-Range: bytes FIRST-LAST/TOTAL` header.
 fn total_from_content_range(range: Option<&str>) -> Option<u64> {
     range?.rsplit('/').next()?.parse().ok()
-}
-
-fn build_error(what: &str) -> S3Error {
-    S3Error::InvalidInput(format!("{what}: the request is incomplete"))
 }
 
 #[async_trait]
@@ -238,20 +308,7 @@ impl Backend for AwsBackend {
         bucket: &BucketName,
         key: &ObjectKey,
     ) -> Result<ObjectMeta, S3Error> {
-        let (bucket, key) = (bucket.as_str(), key.as_str());
-        let what = format!("HeadObject {bucket}/{key}");
-        let session = self.session(account)?;
-        let output = on_bucket(&session, Some(bucket), &what, |s3| {
-            s3.head_object().bucket(bucket).key(key).send()
-        })
-        .await?;
-        Ok(ObjectMeta {
-            size: size(output.content_length()),
-            etag: output.e_tag().unwrap_or_default().to_owned(),
-            content_type: output.content_type().map(str::to_owned),
-            last_modified: millis(output.last_modified()),
-            metadata: sorted(output.metadata()),
-        })
+        self.head(account, (bucket, key), None).await
     }
 
     async fn get_object(
@@ -261,44 +318,7 @@ impl Backend for AwsBackend {
         key: &ObjectKey,
         range: Option<ByteRange>,
     ) -> Result<ObjectStream, S3Error> {
-        let (bucket, key) = (bucket.as_str(), key.as_str());
-        let what = format!("GetObject {bucket}/{key}");
-        let header = range.map(|r| match r.last {
-            Some(last) => format!("bytes={}-{last}", r.first),
-            None => format!("bytes={}-", r.first),
-        });
-        let session = self.session(account)?;
-        let output = on_bucket(&session, Some(bucket), &what, |s3| {
-            s3.get_object()
-                .bucket(bucket)
-                .key(key)
-                .set_range(header.clone())
-                .send()
-        })
-        .await?;
-        let content_length = size(output.content_length());
-        let meta = ObjectMeta {
-            size: total_from_content_range(output.content_range()).unwrap_or(content_length),
-            etag: output.e_tag().unwrap_or_default().to_owned(),
-            content_type: output.content_type().map(str::to_owned),
-            last_modified: millis(output.last_modified()),
-            metadata: sorted(output.metadata()),
-        };
-        let first = range.map_or(0, |r| r.first);
-        let body = ResumingBody::new(
-            Box::pin(output.body.into_async_read()),
-            session,
-            (bucket, key),
-            &meta.etag,
-            first,
-            first + content_length,
-        );
-        Ok(ObjectStream {
-            meta,
-            content_length,
-            body: Box::pin(body),
-            buffer_bytes: CONNECTION_BUFFER_BYTES,
-        })
+        self.get(account, (bucket, key), None, range).await
     }
 
     async fn put_object(
@@ -483,20 +503,7 @@ impl Backend for AwsBackend {
             return Ok(());
         }
         let what = format!("PutObjectTagging {bucket}/{key}");
-        let tag_set = tags
-            .into_iter()
-            .map(|t| {
-                aws_sdk_s3::types::Tag::builder()
-                    .key(t.key)
-                    .value(t.value)
-                    .build()
-                    .map_err(|_| build_error(&what))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(tag_set))
-            .build()
-            .map_err(|_| build_error(&what))?;
+        let tagging = tagging(&tags, &what)?;
         on_bucket(&session, Some(bucket), &what, |s3| {
             s3.put_object_tagging()
                 .bucket(bucket)
@@ -524,6 +531,58 @@ impl Backend for AwsBackend {
     ) -> Result<Option<PublicAccessBlock>, S3Error> {
         let session = self.session(account)?;
         crate::s3control::account_public_access_block(&session).await
+    }
+
+    async fn put_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error> {
+        let session = self.session(account)?;
+        config::put_bucket_setting(&session, bucket.as_str(), change).await
+    }
+
+    async fn list_object_versions(
+        &self,
+        account: &Account,
+        request: &VersionsRequest,
+    ) -> Result<ListVersionsPage, S3Error> {
+        let session = self.session(account)?;
+        versions::list(&session, request).await
+    }
+
+    async fn head_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> Result<ObjectMeta, S3Error> {
+        self.head(account, (bucket, key), Some(version_id)).await
+    }
+
+    async fn get_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error> {
+        self.get(account, (bucket, key), Some(version_id), range)
+            .await
+    }
+
+    async fn delete_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> Result<(), S3Error> {
+        let session = self.session(account)?;
+        versions::delete(&session, (bucket, key), version_id).await
     }
 }
 

@@ -375,6 +375,14 @@ impl Sessions {
         &self.home_arn
     }
 
+    /// An S3 client of the home identity, for the host's own objects in the home account
+    /// ([`crate::home_objects`]): never a plugin's.
+    pub fn home_s3(&self) -> aws_sdk_s3::Client {
+        let config =
+            aws_sdk_s3::config::Builder::from(&self.home).force_path_style(self.path_style);
+        aws_sdk_s3::Client::from_conf(config.build())
+    }
+
     /// The session of `account_id` for `spec`, opened on first use. No STS call happens
     /// here: credentials are assumed on the first request that needs them.
     pub fn session(&self, account_id: &str, spec: &SessionSpec) -> Result<Arc<Session>, AwsError> {

@@ -46,6 +46,10 @@ pub struct RunRequest {
     pub cancel: CancellationToken,
     /// Only this shard of the selected accounts (per-account mode).
     pub shard: Option<Shard>,
+    /// The plan this run must be (a shard of a plan made elsewhere): the hash of what it
+    /// plans here — plugin build, input, mode, dry run, accounts — must be this one, or
+    /// nothing runs ([`RunError::ForeignPlan`]).
+    pub expected_plan_hash: Option<String>,
 }
 
 impl RunRequest {
@@ -61,6 +65,7 @@ impl RunRequest {
             audit: None,
             cancel: CancellationToken::new(),
             shard: None,
+            expected_plan_hash: None,
         }
     }
 }
@@ -76,6 +81,11 @@ pub enum RunError {
     /// The config names what the listed accounts made ambiguous.
     #[error(transparent)]
     Config(#[from] crate::config::file::ConfigError),
+    /// The run is not the plan it was asked to be.
+    #[error(
+        "this run's plan (plan_hash {actual}) is not the plan it was given ({expected}): another plugin build, input or account set than when the plan was made; nothing ran; fix: plan the run again"
+    )]
+    ForeignPlan { expected: String, actual: String },
     #[error("{}: local.root: the directory {} does not exist; fix: create it or point local.root (or --local-root) at your data", config.display(), root.display())]
     MissingLocalRoot {
         config: std::path::PathBuf,
@@ -188,6 +198,21 @@ pub async fn run(
         Err(err) => Err(Failure::Load(err.to_string())),
     };
     let sha256 = plugin.as_ref().ok().map(|p| p.sha256.clone());
+    let plan_hash = plan_hash(
+        sha256.as_deref(),
+        &request.input,
+        plan.mode,
+        request.dry_run,
+        &plan.selected,
+    );
+    if let Some(expected) = request.expected_plan_hash.as_ref()
+        && *expected != plan_hash
+    {
+        return Err(RunError::ForeignPlan {
+            expected: inert(expected).into_owned(),
+            actual: plan_hash,
+        });
+    }
     let signer = plugin
         .as_ref()
         .ok()
@@ -347,13 +372,6 @@ pub async fn run(
             provided.orphaned_uploads.len()
         ));
     }
-    let plan_hash = plan_hash(
-        sha256.as_deref(),
-        &request.input,
-        plan.mode,
-        request.dry_run,
-        &plan.selected,
-    );
     Ok(Report {
         assume_role_calls: provided.assume_role_calls,
         call_stats: provided.call_stats,

@@ -11,8 +11,10 @@
 mod adapt;
 mod cache;
 mod catalog;
+mod compile;
 mod footprint;
 mod load_error;
+mod open;
 mod output;
 mod precheck;
 mod provenance;

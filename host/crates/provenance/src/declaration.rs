@@ -92,6 +92,10 @@ struct RawRule {
     #[serde(default)]
     prefix: String,
     actions: Vec<String>,
+    /// What `config-write` may change (names as the host's config takes them, which it
+    /// checks when the operator's grant is read).
+    #[serde(default)]
+    settings: Vec<String>,
 }
 
 impl Declaration {
@@ -138,14 +142,14 @@ impl Declaration {
                 actions.insert(Action::parse(action).ok_or_else(|| {
                     invalid(
                         format!("s3[{index}].actions"),
-                        format!("{action:?} is not list, read, write, delete, tag or config-read"),
+                        format!("{action:?} is not list, read, write, delete, tag, config-read or config-write"),
                     )
                 })?);
             }
-            s3.push(
-                S3RuleSpec::new(&rule.buckets, &rule.prefix, actions)
-                    .map_err(|problem| invalid(format!("s3[{index}]"), problem))?,
-            );
+            let mut spec = S3RuleSpec::new(&rule.buckets, &rule.prefix, actions)
+                .map_err(|problem| invalid(format!("s3[{index}]"), problem))?;
+            spec.settings = rule.settings.into_iter().collect();
+            s3.push(spec);
         }
         Ok(Declaration {
             mode,
@@ -200,8 +204,14 @@ fn grant_lines(grant: &GrantSpec) -> String {
             format!("prefix = {}, ", quote(&rule.prefix))
         };
         let actions: Vec<String> = rule.actions.iter().map(|a| quote(a.name())).collect();
+        let settings = if rule.settings.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = rule.settings.iter().map(|s| quote(s)).collect();
+            format!(", settings = [{}]", names.join(", "))
+        };
         text.push_str(&format!(
-            "  {{ buckets = {}, {prefix}actions = [{}] }},\n",
+            "  {{ buckets = {}, {prefix}actions = [{}]{settings} }},\n",
             quote(&rule.buckets),
             actions.join(", ")
         ));

@@ -22,16 +22,19 @@ pub enum Action {
     Tag,
     /// Every read of a bucket's configuration, and the account's public access block.
     ConfigRead,
+    /// The writes of the bucket settings the rule names in `settings`.
+    ConfigWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::List,
         Action::Read,
         Action::Write,
         Action::Delete,
         Action::Tag,
         Action::ConfigRead,
+        Action::ConfigWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Tag => "tag",
             Action::ConfigRead => "config-read",
+            Action::ConfigWrite => "config-write",
         }
     }
 
@@ -120,6 +124,8 @@ pub struct S3RuleSpec {
     pub buckets: String,
     pub prefix: String,
     pub actions: BTreeSet<Action>,
+    /// The bucket settings `config-write` may change, by their WIT names.
+    pub settings: BTreeSet<String>,
 }
 
 impl S3RuleSpec {
@@ -146,6 +152,7 @@ impl S3RuleSpec {
             buckets: buckets.to_owned(),
             prefix: prefix.to_owned(),
             actions,
+            settings: BTreeSet::new(),
         })
     }
 }
@@ -174,6 +181,13 @@ pub enum Excess {
     Buckets {
         rule: usize,
         action: Action,
+        buckets: String,
+    },
+    /// Rule `rule` lets `config-write` change `setting` in `buckets`, which no declared
+    /// rule with that setting covers.
+    Setting {
+        rule: usize,
+        setting: String,
         buckets: String,
     },
     /// Rule `rule` grants `action` in declared buckets, but under a prefix wider than the
@@ -211,6 +225,14 @@ impl fmt::Display for Excess {
             } => write!(
                 f,
                 "s3[{rule}]: {action} is granted in buckets {buckets:?}, wider than the declared buckets for {action}"
+            ),
+            Excess::Setting {
+                rule,
+                setting,
+                buckets,
+            } => write!(
+                f,
+                "s3[{rule}]: config-write of {setting} is granted in buckets {buckets:?}, which no declared rule's settings cover"
             ),
             Excess::Prefix {
                 rule,
@@ -269,6 +291,25 @@ pub fn excess(
     }
     for (index, rule) in granted.s3.iter().enumerate() {
         let granted_buckets = Pattern::new(&rule.buckets);
+        // config-write acts on whole buckets: each setting it may change must be declared
+        // with it for buckets covering the granted ones.
+        for setting in &rule.settings {
+            let declaring: Vec<Pattern> = declared
+                .s3
+                .iter()
+                .filter(|d| {
+                    d.actions.contains(&Action::ConfigWrite) && d.settings.contains(setting)
+                })
+                .map(|d| Pattern::new(&d.buckets))
+                .collect();
+            if !granted_buckets.included_in(&declaring) {
+                found.push(Excess::Setting {
+                    rule: index,
+                    setting: setting.clone(),
+                    buckets: rule.buckets.clone(),
+                });
+            }
+        }
         for &action in &rule.actions {
             let with_action: Vec<&S3RuleSpec> = declared
                 .s3

@@ -149,6 +149,7 @@ fn rule_for(buckets: String, prefix: &str, actions: &[Action]) -> S3RuleSpec {
         buckets,
         prefix: prefix.to_owned(),
         actions: actions.iter().copied().collect(),
+        settings: Default::default(),
     }
 }
 

@@ -12,8 +12,9 @@
 use serde::Deserialize;
 use xacct_guest::serde_json::{Value, json};
 use xacct_guest::{
-    BucketSetting, ObjectReader, Plugin, PutOptions, Result, S3, S3Error, Tag, Upload, accounts,
-    block_json, config_json, export_plugin, find_account,
+    BucketSetting, DefaultEncryption, ObjectReader, Plugin, PublicAccessBlock, PutOptions, Result,
+    S3, S3Error, SseAlgorithm, Tag, Upload, VersioningStatus, accounts, block_json, config_json,
+    export_plugin, find_account,
 };
 
 struct Script;
@@ -44,8 +45,14 @@ struct Step {
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     keys: Vec<String>,
+    /// `versions`, `head_version`, `get_version`, `delete_version`: the version id; in
+    /// `versions`, the version-id marker (with `token` as the key marker).
+    version: Option<String>,
     /// `config`: the settings to read, by their WIT names.
     settings: Vec<String>,
+    /// `put_block`: the four switches by name; `put_encryption`: `algorithm` (as S3
+    /// writes it), `kms_key_id`, `bucket_key`; `put_versioning`: `Enabled` or `Suspended`.
+    value: Value,
     /// `put_abandon`: how many times to write `body`; `leak_clients`, `hoard_streams`,
     /// `hoard_uploads`: how many to open; `delete_many` with `size`: how many batches.
     repeat: usize,
@@ -65,6 +72,17 @@ fn error_json(err: &S3Error) -> Value {
         S3Error::Other(m) => ("other", m.clone()),
     };
     json!({ "kind": kind, "message": message })
+}
+
+fn version_json(version: &xacct_guest::ObjectVersion) -> Value {
+    json!({
+        "key": version.key,
+        "id": version.version_id,
+        "latest": version.is_latest,
+        "marker": version.is_delete_marker,
+        "size": version.size,
+        "etag": version.etag,
+    })
 }
 
 fn read_all(mut reader: ObjectReader) -> Value {
@@ -111,6 +129,47 @@ fn setting(name: &str) -> std::result::Result<BucketSetting, S3Error> {
         "acl" => BucketSetting::Acl,
         other => return Err(S3Error::Other(format!("unknown setting {other:?}"))),
     })
+}
+
+fn block(value: &Value) -> PublicAccessBlock {
+    let on = |name: &str| value[name].as_bool().unwrap_or(false);
+    PublicAccessBlock {
+        block_public_acls: on("block_public_acls"),
+        ignore_public_acls: on("ignore_public_acls"),
+        block_public_policy: on("block_public_policy"),
+        restrict_public_buckets: on("restrict_public_buckets"),
+    }
+}
+
+fn encryption(value: &Value) -> std::result::Result<DefaultEncryption, S3Error> {
+    Ok(DefaultEncryption {
+        algorithm: match value["algorithm"].as_str() {
+            Some("AES256") => SseAlgorithm::Aes256,
+            Some("aws:kms") => SseAlgorithm::AwsKms,
+            Some("aws:kms:dsse") => SseAlgorithm::AwsKmsDsse,
+            other => return Err(S3Error::Other(format!("unknown algorithm {other:?}"))),
+        },
+        kms_key_id: value["kms_key_id"].as_str().map(str::to_owned),
+        bucket_key: value["bucket_key"].as_bool().unwrap_or(false),
+    })
+}
+
+fn versioning(value: &Value) -> std::result::Result<VersioningStatus, S3Error> {
+    match value.as_str() {
+        Some("Enabled") => Ok(VersioningStatus::Enabled),
+        Some("Suspended") => Ok(VersioningStatus::Suspended),
+        other => Err(S3Error::Other(format!("unknown status {other:?}"))),
+    }
+}
+
+fn tags(step: &Step) -> Vec<Tag> {
+    step.tags
+        .iter()
+        .map(|(k, v)| Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
 }
 
 fn step(step: &Step) -> std::result::Result<Value, S3Error> {
@@ -302,24 +361,65 @@ fn step(step: &Step) -> std::result::Result<Value, S3Error> {
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             config_json(&s3.get_bucket_config(bucket, &settings)?)
         }
+        "versions" => {
+            let page = s3.list_object_versions(&xacct_guest::ListVersionsRequest {
+                bucket: bucket.into(),
+                prefix: step.prefix.clone(),
+                delimiter: step.delimiter.clone(),
+                max_keys: step.max_keys,
+                key_marker: step.token.clone(),
+                version_id_marker: step.version.clone(),
+            })?;
+            json!({
+                "versions": page.versions.iter().map(version_json).collect::<Vec<_>>(),
+                "prefixes": page.common_prefixes,
+                "key_marker": page.next_key_marker,
+                "version_marker": page.next_version_id_marker,
+            })
+        }
+        "versions_all" => {
+            let mut listing = s3
+                .list_versions(bucket)
+                .prefix(step.prefix.as_deref().unwrap_or(""));
+            if let Some(n) = step.max_keys {
+                listing = listing.page_size(n);
+            }
+            let versions = listing
+                .versions()
+                .map(|version| version.map(|v| version_json(&v)))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            json!(versions)
+        }
+        "head_version" => {
+            let version = step.version.as_deref().unwrap_or_default();
+            let meta = s3.object_version(bucket, key, version).head()?;
+            json!({ "size": meta.size, "etag": meta.etag, "content_type": meta.content_type, "metadata": meta.metadata })
+        }
+        "get_version" => {
+            let version =
+                s3.object_version(bucket, key, step.version.as_deref().unwrap_or_default());
+            let reader = match step.first {
+                Some(first) => version.get_range(first, step.last),
+                None => version.get(),
+            };
+            read_all(reader?)
+        }
+        "delete_version" => {
+            let version = step.version.as_deref().unwrap_or_default();
+            json!(s3.object_version(bucket, key, version).delete()?)
+        }
         "account_block" => json!(s3.account_public_access_block()?.as_ref().map(block_json)),
+        "put_block" => json!(s3.put_public_access_block(bucket, block(&step.value))?),
+        "put_encryption" => json!(s3.put_bucket_encryption(bucket, &encryption(&step.value)?)?),
+        "put_versioning" => json!(s3.put_bucket_versioning(bucket, versioning(&step.value)?)?),
+        "put_bucket_tags" => json!(s3.put_bucket_tagging(bucket, &tags(step))?),
         "tags_get" => json!(
             s3.get_object_tagging(bucket, key)?
                 .into_iter()
                 .map(|t| (t.key, t.value))
                 .collect::<Vec<_>>()
         ),
-        "tags_put" => {
-            let tags: Vec<Tag> = step
-                .tags
-                .iter()
-                .map(|(k, v)| Tag {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect();
-            json!(s3.put_object_tagging(bucket, key, &tags)?)
-        }
+        "tags_put" => json!(s3.put_object_tagging(bucket, key, &tags(step))?),
         other => return Err(S3Error::Other(format!("unknown op {other:?}"))),
     })
 }

@@ -85,14 +85,22 @@ pub(super) fn refusal(
         if let Some(owner) = knowledge.owners.get(bucket_of(&resource)) {
             context.insert("s3:resourceaccount", owner.clone());
         }
-        if let (
-            Operation::ListObjects {
-                prefix: Some(prefix),
-            },
-            "s3:ListBucket",
-        ) = (&target.operation, action)
-        {
-            context.insert("s3:prefix", prefix.clone());
+        match (&target.operation, action) {
+            (
+                Operation::ListObjects {
+                    prefix: Some(prefix),
+                },
+                "s3:ListBucket",
+            )
+            | (
+                Operation::ListVersions {
+                    prefix: Some(prefix),
+                },
+                "s3:ListBucketVersions",
+            ) => {
+                context.insert("s3:prefix", prefix.clone());
+            }
+            _ => {}
         }
         if let Some(refused) = decide(method, session, action, &resource, &context) {
             return Some(refused);

@@ -43,6 +43,9 @@ pub struct Faults {
     /// The first N Organizations requests answered `500 ServiceException`, as during an
     /// outage of Organizations that ends.
     pub organizations_fail_first: u32,
+    /// Every `ListTagsForResource` answered after this long, so that the listings a host
+    /// sends together are in flight together and their number is observed.
+    pub tags_delay: Option<std::time::Duration>,
 }
 
 /// How many faults of each kind were injected, and how many requests each schedule saw.
@@ -56,6 +59,11 @@ pub struct Injected {
     pub preconditions: u32,
     pub tag_throttles: u32,
     pub organizations_failures: u32,
+    /// The most `ListTagsForResource` requests in flight at once.
+    pub tag_listings_in_flight_max: u32,
+    /// Listings of an organization's accounts begun (`ListRoots`, where the host's walk
+    /// of the organization starts).
+    pub account_listings: u32,
 }
 
 #[derive(Debug, Default)]
@@ -68,6 +76,7 @@ pub(super) struct Schedule {
     large_gets: u32,
     tag_listings: u32,
     organizations_requests: u32,
+    tag_listings_in_flight: u32,
     per_account: HashMap<String, u32>,
     expired: HashSet<String>,
     pub(super) injected: Injected,
@@ -107,6 +116,20 @@ impl Schedule {
             self.injected.tag_throttles += 1;
         }
         throttled
+    }
+
+    /// A `ListTagsForResource` goes to moto: counted in flight until [`Self::tags_listed`];
+    /// how long it waits first.
+    pub(super) fn tags_listing(&mut self) -> Option<std::time::Duration> {
+        self.tag_listings_in_flight += 1;
+        let most = &mut self.injected.tag_listings_in_flight_max;
+        *most = (*most).max(self.tag_listings_in_flight);
+        self.faults.tags_delay
+    }
+
+    /// A `ListTagsForResource` came back.
+    pub(super) fn tags_listed(&mut self) {
+        self.tag_listings_in_flight -= 1;
     }
 
     /// Whether this Organizations request is one the schedule fails (and counts it if

@@ -1,9 +1,10 @@
 //! What the shim knows of the objects behind the traffic, learned from the writes and reads
 //! it forwards: each object's size (CopyObject's 5 GB limit) and the KMS key it was
 //! encrypted with (SSE-KMS reads need `kms:Decrypt` on it), and each open multipart
-//! upload's key and part sizes.
+//! upload's key and part sizes; and the delete markers plain deletes placed in versioned
+//! buckets (a version read of one is `405 Method Not Allowed` on S3).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One stored object.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +26,8 @@ struct Upload {
 pub(super) struct Objects {
     stored: HashMap<(String, String), Stored>,
     uploads: HashMap<String, Upload>,
+    /// (bucket, key, version id) of each delete marker placed.
+    delete_markers: HashSet<(String, String, String)>,
 }
 
 impl Objects {
@@ -51,6 +54,23 @@ impl Objects {
 
     pub(super) fn deleted(&mut self, bucket: &str, key: &str) {
         self.stored.remove(&(bucket.to_owned(), key.to_owned()));
+    }
+
+    /// A plain delete answered `x-amz-delete-marker: true` with this version id.
+    pub(super) fn marker_placed(&mut self, bucket: &str, key: &str, version_id: &str) {
+        self.delete_markers
+            .insert((bucket.to_owned(), key.to_owned(), version_id.to_owned()));
+    }
+
+    /// A version deleted for good: a delete marker no more.
+    pub(super) fn version_deleted(&mut self, bucket: &str, key: &str, version_id: &str) {
+        self.delete_markers
+            .remove(&(bucket.to_owned(), key.to_owned(), version_id.to_owned()));
+    }
+
+    pub(super) fn is_delete_marker(&self, bucket: &str, key: &str, version_id: &str) -> bool {
+        self.delete_markers
+            .contains(&(bucket.to_owned(), key.to_owned(), version_id.to_owned()))
     }
 
     pub(super) fn upload_created(&mut self, upload_id: &str, kms_key: Option<String>) {

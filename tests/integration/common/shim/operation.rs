@@ -50,6 +50,23 @@ pub(super) enum Operation {
     GetBucketSetting {
         action: &'static str,
     },
+    /// A write of one bucket setting (PUT on a bucket subresource, or DeleteBucketTagging),
+    /// by the IAM action it needs.
+    PutBucketSetting {
+        action: &'static str,
+    },
+    /// ListObjectVersions (GET on `?versions`).
+    ListVersions {
+        prefix: Option<String>,
+    },
+    /// GetObject or HeadObject of one version (`?versionId=`).
+    GetObjectVersion {
+        version_id: String,
+    },
+    /// DeleteObject of one version (`?versionId=`).
+    DeleteObjectVersion {
+        version_id: String,
+    },
     /// S3 Control's GetPublicAccessBlock (the account's own).
     GetAccountPublicAccessBlock,
     /// Anything else: passed through unevaluated.
@@ -113,6 +130,17 @@ const BUCKET_SETTINGS: [(&str, &str); 11] = [
     ("acl", "s3:GetBucketAcl"),
 ];
 
+/// The bucket subresources a plugin changes settings through (PutBucketEncryption is
+/// told apart on its own: the shim learns a bucket's default key from it), and the IAM
+/// action each needs ("Required permissions for Amazon S3 API operations", S3 User
+/// Guide). DeleteBucketTagging needs `s3:PutBucketTagging` too (DeleteBucketTagging,
+/// S3 API Reference).
+const BUCKET_SETTING_WRITES: [(&str, &str); 3] = [
+    ("publicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    ("versioning", "s3:PutBucketVersioning"),
+    ("tagging", "s3:PutBucketTagging"),
+];
+
 /// S3 Control's path of the account's public access block (S3 Control API reference,
 /// GetPublicAccessBlock), which an endpoint on a bare host serves beside S3.
 const ACCOUNT_PUBLIC_ACCESS_BLOCK: &str = "/v20180820/configuration/publicAccessBlock";
@@ -144,6 +172,7 @@ pub(super) fn target(
         .collect();
     let has = |name: &str| query.contains_key(name);
     let upload_id = || query.get("uploadId").cloned().unwrap_or_default();
+    let version_id = || query.get("versionId").cloned().unwrap_or_default();
     let copy = copy_source_header.map(copy_source);
     let part = || {
         query
@@ -157,6 +186,13 @@ pub(super) fn target(
         (_, true, _) => Other,
         ("PUT", false, true) if query.is_empty() => CreateBucket,
         ("PUT", false, true) if has("encryption") => PutBucketEncryption,
+        ("PUT", false, true) => BUCKET_SETTING_WRITES
+            .iter()
+            .find(|(subresource, _)| has(subresource))
+            .map_or(Other, |(_, action)| PutBucketSetting { action }),
+        ("DELETE", false, true) if has("tagging") => PutBucketSetting {
+            action: "s3:PutBucketTagging",
+        },
         ("HEAD", false, true) => HeadBucket,
         ("GET", false, true) if has("uploads") => ListUploads,
         ("GET", false, true)
@@ -169,6 +205,9 @@ pub(super) fn target(
             }
         }
         ("POST", false, true) if has("delete") => DeleteObjects,
+        ("GET", false, true) if has("versions") => ListVersions {
+            prefix: query.get("prefix").cloned(),
+        },
         ("GET", false, true) => BUCKET_SETTINGS
             .iter()
             .find(|(subresource, _)| has(subresource))
@@ -176,6 +215,9 @@ pub(super) fn target(
         (_, false, true) => Other,
         ("GET", _, false) if has("uploadId") => ListParts,
         ("GET", _, false) if has("tagging") => GetTagging,
+        ("GET" | "HEAD", _, false) if has("versionId") => GetObjectVersion {
+            version_id: version_id(),
+        },
         ("GET", _, false) => GetObject,
         ("HEAD", _, false) => HeadObject,
         ("PUT", _, false) if has("partNumber") && has("uploadId") => match copy {
@@ -200,6 +242,9 @@ pub(super) fn target(
         },
         ("DELETE", _, false) if has("uploadId") => AbortUpload,
         ("DELETE", _, false) if has("tagging") => DeleteTagging,
+        ("DELETE", _, false) if has("versionId") => DeleteObjectVersion {
+            version_id: version_id(),
+        },
         ("DELETE", _, false) => DeleteObject,
         _ => Other,
     };
@@ -242,9 +287,17 @@ pub(super) fn authorizations(target: &Target, partition: &str) -> Vec<(&'static 
         ListBuckets => vec![("s3:ListAllMyBuckets", "*".to_owned())],
         // An account-level action: no resource type, so `*`.
         GetAccountPublicAccessBlock => vec![("s3:GetAccountPublicAccessBlock", "*".to_owned())],
-        GetBucketSetting { action } => vec![(*action, bucket())],
+        GetBucketSetting { action } | PutBucketSetting { action } => vec![(*action, bucket())],
+        PutBucketEncryption => vec![("s3:PutEncryptionConfiguration", bucket())],
         ListObjects { .. } | HeadBucket => vec![("s3:ListBucket", bucket())],
         ListUploads => vec![("s3:ListBucketMultipartUploads", bucket())],
+        // "Actions, resources, and condition keys for Amazon S3": ListObjectVersions
+        // needs s3:ListBucketVersions on the bucket (with the s3:prefix key), a version's
+        // GetObject and HeadObject s3:GetObjectVersion, a version's DeleteObject
+        // s3:DeleteObjectVersion, each on the object.
+        ListVersions { .. } => vec![("s3:ListBucketVersions", bucket())],
+        GetObjectVersion { .. } => vec![("s3:GetObjectVersion", object())],
+        DeleteObjectVersion { .. } => vec![("s3:DeleteObjectVersion", object())],
         GetObject | HeadObject => vec![("s3:GetObject", object())],
         PutObject | CreateUpload | UploadPart { .. } | CompleteUpload { .. } => {
             vec![("s3:PutObject", object())]
@@ -263,8 +316,8 @@ pub(super) fn authorizations(target: &Target, partition: &str) -> Vec<(&'static 
         PutTagging => vec![("s3:PutObjectTagging", object())],
         DeleteTagging => vec![("s3:DeleteObjectTagging", object())],
         // DeleteObjects is authorized per key inside its body (per-key errors in a 200):
-        // not modelled; bucket configuration is the seeding's, never a plugin session's.
-        CreateBucket | PutBucketEncryption | DeleteObjects | Other => Vec::new(),
+        // not modelled; creating a bucket is the seeding's, never a plugin session's.
+        CreateBucket | DeleteObjects | Other => Vec::new(),
     }
 }
 
@@ -305,6 +358,40 @@ mod tests {
         assert_eq!(
             op(Method::GET, "/b", Some("website"), None),
             Operation::Other
+        );
+        assert_eq!(
+            op(Method::PUT, "/b", Some("publicAccessBlock"), None),
+            Operation::PutBucketSetting {
+                action: "s3:PutBucketPublicAccessBlock"
+            }
+        );
+        assert_eq!(
+            op(Method::PUT, "/b", Some("encryption"), None),
+            Operation::PutBucketEncryption
+        );
+        assert_eq!(
+            op(Method::DELETE, "/b", Some("tagging"), None),
+            Operation::PutBucketSetting {
+                action: "s3:PutBucketTagging"
+            }
+        );
+        assert_eq!(
+            op(Method::GET, "/b", Some("versions&prefix=a%2F"), None),
+            Operation::ListVersions {
+                prefix: Some("a/".into())
+            }
+        );
+        assert_eq!(
+            op(Method::HEAD, "/b/k", Some("versionId=v1"), None),
+            Operation::GetObjectVersion {
+                version_id: "v1".into()
+            }
+        );
+        assert_eq!(
+            op(Method::DELETE, "/b/k", Some("versionId=v1"), None),
+            Operation::DeleteObjectVersion {
+                version_id: "v1".into()
+            }
         );
         assert_eq!(
             op(

@@ -3,7 +3,8 @@
 //! see [`super::sts`]), `ListTagsForResource` throttled on the test's schedule
 //! (Organizations' request rates are low: "Quotas for AWS Organizations", Organizations
 //! User Guide), answered `TooManyRequestsException` in the JSON protocol, and an outage
-//! (`500 ServiceException`) for a test's first requests.
+//! (`500 ServiceException`) for a test's first requests. It counts the listings of the
+//! organization's accounts and the most tag listings in flight at once.
 
 use std::sync::Mutex;
 
@@ -65,7 +66,22 @@ pub(super) async fn organizations(
             return too_many_requests();
         }
     }
-    let response = forward(Request::from_parts(parts, full(body)), upstream).await;
+    // Where a listing of the organization's accounts starts: the host walks it from its
+    // roots.
+    if operation == "ListRoots" {
+        knowledge.lock().unwrap().schedule.injected.account_listings += 1;
+    }
+    let response = if operation == "ListTagsForResource" {
+        let delay = knowledge.lock().unwrap().schedule.tags_listing();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+        let response = forward(Request::from_parts(parts, full(body)), upstream).await;
+        knowledge.lock().unwrap().schedule.tags_listed();
+        response
+    } else {
+        forward(Request::from_parts(parts, full(body)), upstream).await
+    };
     if operation == "CreateOrganization" && response.status().is_success() {
         let mut knowledge = knowledge.lock().unwrap();
         if let Some(account) = knowledge

@@ -12,6 +12,13 @@
 //! `GetBucketVersioningResponse`, which botocore does not look at but aws-sdk-rust
 //! refuses, so the shim renames it.
 //!
+//! A version read (GetObject, HeadObject with `versionId`) of a delete marker is `405
+//! MethodNotAllowed`, "The specified method is not allowed against this resource"
+//! (GetObject and HeadObject, S3 API Reference: "If the specified version is a delete
+//! marker, the response returns a 405 Method Not Allowed error"); moto 5.2.5 answers
+//! `404 NoSuchVersion`. The shim learns the markers from the plain deletes that placed
+//! them (`x-amz-delete-marker: true`, `x-amz-version-id`).
+//!
 //! CopyObject copies at most 5 GB ("The specified copy source is larger than the maximum
 //! allowable size for a copy source: 5368709120", `400 InvalidRequest`; CopyObject, S3 API
 //! Reference, and "Copying, moving, and renaming objects", S3 User Guide: larger objects
@@ -99,6 +106,18 @@ fn refused(
     ) && owner_of(&source.0).is_some_and(|owner| owner != expected)
     {
         return Some(denied());
+    }
+    if let Operation::GetObjectVersion { version_id } = &target.operation
+        && knowledge
+            .objects
+            .is_delete_marker(&target.bucket, &target.key, version_id)
+    {
+        return Some(s3_error(
+            method,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        ));
     }
     None
 }
@@ -330,7 +349,24 @@ async fn forward_learning(
                 let size = copy_range.or(objects.get(&source.0, &source.1).size);
                 objects.part_uploaded(upload_id, *part, size.unwrap_or(0));
             }
-            Operation::DeleteObject => objects.deleted(bucket, key),
+            Operation::DeleteObject => {
+                objects.deleted(bucket, key);
+                let answered = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|value| value.to_str().ok())
+                };
+                if let (Some("true"), Some(version_id)) = (
+                    answered("x-amz-delete-marker"),
+                    answered("x-amz-version-id"),
+                ) {
+                    objects.marker_placed(bucket, key, version_id);
+                }
+            }
+            Operation::DeleteObjectVersion { version_id } => {
+                objects.version_deleted(bucket, key, version_id);
+            }
             Operation::HeadObject => {
                 if let Some(length) = length {
                     objects.seen(bucket, key, length);

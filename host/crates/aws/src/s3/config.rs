@@ -1,11 +1,13 @@
 //! A bucket's settings, one S3 request each, in the WIT's words: S3's "not configured"
 //! answers (the error codes its API reference gives for each Get) become none, a region
 //! is always a region code, and the first rule of a configuration S3 keeps one of is the
-//! setting.
+//! setting. And the writes of the settings a plugin may change, one request each.
 
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, ExpirationStatus, MfaDeleteStatus,
-    ObjectOwnership as SdkOwnership, Permission, ServerSideEncryption, Type,
+    ObjectOwnership as SdkOwnership, Permission, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Type, VersioningConfiguration,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -16,9 +18,9 @@ use xacct_core::bindings::s3::{
     Grantee, LifecycleRule, LifecycleTransition, LoggingConfig, ObjectOwnership, PublicAccessBlock,
     SseAlgorithm, Tag, VersioningConfig, VersioningStatus,
 };
-use xacct_core::capability::s3::backend::empty_config;
+use xacct_core::capability::s3::backend::{SettingChange, empty_config};
 
-use super::send::on_bucket;
+use super::send::{build_error, on_bucket, tagging};
 use crate::session::Session;
 
 /// `send`'s answer, or none where S3 answered `not_configured`.
@@ -240,6 +242,96 @@ pub(super) async fn bucket_setting(
         }
     }
     Ok(config)
+}
+
+/// Makes `change` to `bucket`: PutPublicAccessBlock, PutBucketEncryption (one rule),
+/// PutBucketVersioning (MFA delete left as it is: changing it needs the root's MFA
+/// device), PutBucketTagging, or DeleteBucketTagging for an empty tag set.
+pub(super) async fn put_bucket_setting(
+    session: &Session,
+    bucket: &str,
+    change: &SettingChange,
+) -> Result<(), S3Error> {
+    match change {
+        SettingChange::PublicAccessBlock(block) => {
+            let what = format!("PutPublicAccessBlock on {bucket:?}");
+            let block = PublicAccessBlockConfiguration::builder()
+                .block_public_acls(block.block_public_acls)
+                .ignore_public_acls(block.ignore_public_acls)
+                .block_public_policy(block.block_public_policy)
+                .restrict_public_buckets(block.restrict_public_buckets)
+                .build();
+            on_bucket(session, Some(bucket), &what, |s3| {
+                s3.put_public_access_block()
+                    .bucket(bucket)
+                    .public_access_block_configuration(block.clone())
+                    .send()
+            })
+            .await?;
+        }
+        SettingChange::Encryption(encryption) => {
+            let what = format!("PutBucketEncryption on {bucket:?}");
+            let algorithm = match encryption.algorithm {
+                SseAlgorithm::Aes256 => ServerSideEncryption::Aes256,
+                SseAlgorithm::AwsKms => ServerSideEncryption::AwsKms,
+                SseAlgorithm::AwsKmsDsse => ServerSideEncryption::AwsKmsDsse,
+            };
+            let by_default = ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(algorithm)
+                .set_kms_master_key_id(encryption.kms_key_id.clone())
+                .build()
+                .map_err(|_| build_error(&what))?;
+            let rule = ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(by_default)
+                .bucket_key_enabled(encryption.bucket_key)
+                .build();
+            let configuration = ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|_| build_error(&what))?;
+            on_bucket(session, Some(bucket), &what, |s3| {
+                s3.put_bucket_encryption()
+                    .bucket(bucket)
+                    .server_side_encryption_configuration(configuration.clone())
+                    .send()
+            })
+            .await?;
+        }
+        SettingChange::Versioning(status) => {
+            let what = format!("PutBucketVersioning on {bucket:?}");
+            let status = match status {
+                VersioningStatus::Enabled => BucketVersioningStatus::Enabled,
+                VersioningStatus::Suspended => BucketVersioningStatus::Suspended,
+            };
+            let versioning = VersioningConfiguration::builder().status(status).build();
+            on_bucket(session, Some(bucket), &what, |s3| {
+                s3.put_bucket_versioning()
+                    .bucket(bucket)
+                    .versioning_configuration(versioning.clone())
+                    .send()
+            })
+            .await?;
+        }
+        SettingChange::Tags(tags) if tags.is_empty() => {
+            let what = format!("DeleteBucketTagging on {bucket:?}");
+            on_bucket(session, Some(bucket), &what, |s3| {
+                s3.delete_bucket_tagging().bucket(bucket).send()
+            })
+            .await?;
+        }
+        SettingChange::Tags(tags) => {
+            let what = format!("PutBucketTagging on {bucket:?}");
+            let tagging = tagging(tags, &what)?;
+            on_bucket(session, Some(bucket), &what, |s3| {
+                s3.put_bucket_tagging()
+                    .bucket(bucket)
+                    .tagging(tagging.clone())
+                    .send()
+            })
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 fn lifecycle_rule(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {

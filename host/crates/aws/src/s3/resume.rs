@@ -36,6 +36,8 @@ pub struct ResumingBody {
     session: Arc<Session>,
     bucket: String,
     key: String,
+    /// The version read, when the read named one.
+    version_id: Option<String>,
     etag: String,
     /// The next byte of the object to hand over.
     next: u64,
@@ -59,11 +61,18 @@ impl ResumingBody {
             session,
             bucket: bucket.to_owned(),
             key: key.to_owned(),
+            version_id: None,
             etag: etag.to_owned(),
             next,
             end,
             resumes_left: MAX_RESUMES,
         }
+    }
+
+    /// The body of one version of the object: resumed from that version.
+    pub fn of_version(mut self, version_id: Option<&str>) -> Self {
+        self.version_id = version_id.map(str::to_owned);
+        self
     }
 
     fn reopen(&mut self) -> BoxFuture<'static, io::Result<Body>> {
@@ -74,6 +83,7 @@ impl ResumingBody {
             .get_object()
             .bucket(&self.bucket)
             .key(&self.key)
+            .set_version_id(self.version_id.clone())
             .range(format!("bytes={}-{}", self.next, self.end - 1))
             .if_match(&self.etag);
         let next = self.next;

@@ -5,10 +5,12 @@
 
 use std::time::Instant;
 
+use aws_sdk_s3::types::Tagging;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use xacct_core::bindings::S3Error;
+use xacct_core::bindings::s3::Tag;
 
 use crate::error::{credentials_rejected, s3_error};
 use crate::region::{Redirect, bucket_region_header, redirect_of};
@@ -74,4 +76,27 @@ async fn ask_region(session: &Session, bucket: &str) -> Option<String> {
         Ok(output) => output.bucket_region().map(str::to_owned),
         Err(refused) => bucket_region_header(&refused),
     }
+}
+
+/// A request the SDK's builders could not complete (a required field missing).
+pub(super) fn build_error(what: &str) -> S3Error {
+    S3Error::InvalidInput(format!("{what}: the request is incomplete"))
+}
+
+/// A tag set as the SDK sends it (an object's or a bucket's).
+pub(super) fn tagging(tags: &[Tag], what: &str) -> Result<Tagging, S3Error> {
+    let tag_set = tags
+        .iter()
+        .map(|tag| {
+            aws_sdk_s3::types::Tag::builder()
+                .key(&tag.key)
+                .value(&tag.value)
+                .build()
+                .map_err(|_| build_error(what))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Tagging::builder()
+        .set_tag_set(Some(tag_set))
+        .build()
+        .map_err(|_| build_error(what))
 }

@@ -38,7 +38,16 @@ pub struct RunContext {
 pub struct PlannedOperation {
     pub operation: &'static str,
     pub bucket: String,
+    /// Empty for a bucket's setting.
     pub key: String,
+    /// A bucket setting's write: its name, its value now (null: not configured) and the
+    /// value planned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setting: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
 }
 
 /// The mutations a dry run did not execute: the first [`MAX_PLANNED_RECORDS`], and how

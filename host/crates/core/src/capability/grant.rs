@@ -16,6 +16,7 @@ use xacct_provenance::{
     AccountSelector as SpecSelector, Action as SpecAction, Excess, GrantSpec, S3RuleSpec, excess,
 };
 
+use super::s3::actions::setting_name;
 use super::s3::rules::{RawRule, S3Grant, read_rules};
 use crate::config::accounts::{AccountConfig, is_account_id, tags_in_use};
 use crate::config::file::{ConfigError, Document};
@@ -103,11 +104,17 @@ impl Grant {
         json!({
             "key": self.key,
             "accounts": self.accounts.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "s3": self.s3.rules.iter().map(|rule| json!({
-                "buckets": rule.buckets,
-                "prefix": rule.prefix,
-                "actions": rule.actions.iter().map(|a| a.name()).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "s3": self.s3.rules.iter().map(|rule| {
+                let mut described = json!({
+                    "buckets": rule.buckets,
+                    "prefix": rule.prefix,
+                    "actions": rule.actions.iter().map(|a| a.name()).collect::<Vec<_>>(),
+                });
+                if !rule.settings.is_empty() {
+                    described["settings"] = json!(rule.settings.iter().map(|s| setting_name(*s)).collect::<Vec<_>>());
+                }
+                described
+            }).collect::<Vec<_>>(),
         })
     }
 
@@ -130,6 +137,11 @@ impl Grant {
                         .actions
                         .iter()
                         .filter_map(|action| SpecAction::parse(action.name()))
+                        .collect(),
+                    settings: rule
+                        .settings
+                        .iter()
+                        .map(|setting| setting_name(*setting).to_owned())
                         .collect(),
                 })
                 .collect(),

@@ -14,18 +14,7 @@ use wit_component::ComponentEncoder;
 
 /// The component of a `wasm32-wasip1` module built against a world, or why there is none.
 pub(super) fn adapt(module: &[u8]) -> Result<Vec<u8>, String> {
-    let embeds_world = Parser::new(0).parse_all(module).any(|payload| {
-        matches!(payload, Ok(Payload::CustomSection(section)) if section.name().starts_with("component-type"))
-    });
-    if !embeds_world {
-        return Err(
-            "it is a core WebAssembly module without an embedded world; build for wasm32-wasip2, \
-             which makes components, or for wasm32-wasip1 against wit/xacct.wit with wit-bindgen \
-             (the xacct-guest SDK does this), which xacct turns into a component with the \
-             preview1 reactor adapter"
-                .to_owned(),
-        );
-    }
+    embeds_world(module)?;
     ComponentEncoder::default()
         .module(module)
         .and_then(|encoder| {
@@ -42,4 +31,22 @@ pub(super) fn adapt(module: &[u8]) -> Result<Vec<u8>, String> {
                  components directly): {err:#}"
             )
         })
+}
+
+/// Refuses a module that cannot be adapted at all: one that does not embed the world it was built against (a
+/// scan of its custom sections, cheap enough to run before the compile budget starts).
+pub(super) fn embeds_world(module: &[u8]) -> Result<(), String> {
+    let embeds_world = Parser::new(0).parse_all(module).any(|payload| {
+        matches!(payload, Ok(Payload::CustomSection(section)) if section.name().starts_with("component-type"))
+    });
+    if !embeds_world {
+        return Err(
+            "it is a core WebAssembly module without an embedded world; build for wasm32-wasip2, \
+             which makes components, or for wasm32-wasip1 against wit/xacct.wit with wit-bindgen \
+             (the xacct-guest SDK does this), which xacct turns into a component with the \
+             preview1 reactor adapter"
+                .to_owned(),
+        );
+    }
+    Ok(())
 }

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 
 use crate::bindings::WORLD;
+use crate::config::limits::ComponentLimits;
 
 const KEY_BYTES: usize = 32;
 const TAG_BYTES: usize = 32;
@@ -122,8 +123,15 @@ pub(super) enum EntryKind {
     Artifact = 1,
     /// Why the plugin was refused.
     Refusal = 2,
+    /// The compile budget the plugin's compile ran out of, and when (milliseconds, then
+    /// Unix seconds, u64 little-endian each): under that budget or a shorter one it is
+    /// refused for a while without compiling again.
+    Timeout = 3,
+    /// The component a wasip1 module was made into (adapting takes seconds for some
+    /// modules, and counts against the compile budget).
+    Adapted = 4,
     /// The signatures it carries that were checked and hold (`super::verified`).
-    Signers = 3,
+    Signers = 5,
 }
 
 impl EntryKind {
@@ -131,6 +139,8 @@ impl EntryKind {
         match self {
             EntryKind::Artifact => "cwasm",
             EntryKind::Refusal => "refused",
+            EntryKind::Timeout => "timeout",
+            EntryKind::Adapted => "adapted",
             EntryKind::Signers => "signers",
         }
     }
@@ -142,6 +152,10 @@ pub(super) struct CompileCache {
     key: [u8; KEY_BYTES],
     /// Digest of everything that makes an entry this host's (see [`host_id`]).
     host: [u8; 32],
+    /// The host id with the component limits the engine admits: what a refusal or a
+    /// timeout depends on besides the plugin (wasmtime refuses a component over the
+    /// engine's limits), so that raising a limit is never answered from the cache.
+    judged_under: [u8; 32],
     user: u32,
 }
 
@@ -158,12 +172,35 @@ impl CompileCache {
         }
         let key = read_or_create_key(&location.key_file, user)?;
         private_dir(&location.dir, user)?;
+        let host = host_id(engine);
         Ok(CompileCache {
             dir: location.dir.clone(),
             key,
-            host: host_id(engine),
+            host,
+            judged_under: host,
             user,
         })
+    }
+
+    /// This cache for an engine that admits components up to `limits`: refusals and
+    /// timeouts are kept apart per limits; artifacts, native code the limits do not
+    /// change, are shared.
+    pub(super) fn under_limits(mut self, limits: &ComponentLimits) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(self.host);
+        for limit in [limits.core_instances, limits.memories, limits.tables] {
+            digest.update(limit.to_le_bytes());
+        }
+        self.judged_under = digest.finalize().into();
+        self
+    }
+
+    /// What an entry of `kind` depends on besides the plugin.
+    fn scope(&self, kind: EntryKind) -> &[u8; 32] {
+        match kind {
+            EntryKind::Artifact | EntryKind::Adapted => &self.host,
+            EntryKind::Refusal | EntryKind::Timeout => &self.judged_under,
+        }
     }
 
     /// The payload of the `kind` entry for the plugin whose sha256 is `plugin`, if there
@@ -220,7 +257,7 @@ impl CompileCache {
         self.dir.join(format!(
             "{}-{}.{}",
             hex::encode(plugin),
-            hex::encode(&self.host[..8]),
+            hex::encode(&self.scope(kind)[..8]),
             kind.extension()
         ))
     }
@@ -232,7 +269,7 @@ impl CompileCache {
         mac.update(DOMAIN);
         mac.update(&[kind as u8]);
         mac.update(plugin);
-        mac.update(&self.host);
+        mac.update(self.scope(kind));
         mac.update(payload);
         mac
     }
@@ -487,6 +524,33 @@ mod tests {
         cache.put(EntryKind::Artifact, &plugin, b"native code");
         std::fs::set_permissions(&path, Permissions::from_mode(0o666)).unwrap();
         assert_eq!(cache.get(EntryKind::Artifact, &plugin), None);
+    }
+
+    #[test]
+    fn refusals_and_timeouts_are_kept_per_limits_and_artifacts_shared() {
+        let root = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let open = |memories| {
+            let limits = ComponentLimits {
+                memories,
+                ..ComponentLimits::default()
+            };
+            CompileCache::open(&location(root.path()), &engine)
+                .unwrap()
+                .under_limits(&limits)
+        };
+        let (strict, raised) = (open(4), open(8));
+        let plugin = [3u8; 32];
+        for kind in [EntryKind::Artifact, EntryKind::Refusal, EntryKind::Timeout] {
+            strict.put(kind, &plugin, b"payload");
+        }
+        assert_eq!(
+            raised.get(EntryKind::Artifact, &plugin).as_deref(),
+            Some(&b"payload"[..])
+        );
+        assert_eq!(raised.get(EntryKind::Refusal, &plugin), None);
+        assert_eq!(raised.get(EntryKind::Timeout, &plugin), None);
+        assert!(open(4).get(EntryKind::Refusal, &plugin).is_some());
     }
 
     #[test]

@@ -5,20 +5,20 @@
 //! *that* plugin.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{RecvTimeoutError, sync_channel};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use wasmparser::Parser;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-use super::adapt::adapt;
+use super::adapt::{adapt, embeds_world};
 use super::cache::{CacheLocation, CompileCache, EntryKind};
+use super::compile::{Unfinished, within};
 use super::footprint::footprint;
 use super::load_error::LoadError;
+use super::open::open_regular;
 use super::precheck::{Refusal, precheck};
 use super::provenance::{Provenance, ProvenanceOptions, check as check_provenance};
 use super::state::InvocationState;
@@ -187,6 +187,7 @@ impl Loader {
     pub(super) fn new(options: LoadOptions, engine: &Engine) -> Loader {
         let cache = options.cache.clone().and_then(|location| {
             CompileCache::open(&location, engine)
+                .map(|cache| cache.under_limits(&options.largest_component_limits()))
                 .inspect_err(|err| {
                     tracing::warn!(
                         "not using the compile cache: {err}; plugins are compiled in memory"
@@ -224,19 +225,26 @@ impl Loader {
         if let Some(refusal) = self.cached_refusal(&digest) {
             return Err(refusal_error(refusal, path));
         }
-        // A wasm32-wasip1 module is adapted on every load, cached artifact or not: the
-        // limits below are the adapted component's, and adapting costs milliseconds.
+        // Adapting a wasip1 module and compiling share one budget.
+        let started = Instant::now();
         let bytes = if Parser::is_core_wasm(&bytes) {
-            adapt(&bytes)
-                .map_err(|reason| self.refuse(&digest, Refusal::NotAComponent(reason), path))?
+            self.adapted(path, &digest, bytes, started)?
         } else {
             bytes
         };
         // The limits are the operator's and may change between runs, so going over them
-        // is not a cached refusal; counting is a parse without function bodies.
-        if let Ok(figures) = footprint(&bytes)
-            && let Some((limit_key, figure, limit)) =
-                figures.over(&self.limits.component_limits_for(name))
+        // is not a cached refusal; counting is a parse without function bodies. What
+        // cannot be counted is refused (as what the precheck refuses, if it does).
+        let figures = footprint(&bytes).map_err(|reason| {
+            let refusal = precheck(&bytes).err().unwrap_or_else(|| {
+                Refusal::NotAComponent(format!(
+                    "what it instantiates cannot be counted against its limits: {reason}"
+                ))
+            });
+            self.refuse(&digest, refusal, path)
+        })?;
+        if let Some((limit_key, figure, limit)) =
+            figures.over(&self.limits.component_limits_for(name))
         {
             return Err(LoadError::OverLimit {
                 path: path.to_owned(),
@@ -251,7 +259,13 @@ impl Loader {
         let component = match cached {
             Some(component) => component,
             None => match precheck(&bytes) {
-                Ok(()) => self.compile(engine, path, bytes)?,
+                Ok(()) => {
+                    let engine = engine.clone();
+                    self.within_budget(path, &digest, started, move || {
+                        Component::new(&engine, &bytes).map_err(|err| format!("{err:#}"))
+                    })?
+                    .map_err(Refusal::NotAComponent)
+                }
                 Err(refusal) => Err(refusal),
             }
             .map_err(|refusal| self.refuse(&digest, refusal, path))?,
@@ -303,40 +317,103 @@ impl Loader {
         refusal_error(refusal, path)
     }
 
-    /// Compiles on a thread of its own and waits at most the compile budget. A compile
-    /// cannot be interrupted: past the budget its thread is abandoned, runs on in the
-    /// background until wasmtime returns, and its result is dropped; the process does
-    /// not wait for it to exit.
-    fn compile(
+    /// The component a wasip1 module makes (the preview1 reactor adapter), from the
+    /// cache when it was made before: the footprint and the limits are the component's.
+    fn adapted(
         &self,
-        engine: &Engine,
         path: &Path,
-        bytes: Vec<u8>,
-    ) -> Result<Result<Component, Refusal>, LoadError> {
-        let (done, compiled) = sync_channel(1);
-        let engine = engine.clone();
-        std::thread::Builder::new()
-            .name("xacct-compile".into())
-            .spawn(move || {
-                // Nobody listens any more when the budget ran out.
-                let _ = done.send(Component::new(&engine, &bytes));
-            })
-            .map_err(|err| LoadError::Compile {
+        digest: &[u8; 32],
+        module: Vec<u8>,
+        started: Instant,
+    ) -> Result<Vec<u8>, LoadError> {
+        if let Some(component) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(EntryKind::Adapted, digest))
+        {
+            return Ok(component);
+        }
+        embeds_world(&module)
+            .map_err(|reason| self.refuse(digest, Refusal::NotAComponent(reason), path))?;
+        let component = self
+            .within_budget(path, digest, started, move || adapt(&module))?
+            .map_err(|reason| self.refuse(digest, Refusal::NotAComponent(reason), path))?;
+        if let Some(cache) = &self.cache {
+            cache.put(EntryKind::Adapted, digest, &component);
+        }
+        Ok(component)
+    }
+
+    /// Runs `work` (adapting, compiling) within what is left, since `started`, of the
+    /// compile budget (see [`within`]). Running out of it is remembered, with the budget,
+    /// for [`TIMEOUT_REMEMBERED_FOR`], so that the same file under that budget or a
+    /// shorter one is refused at once instead of holding the loader for the whole budget
+    /// again; a longer budget tries again.
+    fn within_budget<T: Send + 'static>(
+        &self,
+        path: &Path,
+        digest: &[u8; 32],
+        started: Instant,
+        work: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Result<Result<T, String>, LoadError> {
+        let timed_out = |remembered| LoadError::CompileTimeout {
+            path: path.to_owned(),
+            budget: self.compile_timeout,
+            remembered,
+        };
+        if self
+            .remembered_timeout(digest)
+            .is_some_and(|budget| budget >= self.compile_timeout)
+        {
+            return Err(timed_out(true));
+        }
+        let left = self.compile_timeout.saturating_sub(started.elapsed());
+        match within(left, work) {
+            Ok(done) => Ok(done),
+            Err(Unfinished::TimedOut) => {
+                if let Some(cache) = &self.cache {
+                    let millis =
+                        u64::try_from(self.compile_timeout.as_millis()).unwrap_or(u64::MAX);
+                    let mut entry = millis.to_le_bytes().to_vec();
+                    entry.extend(unix_secs(SystemTime::now()).to_le_bytes());
+                    cache.put(EntryKind::Timeout, digest, &entry);
+                }
+                Err(timed_out(false))
+            }
+            Err(Unfinished::Busy { abandoned }) => Err(LoadError::CompileBusy {
                 path: path.to_owned(),
-                reason: format!("cannot start a compile thread: {err}"),
-            })?;
-        match compiled.recv_timeout(self.compile_timeout) {
-            Ok(compiled) => Ok(compiled.map_err(|err| Refusal::NotAComponent(format!("{err:#}")))),
-            Err(RecvTimeoutError::Timeout) => Err(LoadError::CompileTimeout {
-                path: path.to_owned(),
+                abandoned,
                 budget: self.compile_timeout,
             }),
-            Err(RecvTimeoutError::Disconnected) => Err(LoadError::Compile {
+            Err(Unfinished::NoThread(err)) => Err(LoadError::Compile {
                 path: path.to_owned(),
-                reason: "the compiler panicked".to_owned(),
+                reason: format!("cannot start a compile thread: {err}"),
             }),
         }
     }
+
+    /// The compile budget the plugin's compile ran out of, if the cache says so and it
+    /// was within [`TIMEOUT_REMEMBERED_FOR`].
+    fn remembered_timeout(&self, digest: &[u8; 32]) -> Option<Duration> {
+        let entry = self.cache.as_ref()?.get(EntryKind::Timeout, digest)?;
+        let (millis, at) = entry.split_at_checked(8)?;
+        let millis = u64::from_le_bytes(millis.try_into().ok()?);
+        let at = u64::from_le_bytes(at.try_into().ok()?);
+        // A time ahead of the clock is not believed either.
+        let age = unix_secs(SystemTime::now()).checked_sub(at)?;
+        (age < TIMEOUT_REMEMBERED_FOR.as_secs()).then(|| Duration::from_millis(millis))
+    }
+}
+
+/// How long a compile that ran out of its budget is remembered. A compile bomb then
+/// holds the loader for its budget once in that time, not on every run; a plugin that
+/// timed out only because the machine was busy is tried again once it has passed (or at
+/// once under a larger budget).
+const TIMEOUT_REMEMBERED_FOR: Duration = Duration::from_secs(10 * 60);
+
+fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// Reads a plugin file of at most `cap` bytes, refusing a larger one before reading it.
@@ -350,8 +427,8 @@ fn read_plugin(path: &Path, cap: u64) -> Result<Vec<u8>, LoadError> {
         size,
         cap,
     };
-    let file = File::open(path).map_err(read_error)?;
-    let size = file.metadata().map_err(read_error)?.len();
+    let (file, metadata) = open_regular(path).map_err(read_error)?;
+    let size = metadata.len();
     if size > cap {
         return Err(too_large(size));
     }

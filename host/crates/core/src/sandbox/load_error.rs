@@ -39,10 +39,25 @@ pub enum LoadError {
     )]
     TooLarge { path: PathBuf, size: u64, cap: u64 },
     #[error(
-        "{}: compiling took longer than the compile time budget of {} s; fix: raise compile_timeout_secs in the config if the plugin is trusted (large components take tens of seconds)",
+        "{}: compiling took longer than the compile time budget of {} s{}; fix: raise compile_timeout_secs in the config if the plugin is trusted (large components take tens of seconds)",
+        path.display(), budget.as_secs_f64(),
+        if *remembered { " (remembered from a compile in the last 10 minutes, not tried again under this budget)" } else { "" }
+    )]
+    CompileTimeout {
+        path: PathBuf,
+        budget: Duration,
+        /// Refused from the cache's memory of an earlier compile, without compiling.
+        remembered: bool,
+    },
+    #[error(
+        "{}: not compiled: {abandoned} compiles of other plugins that ran past their budget are still running (at most one per core may), and none ended within this plugin's compile budget of {} s; fix: load it again once they end, or raise compile_timeout_secs in the config",
         path.display(), budget.as_secs_f64()
     )]
-    CompileTimeout { path: PathBuf, budget: Duration },
+    CompileBusy {
+        path: PathBuf,
+        abandoned: usize,
+        budget: Duration,
+    },
     #[error("{0}")]
     DigestMismatch(Box<PinMismatch>),
     #[error("{}: refused: {reason}", path.display())]
@@ -72,6 +87,17 @@ pub enum LoadError {
         figure: u64,
         limit: u32,
     },
+}
+
+impl LoadError {
+    /// Whether the plugin was refused for want of compile time: its compile ran out of
+    /// the budget, or could not start within it beside the compiles abandoned before.
+    pub fn out_of_compile_time(&self) -> bool {
+        matches!(
+            self,
+            LoadError::CompileTimeout { .. } | LoadError::CompileBusy { .. }
+        )
+    }
 }
 
 /// A plugin file that is not a build its pin allows.

@@ -4,7 +4,11 @@
 //! wasmtime's full type check still follows the compile.
 
 use serde::{Deserialize, Serialize};
-use wasmparser::{Chunk, Encoding, Parser, Payload};
+use wasmparser::component_types::{ComponentDefinedType, ComponentEntityType, ComponentValType};
+use wasmparser::types::Types;
+use wasmparser::{
+    Chunk, Encoding, Parser, Payload, PrimitiveValType, ValidPayload, Validator, WasmFeatures,
+};
 
 /// A refusal that depends only on the file's bytes and this host, and so is remembered
 /// in the cache like a compilation.
@@ -22,18 +26,28 @@ const PACKAGE: &str = "xacct:plugin/";
 /// `@0.1.0` against the `@0.1.1` it defines).
 const PACKAGE_VERSIONS: [&str; 2] = ["@0.1.1", "@0.1.0"];
 
-/// Refuses what cannot be a plugin of this host: not a component, no `run` export, or an
-/// import that is neither WASI nor our package at our version.
+/// The world's one export, as the refusals name it.
+const RUN: &str = "`run: func(input: string) -> result<string, string>`";
+
+/// Refuses what cannot be a plugin of this host: not a component, no `run` export, a
+/// `run` of another type, or an import that is neither WASI nor our package at our
+/// version.
 pub(super) fn precheck(bytes: &[u8]) -> Result<(), Refusal> {
     let (imports, exports) = top_level_names(bytes).map_err(Refusal::NotAComponent)?;
     if !exports.contains(&"run") {
         return Err(Refusal::WrongWorld(format!(
-            "it does not export `run: func(input: string) -> result<string, string>` (its exports: {})",
+            "it does not export {RUN} (its exports: {})",
             if exports.is_empty() {
                 "none".to_owned()
             } else {
                 exports.join(", ")
             }
+        )));
+    }
+    let types = component_types(bytes).map_err(Refusal::NotAComponent)?;
+    if let Some(export) = run_of_another_type(&types) {
+        return Err(Refusal::WrongWorld(format!(
+            "it exports `run` as {export}, not as {RUN}"
         )));
     }
     for import in imports {
@@ -62,6 +76,52 @@ fn serves(import: &str) -> bool {
             && PACKAGE_VERSIONS
                 .iter()
                 .any(|version| import.ends_with(version)))
+}
+
+/// The types of the component's top level, from wasmparser's validator over every
+/// section but the function bodies (those are validated by the compile, which is what
+/// this check spares a file that cannot be a plugin). Every feature is admitted: what
+/// the engine does not support, its own validation refuses.
+fn component_types(bytes: &[u8]) -> Result<Types, String> {
+    let mut parser = Parser::new(0);
+    parser.set_features(WasmFeatures::all());
+    let mut validator = Validator::new_with_features(WasmFeatures::all());
+    let mut top_level = None;
+    for payload in parser.parse_all(bytes) {
+        let payload = payload.map_err(|e| e.to_string())?;
+        if let ValidPayload::End(types) = validator.payload(&payload).map_err(|e| e.to_string())? {
+            // The last end is the outermost component's.
+            top_level = Some(types);
+        }
+    }
+    top_level.ok_or_else(|| "the file ends inside a component".to_owned())
+}
+
+/// What the top-level `run` export is, when it is not a function of the world's type
+/// (synchronous, one string parameter, a `result<string, string>`).
+fn run_of_another_type(types: &Types) -> Option<&'static str> {
+    let string =
+        |ty: &ComponentValType| matches!(ty, ComponentValType::Primitive(PrimitiveValType::String));
+    let item = types.component_item_for_export("run")?;
+    let id = match item.ty {
+        ComponentEntityType::Func(id) => id,
+        ComponentEntityType::Module(_) => return Some("a core module"),
+        ComponentEntityType::Value(_) => return Some("a value"),
+        ComponentEntityType::Type { .. } => return Some("a type"),
+        ComponentEntityType::Instance(_) => return Some("an instance"),
+        ComponentEntityType::Component(_) => return Some("a component"),
+    };
+    let func = &types[id];
+    let returns_result = match func.result {
+        Some(ComponentValType::Type(result)) => matches!(
+            &types[result],
+            ComponentDefinedType::Result { ok: Some(ok), err: Some(err), .. } if string(ok) && string(err)
+        ),
+        _ => false,
+    };
+    let typed =
+        !func.async_ && matches!(&*func.params, [(_, input)] if string(input)) && returns_result;
+    (!typed).then_some("a function of another type")
 }
 
 /// The names a component imports and exports at its top level; nested modules and

@@ -7,7 +7,6 @@
 //! is decided on every load.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -20,6 +19,7 @@ use xacct_provenance::{
 
 use super::cache::CompileCache;
 use super::load_error::{LoadError, PinMismatch};
+use super::open::open_regular;
 use super::verified::{SignatureCheck, signers};
 use crate::config::Config;
 use crate::config::provenance::{DigestPin, TrustPolicy};
@@ -169,23 +169,14 @@ fn read_detached(path: &Path) -> Result<Option<Signature>, SignatureError> {
     let unreadable = |err: std::io::Error| {
         SignatureError::Malformed(format!("cannot read {}: {err}", path.display()))
     };
-    let metadata = match std::fs::metadata(path) {
-        Ok(metadata) => metadata,
+    let file = match open_regular(path) {
+        Ok((file, _)) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(unreadable(err)),
     };
-    if !metadata.is_file() {
-        return Err(SignatureError::Malformed(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
     let mut text = Vec::new();
-    File::open(path)
-        .and_then(|file| {
-            file.take(MAX_ARMORED_BYTES as u64 + 1)
-                .read_to_end(&mut text)
-        })
+    file.take(MAX_ARMORED_BYTES as u64 + 1)
+        .read_to_end(&mut text)
         .map_err(unreadable)?;
     Signature::from_armored(&text).map(Some)
 }

@@ -23,16 +23,25 @@ pub enum Action {
     Tag,
     /// Every read of a bucket's configuration, and the account's public access block.
     ConfigRead,
+    /// The writes of the bucket settings a rule names in `settings`.
+    ConfigWrite,
+    /// ListObjectVersions under the rule's prefix, and HeadObject/GetObject of a version.
+    Versions,
+    /// DeleteObject of one version or delete marker: deletes for good, unlike `delete`.
+    DeleteVersions,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 9] = [
         Action::List,
         Action::Read,
         Action::Write,
         Action::Delete,
         Action::Tag,
         Action::ConfigRead,
+        Action::ConfigWrite,
+        Action::Versions,
+        Action::DeleteVersions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,12 +52,15 @@ impl Action {
             Action::Delete => "delete",
             Action::Tag => "tag",
             Action::ConfigRead => "config-read",
+            Action::ConfigWrite => "config-write",
+            Action::Versions => "versions",
+            Action::DeleteVersions => "delete-versions",
         }
     }
 
     /// Whether it acts on whole buckets, so a rule with a key prefix cannot grant it.
     pub fn on_whole_buckets(self) -> bool {
-        matches!(self, Action::ConfigRead)
+        matches!(self, Action::ConfigRead | Action::ConfigWrite)
     }
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -104,7 +116,7 @@ pub struct Operation {
     pub mutates: bool,
     /// The IAM actions the backend's calls need, in the order IAM documents list them.
     pub iam: &'static [&'static str],
-    /// The bucket setting it reads.
+    /// The bucket setting it reads or writes.
     pub setting: Option<BucketSetting>,
 }
 
@@ -274,6 +286,92 @@ pub const GET_ACCOUNT_PUBLIC_ACCESS_BLOCK: Operation = Operation {
     setting: None,
 };
 
+/// A write of one bucket setting: its own IAM action first (the one its request needs),
+/// then its read's, as the host reads the old value first so that the audit log records
+/// old -> new ("Required permissions for Amazon S3 API operations", S3 User Guide).
+const fn config_write(
+    name: &'static str,
+    iam: &'static [&'static str],
+    setting: BucketSetting,
+) -> Operation {
+    Operation {
+        name,
+        action: Action::ConfigWrite,
+        on: On::Bucket,
+        mutates: true,
+        iam,
+        setting: Some(setting),
+    }
+}
+
+pub const PUT_PUBLIC_ACCESS_BLOCK: Operation = config_write(
+    "PutPublicAccessBlock",
+    &[
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketPublicAccessBlock",
+    ],
+    BucketSetting::PublicAccessBlock,
+);
+pub const PUT_BUCKET_ENCRYPTION: Operation = config_write(
+    "PutBucketEncryption",
+    &[
+        "s3:PutEncryptionConfiguration",
+        "s3:GetEncryptionConfiguration",
+    ],
+    BucketSetting::Encryption,
+);
+pub const PUT_BUCKET_VERSIONING: Operation = config_write(
+    "PutBucketVersioning",
+    &["s3:PutBucketVersioning", "s3:GetBucketVersioning"],
+    BucketSetting::Versioning,
+);
+/// An empty tag set is a DeleteBucketTagging, which needs `s3:PutBucketTagging` too
+/// (DeleteBucketTagging, S3 API Reference).
+pub const PUT_BUCKET_TAGGING: Operation = config_write(
+    "PutBucketTagging",
+    &["s3:PutBucketTagging", "s3:GetBucketTagging"],
+    BucketSetting::Tags,
+);
+/// ListObjectVersions: `s3:ListBucketVersions` takes the `s3:prefix` condition key as
+/// `s3:ListBucket` does ("Actions, resources, and condition keys for Amazon S3",
+/// Service Authorization Reference), so it is granted under the rule's prefix.
+pub const LIST_OBJECT_VERSIONS: Operation = Operation {
+    name: "ListObjectVersions",
+    action: Action::Versions,
+    on: On::Listing,
+    mutates: false,
+    iam: &["s3:ListBucketVersions"],
+    setting: None,
+};
+/// HeadObject and GetObject with a `versionId` need `s3:GetObjectVersion`, not
+/// `s3:GetObject` (GetObject "Permissions", S3 API Reference).
+pub const HEAD_OBJECT_VERSION: Operation = Operation {
+    name: "HeadObjectVersion",
+    action: Action::Versions,
+    on: On::Object,
+    mutates: false,
+    iam: &["s3:GetObjectVersion"],
+    setting: None,
+};
+pub const GET_OBJECT_VERSION: Operation = Operation {
+    name: "GetObjectVersion",
+    action: Action::Versions,
+    on: On::Object,
+    mutates: false,
+    iam: &["s3:GetObjectVersion"],
+    setting: None,
+};
+/// DeleteObject with a `versionId` needs `s3:DeleteObjectVersion` (DeleteObject
+/// "Permissions", S3 API Reference).
+pub const DELETE_OBJECT_VERSION: Operation = Operation {
+    name: "DeleteObjectVersion",
+    action: Action::DeleteVersions,
+    on: On::Object,
+    mutates: true,
+    iam: &["s3:DeleteObjectVersion"],
+    setting: None,
+};
+
 /// Every operation, in the order IAM documents list their actions.
 pub const OPERATIONS: &[&Operation] = &[
     &LIST_BUCKETS,
@@ -298,6 +396,14 @@ pub const OPERATIONS: &[&Operation] = &[
     &GET_BUCKET_LOGGING,
     &GET_BUCKET_TAGGING,
     &GET_BUCKET_ACL,
+    &PUT_PUBLIC_ACCESS_BLOCK,
+    &PUT_BUCKET_ENCRYPTION,
+    &PUT_BUCKET_VERSIONING,
+    &PUT_BUCKET_TAGGING,
+    &LIST_OBJECT_VERSIONS,
+    &HEAD_OBJECT_VERSION,
+    &GET_OBJECT_VERSION,
+    &DELETE_OBJECT_VERSION,
 ];
 
 /// The operation that reads `setting`.
@@ -315,6 +421,32 @@ pub fn reads(setting: BucketSetting) -> &'static Operation {
         BucketSetting::Tags => &GET_BUCKET_TAGGING,
         BucketSetting::Acl => &GET_BUCKET_ACL,
     }
+}
+
+/// The settings a plugin may change (`config-write`'s `settings = [...]`).
+pub const WRITABLE_SETTINGS: [BucketSetting; 4] = [
+    BucketSetting::PublicAccessBlock,
+    BucketSetting::Encryption,
+    BucketSetting::Versioning,
+    BucketSetting::Tags,
+];
+
+/// The operation that writes `setting`, if a plugin may change it.
+pub fn writes(setting: BucketSetting) -> Option<&'static Operation> {
+    match setting {
+        BucketSetting::PublicAccessBlock => Some(&PUT_PUBLIC_ACCESS_BLOCK),
+        BucketSetting::Encryption => Some(&PUT_BUCKET_ENCRYPTION),
+        BucketSetting::Versioning => Some(&PUT_BUCKET_VERSIONING),
+        BucketSetting::Tags => Some(&PUT_BUCKET_TAGGING),
+        _ => None,
+    }
+}
+
+/// The writable setting named `name` (as the WIT writes it).
+pub fn parse_writable_setting(name: &str) -> Option<BucketSetting> {
+    WRITABLE_SETTINGS
+        .into_iter()
+        .find(|setting| setting_name(*setting) == name)
 }
 
 /// A setting's name, as the WIT writes it (and the audit log records it).
@@ -346,7 +478,7 @@ mod tests {
         }
         assert_eq!(
             Action::names(),
-            "list, read, write, delete, tag or config-read"
+            "list, read, write, delete, tag, config-read, config-write, versions or delete-versions"
         );
     }
 
@@ -355,7 +487,7 @@ mod tests {
         let readers: Vec<&Operation> = OPERATIONS
             .iter()
             .copied()
-            .filter(|op| op.setting.is_some())
+            .filter(|op| op.setting.is_some() && op.action == Action::ConfigRead)
             .collect();
         assert_eq!(readers.len(), 11, "one operation per setting");
         for op in readers {
@@ -364,6 +496,24 @@ mod tests {
             assert_eq!(op.action, Action::ConfigRead);
             assert_eq!(op.on, On::Bucket);
         }
+    }
+
+    #[test]
+    fn each_writable_setting_is_written_by_a_mutation_that_also_reads_it() {
+        for setting in WRITABLE_SETTINGS {
+            let write = writes(setting).unwrap();
+            assert_eq!(write.setting, Some(setting));
+            assert!(write.mutates && write.action == Action::ConfigWrite && write.on == On::Bucket);
+            assert!(write.iam[0].starts_with("s3:Put"), "{}", write.name);
+            assert!(write.iam.contains(&reads(setting).iam[0]), "{}", write.name);
+            assert_eq!(parse_writable_setting(setting_name(setting)), Some(setting));
+        }
+        assert_eq!(parse_writable_setting("policy"), None, "not writable");
+        let writers = OPERATIONS
+            .iter()
+            .filter(|op| op.action == Action::ConfigWrite)
+            .count();
+        assert_eq!(writers, WRITABLE_SETTINGS.len());
     }
 
     #[test]

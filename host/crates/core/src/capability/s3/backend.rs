@@ -16,8 +16,9 @@ use tokio::io::AsyncRead;
 use super::names::{BucketName, ObjectKey};
 use super::upload::PutBody;
 use crate::bindings::s3::{
-    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
-    PublicAccessBlock, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DefaultEncryption, DeleteResult,
+    ListObjectsPage, ListVersionsPage, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
+    VersioningStatus,
 };
 use crate::bindings::{Account, S3Error};
 
@@ -42,6 +43,26 @@ pub struct ListRequest {
     pub max_keys: Option<u32>,
     pub continuation_token: Option<String>,
     pub start_after: Option<String>,
+}
+
+/// A ListObjectVersions request whose bucket and lengths have been checked: a listing
+/// (its continuation token and start-after unused) and where it resumes.
+#[derive(Debug, Clone)]
+pub struct VersionsRequest {
+    pub listing: ListRequest,
+    pub key_marker: Option<String>,
+    /// Only with `key_marker`.
+    pub version_id_marker: Option<String>,
+}
+
+/// A page of versions with nothing in it and nothing after it.
+pub fn empty_versions_page() -> ListVersionsPage {
+    ListVersionsPage {
+        versions: Vec::new(),
+        common_prefixes: Vec::new(),
+        next_key_marker: None,
+        next_version_id_marker: None,
+    }
 }
 
 /// The most keys (plus common prefixes) one listing page holds, as on S3.
@@ -181,4 +202,66 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         account: &Account,
     ) -> Result<Option<PublicAccessBlock>, S3Error>;
+    /// One page of the bucket's versions and delete markers, each key's newest first.
+    async fn list_object_versions(
+        &self,
+        account: &Account,
+        request: &VersionsRequest,
+    ) -> Result<ListVersionsPage, S3Error>;
+    /// One version (checked by the caller to look like a version id): not-found if it is
+    /// not one of the key's, invalid-input if it is a delete marker.
+    async fn head_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> Result<ObjectMeta, S3Error>;
+    async fn get_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error>;
+    /// Deletes one version or delete marker for good; one that is not there is deleted
+    /// already, as on S3.
+    async fn delete_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> Result<(), S3Error>;
+    /// Changes one setting of the bucket (the change checked before it gets here).
+    async fn put_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error>;
+}
+
+/// A change of one bucket setting, checked (tag set, KMS key, grant) before a backend
+/// gets it.
+#[derive(Debug, Clone)]
+pub enum SettingChange {
+    PublicAccessBlock(PublicAccessBlock),
+    Encryption(DefaultEncryption),
+    Versioning(VersioningStatus),
+    /// An empty set removes the bucket's tags.
+    Tags(Vec<Tag>),
+}
+
+impl SettingChange {
+    /// The setting it changes.
+    pub fn setting(&self) -> BucketSetting {
+        match self {
+            SettingChange::PublicAccessBlock(_) => BucketSetting::PublicAccessBlock,
+            SettingChange::Encryption(_) => BucketSetting::Encryption,
+            SettingChange::Versioning(_) => BucketSetting::Versioning,
+            SettingChange::Tags(_) => BucketSetting::Tags,
+        }
+    }
 }

@@ -3,14 +3,15 @@
 //! batch sizes — what S3 itself would refuse.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::actions::{On, Operation, setting_name};
-use super::backend::{ListRequest, ObjectStream};
+use super::backend::{ListRequest, ObjectStream, VersionsRequest};
 use super::names::{BucketName, MAX_KEY_BYTES, ObjectKey};
 use crate::bindings::S3Error;
 use crate::bindings::s3::{
-    Bucket, BucketConfig, DeleteResult, ListObjectsPage, ListObjectsRequest, ObjectMeta,
-    PublicAccessBlock, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, DeleteResult, ListObjectsPage, ListObjectsRequest, ListVersionsPage,
+    ListVersionsRequest, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use crate::capability::budget::AwsDenial;
 use crate::capability::gate::{Call, Moved, PlannedOperation};
@@ -21,11 +22,18 @@ const MAX_METADATA_BYTES: usize = 2048;
 /// Continuation tokens are opaque, but S3's are a few hundred bytes.
 const MAX_TOKEN_BYTES: usize = 4096;
 
+/// The longest version id S3 issues is far shorter; longer is refused before the audit
+/// log records it.
+pub(super) const MAX_VERSION_ID_BYTES: usize = 1024;
+
 /// The most keys one `delete-objects` call takes, as on S3.
 const MAX_DELETE_KEYS: usize = 1000;
 
 /// The most tags an object has, as on S3.
 const MAX_TAGS: usize = 10;
+
+/// The most tags a bucket has, as on S3.
+const MAX_BUCKET_TAGS: usize = 50;
 
 /// What an S3 call names, as its audit line records it.
 #[derive(Debug, Default, Serialize)]
@@ -39,9 +47,17 @@ pub struct S3Target {
     /// The keys of a batch call.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) keys: Vec<String>,
-    /// The bucket setting a configuration call reads.
+    /// The version a call on one version of an object names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) version_id: Option<String>,
+    /// The bucket setting a configuration call reads or writes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) setting: Option<&'static str>,
+    /// A setting's value before and after a write (null: not configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) after: Option<Value>,
 }
 
 /// One S3 call.
@@ -85,6 +101,18 @@ impl S3Call {
             },
         }
     }
+
+    /// A call on one version of an object.
+    pub(super) fn version(
+        operation: &'static Operation,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> S3Call {
+        let mut call = S3Call::object(operation, bucket, key);
+        call.target.version_id = Some(version_id.to_owned());
+        call
+    }
 }
 
 impl Call for S3Call {
@@ -107,17 +135,21 @@ impl Call for S3Call {
     }
 
     fn planned(&self) -> Vec<PlannedOperation> {
-        let keys = match &self.target.key {
-            Some(key) => std::slice::from_ref(key),
-            None => &self.target.keys[..],
+        let target = &self.target;
+        let planned = |key: &str| PlannedOperation {
+            operation: self.operation.name,
+            bucket: target.bucket.clone().unwrap_or_default(),
+            key: key.to_owned(),
+            setting: target.setting,
+            before: target.before.clone(),
+            after: target.after.clone(),
         };
-        keys.iter()
-            .map(|key| PlannedOperation {
-                operation: self.operation.name,
-                bucket: self.target.bucket.clone().unwrap_or_default(),
-                key: key.clone(),
-            })
-            .collect()
+        match (&target.key, target.setting) {
+            (Some(key), _) => vec![planned(key)],
+            // A bucket's setting: no key.
+            (None, Some(_)) => vec![planned("")],
+            (None, None) => target.keys.iter().map(|key| planned(key)).collect(),
+        }
     }
 
     /// The operation's first IAM action (the one its request needs) on the ARN of what
@@ -169,6 +201,7 @@ impl Moved for DeleteResult {}
 impl Moved for Vec<Tag> {}
 impl Moved for BucketConfig {}
 impl Moved for Option<PublicAccessBlock> {}
+impl Moved for ListVersionsPage {}
 
 /// Refuses a text field longer than S3 takes, naming the field but not repeating it.
 pub(super) fn check_length(what: &str, value: Option<&str>, max: usize) -> Result<(), S3Error> {
@@ -196,11 +229,30 @@ pub(super) fn check_put_options(options: &PutOptions) -> Result<(), S3Error> {
     check_length("a content type", options.content_type.as_deref(), 1024)
 }
 
-/// Checks the tag-set rules S3 applies, so every backend refuses the same tag sets.
+/// Checks the tag-set rules S3 applies to objects, so every backend refuses the same tag
+/// sets.
 pub(super) fn check_tags(tags: &[Tag]) -> Result<(), S3Error> {
-    if tags.len() > MAX_TAGS {
+    check_tag_set(tags, MAX_TAGS, "an object")
+}
+
+/// Checks the tag-set rules S3 applies to buckets: at most 50 ("Using cost allocation S3
+/// bucket tags", S3 User Guide), and no key in the `aws:` namespace, which AWS keeps for
+/// its own tags ("Tag naming limits and requirements", Tagging AWS Resources).
+pub(super) fn check_bucket_tags(tags: &[Tag]) -> Result<(), S3Error> {
+    check_tag_set(tags, MAX_BUCKET_TAGS, "a bucket")?;
+    match tags.iter().find(|tag| tag.key.starts_with("aws:")) {
+        Some(tag) => Err(S3Error::InvalidInput(format!(
+            "tag key {:?}: the aws: prefix is reserved for AWS",
+            tag.key
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn check_tag_set(tags: &[Tag], max: usize, what: &str) -> Result<(), S3Error> {
+    if tags.len() > max {
         return Err(S3Error::InvalidInput(format!(
-            "{} tags given; an object has at most {MAX_TAGS}",
+            "{} tags given; {what} has at most {max}",
             tags.len()
         )));
     }
@@ -240,6 +292,55 @@ pub(super) fn list_request(request: ListObjectsRequest) -> Result<ListRequest, S
         continuation_token: request.continuation_token,
         start_after: request.start_after,
     })
+}
+
+/// A request for a page of versions, checked as a listing is.
+pub(super) fn list_versions_request(
+    request: ListVersionsRequest,
+) -> Result<VersionsRequest, S3Error> {
+    let listing = list_request(ListObjectsRequest {
+        bucket: request.bucket,
+        prefix: request.prefix,
+        delimiter: request.delimiter,
+        max_keys: request.max_keys,
+        continuation_token: None,
+        start_after: None,
+    })?;
+    check_length("a key marker", request.key_marker.as_deref(), MAX_KEY_BYTES)?;
+    let version_id_marker = request
+        .version_id_marker
+        .map(|marker| check_version_id(&marker).map(|()| marker))
+        .transpose()?;
+    if version_id_marker.is_some() && request.key_marker.is_none() {
+        // S3: "A version-id marker cannot be specified without a key marker."
+        return Err(S3Error::InvalidInput(
+            "a version-id marker needs a key marker".into(),
+        ));
+    }
+    Ok(VersionsRequest {
+        listing,
+        key_marker: request.key_marker,
+        version_id_marker,
+    })
+}
+
+/// Refuses a version id no S3 version id looks like, on every backend alike: empty,
+/// longer than S3's 1024 bytes, or with a character outside the URL-safe base64 and
+/// punctuation S3's ids are made of (the S3 User Guide's examples, such as
+/// `3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nrjfkd` in "How S3 Versioning
+/// works", and `null`). S3 answers such ids `400 InvalidArgument`, "Invalid version id
+/// specified"; a well-formed id that names no version of the key is `404 NoSuchVersion`.
+pub(super) fn check_version_id(version_id: &str) -> Result<(), S3Error> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"._-+/=".contains(&b);
+    if version_id.is_empty()
+        || version_id.len() > MAX_VERSION_ID_BYTES
+        || !version_id.bytes().all(allowed)
+    {
+        return Err(S3Error::InvalidInput(
+            "invalid version id: S3 version ids are 1-1024 letters, digits and '._-+/='".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A batch of keys to delete, checked: at most as many as S3 takes, each a key.

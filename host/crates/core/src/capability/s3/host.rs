@@ -5,9 +5,11 @@
 //! (an account's client, an upload, a stream), never the credentials or clients behind
 //! them, and every message it gets back was written by the host.
 //!
-//! Objects are served here; bucket configuration in [`config`].
+//! Objects are served here; bucket configuration in [`config`], object versions in
+//! [`versions`].
 
 mod config;
+mod versions;
 
 use std::sync::Arc;
 
@@ -19,7 +21,7 @@ use super::actions::{
     Action, COPY_OBJECT, DELETE_OBJECT, DELETE_OBJECTS, GET_OBJECT, GET_OBJECT_TAGGING,
     HEAD_OBJECT, LIST_BUCKETS, LIST_OBJECTS, Operation, PUT_OBJECT, PUT_OBJECT_TAGGING,
 };
-use super::backend::Backend;
+use super::backend::{Backend, ObjectStream, SettingChange};
 use super::budget::{MeteredReader, SlotKind};
 use super::call::{
     S3Call, S3Target, check_put_options, check_tags, delete_batch, list_request, planned_put,
@@ -28,8 +30,9 @@ use super::handles::{ClientHandle, UploadHandle};
 use super::names::{BucketName, ObjectKey};
 use super::upload::Upload;
 use crate::bindings::s3::{
-    self, Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
-    ListObjectsRequest, ObjectBody, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
+    self, Bucket, BucketConfig, BucketSetting, ByteRange, DefaultEncryption, DeleteResult,
+    ListObjectsPage, ListObjectsRequest, ListVersionsPage, ListVersionsRequest, ObjectBody,
+    ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag, VersioningStatus,
 };
 use crate::bindings::{Account, S3Error};
 use crate::capability::gate::{Admission, Moved};
@@ -83,7 +86,26 @@ impl CapabilityView<'_> {
         &mut self,
         client: &Resource<ClientHandle>,
         operation: &'static Operation,
+        object: (String, String),
+        planned: Option<T>,
+        work: impl FnOnce(Arc<dyn Backend>, Account, BucketName, ObjectKey) -> F,
+    ) -> HostResult<T>
+    where
+        T: Moved + Send + 'static,
+        F: Future<Output = Result<T, S3Error>> + Send + 'static,
+    {
+        self.on_object_version(client, operation, object, None, planned, work)
+            .await
+    }
+
+    /// [`Self::on_object`] on one version of the object, when `version_id` names one:
+    /// the audit line records it.
+    async fn on_object_version<T, F>(
+        &mut self,
+        client: &Resource<ClientHandle>,
+        operation: &'static Operation,
         (bucket, key): (String, String),
+        version_id: Option<&str>,
         planned: Option<T>,
         work: impl FnOnce(Arc<dyn Backend>, Account, BucketName, ObjectKey) -> F,
     ) -> HostResult<T>
@@ -96,7 +118,10 @@ impl CapabilityView<'_> {
                 Ok(checked) => checked,
                 Err(malformed) => return Ok(Err(malformed)),
             };
-        let call = S3Call::object(operation, &bucket, &key);
+        let call = match version_id {
+            Some(version_id) => S3Call::version(operation, &bucket, &key, version_id),
+            None => S3Call::object(operation, &bucket, &key),
+        };
         let granted =
             self.capability
                 .s3
@@ -106,6 +131,47 @@ impl CapabilityView<'_> {
             work(backend, account, bucket, key)
         })
         .await
+    }
+
+    /// An object read from the backend, handed to the guest as a `wasi:io` stream. The
+    /// stream holds host memory until the guest drops it: it must fit the invocation's
+    /// limits, or the guest is told and nothing stays open.
+    fn guest_body(&mut self, object: Result<ObjectStream, S3Error>) -> HostResult<ObjectBody> {
+        let object = match object {
+            Ok(object) => object,
+            Err(err) => return Ok(Err(err)),
+        };
+        let budget = &self.capability.s3.budget;
+        let held = budget.slot(SlotKind::Stream).and_then(|slot| {
+            let lease = budget.lease_stream(object.buffer_bytes + GUEST_STREAM_BUFFER_BYTES)?;
+            Ok((slot, lease))
+        });
+        let (slot, lease) = match held {
+            Ok(held) => held,
+            Err(err) => return Ok(Err(err)),
+        };
+        let body = MeteredReader::new(object.body, budget.clone()).holding(slot, lease);
+        // Not a child of the client: a stream stays readable after its client is dropped.
+        let stream: DynInputStream = Box::new(AsyncReadStream::new(body));
+        Ok(Ok(ObjectBody {
+            meta: object.meta,
+            content_length: object.content_length,
+            body: self.push_handle(stream)?,
+        }))
+    }
+}
+
+/// Refuses a range that ends before it starts: S3 would ignore such a Range header and
+/// send the whole object.
+fn check_range(range: Option<ByteRange>) -> Result<(), S3Error> {
+    match range {
+        Some(ByteRange {
+            first,
+            last: Some(last),
+        }) if last < first => Err(S3Error::InvalidInput(format!(
+            "range {first}-{last} ends before it starts"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -206,16 +272,8 @@ impl s3::HostClient for CapabilityView<'_> {
         key: String,
         range: Option<ByteRange>,
     ) -> HostResult<ObjectBody> {
-        if let Some(ByteRange {
-            first,
-            last: Some(last),
-        }) = range
-            && last < first
-        {
-            // S3 would ignore such a Range header and send the whole object.
-            return Ok(Err(S3Error::InvalidInput(format!(
-                "range {first}-{last} ends before it starts"
-            ))));
+        if let Err(malformed) = check_range(range) {
+            return Ok(Err(malformed));
         }
         let object = self
             .on_object(
@@ -228,29 +286,7 @@ impl s3::HostClient for CapabilityView<'_> {
                 },
             )
             .await?;
-        let object = match object {
-            Ok(object) => object,
-            Err(err) => return Ok(Err(err)),
-        };
-        // The stream holds host memory until the guest drops it: it must fit the
-        // invocation's limits, or the guest is told and nothing stays open.
-        let budget = &self.capability.s3.budget;
-        let held = budget.slot(SlotKind::Stream).and_then(|slot| {
-            let lease = budget.lease_stream(object.buffer_bytes + GUEST_STREAM_BUFFER_BYTES)?;
-            Ok((slot, lease))
-        });
-        let (slot, lease) = match held {
-            Ok(held) => held,
-            Err(err) => return Ok(Err(err)),
-        };
-        let body = MeteredReader::new(object.body, budget.clone()).holding(slot, lease);
-        // Not a child of the client: a stream stays readable after its client is dropped.
-        let stream: DynInputStream = Box::new(AsyncReadStream::new(body));
-        Ok(Ok(ObjectBody {
-            meta: object.meta,
-            content_length: object.content_length,
-            body: self.push_handle(stream)?,
-        }))
+        self.guest_body(object)
     }
 
     async fn put_object(
@@ -496,6 +532,92 @@ impl s3::HostClient for CapabilityView<'_> {
         client: Resource<ClientHandle>,
     ) -> HostResult<Option<PublicAccessBlock>> {
         self.account_public_access_block(&client).await
+    }
+
+    async fn put_public_access_block(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        block: PublicAccessBlock,
+    ) -> HostResult<()> {
+        let change = SettingChange::PublicAccessBlock(block);
+        self.put_setting(&client, bucket, change).await
+    }
+
+    async fn put_bucket_encryption(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        encryption: DefaultEncryption,
+    ) -> HostResult<()> {
+        let change = SettingChange::Encryption(encryption);
+        self.put_setting(&client, bucket, change).await
+    }
+
+    async fn put_bucket_versioning(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        status: VersioningStatus,
+    ) -> HostResult<()> {
+        let change = SettingChange::Versioning(status);
+        self.put_setting(&client, bucket, change).await
+    }
+
+    async fn put_bucket_tagging(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        tags: Vec<Tag>,
+    ) -> HostResult<()> {
+        self.put_setting(&client, bucket, SettingChange::Tags(tags))
+            .await
+    }
+
+    async fn list_object_versions(
+        &mut self,
+        client: Resource<ClientHandle>,
+        request: ListVersionsRequest,
+    ) -> HostResult<ListVersionsPage> {
+        self.versions_page(&client, request).await
+    }
+
+    async fn head_object_version(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        key: String,
+        version_id: String,
+    ) -> HostResult<ObjectMeta> {
+        self.head_version(&client, (bucket, key), version_id).await
+    }
+
+    async fn get_object_version(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        key: String,
+        version_id: String,
+        range: Option<ByteRange>,
+    ) -> HostResult<ObjectBody> {
+        if let Err(malformed) = check_range(range) {
+            return Ok(Err(malformed));
+        }
+        let object = self
+            .get_version(&client, (bucket, key), version_id, range)
+            .await?;
+        self.guest_body(object)
+    }
+
+    async fn delete_object_version(
+        &mut self,
+        client: Resource<ClientHandle>,
+        bucket: String,
+        key: String,
+        version_id: String,
+    ) -> HostResult<()> {
+        self.delete_version(&client, (bucket, key), version_id)
+            .await
     }
 
     async fn drop(&mut self, client: Resource<ClientHandle>) -> wasmtime::Result<()> {

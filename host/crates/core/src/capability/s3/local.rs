@@ -10,6 +10,8 @@
 //! - `.xacct/settings/<account-id>/<bucket>.json`: the bucket's settings (versioning,
 //!   default encryption, public access block, policy, ...), and `_account.json` there the
 //!   account's own public access block ([`settings`]; the format is in the README);
+//! - `.xacct/versions/<account-id>/<bucket>/<sha256(key)>/`: the versions a versioned
+//!   bucket keeps of a key, and its delete markers ([`versions`]);
 //! - `.xacct/tmp/`: bodies (and sidecars) being written, renamed into place only when a
 //!   put is finished, so a failed, aborted or timed-out put leaves no partial object.
 //!
@@ -37,21 +39,22 @@ mod object;
 mod settings;
 mod sidecar;
 mod staged;
+mod versions;
 
 use std::io::{self, ErrorKind, Seek};
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 use cap_std::ambient_authority;
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, Metadata};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::backend::{Backend, ListRequest, ObjectStream};
+use super::backend::{Backend, ListRequest, ObjectStream, SettingChange, VersionsRequest};
 use super::names::{BucketName, ObjectKey};
 use super::upload::{PutBody, aborted};
 use crate::bindings::s3::{
-    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage, ObjectMeta,
-    PublicAccessBlock, PutOptions, PutResult, Tag,
+    Bucket, BucketConfig, BucketSetting, ByteRange, DeleteResult, ListObjectsPage,
+    ListVersionsPage, ObjectMeta, PublicAccessBlock, PutOptions, PutResult, Tag,
 };
 use crate::bindings::{Account, S3Error};
 use confine::{Miss, account_dir_name, io_error, key_segments, open_dir};
@@ -124,6 +127,51 @@ impl LocalBackend {
             at: self.open_bucket(account, bucket)?,
             key: key.to_string(),
         })
+    }
+}
+
+/// The opened file of `key` positioned at `range`'s first byte, with its metadata and
+/// how many bytes to read from it.
+fn from_range(
+    (mut file, stat, sidecar): (std::fs::File, Metadata, Sidecar),
+    range: Option<ByteRange>,
+    key: &ObjectKey,
+) -> Result<(ObjectMeta, u64, std::fs::File), S3Error> {
+    let meta = object_meta(&stat, sidecar);
+    let (first, content_length) = match range {
+        None => (0, meta.size),
+        Some(ByteRange { first, last }) => {
+            let last = last.unwrap_or(u64::MAX).min(meta.size.saturating_sub(1));
+            if first >= meta.size || last < first {
+                return Err(S3Error::InvalidInput(format!(
+                    "range {first}-{} is not satisfiable: the object has {} bytes",
+                    range
+                        .and_then(|r| r.last)
+                        .map_or(String::new(), |l| l.to_string()),
+                    meta.size
+                )));
+            }
+            (first, last - first + 1)
+        }
+    };
+    file.seek(io::SeekFrom::Start(first))
+        .map_err(|e| io_error(e, &format!("reading {key:?}")))?;
+    Ok((meta, content_length, file))
+}
+
+/// An opened file's bytes as a stream.
+fn object_stream((meta, content_length, file): (ObjectMeta, u64, std::fs::File)) -> ObjectStream {
+    ObjectStream {
+        meta,
+        content_length,
+        // Large reads: each read of a tokio file is a hop to the blocking pool, and the
+        // guest's stream takes 64 KiB at a time.
+        body: Box::pin(tokio::io::BufReader::with_capacity(
+            READ_BUFFER,
+            tokio::fs::File::from_std(file).take(content_length),
+        )),
+        // The reader's buffer, and the file's own buffer behind it.
+        buffer_bytes: 2 * READ_BUFFER as u64,
     }
 }
 
@@ -204,44 +252,14 @@ impl Backend for LocalBackend {
     ) -> Result<ObjectStream, S3Error> {
         let this = self.clone();
         let (id, bucket, key) = (account.id.clone(), bucket.clone(), key.clone());
-        let (meta, content_length, file) = blocking(move || {
+        blocking(move || {
             let object = this.object(&id, &bucket, &key)?;
             // The metadata is the opened file's: the bytes and the ETag are one version.
-            let (mut file, stat) = object.open()?;
-            let meta = object_meta(&stat, object.read_sidecar()?);
-            let (first, content_length) = match range {
-                None => (0, meta.size),
-                Some(ByteRange { first, last }) => {
-                    let last = last.unwrap_or(u64::MAX).min(meta.size.saturating_sub(1));
-                    if first >= meta.size || last < first {
-                        return Err(S3Error::InvalidInput(format!(
-                            "range {first}-{} is not satisfiable: the object has {} bytes",
-                            range
-                                .and_then(|r| r.last)
-                                .map_or(String::new(), |l| l.to_string()),
-                            meta.size
-                        )));
-                    }
-                    (first, last - first + 1)
-                }
-            };
-            file.seek(io::SeekFrom::Start(first))
-                .map_err(|e| io_error(e, &format!("reading {key:?}")))?;
-            Ok((meta, content_length, file))
+            let (file, stat) = object.open()?;
+            from_range((file, stat, object.read_sidecar()?), range, &key)
         })
-        .await?;
-        Ok(ObjectStream {
-            meta,
-            content_length,
-            // Large reads: each read of a tokio file is a hop to the blocking pool, and the
-            // guest's stream takes 64 KiB at a time.
-            body: Box::pin(tokio::io::BufReader::with_capacity(
-                READ_BUFFER,
-                tokio::fs::File::from_std(file).take(content_length),
-            )),
-            // The reader's buffer, and the file's own buffer behind it.
-            buffer_bytes: 2 * READ_BUFFER as u64,
-        })
+        .await
+        .map(object_stream)
     }
 
     async fn put_object(
@@ -277,7 +295,7 @@ impl Backend for LocalBackend {
             metadata: options.metadata,
             tags: Vec::new(),
         };
-        blocking(move || object.install(staged, &file, &sidecar)).await
+        blocking(move || versions::put(&object, staged, &file, &sidecar)).await
     }
 
     async fn delete_object(
@@ -288,7 +306,7 @@ impl Backend for LocalBackend {
     ) -> Result<(), S3Error> {
         let this = self.clone();
         let (id, bucket, key) = (account.id.clone(), bucket.clone(), key.clone());
-        blocking(move || this.object(&id, &bucket, &key)?.delete()).await
+        blocking(move || versions::delete(&this.object(&id, &bucket, &key)?)).await
     }
 
     async fn delete_objects(
@@ -336,7 +354,7 @@ impl Backend for LocalBackend {
             let what = format!("copying {source_key:?}");
             let (staged, mut to) = Staged::create(&target.at.root)?;
             io::copy(&mut from, &mut to).map_err(|e| io_error(e, &what))?;
-            target.install(staged, &to, &sidecar)
+            versions::put(&target, staged, &to, &sidecar)
         })
         .await
     }
@@ -420,6 +438,89 @@ impl Backend for LocalBackend {
             .account_block()
         })
         .await
+    }
+
+    async fn put_bucket_setting(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        change: &SettingChange,
+    ) -> Result<(), S3Error> {
+        let this = self.clone();
+        let (id, bucket, change) = (account.id.clone(), bucket.clone(), change.clone());
+        blocking(move || {
+            let at = this.open_bucket(&id, &bucket)?;
+            let settings = AccountSettings {
+                root: &at.root,
+                account: &at.account,
+            };
+            settings.change_bucket(bucket.as_str(), &change)
+        })
+        .await
+    }
+
+    async fn list_object_versions(
+        &self,
+        account: &Account,
+        request: &VersionsRequest,
+    ) -> Result<ListVersionsPage, S3Error> {
+        let (this, id, request) = (self.clone(), account.id.clone(), request.clone());
+        blocking(move || {
+            let bucket = this.open_bucket(&id, &request.listing.bucket)?;
+            versions::list(&bucket, &request)
+        })
+        .await
+    }
+
+    async fn head_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> Result<ObjectMeta, S3Error> {
+        let this = self.clone();
+        let (id, bucket, key) = (account.id.clone(), bucket.clone(), key.clone());
+        let version_id = version_id.to_owned();
+        blocking(move || {
+            let object = this.object(&id, &bucket, &key)?;
+            let (_, stat, sidecar) = versions::open_version(&object, &version_id)?;
+            Ok(object_meta(&stat, sidecar))
+        })
+        .await
+    }
+
+    async fn get_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectStream, S3Error> {
+        let this = self.clone();
+        let (id, bucket, key) = (account.id.clone(), bucket.clone(), key.clone());
+        let version_id = version_id.to_owned();
+        blocking(move || {
+            let object = this.object(&id, &bucket, &key)?;
+            from_range(versions::open_version(&object, &version_id)?, range, &key)
+        })
+        .await
+        .map(object_stream)
+    }
+
+    async fn delete_object_version(
+        &self,
+        account: &Account,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        version_id: &str,
+    ) -> Result<(), S3Error> {
+        let this = self.clone();
+        let (id, bucket, key) = (account.id.clone(), bucket.clone(), key.clone());
+        let version_id = version_id.to_owned();
+        blocking(move || versions::delete_version(&this.object(&id, &bucket, &key)?, &version_id))
+            .await
     }
 }
 

@@ -6,17 +6,21 @@
 //! those.
 //!
 //! Bucket configuration is granted on whole buckets: `config-read` allows every read of
-//! a bucket's settings, and of the account's own public access block.
+//! a bucket's settings, and of the account's own public access block; `config-write`
+//! the writes of the settings the same rule names (`settings = ["public-access-block",
+//! "encryption", "versioning", "tags"]`). Default encryption may name a KMS key of
+//! another account only if that rule lists the key in `kms_keys`.
 
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::actions::{Action, Operation};
+use super::actions::{Action, Operation, WRITABLE_SETTINGS, parse_writable_setting, setting_name};
 use crate::bindings::S3Error;
-use crate::bindings::s3::ListObjectsPage;
+use crate::bindings::s3::{BucketSetting, ListObjectsPage, ListVersionsPage};
 use crate::config::file::{ConfigError, Document};
 
 /// One S3 rule: `actions` on keys starting with `prefix` in buckets matching `buckets`.
@@ -27,6 +31,8 @@ pub struct S3Rule {
     pub actions: BTreeSet<Action>,
     /// The KMS key ARNs the rule's objects may be encrypted with; empty: any key.
     pub kms_keys: Vec<String>,
+    /// The bucket settings `config-write` may change.
+    pub settings: Vec<BucketSetting>,
     matcher: GlobMatcher,
 }
 
@@ -61,6 +67,7 @@ impl S3Rule {
             prefix: prefix.to_owned(),
             actions,
             kms_keys: Vec::new(),
+            settings: Vec::new(),
             matcher,
         })
     }
@@ -71,6 +78,16 @@ impl S3Rule {
 
     fn allows(&self, action: Action) -> bool {
         self.actions.contains(&action)
+    }
+
+    /// Whether the rule allows `operation`: its action, and for a write of a setting,
+    /// that setting among the rule's `settings`.
+    pub fn allows_operation(&self, operation: &Operation) -> bool {
+        self.allows(operation.action)
+            && (operation.action != Action::ConfigWrite
+                || operation
+                    .setting
+                    .is_some_and(|setting| self.settings.contains(&setting)))
     }
 }
 
@@ -127,35 +144,88 @@ impl S3Grant {
 
     /// May the plugin list `bucket` under `prefix`? The prefix must lie within a rule's.
     pub fn check_list(&self, bucket: &str, prefix: &str) -> Result<(), S3Error> {
+        self.check_listing(Action::List, bucket, prefix)
+    }
+
+    /// May the plugin list `bucket`'s versions under `prefix`? As [`S3Grant::check_list`],
+    /// with `versions`.
+    pub fn check_list_versions(&self, bucket: &str, prefix: &str) -> Result<(), S3Error> {
+        self.check_listing(Action::Versions, bucket, prefix)
+    }
+
+    fn check_listing(&self, action: Action, bucket: &str, prefix: &str) -> Result<(), S3Error> {
         let granted = self.rules.iter().any(|rule| {
-            rule.allows(Action::List)
-                && rule.covers_bucket(bucket)
-                && prefix.starts_with(&rule.prefix)
+            rule.allows(action) && rule.covers_bucket(bucket) && prefix.starts_with(&rule.prefix)
         });
         if granted {
             Ok(())
         } else {
+            let what = match action {
+                Action::List => "list",
+                _ => "list of versions",
+            };
             Err(self.deny(
-                format!("list of s3://{bucket}/{prefix}"),
-                Some(rule_text(bucket, prefix, Action::List)),
+                format!("{what} of s3://{bucket}/{prefix}"),
+                Some(rule_text(bucket, prefix, action)),
             ))
         }
     }
 
-    /// May the plugin do the bucket-level `operation` (a read of a setting) on `bucket`?
+    /// May the plugin do the bucket-level `operation` (a read or write of a setting) on
+    /// `bucket`?
     pub fn check_bucket(&self, operation: &Operation, bucket: &str) -> Result<(), S3Error> {
         let action = operation.action;
         if self
             .rules
             .iter()
-            .any(|rule| rule.allows(action) && rule.covers_bucket(bucket))
+            .any(|rule| rule.allows_operation(operation) && rule.covers_bucket(bucket))
         {
             return Ok(());
         }
-        Err(self.deny(
-            format!("{action} of s3://{bucket} ({})", operation.name),
-            Some(rule_text(bucket, "", action)),
-        ))
+        let (what, rule) = match operation.setting {
+            Some(setting) if action == Action::ConfigWrite => {
+                let name = setting_name(setting);
+                (
+                    format!("{action} of {name} on s3://{bucket} ({})", operation.name),
+                    format!(
+                        "{{ buckets = {bucket:?}, actions = [\"{action}\"], settings = [{name:?}] }}"
+                    ),
+                )
+            }
+            _ => (
+                format!("{action} of s3://{bucket} ({})", operation.name),
+                rule_text(bucket, "", action),
+            ),
+        };
+        Err(self.deny(what, Some(rule)))
+    }
+
+    /// May default encryption of `bucket`, in `account`, name the KMS key `key_id`? A key
+    /// id or alias that is not an ARN is resolved by S3 in the bucket's own account, as is
+    /// an ARN of that account; an ARN of another account only if a rule that grants the
+    /// write of `encryption` on the bucket lists it in `kms_keys`.
+    pub fn check_kms_key(&self, account: &str, bucket: &str, key_id: &str) -> Result<(), S3Error> {
+        let owner = match key_id.split(':').collect::<Vec<_>>()[..] {
+            ["arn", _, "kms", _, owner, ..] => owner,
+            _ => return Ok(()),
+        };
+        if owner == account {
+            return Ok(());
+        }
+        let listed = self.rules.iter().any(|rule| {
+            rule.allows(Action::ConfigWrite)
+                && rule.settings.contains(&BucketSetting::Encryption)
+                && rule.covers_bucket(bucket)
+                && rule.kms_keys.iter().any(|listed| listed == key_id)
+        });
+        if listed {
+            return Ok(());
+        }
+        Err(S3Error::denied_by_xacct(format!(
+            "default encryption of s3://{bucket} with KMS key {key_id:?} of account {owner} (not the bucket's) is not in this plugin's grant ({key}); fix: add kms_keys = [{key_id:?}] to the rule of {key}.s3 granting {} of encryption on {bucket:?}",
+            Action::ConfigWrite,
+            key = self.key,
+        )))
     }
 
     /// May the plugin read the account's own configuration (its public access block)?
@@ -196,15 +266,33 @@ impl S3Grant {
     /// Drops from a listing whatever lies outside the listable prefixes of `bucket`,
     /// whatever the backend returned.
     pub fn filter_page(&self, bucket: &str, page: &mut ListObjectsPage) {
-        let listable: Vec<&str> = self
-            .rules
-            .iter()
-            .filter(|rule| rule.allows(Action::List) && rule.covers_bucket(bucket))
-            .map(|rule| rule.prefix.as_str())
-            .collect();
-        let visible = |key: &str| listable.iter().any(|prefix| key.starts_with(prefix));
+        let visible = self.visible(Action::List, bucket);
         page.objects.retain(|object| visible(&object.key));
         page.common_prefixes.retain(|prefix| visible(prefix));
+    }
+
+    /// Drops from a listing of versions whatever lies outside the prefixes of `bucket`
+    /// whose versions the plugin may list, whatever the backend returned.
+    pub fn filter_versions_page(&self, bucket: &str, page: &mut ListVersionsPage) {
+        let visible = self.visible(Action::Versions, bucket);
+        page.versions.retain(|version| visible(&version.key));
+        page.common_prefixes.retain(|prefix| visible(prefix));
+    }
+
+    /// Whether a key (or common prefix) of `bucket` lies under a prefix of a rule that
+    /// allows `action` there.
+    fn visible(&self, action: Action, bucket: &str) -> impl Fn(&str) -> bool {
+        let listable: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|rule| rule.allows(action) && rule.covers_bucket(bucket))
+            .map(|rule| rule.prefix.clone())
+            .collect();
+        move |key: &str| {
+            listable
+                .iter()
+                .any(|prefix| key.starts_with(prefix.as_str()))
+        }
     }
 }
 
@@ -246,6 +334,63 @@ pub struct RawRule {
     actions: Vec<Spanned<String>>,
     #[serde(default)]
     kms_keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    settings: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// The settings a rule's `config-write` may change: named when, and only when, the rule
+/// grants it, each one a setting a plugin can write.
+fn read_settings(
+    document: &Document<'_>,
+    rule_key: &str,
+    config_write: Option<Range<usize>>,
+    raw: Option<Spanned<Vec<Spanned<String>>>>,
+) -> Result<Vec<BucketSetting>, ConfigError> {
+    let writable = || {
+        let names: Vec<String> = WRITABLE_SETTINGS
+            .iter()
+            .map(|s| format!("{:?}", setting_name(*s)))
+            .collect();
+        names.join(", ")
+    };
+    let key = format!("{rule_key}.settings");
+    let Some(raw) = raw else {
+        if let Some(span) = config_write {
+            return Err(document.invalid(
+                span,
+                key,
+                "config-write needs the settings it may change".to_owned(),
+                format!(
+                    "add settings = [...] to this rule, naming some of {}",
+                    writable()
+                ),
+            ));
+        }
+        return Ok(Vec::new());
+    };
+    if config_write.is_none() {
+        return Err(document.invalid(
+            raw.span(),
+            key,
+            "settings names what config-write may change, but this rule does not grant config-write".to_owned(),
+            "add \"config-write\" to its actions, or remove settings",
+        ));
+    }
+    let mut settings = Vec::new();
+    for name in raw.into_inner() {
+        let setting = parse_writable_setting(name.get_ref()).ok_or_else(|| {
+            document.invalid(
+                name.span(),
+                key.clone(),
+                format!("{:?} is not a setting a plugin can change", name.get_ref()),
+                format!("use {}", writable()),
+            )
+        })?;
+        if !settings.contains(&setting) {
+            settings.push(setting);
+        }
+    }
+    Ok(settings)
 }
 
 /// Reads the `s3` rules of the grant at `key` (`plugin.NAME`).
@@ -289,6 +434,12 @@ pub fn read_rules(
             }
             parsed.kms_keys.push(key.into_inner());
         }
+        let config_write = rule
+            .actions
+            .iter()
+            .find(|action| action.get_ref() == Action::ConfigWrite.name())
+            .map(Spanned::span);
+        parsed.settings = read_settings(document, &rule_key, config_write, rule.settings)?;
         rules.push(parsed);
     }
     Ok(S3Grant {
@@ -365,6 +516,80 @@ mod tests {
         let actions = [Action::ConfigRead].into_iter().collect();
         let refused = S3Rule::new("logs-*", "2024/", actions).unwrap_err();
         assert!(refused.contains("acts on whole buckets"), "{refused}");
+    }
+
+    #[test]
+    fn config_write_is_granted_per_setting_and_another_accounts_key_only_if_listed() {
+        use crate::capability::s3::actions::{PUT_BUCKET_ENCRYPTION, PUT_PUBLIC_ACCESS_BLOCK};
+        let text = "[plugin.test]\naccounts = [\"*\"]\ns3 = [\
+            { buckets = \"logs-*\", actions = [\"config-write\"], settings = [\"encryption\"] }, \
+            { buckets = \"keyed\", actions = [\"config-write\"], settings = [\"encryption\"], \
+              kms_keys = [\"arn:aws:kms:us-east-1:222222222222:key/k\"] }]\n";
+        let config =
+            crate::config::Config::parse(text, std::path::Path::new("xacct.toml")).unwrap();
+        let g = &config.grant_for("test").unwrap().s3;
+        assert!(g.check_bucket(&PUT_BUCKET_ENCRYPTION, "logs-eu").is_ok());
+        assert!(
+            denied(g.check_bucket(&PUT_PUBLIC_ACCESS_BLOCK, "logs-eu")),
+            "not named"
+        );
+        assert!(denied(g.check_bucket(&PUT_BUCKET_ENCRYPTION, "data")));
+        let foreign = "arn:aws:kms:us-east-1:222222222222:key/k";
+        let own = "arn:aws:kms:us-east-1:111111111111:key/mine";
+        assert!(g.check_kms_key("111111111111", "logs-eu", own).is_ok());
+        assert!(
+            g.check_kms_key("111111111111", "logs-eu", "alias/mine")
+                .is_ok(),
+            "resolved in the bucket's account"
+        );
+        assert!(denied(g.check_kms_key("111111111111", "logs-eu", foreign)));
+        assert!(g.check_kms_key("111111111111", "keyed", foreign).is_ok());
+    }
+
+    #[test]
+    fn settings_go_with_config_write_and_name_writable_settings() {
+        let parse = |rule: &str| {
+            let text = format!("[plugin.test]\naccounts = [\"*\"]\ns3 = [{rule}]\n");
+            crate::config::Config::parse(&text, std::path::Path::new("xacct.toml"))
+                .err()
+                .map(|err| err.to_string())
+        };
+        let without = parse(r#"{ buckets = "*", actions = ["config-read"], settings = ["tags"] }"#);
+        assert!(
+            without
+                .as_deref()
+                .is_some_and(|e| e.contains("does not grant config-write")),
+            "{without:?}"
+        );
+        let unknown =
+            parse(r#"{ buckets = "*", actions = ["config-write"], settings = ["policy"] }"#);
+        assert!(
+            unknown
+                .as_deref()
+                .is_some_and(|e| e.contains("\"policy\" is not a setting a plugin can change")),
+            "{unknown:?}"
+        );
+        let none = parse(r#"{ buckets = "*", actions = ["config-write"] }"#);
+        assert!(
+            none.as_deref()
+                .is_some_and(|e| e.contains("needs the settings")),
+            "{none:?}"
+        );
+        let prefixed = parse(
+            r#"{ buckets = "*", prefix = "a/", actions = ["config-write"], settings = ["tags"] }"#,
+        );
+        assert!(
+            prefixed
+                .as_deref()
+                .is_some_and(|e| e.contains("whole buckets")),
+            "{prefixed:?}"
+        );
+        assert_eq!(
+            parse(
+                r#"{ buckets = "*", actions = ["config-write"], settings = ["tags", "versioning"] }"#
+            ),
+            None
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::io::{self, ErrorKind};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
-use cap_std::fs::{Dir, Metadata, OpenOptions};
+use cap_std::fs::{Dir, Metadata, MetadataExt, OpenOptions};
 
 use crate::bindings::S3Error;
 
@@ -22,6 +22,9 @@ pub(super) enum Miss {
     WrongKind,
     /// A symbolic link, which is never followed.
     Link,
+    /// A regular file with more than one name: a hard link, perhaps to a file outside
+    /// the root, which is never served (the OS cannot tell which name is the original).
+    HardLink,
     Io(io::Error),
 }
 
@@ -50,6 +53,9 @@ impl Miss {
         match self {
             Miss::Absent | Miss::WrongKind => absent(),
             Miss::Link => link_refused(what),
+            Miss::HardLink => S3Error::denied_by_backend(format!(
+                "{what}: the file has other names (a hard link), and the local backend serves no file that is linked elsewhere"
+            )),
             Miss::Io(err) => io_error(err, what),
         }
     }
@@ -80,28 +86,38 @@ pub(super) fn open_dir(dir: &Dir, name: &str, create: bool) -> Result<Dir, Miss>
         .map_err(|err| Miss::of(dir, name, err))
 }
 
-/// Opens `names` one below the other from `start` (see [`open_dir`]): every directory
-/// opened, the deepest last.
-pub(super) fn descend(start: &Dir, names: &[&str], create: bool) -> Result<Vec<Dir>, Miss> {
-    let mut dirs: Vec<Dir> = Vec::with_capacity(names.len());
+/// Opens `names` one below the other from `start` (see [`open_dir`]): the deepest
+/// directory, `None` for no names. Each parent is closed once its child is open, so a
+/// call holds two directory handles at most however deep the key (a key may have 512
+/// segments; the process's open-file limit may be 256).
+pub(super) fn descend(start: &Dir, names: &[&str], create: bool) -> Result<Option<Dir>, Miss> {
+    let mut deepest: Option<Dir> = None;
     for name in names {
-        let dir = open_dir(deepest(start, &dirs), name, create)?;
-        dirs.push(dir);
+        deepest = Some(open_dir(deepest.as_ref().unwrap_or(start), name, create)?);
     }
-    Ok(dirs)
+    Ok(deepest)
 }
 
-/// The last directory [`descend`] opened, or where it started if it opened none.
-pub(super) fn deepest<'a>(start: &'a Dir, dirs: &'a [Dir]) -> &'a Dir {
-    dirs.last().unwrap_or(start)
+/// The directory [`descend`] opened, or where it started if it opened none.
+pub(super) fn deepest<'a>(start: &'a Dir, descended: &'a Option<Dir>) -> &'a Dir {
+    descended.as_ref().unwrap_or(start)
 }
 
-/// What `name` in `dir` is, refusing a link.
+/// What `name` in `dir` is, refusing a link, symbolic or hard.
 pub(super) fn lstat(dir: &Dir, name: &str) -> Result<Metadata, Miss> {
     match dir.symlink_metadata(name) {
         Ok(meta) if meta.is_symlink() => Err(Miss::Link),
-        Ok(meta) => Ok(meta),
+        Ok(meta) => single_named(meta),
         Err(err) => Err(Miss::of(dir, name, err)),
+    }
+}
+
+/// `meta`, unless it is a regular file with other names than this one.
+pub(super) fn single_named(meta: Metadata) -> Result<Metadata, Miss> {
+    if meta.is_file() && meta.nlink() > 1 {
+        Err(Miss::HardLink)
+    } else {
+        Ok(meta)
     }
 }
 
@@ -123,7 +139,8 @@ pub(super) fn open_file(dir: &Dir, name: &str) -> Result<(std::fs::File, Metadat
     if !meta.is_file() {
         return Err(Miss::WrongKind);
     }
-    Ok((file, meta))
+    // Checked on the open file too: the name may have been linked since the look.
+    Ok((file, single_named(meta)?))
 }
 
 /// The `/`-separated segments of a key, refusing any key that could escape its bucket or

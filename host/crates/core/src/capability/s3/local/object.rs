@@ -121,17 +121,17 @@ impl Object {
         self.sidecars().write(&self.key, sidecar)
     }
 
-    /// Moves a finished body (`staged`, open as `body`) to the key, with its sidecar.
-    pub(super) fn install(
+    /// Runs `place` with the key's parent directory (made as needed) and last name, once
+    /// nothing there conflicts: a directory at the key, or a file where a directory of
+    /// it must be, cannot become an object.
+    fn place_at<T>(
         &self,
-        staged: Staged,
-        body: &std::fs::File,
-        sidecar: &Sidecar,
-    ) -> Result<PutResult, S3Error> {
-        let what = format!("storing {:?}", self.key);
+        what: &str,
+        place: impl FnOnce(&Dir, &str) -> Result<T, S3Error>,
+    ) -> Result<T, S3Error> {
         let fail = |miss: Miss| match miss {
             Miss::WrongKind => conflict(&self.key),
-            miss => miss.into_io_error(&what),
+            miss => miss.into_io_error(what),
         };
         let (parents, name) = self.parents_and_name();
         let dirs = descend(&self.at.dir, &parents, true).map_err(fail)?;
@@ -141,57 +141,106 @@ impl Object {
             Ok(_) | Err(Miss::Absent) => {}
             Err(miss) => return Err(fail(miss)),
         }
-        self.write_sidecar(sidecar)?;
-        staged
-            .install_as(parent, name)
-            .map_err(|err| match err.kind() {
-                ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty => conflict(&self.key),
-                _ => io_error(err, &what),
-            })?;
-        // The file as renamed, not whatever the name holds by now.
-        let meta = Metadata::from_file(body).map_err(|err| io_error(err, &what))?;
-        Ok(PutResult {
-            etag: etag(&meta),
-            size: meta.len(),
+        place(parent, name)
+    }
+
+    /// The error of a rename onto the key.
+    fn placing_error(&self, err: io::Error, what: &str) -> S3Error {
+        match err.kind() {
+            ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty => conflict(&self.key),
+            _ => io_error(err, what),
+        }
+    }
+
+    /// Moves a finished body (`staged`, open as `body`) to the key, with its sidecar.
+    pub(super) fn install(
+        &self,
+        staged: Staged,
+        body: &std::fs::File,
+        sidecar: &Sidecar,
+    ) -> Result<PutResult, S3Error> {
+        let what = format!("storing {:?}", self.key);
+        self.place_at(&what, |parent, name| {
+            self.write_sidecar(sidecar)?;
+            staged
+                .install_as(parent, name)
+                .map_err(|err| self.placing_error(err, &what))?;
+            // The file as renamed, not whatever the name holds by now.
+            let meta = Metadata::from_file(body).map_err(|err| io_error(err, &what))?;
+            Ok(PutResult {
+                etag: etag(&meta),
+                size: meta.len(),
+            })
+        })
+    }
+
+    /// Moves `stored` of `from` (a kept version's bytes) back to the key, with its
+    /// sidecar: a rename keeps the file, so its ETag and modification time are its own.
+    pub(super) fn restore(
+        &self,
+        from: &Dir,
+        stored: &str,
+        sidecar: &Sidecar,
+    ) -> Result<(), S3Error> {
+        let what = format!("restoring a version of {:?}", self.key);
+        self.place_at(&what, |parent, name| {
+            self.write_sidecar(sidecar)?;
+            from.rename(stored, parent, name)
+                .map_err(|err| self.placing_error(err, &what))
         })
     }
 
     pub(super) fn delete(&self) -> Result<(), S3Error> {
+        self.remove(None).map(drop)
+    }
+
+    /// Moves the object's file into `to` as `stored` (a kept version now) and clears its
+    /// sidecar; false where no object is at the key.
+    pub(super) fn keep_in(&self, to: &Dir, stored: &str) -> Result<bool, S3Error> {
+        self.remove(Some((to, stored)))
+    }
+
+    /// Removes the object (into `keep`, when given); false where there was none.
+    fn remove(&self, keep: Option<(&Dir, &str)>) -> Result<bool, S3Error> {
         let what = format!("deleting {:?}", self.key);
         let (parents, name) = self.parents_and_name();
         // Deleting what is not there succeeds, as on S3.
         let dirs = match descend(&self.at.dir, &parents, false) {
             Ok(dirs) => dirs,
-            Err(Miss::Absent | Miss::WrongKind) => return Ok(()),
+            Err(Miss::Absent | Miss::WrongKind) => return Ok(false),
             Err(miss) => return Err(miss.into_io_error(&what)),
         };
         let parent = deepest(&self.at.dir, &dirs);
         match lstat(parent, name) {
             Ok(meta) if meta.is_file() => {}
-            Ok(_) | Err(Miss::Absent | Miss::WrongKind) => return Ok(()),
+            Ok(_) | Err(Miss::Absent | Miss::WrongKind) => return Ok(false),
             Err(miss) => return Err(miss.into_io_error(&what)),
         }
         // Opened first, so that a link there refuses the call before anything is deleted.
         let sidecars = self.sidecars();
         let sidecar_dir = sidecars.dir(false)?;
-        parent
-            .remove_file(name)
-            .map_err(|err| io_error(err, &what))?;
+        match keep {
+            Some((to, stored)) => parent.rename(name, to, stored),
+            None => parent.remove_file(name),
+        }
+        .map_err(|err| io_error(err, &what))?;
         sidecars.write_in(sidecar_dir.as_ref(), &self.key, &Sidecar::default())?;
-        prune_empty_dirs(&self.at.dir, &dirs, &parents);
-        Ok(())
+        drop(dirs);
+        prune_empty_dirs(&self.at.dir, &parents);
+        Ok(true)
     }
 }
 
-/// Removes the directories (`dirs`, named `names`) a delete left empty, deepest first, up
-/// to (not including) the bucket. Each is removed by name from its open parent, which
-/// refuses anything but an empty directory.
-fn prune_empty_dirs(bucket: &Dir, dirs: &[Dir], names: &[&str]) {
-    for depth in (0..names.len().min(dirs.len())).rev() {
-        if deepest(bucket, &dirs[..depth])
-            .remove_dir(names[depth])
-            .is_err()
-        {
+/// Removes the directories `names` (below the bucket) a delete left empty, deepest first,
+/// up to (not including) the bucket. Each is removed by name from its parent, opened
+/// again from the bucket (no more than two handles at once, however deep), which refuses
+/// anything but an empty directory.
+fn prune_empty_dirs(bucket: &Dir, names: &[&str]) {
+    for depth in (0..names.len()).rev() {
+        let removed = descend(bucket, &names[..depth], false)
+            .ok()
+            .is_some_and(|parent| deepest(bucket, &parent).remove_dir(names[depth]).is_ok());
+        if !removed {
             break;
         }
     }

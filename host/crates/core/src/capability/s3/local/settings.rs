@@ -14,7 +14,7 @@
 
 use std::io::Read;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::confine::{Miss, descend, io_error, open_file};
@@ -25,6 +25,8 @@ use crate::bindings::s3::{
     SseAlgorithm, Tag, VersioningConfig, VersioningStatus,
 };
 use crate::capability::s3::backend::empty_config;
+
+mod write;
 
 /// The largest settings file read (a bucket policy is at most 20 KB; lifecycle rules and
 /// tags add little).
@@ -53,24 +55,33 @@ const PINNING_CONDITION_KEYS: [&str; 11] = [
 ];
 
 /// A bucket's settings file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StoredSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     versioning: Option<StoredVersioning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     encryption: Option<StoredEncryption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     public_access_block: Option<StoredBlock>,
     /// The policy document, as JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
     policy: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ownership: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     lifecycle: Option<Vec<StoredRule>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     logging: Option<StoredLogging>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     tags: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     acl: Option<StoredAcl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StoredVersioning {
     /// `Enabled` or `Suspended`, as S3 writes it.
@@ -79,7 +90,7 @@ struct StoredVersioning {
     mfa_delete: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StoredEncryption {
     /// `AES256`, `aws:kms` or `aws:kms:dsse`, as S3 writes it.
@@ -89,7 +100,7 @@ struct StoredEncryption {
     bucket_key: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StoredBlock {
     #[serde(default)]
@@ -102,7 +113,7 @@ struct StoredBlock {
     restrict_public_buckets: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StoredRule {
     id: Option<String>,
@@ -122,7 +133,7 @@ fn enabled() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StoredTransition {
     days: u32,
@@ -131,7 +142,7 @@ struct StoredTransition {
     noncurrent: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StoredLogging {
     target_bucket: String,
@@ -139,7 +150,7 @@ struct StoredLogging {
     target_prefix: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StoredAcl {
     owner: Option<String>,
@@ -149,7 +160,7 @@ struct StoredAcl {
 
 /// A grant: exactly one of `canonical_user`, `group` (a URI), `email`; a permission as
 /// S3 writes it (`FULL_CONTROL`, `READ`, `WRITE`, `READ_ACP`, `WRITE_ACP`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StoredGrant {
     canonical_user: Option<String>,
@@ -196,7 +207,7 @@ impl AccountSettings<'_> {
             Err(Miss::Absent) => return Ok(None),
             Err(miss) => return Err(miss.into_io_error(what)),
         };
-        let Some(dir) = dirs.last() else {
+        let Some(dir) = dirs.as_ref() else {
             return Ok(None);
         };
         let (file, meta) = match open_file(dir, name) {

@@ -49,7 +49,7 @@ impl Sidecars<'_> {
         let what = "opening the object's metadata";
         let names = [".xacct", "meta", self.account, self.bucket];
         match descend(self.root, &names, create) {
-            Ok(mut dirs) => Ok(dirs.pop()),
+            Ok(dir) => Ok(dir),
             Err(Miss::Absent) if !create => Ok(None),
             Err(miss) => Err(miss.into_error(what, || {
                 S3Error::Other(format!("{what}: .xacct/meta is not a directory tree"))
