@@ -198,7 +198,8 @@ impl CompileCache {
     /// What an entry of `kind` depends on besides the plugin.
     fn scope(&self, kind: EntryKind) -> &[u8; 32] {
         match kind {
-            EntryKind::Artifact | EntryKind::Adapted => &self.host,
+            // Which signatures hold over a file depends on its bytes alone.
+            EntryKind::Artifact | EntryKind::Adapted | EntryKind::Signers => &self.host,
             EntryKind::Refusal | EntryKind::Timeout => &self.judged_under,
         }
     }
