@@ -91,7 +91,7 @@ pub use bindings::xacct::plugin::s3::{
 };
 pub use bindings::xacct::plugin::types::{AccessDenied, DeniedBy, Error as S3Error};
 pub use config::{ConfigRequest, block_json, config_json, encryption_json, versioning_status_name};
-pub use versions::{ObjectVersionRef, VersionListing, VersionPages};
+pub use versions::{ObjectVersionRef, VersionListing};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 /// A plugin's failure: reported as the account's `plugin-error` with this message.
@@ -467,47 +467,78 @@ impl<'a> Listing<'a> {
 
     /// The pages, fetched as the iterator advances.
     pub fn pages(self) -> Pages<'a> {
-        Pages {
-            client: self.client,
-            request: Some(self.request),
-        }
+        Pages::new(self.client, self.request)
     }
 
     /// Every object, page after page.
     pub fn objects(self) -> impl Iterator<Item = S3Result<ObjectSummary>> + 'a {
-        self.pages().flat_map(
-            |page| -> Box<dyn Iterator<Item = S3Result<ObjectSummary>>> {
-                match page {
-                    Ok(page) => Box::new(page.objects.into_iter().map(Ok)),
-                    Err(err) => Box::new(std::iter::once(Err(err))),
-                }
-            },
-        )
+        self.pages().items(|page| page.objects)
+    }
+}
+
+/// A request answered in pages: how one page is fetched, and how the request moves on to
+/// the next.
+pub trait Paged: Sized {
+    type Page;
+    fn fetch(&self, client: &Client) -> S3Result<Self::Page>;
+    /// Points the request after `page`; false when `page` was the last.
+    fn advance(&mut self, page: &Self::Page) -> bool;
+}
+
+impl Paged for ListObjectsRequest {
+    type Page = ListObjectsPage;
+
+    fn fetch(&self, client: &Client) -> S3Result<ListObjectsPage> {
+        client.list_objects(self)
+    }
+
+    fn advance(&mut self, page: &ListObjectsPage) -> bool {
+        let Some(token) = &page.next_continuation_token else {
+            return false;
+        };
+        self.continuation_token = Some(token.clone());
+        self.start_after = None;
+        true
     }
 }
 
 /// Pages of a listing; ends after the last page or the first error.
-pub struct Pages<'a> {
+pub struct Pages<'a, R = ListObjectsRequest> {
     client: &'a Client,
-    request: Option<ListObjectsRequest>,
+    request: Option<R>,
 }
 
-impl Iterator for Pages<'_> {
-    type Item = S3Result<ListObjectsPage>;
+impl<'a, R: Paged + 'a> Pages<'a, R> {
+    fn new(client: &'a Client, request: R) -> Self {
+        Pages {
+            client,
+            request: Some(request),
+        }
+    }
+
+    /// Every item of every page (`of` takes them out of a page), page after page.
+    fn items<T: 'a>(self, of: fn(R::Page) -> Vec<T>) -> impl Iterator<Item = S3Result<T>> + 'a {
+        self.flat_map(move |page| -> Box<dyn Iterator<Item = S3Result<T>>> {
+            match page {
+                Ok(page) => Box::new(of(page).into_iter().map(Ok)),
+                Err(err) => Box::new(std::iter::once(Err(err))),
+            }
+        })
+    }
+}
+
+impl<R: Paged> Iterator for Pages<'_, R> {
+    type Item = S3Result<R::Page>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut request = self.request.take()?;
-        match self.client.list_objects(&request) {
-            Ok(page) => {
-                if let Some(token) = &page.next_continuation_token {
-                    request.continuation_token = Some(token.clone());
-                    request.start_after = None;
-                    self.request = Some(request);
-                }
-                Some(Ok(page))
-            }
-            Err(err) => Some(Err(err)),
+        let page = request.fetch(self.client);
+        if let Ok(page) = &page
+            && request.advance(page)
+        {
+            self.request = Some(request);
         }
+        Some(page)
     }
 }
 

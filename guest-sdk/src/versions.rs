@@ -21,7 +21,7 @@
 use crate::bindings::xacct::plugin::s3::{
     ByteRange, Client, ListVersionsPage, ListVersionsRequest, ObjectMeta, ObjectVersion,
 };
-use crate::{ObjectReader, S3, S3Result};
+use crate::{ObjectReader, Paged, Pages, S3, S3Result};
 
 impl S3 {
     /// A listing of `bucket`'s versions and delete markers; refine it, then iterate
@@ -83,49 +83,31 @@ impl<'a> VersionListing<'a> {
     }
 
     /// The pages, fetched as the iterator advances.
-    pub fn pages(self) -> VersionPages<'a> {
-        VersionPages {
-            client: self.client,
-            request: Some(self.request),
-        }
+    pub fn pages(self) -> Pages<'a, ListVersionsRequest> {
+        Pages::new(self.client, self.request)
     }
 
     /// Every version and delete marker, page after page: keys in order, each key's
     /// newest first.
     pub fn versions(self) -> impl Iterator<Item = S3Result<ObjectVersion>> + 'a {
-        self.pages().flat_map(
-            |page| -> Box<dyn Iterator<Item = S3Result<ObjectVersion>>> {
-                match page {
-                    Ok(page) => Box::new(page.versions.into_iter().map(Ok)),
-                    Err(err) => Box::new(std::iter::once(Err(err))),
-                }
-            },
-        )
+        self.pages().items(|page| page.versions)
     }
 }
 
-/// Pages of a listing of versions; ends after the last page or the first error.
-pub struct VersionPages<'a> {
-    client: &'a Client,
-    request: Option<ListVersionsRequest>,
-}
+impl Paged for ListVersionsRequest {
+    type Page = ListVersionsPage;
 
-impl Iterator for VersionPages<'_> {
-    type Item = S3Result<ListVersionsPage>;
+    fn fetch(&self, client: &Client) -> S3Result<ListVersionsPage> {
+        client.list_object_versions(self)
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        let mut request = self.request.take()?;
-        match self.client.list_object_versions(&request) {
-            Ok(page) => {
-                if page.next_key_marker.is_some() {
-                    request.key_marker = page.next_key_marker.clone();
-                    request.version_id_marker = page.next_version_id_marker.clone();
-                    self.request = Some(request);
-                }
-                Some(Ok(page))
-            }
-            Err(err) => Some(Err(err)),
+    fn advance(&mut self, page: &ListVersionsPage) -> bool {
+        if page.next_key_marker.is_none() {
+            return false;
         }
+        self.key_marker = page.next_key_marker.clone();
+        self.version_id_marker = page.next_version_id_marker.clone();
+        true
     }
 }
 

@@ -67,6 +67,70 @@ async fn the_local_backend_passes_the_versions_conformance_suite() {
     );
 }
 
+/// Bad version ids (issue 20 item 9): a malformed one is invalid-input and audited as
+/// the call S3 would refuse (`400 InvalidArgument`); one longer than S3 takes is refused
+/// before the audit log records it; a well-formed id of another key deletes nothing
+/// (S3's `204`) and is audited as a success; nothing changes.
+#[tokio::test]
+async fn bad_version_ids_are_typed_errors_audited_and_change_nothing() {
+    let world = World::new(&["s3script"], "");
+    world.bucket("111111111111", "bad");
+    let settings = world.data().join(".xacct/settings/111111111111");
+    std::fs::create_dir_all(&settings).unwrap();
+    let enabled = json!({"versioning": {"status": "Enabled"}});
+    std::fs::write(settings.join("bad.json"), enabled.to_string()).unwrap();
+    let put = |key: &str| json!({"op": "put", "bucket": "bad", "key": key, "body": key});
+    step_ok(&world.script(json!([put("k"), put("other")])).await[1]);
+    let listing = json!({"op": "versions_all", "bucket": "bad"});
+    let before = step_ok(&world.script(json!([listing.clone()])).await[0]).clone();
+    let other_id = before[1]["id"].as_str().unwrap().to_owned();
+    let delete =
+        |id: &str| json!({"op": "delete_version", "bucket": "bad", "key": "k", "version": id});
+    let audit = world.dir.path().join("audit.jsonl");
+    let mut request = xacct::pipeline::RunRequest::new(
+        "s3script",
+        &json!({"steps": [delete("not a version!"), delete(&"v".repeat(2000)), delete(&other_id)]})
+            .to_string(),
+        Mode::AllAccounts,
+    );
+    request.audit = Some(std::sync::Arc::new(
+        xacct::audit::AuditLog::open(&audit).unwrap(),
+    ));
+    let report = world.run_request(world.service().await, &request).await;
+    let results = ok(&report.entries[0])["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(step_error(&results[0]), "invalid-input");
+    assert_eq!(step_error(&results[1]), "invalid-input");
+    step_ok(&results[2]);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let audited: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["operation"].as_str().unwrap(),
+                line["version_id"].as_str().unwrap(),
+                line["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            ("DeleteObjectVersion", "not a version!", "invalid-input"),
+            ("DeleteObjectVersion", other_id.as_str(), "ok"),
+        ],
+        "the malformed id audited as refused, the overlong one not at all"
+    );
+    let after = step_ok(&world.script(json!([listing])).await[0]).clone();
+    assert_eq!(after, before, "nothing changed");
+}
+
 /// "Working with objects in a versioning-suspended bucket" (S3 User Guide): a put stores
 /// a `null` version, replacing any `null` version and keeping the others; a delete
 /// replaces the `null` version with a `null` delete marker.

@@ -494,6 +494,46 @@ mod tests {
     }
 
     #[test]
+    fn each_setting_config_write_may_change_must_be_declared_for_its_buckets() {
+        let with_settings = |buckets: &str, settings: &[&str]| {
+            let mut rule = rule(buckets, "", &[Action::ConfigWrite]);
+            rule.settings = settings.iter().map(|s| s.to_string()).collect();
+            rule
+        };
+        let declared = grant(
+            &["*"],
+            vec![
+                with_settings("logs-*", &["versioning"]),
+                with_settings("*", &["tags"]),
+            ],
+        );
+        let within = grant(
+            &["*"],
+            vec![with_settings("logs-eu", &["versioning", "tags"])],
+        );
+        assert_eq!(excess(&declared, &within, None), []);
+        let wider = grant(
+            &["*"],
+            vec![with_settings("data", &["versioning", "encryption"])],
+        );
+        assert_eq!(
+            excess(&declared, &wider, None),
+            [
+                Excess::Setting {
+                    rule: 0,
+                    setting: "encryption".into(),
+                    buckets: "data".into()
+                },
+                Excess::Setting {
+                    rule: 0,
+                    setting: "versioning".into(),
+                    buckets: "data".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn a_union_of_declared_rules_covers_a_granted_rule() {
         let declared = grant(
             &["*"],
