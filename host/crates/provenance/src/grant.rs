@@ -24,10 +24,14 @@ pub enum Action {
     ConfigRead,
     /// The writes of the bucket settings the rule names in `settings`.
     ConfigWrite,
+    /// Listing versions, and reading one.
+    Versions,
+    /// Deleting one version or delete marker for good.
+    DeleteVersions,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::List,
         Action::Read,
         Action::Write,
@@ -35,6 +39,8 @@ impl Action {
         Action::Tag,
         Action::ConfigRead,
         Action::ConfigWrite,
+        Action::Versions,
+        Action::DeleteVersions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +52,8 @@ impl Action {
             Action::Tag => "tag",
             Action::ConfigRead => "config-read",
             Action::ConfigWrite => "config-write",
+            Action::Versions => "versions",
+            Action::DeleteVersions => "delete-versions",
         }
     }
 
@@ -491,6 +499,25 @@ mod tests {
                 accounts: vec!["333333333333".into()]
             }]
         );
+    }
+
+    #[test]
+    fn every_action_the_host_grants_is_compared() {
+        let declared = grant(&["*"], vec![rule("*", "", &[Action::Versions])]);
+        let granted = grant(
+            &["*"],
+            vec![rule("*", "", &[Action::Versions, Action::DeleteVersions])],
+        );
+        assert_eq!(
+            excess(&declared, &granted, None),
+            [Excess::Action {
+                rule: 0,
+                action: Action::DeleteVersions
+            }]
+        );
+        for name in ["config-write", "versions", "delete-versions"] {
+            assert_eq!(Action::parse(name).map(Action::name), Some(name));
+        }
     }
 
     #[test]

@@ -261,6 +261,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_action_a_grant_can_name_is_compared_with_a_declaration() {
+        // An action the declaration's vocabulary lacks would be left out of `spec`, and a
+        // grant of it never reported as wider than what the plugin declares.
+        for action in crate::capability::s3::actions::Action::ALL {
+            assert!(SpecAction::parse(action.name()).is_some(), "{action}");
+        }
+    }
+
+    #[test]
     fn account_selectors_parse_and_match() {
         let account = AccountConfig {
             id: "111111111111".into(),
