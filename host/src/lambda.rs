@@ -28,6 +28,7 @@ mod plan;
 mod results;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use xacct_aws::home_region::resolve_home_region;
+use xacct_core::audit::AuditLog;
 use xacct_core::plan::Selection;
 use xacct_core::report::private;
 use xacct_core::sandbox::{CacheLocation, LoadOptions, Sandbox};
@@ -87,6 +89,9 @@ pub struct Deployment {
     listed: tokio::sync::OnceCell<Config>,
     sandbox: Arc<Sandbox>,
     service: Service,
+    /// One JSON line per S3 call, as the CLI's `--audit` writes it, to the function's log
+    /// stream (standard output, which Lambda collects).
+    audit: Arc<AuditLog>,
 }
 
 impl Deployment {
@@ -109,6 +114,7 @@ impl Deployment {
             listed: tokio::sync::OnceCell::new(),
             sandbox,
             service,
+            audit: Arc::new(AuditLog::stdout()?),
         })
     }
 
@@ -161,6 +167,7 @@ impl Deployment {
             }
             .into_request()?;
             request.expected_plan_hash = Some(plan.plan_hash.clone());
+            request.audit = Some(self.audit.clone());
             let report =
                 pipeline::run(&config, &self.sandbox, &self.service, &request, &()).await?;
             let report = serde_json::to_value(&report)?;
@@ -208,7 +215,8 @@ impl Deployment {
             dry_run: event.dry_run,
             timeout: None,
         };
-        let request = ask.into_request()?;
+        let mut request = ask.into_request()?;
+        request.audit = Some(self.audit.clone());
         let report = pipeline::run(config, &self.sandbox, &self.service, &request, &()).await?;
         Ok(serde_json::to_value(&report)?)
     }
@@ -248,7 +256,15 @@ fn seed_compile_cache(task_root: &Path, scratch: &Path) -> std::io::Result<Cache
 /// lifecycle", Lambda Developer Guide), so a failure kept would fail them all.
 pub async fn serve() -> Result<(), Error> {
     let task_root = PathBuf::from(std::env::var_os("LAMBDA_TASK_ROOT").unwrap_or(".".into()));
-    let scratch = std::env::temp_dir().join("xacct");
+    // Private to this environment: created fresh (0700, a name no one can predict) in
+    // the temporary directory, never a fixed path another process could have planted a
+    // link at; removed when the environment shuts down.
+    let scratch_dir = tempfile::Builder::new()
+        .prefix("xacct-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|err| Error::from(format!("cannot create a private scratch directory: {err}")))?;
+    let scratch = scratch_dir.path().to_owned();
     let opened = match Deployment::open(&task_root, &scratch).await {
         Ok(deployment) => Some(Arc::new(deployment)),
         Err(err) => {

@@ -262,8 +262,20 @@ async fn the_lambda_function_runs_shards_and_merges_them_through_the_runtime_api
     assert_eq!(again["entries"][0]["status"], "ok");
 
     // The package's compiled plugin served the invocations: copied to the scratch
-    // directory, not compiled again.
-    let copied: Vec<_> = std::fs::read_dir(scratch.path().join("xacct/xacct-cache"))
+    // directory (the environment's private `xacct-*` in the temporary directory), not
+    // compiled again.
+    let private = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("xacct-")
+        })
+        .expect("the environment's scratch directory");
+    let copied: Vec<_> = std::fs::read_dir(private.join("xacct-cache"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name())

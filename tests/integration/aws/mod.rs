@@ -14,6 +14,8 @@ mod estate_s3;
 mod faults;
 #[cfg(feature = "lambda")]
 pub(crate) mod lambda;
+#[cfg(feature = "lambda")]
+mod lambda_containment;
 mod organization_aliases;
 mod organizations;
 mod posture_estate;

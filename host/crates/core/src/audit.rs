@@ -6,6 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -162,6 +163,23 @@ impl AuditLog {
         Ok(AuditLog {
             path: path.to_owned(),
             file: Mutex::new(file),
+        })
+    }
+
+    /// The process's standard output: a Lambda function's log stream, which Lambda
+    /// collects (each line written whole, under the log's lock).
+    pub fn stdout() -> Result<AuditLog, AuditError> {
+        let path = PathBuf::from("standard output");
+        let fd = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|source| AuditError {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(AuditLog {
+            path,
+            file: Mutex::new(File::from(fd)),
         })
     }
 
