@@ -146,7 +146,7 @@ impl Declaration {
                 actions.insert(Action::parse(action).ok_or_else(|| {
                     invalid(
                         format!("s3[{index}].actions"),
-                        format!("{action:?} is not list, read, write, delete, tag, config-read or config-write"),
+                        format!("{action:?} is not list, read, write, delete, tag, config-read, config-write, versions or delete-versions"),
                     )
                 })?);
             }

@@ -539,6 +539,25 @@ mod tests {
     }
 
     #[test]
+    fn every_action_the_host_grants_is_compared() {
+        let declared = grant(&["*"], vec![rule("*", "", &[Action::Versions])]);
+        let granted = grant(
+            &["*"],
+            vec![rule("*", "", &[Action::Versions, Action::DeleteVersions])],
+        );
+        assert_eq!(
+            excess(&declared, &granted, None),
+            [Excess::Action {
+                rule: 0,
+                action: Action::DeleteVersions
+            }]
+        );
+        for name in ["config-write", "versions", "delete-versions"] {
+            assert_eq!(Action::parse(name).map(Action::name), Some(name));
+        }
+    }
+
+    #[test]
     fn each_setting_config_write_may_change_must_be_declared_for_its_buckets() {
         let with_settings = |buckets: &str, settings: &[&str]| {
             let mut rule = rule(buckets, "", &[Action::ConfigWrite]);
