@@ -22,6 +22,7 @@ mod measure;
 mod overhead;
 mod page;
 mod posture;
+mod provenance;
 mod scale;
 mod streaming;
 
@@ -40,7 +41,8 @@ fn main() {
         json: serde_json::Map::new(),
     };
     // `XACCT_BENCH_ONLY=a,c` runs just those (e.g. under a profiler).
-    let only = std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,j,k,l".into());
+    let only =
+        std::env::var("XACCT_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,f,g,h,j,k,l,m".into());
     let wanted = |name: &str| only.split(',').any(|w| w.trim() == name);
     if wanted("g") {
         scale::org_scale_local(&mut results);
@@ -79,6 +81,9 @@ fn main() {
     }
     if wanted("l") {
         page::report_page(&mut results);
+    }
+    if wanted("m") {
+        provenance::signed_load(&mut results);
     }
 
     let out = common::target_dir().join("bench");

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod components;
 pub mod config;
 pub mod conformance;
+pub mod keys;
 pub mod moto;
 pub mod posture_estate;
 pub mod shim;

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{ACCOUNTS, World, failed, ok};
+use common::{ACCOUNTS, ConfigBuilder, World, failed, ok};
 use serde_json::json;
 use xacct::plan::Mode;
 
@@ -265,5 +265,63 @@ fn cli_plugins_lists_each_plugin_with_its_world_check() {
         let help = world.xacct().args(&subcommand).output();
         assert!(help.success());
         assert!(help.stdout.contains("Usage"));
+    }
+}
+
+/// The samples that list buckets, in each language: the Rust ones declare their grant at
+/// build time (`declare_grant!`), the Python and JavaScript ones get theirs written in
+/// after the build (`grant.toml` beside the sources, `xacct plugin annotate` in
+/// `scripts/build-other-languages`).
+#[test]
+fn every_languages_samples_declare_their_grant_and_xacct_plugins_shows_it() {
+    const GRANT: &str = "accounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\"] }]\n";
+    const LISTED: [&str; 3] = ["hello", "hello-py", "hello-js"];
+    const SUGGESTED: [&str; 2] = ["inventory", "inventory-py"];
+    let world = |plugins: &[&str]| {
+        let config = plugins
+            .iter()
+            .fold(ConfigBuilder::local("data"), |config, plugin| {
+                config.grant(plugin, GRANT)
+            })
+            // `xacct plugins` compiles what it lists; what is tested here is the
+            // declaration, not how fast a loaded machine compiles two large components.
+            .top_level("compile_timeout_secs", 600);
+        World::local_with(plugins, config)
+    };
+    let listed = world(&LISTED).xacct().arg("plugins").output();
+    for plugin in LISTED {
+        // Its line, and the indented lines under it.
+        let mut lines = listed
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("{plugin} ")));
+        let first = lines.next().unwrap_or_default();
+        let shown = std::iter::once(first)
+            .chain(lines.take_while(|l| l.starts_with("    ")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            shown.contains(" ok "),
+            "{plugin}: {}{}",
+            listed.stdout,
+            listed.stderr
+        );
+        assert!(
+            shown.contains("declared: accounts *; s3 *: list"),
+            "{plugin} declares no grant: {shown}"
+        );
+        assert!(!shown.contains("wider than declared"), "{shown}");
+    }
+    // The others, without compiling them: the section the declaration suggests.
+    let world = world(&SUGGESTED);
+    for plugin in SUGGESTED {
+        let suggested = world.xacct().args(["grant", "suggest", plugin]).output();
+        assert!(suggested.success(), "{plugin}: {}", suggested.stderr);
+        assert!(
+            suggested.stdout.contains(&format!("[plugin.{plugin}]"))
+                && suggested.stdout.contains("actions = [\"list\"]"),
+            "{plugin}: {}",
+            suggested.stdout
+        );
     }
 }

@@ -10,4 +10,5 @@ mod languages;
 mod loader_stalls;
 mod plugin_dir;
 mod provenance;
+mod signature_cache;
 mod signatures;

@@ -13,24 +13,11 @@ use crate::shard::Shard;
 
 pub use crate::plan_hash::{input_sha256, plan_hash_of};
 
-/// How a plugin's invocations cover its accounts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// One instance per account, each seeing exactly that account, run in parallel.
-    PerAccount,
-    /// One instance that sees every planned account, for cross-account logic.
-    AllAccounts,
-}
-
-impl Mode {
-    /// The mode as reports, plans and `--rerun-failed` name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::PerAccount => "per-account",
-            Mode::AllAccounts => "all-accounts",
-        }
-    }
-}
+/// How a plugin's invocations cover its accounts: one instance per account
+/// (`PerAccount`) or one over every planned account (`AllAccounts`); named as reports,
+/// plans and `--rerun-failed` name it (`Mode::name`). Defined with the grant's
+/// vocabulary in xacct-provenance, since a plugin's declaration names it too.
+pub use xacct_provenance::Mode;
 
 /// The accounts one invocation may touch.
 pub type Scope = Arc<[Account]>;

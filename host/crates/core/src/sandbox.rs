@@ -19,6 +19,7 @@ mod output;
 mod precheck;
 mod provenance;
 mod state;
+mod verified;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use catalog::{LoadOptions, LoadedPlugin, plugin_file, plugin_files};
 pub use load_error::{LoadError, PinMismatch};
 use output::CapturedOutput;
 pub use provenance::{Provenance, ProvenanceOptions, detached_signature_path};
+pub use verified::SignatureCheck;
 // What the provenance options are made of.
 pub use crate::config::provenance::{DigestPin, TrustPolicy};
 use state::{InvocationState, MemoryLimit};

@@ -25,16 +25,20 @@ use crate::layout::Place;
 /// The declaration format this crate reads and writes.
 pub const FORMAT: i64 = 1;
 
-/// The invocation mode a plugin is written for.
+/// How a plugin's invocations cover its accounts: the mode a run uses, and the one a
+/// plugin is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// One invocation per account (`xacct run`).
+    /// One instance per account, each seeing exactly that account, run in parallel
+    /// (`xacct run`).
     PerAccount,
-    /// One invocation over every account in scope (`xacct run --all-accounts`).
+    /// One instance that sees every planned account, for cross-account logic (`xacct run
+    /// --all-accounts`).
     AllAccounts,
 }
 
 impl Mode {
+    /// The mode as reports, plans, `--rerun-failed` and declarations name it.
     pub fn name(self) -> &'static str {
         match self {
             Mode::PerAccount => "per-account",
@@ -142,7 +146,7 @@ impl Declaration {
                 actions.insert(Action::parse(action).ok_or_else(|| {
                     invalid(
                         format!("s3[{index}].actions"),
-                        format!("{action:?} is not list, read, write, delete, tag, config-read or config-write"),
+                        format!("{action:?} is not list, read, write, delete, tag, config-read, config-write, versions or delete-versions"),
                     )
                 })?);
             }

@@ -1,33 +1,46 @@
 //! Grants as data — the accounts and S3 rules of a `[plugin.NAME]` section, or of a
 //! plugin's declaration — and whether one is wider than another.
 //!
-//! These types mirror the host's `policy::Grant` without its matchers and IAM mapping, so
-//! that the host maps its grant onto a [`GrantSpec`] to compare it with what the plugin
-//! declares. The comparison answers "does the operator grant more than the author asked
-//! for", rule by rule and action by action, and exactly: bucket globs are compared as the
-//! sets of names they match (`*?` and `?*` are the same set), key prefixes by prefix.
+//! The grant's vocabulary is defined here, once, for the host and for declarations alike:
+//! the S3 [`Action`]s, the [`AccountSelector`]s and the account-id rule, and what makes
+//! an S3 rule valid ([`S3RuleSpec::new`]). The host's grant (in xacct-core) is built on
+//! these, adding its matchers and IAM mapping, and maps itself onto a [`GrantSpec`] to
+//! compare it with what the plugin declares. The comparison answers "does the operator
+//! grant more than the author asked for", rule by rule and action by action, and
+//! exactly: bucket globs are compared as the sets of names they match (`*?` and `?*` are
+//! the same set), key prefixes by prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::glob::Pattern;
 
-/// What an S3 rule allows.
+/// What an S3 rule allows (`actions = [...]` in an `s3` rule); which operations each
+/// allows is the host's action table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
+    /// ListBuckets, and ListObjectsV2 under the rule's prefix.
     List,
+    /// HeadObject, GetObject (and the source of a copy).
     Read,
+    /// PutObject (and the target of a copy).
     Write,
+    /// DeleteObject(s).
     Delete,
+    /// Get/PutObjectTagging.
     Tag,
     /// Every read of a bucket's configuration, and the account's public access block.
     ConfigRead,
     /// The writes of the bucket settings the rule names in `settings`.
     ConfigWrite,
+    /// ListObjectVersions under the rule's prefix, and HeadObject/GetObject of a version.
+    Versions,
+    /// DeleteObject of one version or delete marker: deletes for good, unlike `delete`.
+    DeleteVersions,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::List,
         Action::Read,
         Action::Write,
@@ -35,6 +48,8 @@ impl Action {
         Action::Tag,
         Action::ConfigRead,
         Action::ConfigWrite,
+        Action::Versions,
+        Action::DeleteVersions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,11 +61,27 @@ impl Action {
             Action::Tag => "tag",
             Action::ConfigRead => "config-read",
             Action::ConfigWrite => "config-write",
+            Action::Versions => "versions",
+            Action::DeleteVersions => "delete-versions",
         }
+    }
+
+    /// Whether it acts on whole buckets, so a rule with a key prefix cannot grant it.
+    pub fn on_whole_buckets(self) -> bool {
+        matches!(self, Action::ConfigRead | Action::ConfigWrite)
     }
 
     pub fn parse(name: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// `list, read, write, delete or tag`: the actions, for a message.
+    pub fn names() -> String {
+        let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
     }
 }
 
@@ -58,6 +89,11 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Whether `text` is an account id: 12 digits, as AWS writes them.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Which accounts a grant covers: `*`, a 12-digit id, an alias, or `tag:key=value`.
@@ -70,6 +106,7 @@ pub enum AccountSelector {
 }
 
 impl AccountSelector {
+    /// `*`, a 12-digit id, `tag:key=value`, or an alias.
     pub fn parse(text: &str) -> Result<AccountSelector, String> {
         if text == "*" {
             Ok(AccountSelector::All)
@@ -80,7 +117,7 @@ impl AccountSelector {
                 }
                 _ => Err(format!("{text:?} is not tag:key=value")),
             }
-        } else if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+        } else if is_account_id(text) {
             Ok(AccountSelector::Id(text.to_owned()))
         } else if text.is_empty() {
             Err("an empty account selector".into())
@@ -130,7 +167,8 @@ pub struct S3RuleSpec {
 
 impl S3RuleSpec {
     /// A rule as the host accepts one: a bucket glob of lowercase letters, digits, `-`, `.`,
-    /// `*` and `?` (which IAM reads the same way), and a literal prefix.
+    /// `*` and `?` (which IAM reads the same way), a literal prefix (no IAM wildcard or
+    /// policy variable in it), and no prefix for an action on whole buckets.
     pub fn new(
         buckets: &str,
         prefix: &str,
@@ -146,6 +184,13 @@ impl S3RuleSpec {
         if prefix.contains(['*', '?', '$']) {
             return Err(format!(
                 "prefix {prefix:?} must be literal: no '*', '?' or '$'"
+            ));
+        }
+        if let Some(action) = actions.iter().find(|a| a.on_whole_buckets())
+            && !prefix.is_empty()
+        {
+            return Err(format!(
+                "{action} acts on whole buckets: a rule with prefix {prefix:?} cannot grant it"
             ));
         }
         Ok(S3RuleSpec {
@@ -491,6 +536,25 @@ mod tests {
                 accounts: vec!["333333333333".into()]
             }]
         );
+    }
+
+    #[test]
+    fn every_action_the_host_grants_is_compared() {
+        let declared = grant(&["*"], vec![rule("*", "", &[Action::Versions])]);
+        let granted = grant(
+            &["*"],
+            vec![rule("*", "", &[Action::Versions, Action::DeleteVersions])],
+        );
+        assert_eq!(
+            excess(&declared, &granted, None),
+            [Excess::Action {
+                rule: 0,
+                action: Action::DeleteVersions
+            }]
+        );
+        for name in ["config-write", "versions", "delete-versions"] {
+            assert_eq!(Action::parse(name).map(Action::name), Some(name));
+        }
     }
 
     #[test]

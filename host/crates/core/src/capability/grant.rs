@@ -6,71 +6,20 @@
 //! through the session policy each account's role is assumed with (`xacct-aws`) — so a
 //! host bug alone cannot widen what a plugin reaches.
 
-use std::fmt;
 use std::ops::Range;
 
 use serde_json::{Value, json};
 use toml::Spanned;
-use xacct_provenance::grant::Account as SpecAccount;
-use xacct_provenance::{
-    AccountSelector as SpecSelector, Action as SpecAction, Excess, GrantSpec, S3RuleSpec, excess,
-};
+use xacct_provenance::{Excess, GrantSpec, S3RuleSpec, excess};
 
 use super::s3::actions::setting_name;
 use super::s3::rules::{RawRule, S3Grant, read_rules};
-use crate::config::accounts::{AccountConfig, is_account_id, tags_in_use};
+use crate::config::accounts::{AccountConfig, tags_in_use};
 use crate::config::file::{ConfigError, Document};
 
-/// Which accounts a grant covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountSelector {
-    All,
-    Id(String),
-    Alias(String),
-    Tag(String, String),
-}
-
-impl fmt::Display for AccountSelector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AccountSelector::All => f.write_str("*"),
-            AccountSelector::Id(id) => f.write_str(id),
-            AccountSelector::Alias(alias) => f.write_str(alias),
-            AccountSelector::Tag(key, value) => write!(f, "tag:{key}={value}"),
-        }
-    }
-}
-
-impl AccountSelector {
-    /// `*`, a 12-digit id, `tag:key=value`, or an alias.
-    pub fn parse(text: &str) -> Result<AccountSelector, String> {
-        if text == "*" {
-            Ok(AccountSelector::All)
-        } else if let Some(tag) = text.strip_prefix("tag:") {
-            match tag.split_once('=') {
-                Some((key, value)) if !key.is_empty() => {
-                    Ok(AccountSelector::Tag(key.to_owned(), value.to_owned()))
-                }
-                _ => Err(format!("{text:?} is not tag:key=value")),
-            }
-        } else if is_account_id(text) {
-            Ok(AccountSelector::Id(text.to_owned()))
-        } else if text.is_empty() {
-            Err("an empty account selector".into())
-        } else {
-            Ok(AccountSelector::Alias(text.to_owned()))
-        }
-    }
-
-    pub fn matches(&self, account: &AccountConfig) -> bool {
-        match self {
-            AccountSelector::All => true,
-            AccountSelector::Id(id) => account.id == *id,
-            AccountSelector::Alias(alias) => account.alias == *alias,
-            AccountSelector::Tag(key, value) => account.tags.get(key) == Some(value),
-        }
-    }
-}
+/// Which accounts a grant covers: `*`, a 12-digit id, an alias or `tag:key=value` (the
+/// grant's vocabulary, shared with plugins' declarations, is defined in xacct-provenance).
+pub use xacct_provenance::AccountSelector;
 
 /// A plugin's grant.
 #[derive(Debug, Clone)]
@@ -119,13 +68,15 @@ impl Grant {
     }
 
     pub fn covers(&self, account: &AccountConfig) -> bool {
-        self.accounts.iter().any(|s| s.matches(account))
+        self.accounts
+            .iter()
+            .any(|s| s.matches(&account.selectable()))
     }
 
     /// The grant as data, to set beside what a plugin declares.
     pub fn spec(&self) -> GrantSpec {
         GrantSpec {
-            accounts: self.accounts.iter().map(AccountSelector::spec).collect(),
+            accounts: self.accounts.clone(),
             s3: self
                 .s3
                 .rules
@@ -133,11 +84,7 @@ impl Grant {
                 .map(|rule| S3RuleSpec {
                     buckets: rule.buckets.clone(),
                     prefix: rule.prefix.clone(),
-                    actions: rule
-                        .actions
-                        .iter()
-                        .filter_map(|action| SpecAction::parse(action.name()))
-                        .collect(),
+                    actions: rule.actions.clone(),
                     settings: rule
                         .settings
                         .iter()
@@ -152,26 +99,8 @@ impl Grant {
     /// the accounts they reach among `accounts` (every account the run knows, those a
     /// provider listed included).
     pub fn excess(&self, declared: &GrantSpec, accounts: &[AccountConfig]) -> Vec<Excess> {
-        let known: Vec<SpecAccount> = accounts
-            .iter()
-            .map(|account| SpecAccount {
-                id: &account.id,
-                alias: &account.alias,
-                tags: &account.tags,
-            })
-            .collect();
+        let known: Vec<_> = accounts.iter().map(AccountConfig::selectable).collect();
         excess(declared, &self.spec(), Some(&known))
-    }
-}
-
-impl AccountSelector {
-    fn spec(&self) -> SpecSelector {
-        match self {
-            AccountSelector::All => SpecSelector::All,
-            AccountSelector::Id(id) => SpecSelector::Id(id.clone()),
-            AccountSelector::Alias(alias) => SpecSelector::Alias(alias.clone()),
-            AccountSelector::Tag(key, value) => SpecSelector::Tag(key.clone(), value.clone()),
-        }
     }
 }
 
@@ -222,7 +151,9 @@ pub fn read_grant(
             (AccountSelector::Tag(..), Some(configured)) => {
                 // A tag no account carries grants nothing: most likely a typo in the
                 // key or the value, which must not pass as a narrower grant.
-                if !configured.is_empty() && !configured.iter().any(|a| parsed.matches(a)) {
+                if !configured.is_empty()
+                    && !configured.iter().any(|a| parsed.matches(&a.selectable()))
+                {
                     return Err(document.invalid(
                         selector.span(),
                         format!("{key}.accounts"),
@@ -259,6 +190,30 @@ pub fn read_grant(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capability::s3::actions::Action;
+    use crate::capability::s3::rules::S3Rule;
+
+    /// Every action the host grants is one a declaration can name and is compared: the
+    /// grant's vocabulary is the declarations' (an action the declarations' copy lacked
+    /// was dropped from the comparison, so granting it never counted as wider).
+    #[test]
+    fn every_granted_action_the_declaration_lacks_is_excess() {
+        let declared = xacct_provenance::Declaration::parse(
+            b"format = 1\naccounts = [\"*\"]\ns3 = [{ buckets = \"*\", actions = [\"list\"] }]\n",
+        )
+        .unwrap();
+        for action in Action::ALL {
+            let mut grant = Grant::none("p");
+            grant.accounts = vec![AccountSelector::All];
+            grant.s3.rules = vec![S3Rule::new("*", "", [Action::List, action].into()).unwrap()];
+            let excess = grant.excess(&declared.grant, &[]);
+            assert_eq!(
+                excess.is_empty(),
+                action == Action::List,
+                "{action}: {excess:?}"
+            );
+        }
+    }
 
     #[test]
     fn account_selectors_parse_and_match() {
@@ -279,7 +234,9 @@ mod tests {
             ("tag:env=prod", false),
         ] {
             assert_eq!(
-                AccountSelector::parse(text).unwrap().matches(&account),
+                AccountSelector::parse(text)
+                    .unwrap()
+                    .matches(&account.selectable()),
                 matches,
                 "{text}"
             );

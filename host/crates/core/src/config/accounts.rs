@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
 use toml::Spanned;
+use xacct_provenance::grant::Account as SelectableAccount;
 
 use super::file::{ConfigError, Document};
 
@@ -24,9 +25,17 @@ pub struct AccountConfig {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Whether `text` is an account id: 12 digits, as AWS writes them.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+pub use xacct_provenance::grant::is_account_id;
+
+impl AccountConfig {
+    /// The account as grant selectors see it.
+    pub fn selectable(&self) -> SelectableAccount<'_> {
+        SelectableAccount {
+            id: &self.id,
+            alias: &self.alias,
+            tags: &self.tags,
+        }
+    }
 }
 
 /// An `[[account]]` entry as written (the keys the core reads).

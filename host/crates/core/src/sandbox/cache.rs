@@ -1,6 +1,6 @@
 //! The compile cache: what compiling a plugin led to — native code, or the reason the
-//! plugin was refused — kept between runs and trusted only when this user's key
-//! authenticates it.
+//! plugin was refused — and which keys' signatures over it hold, kept between runs and
+//! trusted only when this user's key authenticates it.
 //!
 //! A precompiled artifact is native code that the host maps executable next to the
 //! operator's credentials, so a cache entry is never believed because of where it lies.
@@ -130,6 +130,8 @@ pub(super) enum EntryKind {
     /// The component a wasip1 module was made into (adapting takes seconds for some
     /// modules, and counts against the compile budget).
     Adapted = 4,
+    /// The signatures it carries that were checked and hold (`super::verified`).
+    Signers = 5,
 }
 
 impl EntryKind {
@@ -139,6 +141,7 @@ impl EntryKind {
             EntryKind::Refusal => "refused",
             EntryKind::Timeout => "timeout",
             EntryKind::Adapted => "adapted",
+            EntryKind::Signers => "signers",
         }
     }
 }
@@ -195,7 +198,8 @@ impl CompileCache {
     /// What an entry of `kind` depends on besides the plugin.
     fn scope(&self, kind: EntryKind) -> &[u8; 32] {
         match kind {
-            EntryKind::Artifact | EntryKind::Adapted => &self.host,
+            // Which signatures hold over a file depends on its bytes alone.
+            EntryKind::Artifact | EntryKind::Adapted | EntryKind::Signers => &self.host,
             EntryKind::Refusal | EntryKind::Timeout => &self.judged_under,
         }
     }

@@ -212,7 +212,13 @@ impl Loader {
         path: &Path,
     ) -> Result<LoadedPlugin, LoadError> {
         let bytes = read_plugin(path, self.max_plugin_bytes)?;
-        let provenance = check_provenance(&self.limits.provenance, name, path, &bytes)?;
+        let provenance = check_provenance(
+            &self.limits.provenance,
+            name,
+            path,
+            &bytes,
+            self.cache.as_ref(),
+        )?;
         // The plugin's identity is the hash of these bytes, the very ones compiled, and
         // every cache entry is bound to it.
         let digest = provenance.digest.0;

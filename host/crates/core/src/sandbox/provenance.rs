@@ -2,7 +2,9 @@
 //! the config's pin, its provenance sections' placement, every signature it carries
 //! (embedded, and `PLUGIN.wasm.sig` beside it) and whether a trusted key made one, its
 //! declared grant and its standard metadata. A file that fails any of them is refused —
-//! that plugin only, with a message naming the file and what is wrong.
+//! that plugin only, with a message naming the file and what is wrong. Which signatures
+//! hold is remembered in the compile cache (`verified`); whether their keys are trusted
+//! is decided on every load.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -12,11 +14,13 @@ use std::time::SystemTime;
 use xacct_provenance::signature::MAX_ARMORED_BYTES;
 use xacct_provenance::{
     Carrier, Declaration, Digest, LayoutError, Metadata, NotTrusted, PluginFile, Signature,
-    SignatureError, SignatureRefusal, Signer,
+    SignatureError, SignatureRefusal, Signer, Verification,
 };
 
+use super::cache::CompileCache;
 use super::load_error::{LoadError, PinMismatch};
 use super::open::open_regular;
+use super::verified::{SignatureCheck, signers};
 use crate::config::Config;
 use crate::config::provenance::{DigestPin, TrustPolicy};
 
@@ -68,6 +72,8 @@ pub struct Provenance {
     /// Why the keys whose signatures over it hold are not trusted (`None` when one is,
     /// or when it is unsigned).
     pub untrusted: Option<NotTrusted>,
+    /// Whether its signatures were checked by this load or remembered from an earlier one.
+    pub signature_check: SignatureCheck,
     /// The grant its author declares.
     pub declared: Option<Declaration>,
     pub metadata: Metadata,
@@ -80,12 +86,14 @@ pub fn detached_signature_path(path: &Path) -> PathBuf {
     PathBuf::from(sig)
 }
 
-/// Checks the plugin `name` read from `path` as `bytes`.
+/// Checks the plugin `name` read from `path` as `bytes`, with the signature checks that
+/// `cache` remembers.
 pub(super) fn check(
     options: &ProvenanceOptions,
     name: &str,
     path: &Path,
     bytes: &[u8],
+    cache: Option<&CompileCache>,
 ) -> Result<Provenance, LoadError> {
     let refused = |reason: String| LoadError::Provenance {
         path: path.to_owned(),
@@ -124,9 +132,9 @@ pub(super) fn check(
         )
     })?;
     let trust = options.trust_for(name);
-    let verification = file
-        .verify(detached.as_ref(), &trust.signers, SystemTime::now())
+    let (signed, signature_check) = signers(&file, &digest, detached.as_ref(), cache)
         .map_err(|err| refused(err.to_string()))?;
+    let verification = Verification::new(signed, &trust.signers, SystemTime::now());
     let (signer, untrusted) = match verification.trusted_signer() {
         Ok(signer) => (Some(signer.clone()), None),
         Err(why) if trust.require_signed => {
@@ -149,6 +157,7 @@ pub(super) fn check(
         pinned: pin.is_some(),
         signer,
         untrusted,
+        signature_check,
         declared,
         metadata,
     })

@@ -4,91 +4,18 @@
 //! checks and the IAM documents (session and permission policies, in the AWS provider)
 //! all come from here: adding an operation is one entry.
 
-use std::fmt;
-
 use crate::bindings::s3::BucketSetting;
 
-/// What a grant rule allows (`actions = [...]` in an `s3` rule).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Action {
-    /// ListBuckets, and ListObjectsV2 under the rule's prefix.
-    List,
-    /// HeadObject, GetObject (and the source of a copy).
-    Read,
-    /// PutObject (and the target of a copy).
-    Write,
-    /// DeleteObject(s).
-    Delete,
-    /// Get/PutObjectTagging.
-    Tag,
-    /// Every read of a bucket's configuration, and the account's public access block.
-    ConfigRead,
-    /// The writes of the bucket settings a rule names in `settings`.
-    ConfigWrite,
-    /// ListObjectVersions under the rule's prefix, and HeadObject/GetObject of a version.
-    Versions,
-    /// DeleteObject of one version or delete marker: deletes for good, unlike `delete`.
-    DeleteVersions,
-}
+/// What a grant rule allows (`actions = [...]` in an `s3` rule): the grant's vocabulary,
+/// shared with plugins' declarations, is defined in xacct-provenance.
+pub use xacct_provenance::grant::Action;
 
-impl Action {
-    pub const ALL: [Action; 9] = [
-        Action::List,
-        Action::Read,
-        Action::Write,
-        Action::Delete,
-        Action::Tag,
-        Action::ConfigRead,
-        Action::ConfigWrite,
-        Action::Versions,
-        Action::DeleteVersions,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::List => "list",
-            Action::Read => "read",
-            Action::Write => "write",
-            Action::Delete => "delete",
-            Action::Tag => "tag",
-            Action::ConfigRead => "config-read",
-            Action::ConfigWrite => "config-write",
-            Action::Versions => "versions",
-            Action::DeleteVersions => "delete-versions",
-        }
-    }
-
-    /// Whether it acts on whole buckets, so a rule with a key prefix cannot grant it.
-    pub fn on_whole_buckets(self) -> bool {
-        matches!(self, Action::ConfigRead | Action::ConfigWrite)
-    }
-
-    pub fn parse(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// `list, read, write, delete or tag`: the actions, for a message.
-    pub fn names() -> String {
-        let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
-        match names.split_last() {
-            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-            _ => names.join(""),
-        }
-    }
-
-    /// The operations this action allows.
-    pub fn operations(self) -> impl Iterator<Item = &'static Operation> {
-        OPERATIONS
-            .iter()
-            .copied()
-            .filter(move |op| op.action == self)
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// The operations `action` allows.
+pub fn operations(action: Action) -> impl Iterator<Item = &'static Operation> {
+    OPERATIONS
+        .iter()
+        .copied()
+        .filter(move |op| op.action == action)
 }
 
 /// What an operation acts on: where its IAM actions are granted.
@@ -473,7 +400,7 @@ mod tests {
     #[test]
     fn every_action_allows_some_operation_and_names_parse_back() {
         for action in Action::ALL {
-            assert!(action.operations().next().is_some(), "{action}");
+            assert!(operations(action).next().is_some(), "{action}");
             assert_eq!(Action::parse(action.name()), Some(action));
         }
         assert_eq!(

@@ -17,6 +17,7 @@ use std::ops::Range;
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use toml::Spanned;
+use xacct_provenance::S3RuleSpec;
 
 use super::actions::{Action, Operation, WRITABLE_SETTINGS, parse_writable_setting, setting_name};
 use crate::bindings::S3Error;
@@ -37,34 +38,21 @@ pub struct S3Rule {
 }
 
 impl S3Rule {
-    /// A rule; the bucket glob may use `*` and `?` only, which mean the same to IAM, and
-    /// the prefix is literal (no IAM wildcard or policy variable in it).
+    /// A rule, valid as [`S3RuleSpec::new`] says (a bucket glob of `*` and `?` only, which
+    /// mean the same to IAM; a literal prefix; none for whole-bucket actions).
     pub fn new(buckets: &str, prefix: &str, actions: BTreeSet<Action>) -> Result<S3Rule, String> {
-        let glob_chars =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.*?".contains(c);
-        if buckets.is_empty() || !buckets.chars().all(glob_chars) {
-            return Err(format!(
-                "bucket glob {buckets:?} may hold only lowercase letters, digits, '-', '.', '*' and '?'"
-            ));
-        }
-        if prefix.contains(['*', '?', '$']) {
-            return Err(format!(
-                "prefix {prefix:?} must be literal: no '*', '?' or '$'"
-            ));
-        }
-        if let Some(action) = actions.iter().find(|a| a.on_whole_buckets())
-            && !prefix.is_empty()
-        {
-            return Err(format!(
-                "{action} acts on whole buckets: a rule with prefix {prefix:?} cannot grant it"
-            ));
-        }
-        let matcher = Glob::new(buckets)
+        let S3RuleSpec {
+            buckets,
+            prefix,
+            actions,
+            ..
+        } = S3RuleSpec::new(buckets, prefix, actions)?;
+        let matcher = Glob::new(&buckets)
             .map_err(|e| format!("bucket glob {buckets:?}: {e}"))?
             .compile_matcher();
         Ok(S3Rule {
-            buckets: buckets.to_owned(),
-            prefix: prefix.to_owned(),
+            buckets,
+            prefix,
             actions,
             kms_keys: Vec::new(),
             settings: Vec::new(),
