@@ -132,3 +132,23 @@ async fn the_ownership_listing_is_one_host_call_per_account_per_run() {
         "the plugin's six calls, not the host's listing"
     );
 }
+
+/// Listed once per run, not once per process: the service (and its sessions) outlives a
+/// run, and a bucket the account created since the last run is its own in the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_the_account_created_since_the_last_run_is_owned_in_the_next() {
+    let (moto, home, world) = estate(&grant_everything()).await;
+    let put = json!([{"op": "put", "account": "staging", "bucket": "staging-later", "key": "k", "body": "x"}]);
+    let (_, before) = script(&world, put.clone()).await;
+    assert_eq!(step_error(&before[0]), "access-denied", "not there yet");
+    moto.s3_as_home(&home, ACCOUNTS[1].0)
+        .await
+        .create_bucket()
+        .bucket("staging-later")
+        .send()
+        .await
+        .unwrap();
+    let (_, after) = script(&world, put).await;
+    step_ok(&after[0]);
+    assert_eq!(moto.shim().bucket_listings(ACCOUNTS[1].0), 2, "one per run");
+}

@@ -47,6 +47,7 @@ use crate::error::{AwsError, Service, classify};
 use crate::session::{Session, SessionSpec, Sessions};
 use copy::{Copy, copy_source};
 use fields::{millis, size};
+use owner::OwnedBuckets;
 use put::{Target, put};
 use resume::ResumingBody;
 use send::{build_error, on_bucket, tagging};
@@ -63,6 +64,8 @@ pub struct AwsBackend {
     by_account: RwLock<HashMap<String, Arc<Session>>>,
     /// Multipart uploads whose abort S3 refused: the operator must clean them up.
     orphans: Mutex<Vec<OrphanedUpload>>,
+    /// What each account of the run owns, for the host's ownership check.
+    owned: OwnedBuckets,
 }
 
 impl AwsBackend {
@@ -72,6 +75,7 @@ impl AwsBackend {
             spec,
             by_account: RwLock::new(HashMap::new()),
             orphans: Mutex::new(Vec::new()),
+            owned: OwnedBuckets::default(),
         }
     }
 
@@ -108,7 +112,7 @@ impl AwsBackend {
         buckets: &[&str],
     ) -> Result<Arc<Session>, S3Error> {
         let session = self.session(account)?;
-        owner::check_owned(&session, buckets).await?;
+        self.owned.check(&session, buckets).await?;
         Ok(session)
     }
 
@@ -227,7 +231,7 @@ fn total_from_content_range(range: Option<&str>) -> Option<u64> {
 #[async_trait]
 impl Backend for AwsBackend {
     async fn list_buckets(&self, account: &Account) -> Result<Vec<Bucket>, S3Error> {
-        owner::list_owned(&*self.session(account)?).await
+        self.owned.list(&*self.session(account)?).await
     }
 
     async fn list_objects(

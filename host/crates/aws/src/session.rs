@@ -14,7 +14,7 @@
 //! - A session's S3 clients are per region (a bucket is served by its own region), all
 //!   sharing the session's credentials and the process's HTTP connection pool.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -184,8 +184,6 @@ pub struct Session {
     clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     /// Buckets whose region S3 told us, and that region.
     bucket_regions: Mutex<HashMap<String, String>>,
-    /// The buckets the account owns, listed once for the session ([`crate::s3`]).
-    owned_buckets: tokio::sync::OnceCell<HashSet<String>>,
     sts: aws_sdk_sts::Client,
     /// S3 Control, for the account's own settings.
     s3control: aws_sdk_s3control::Client,
@@ -505,7 +503,6 @@ impl Sessions {
             account_region,
             clients: Mutex::new(HashMap::new()),
             bucket_regions: Mutex::new(HashMap::new()),
-            owned_buckets: tokio::sync::OnceCell::new(),
             sts: aws_sdk_sts::Client::from_conf(sts),
             s3control: aws_sdk_s3control::Client::from_conf(s3control.build()),
         }
@@ -637,11 +634,6 @@ impl Session {
             .unwrap_or_else(|e| e.into_inner())
             .get(bucket)
             .cloned()
-    }
-
-    /// The names of the buckets the account owns, once listed.
-    pub fn owned_buckets(&self) -> &tokio::sync::OnceCell<HashSet<String>> {
-        &self.owned_buckets
     }
 
     /// Remembers where `bucket` is, for every later request of the session.

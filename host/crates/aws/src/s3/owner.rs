@@ -7,12 +7,16 @@
 //! another account's (or nobody's), whatever the endpoint. Neither botocore nor
 //! aws-sdk-rust checks ownership on the client; both only send the header.
 //!
-//! The listing is fetched once per session, the first time one of its calls addresses a
-//! bucket; a concurrent first access waits for that one listing. A plugin's own complete
-//! listing fills it too. A listing that fails is not kept: the call fails with its error,
-//! and the next access lists again.
+//! The listing is fetched once per account per run (not per session: sessions outlive a
+//! run in a long-lived process, and the account may create buckets meanwhile), the first
+//! time one of the run's calls addresses a bucket there; a concurrent first access waits
+//! for that one listing. A plugin's own complete listing fills it too. A listing that
+//! fails is not kept: the call fails with its error, and the next access lists again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
 
 use xacct_core::bindings::s3::Bucket;
 use xacct_core::bindings::{AccessDenied, DeniedBy, S3Error};
@@ -25,7 +29,7 @@ use crate::session::Session;
 const LIST_BUCKETS_PAGE: i32 = 1000;
 
 /// Every bucket the session's account owns, by name, learning each one's region.
-pub(super) async fn list_owned(session: &Session) -> Result<Vec<Bucket>, S3Error> {
+async fn list_owned(session: &Session) -> Result<Vec<Bucket>, S3Error> {
     let what = "ListBuckets";
     // Always paginated: AWS rejects unpaginated ListBuckets for accounts with a bucket
     // quota over 10,000 ("General purpose bucket quotas, limitations, and
@@ -60,28 +64,48 @@ pub(super) async fn list_owned(session: &Session) -> Result<Vec<Bucket>, S3Error
         }
     }
     buckets.sort_by(|a, b| a.name.cmp(&b.name));
-    // Whoever listed first, the plugin or the check, saves the other the call.
-    let _ = session.owned_buckets().set(names(&buckets));
     Ok(buckets)
 }
 
-/// `Ok` when the session's account owns every one of `buckets`; otherwise `access-denied`
-/// naming the first it does not own, and nothing is sent to any of them.
-pub(super) async fn check_owned(session: &Session, buckets: &[&str]) -> Result<(), S3Error> {
-    let owned = session
-        .owned_buckets()
-        .get_or_try_init(|| async { list_owned(session).await.map(|listed| names(&listed)) })
-        .await?;
-    match buckets.iter().find(|bucket| !owned.contains(**bucket)) {
-        None => Ok(()),
-        Some(bucket) => Err(S3Error::AccessDenied(AccessDenied {
-            by: DeniedBy::Xacct,
-            message: format!(
-                "bucket {bucket:?} is not in account {}'s own bucket listing: xacct sends \
-                 nothing to a bucket another account owns",
-                session.account_id
-            ),
-        })),
+/// The buckets each account of one run owns, each account listed once.
+#[derive(Default)]
+pub(super) struct OwnedBuckets {
+    by_account: Mutex<HashMap<String, Arc<OnceCell<HashSet<String>>>>>,
+}
+
+impl OwnedBuckets {
+    fn of(&self, account_id: &str) -> Arc<OnceCell<HashSet<String>>> {
+        let mut by_account = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
+        by_account.entry(account_id.to_owned()).or_default().clone()
+    }
+
+    /// The plugin's ListBuckets: every bucket the session's account owns, which serves
+    /// the ownership check too when it comes first.
+    pub(super) async fn list(&self, session: &Session) -> Result<Vec<Bucket>, S3Error> {
+        let buckets = list_owned(session).await?;
+        // Already listed (or being listed) for the check: that listing stands.
+        let _ = self.of(&session.account_id).set(names(&buckets));
+        Ok(buckets)
+    }
+
+    /// `Ok` when the session's account owns every one of `buckets`; otherwise
+    /// `access-denied` naming the first it does not own, and nothing is sent to any.
+    pub(super) async fn check(&self, session: &Session, buckets: &[&str]) -> Result<(), S3Error> {
+        let cell = self.of(&session.account_id);
+        let owned = cell
+            .get_or_try_init(|| async { list_owned(session).await.map(|listed| names(&listed)) })
+            .await?;
+        match buckets.iter().find(|bucket| !owned.contains(**bucket)) {
+            None => Ok(()),
+            Some(bucket) => Err(S3Error::AccessDenied(AccessDenied {
+                by: DeniedBy::Xacct,
+                message: format!(
+                    "bucket {bucket:?} is not in account {}'s own bucket listing (another \
+                     account owns it, or it does not exist): xacct sends it nothing",
+                    session.account_id
+                ),
+            })),
+        }
     }
 }
 
