@@ -113,13 +113,18 @@ async fn tags_are_listed_a_few_at_a_time_and_throttled_listings_retried() {
         4,
         "at most 4 tag listings at once, and that many (12 accounts to list)"
     );
+    let throttles_before = moto.injected().tag_throttles;
     let (accounts, stderr) = list(Faults {
-        tags_throttle_every: 2,
+        tags_throttle_first_of_each_account: true,
         tags_delay: delay,
         ..Faults::default()
     });
     let injected = moto.injected();
-    assert!(injected.tag_throttles >= 6, "{injected:?}");
+    assert_eq!(
+        injected.tag_throttles - throttles_before,
+        12,
+        "each account's first listing throttled: {injected:?}"
+    );
     assert_eq!(injected.tag_listings_in_flight_max, 4, "{injected:?}");
     for (i, id) in members.iter().enumerate() {
         let listed = accounts

@@ -37,6 +37,11 @@ pub struct Faults {
     pub changed_since_read: bool,
     /// Every Nth Organizations `ListTagsForResource` answered `TooManyRequestsException`.
     pub tags_throttle_every: u32,
+    /// Each account's first `ListTagsForResource` answered `TooManyRequestsException`, its
+    /// retry answered: a schedule of throttling whose retries succeed however the listings
+    /// of different accounts interleave (every Nth listing overall can throttle one
+    /// account's every attempt when others' listings fall between them).
+    pub tags_throttle_first_of_each_account: bool,
     /// Every `ListTagsForResource` of this account answered `TooManyRequestsException`,
     /// however often it is retried.
     pub tags_always_throttled_for: Option<String>,
@@ -75,6 +80,7 @@ pub(super) struct Schedule {
     s3_requests: u32,
     large_gets: u32,
     tag_listings: u32,
+    tags_listed_for: HashSet<String>,
     organizations_requests: u32,
     tag_listings_in_flight: u32,
     per_account: HashMap<String, u32>,
@@ -110,7 +116,9 @@ impl Schedule {
     /// Whether this ListTagsForResource of `account` is one the schedule throttles (and
     /// counts it if so).
     pub(super) fn throttles_tags_of(&mut self, account: &str) -> bool {
+        let first_of_account = self.tags_listed_for.insert(account.to_owned());
         let throttled = nth(&mut self.tag_listings, self.faults.tags_throttle_every)
+            || (self.faults.tags_throttle_first_of_each_account && first_of_account)
             || self.faults.tags_always_throttled_for.as_deref() == Some(account);
         if throttled {
             self.injected.tag_throttles += 1;
