@@ -175,4 +175,14 @@ impl Plugin for PurgeVersions {
     }
 }
 
+// What the plugin needs, for the operator to compare with the grant (xacct plugins) or
+// to start one from (xacct grant suggest purge-versions).
+xacct_guest::declare_grant!(
+    r#"
+format = 1
+accounts = ["*"]
+s3 = [{ buckets = "*", actions = ["versions", "delete-versions", "write"] }]
+"#
+);
+
 export_plugin!(PurgeVersions);

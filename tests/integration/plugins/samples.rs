@@ -325,3 +325,29 @@ fn every_languages_samples_declare_their_grant_and_xacct_plugins_shows_it() {
         );
     }
 }
+
+/// The Rust samples of bucket work declare the grant their README sections give them;
+/// `xacct grant suggest` prints it (without compiling them) for the operator to review.
+#[test]
+fn the_bucket_samples_declare_the_grant_their_readme_gives() {
+    let world = World::local_with(&["posture", "purge-versions"], ConfigBuilder::local("data"));
+    for (plugin, actions) in [
+        (
+            "posture",
+            r#"actions = ["list", "config-read", "config-write"]"#,
+        ),
+        (
+            "purge-versions",
+            r#"actions = ["write", "versions", "delete-versions"]"#,
+        ),
+    ] {
+        let suggested = world.xacct().args(["grant", "suggest", plugin]).output();
+        assert!(suggested.success(), "{plugin}: {}", suggested.stderr);
+        assert!(
+            suggested.stdout.contains(&format!("[plugin.{plugin}]"))
+                && suggested.stdout.contains(actions),
+            "{plugin}: {}",
+            suggested.stdout
+        );
+    }
+}
