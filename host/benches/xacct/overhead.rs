@@ -51,6 +51,7 @@ impl Invoker {
             signer: None,
             dry_run: false,
             audit: None,
+            arn_partition: "aws",
         });
         Invoker {
             world,

@@ -57,8 +57,14 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `xacct man > ~/.local/share/man/man1/xacct.1`.
-    Man,
+    /// Print the man page (roff), e.g. `xacct man > ~/.local/share/man/man1/xacct.1`; with
+    /// `--dir DIR`, write one page per command into DIR instead (`xacct.1`,
+    /// `xacct-run.1`, `xacct-report-html.1`, …: `man xacct-run` shows every option of
+    /// `xacct run`).
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Sign a plugin file with an SSH key (namespace xacct-plugin): embedded as its last
     /// section, or detached as PLUGIN.wasm.sig.
     Sign(SignArgs),

@@ -1,8 +1,11 @@
 //! `xacct completions SHELL` and `xacct man`: generated from the same clap definition the
 //! command line parses with, so they cannot drift from it.
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -24,5 +27,32 @@ pub fn man_page() -> Result<ExitCode, UsageError> {
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut page)?;
     std::io::stdout().lock().write_all(&page)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One man page per command and subcommand in `dir` (created if missing), named as
+/// clap_mangen names them (`xacct-report-html.1`), each path on stdout. They are
+/// documentation, created as any file is (the umask decides), not owner-only like what
+/// a run writes: a system-wide install must be readable by every user.
+pub fn man_pages(dir: &Path) -> Result<ExitCode, UsageError> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // As `clap_mangen::generate_to` walks the commands, keeping the paths it writes.
+    fn write(command: clap::Command, dir: &Path, pages: &mut Vec<PathBuf>) -> io::Result<()> {
+        for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+            write(sub.clone(), dir, pages)?;
+        }
+        pages.push(clap_mangen::Man::new(command).generate_to(dir)?);
+        Ok(())
+    }
+    let mut command = Cli::command().disable_help_subcommand(true);
+    command.build();
+    let mut pages = Vec::new();
+    write(command, dir, &mut pages)
+        .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+    pages.sort();
+    let mut out = std::io::stdout().lock();
+    for page in pages {
+        writeln!(out, "{}", page.display())?;
+    }
     Ok(ExitCode::SUCCESS)
 }

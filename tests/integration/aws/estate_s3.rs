@@ -51,8 +51,8 @@ fn kms_key(account: &str, name: &str) -> String {
     format!("arn:aws:kms:us-east-1:{account}:key/{name}-0000-1111-2222-333344445555")
 }
 
-/// Makes `key` the default encryption (SSE-KMS) of `bucket` in `account`.
-async fn encrypt_by_default(moto: &Moto, account: &str, bucket: &str, key: &str) {
+/// Makes `key` the default encryption (SSE-KMS) of `bucket` in `account` and `region`.
+async fn encrypt_by_default(moto: &Moto, (account, region): (&str, &str), bucket: &str, key: &str) {
     let by_default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::AwsKms)
         .kms_master_key_id(key)
@@ -66,7 +66,7 @@ async fn encrypt_by_default(moto: &Moto, account: &str, bucket: &str, key: &str)
         )
         .build()
         .unwrap();
-    moto.s3_in(account)
+    moto.s3_in_region(account, region)
         .await
         .put_bucket_encryption()
         .bucket(bucket)
@@ -89,8 +89,14 @@ async fn kms_encrypted_buckets_are_read_written_and_copied() {
     let (dev, staging) = (ACCOUNTS[0].0, ACCOUNTS[1].0);
     bucket(&moto, dev, "us-east-1", "dev-kms", &[]).await;
     bucket(&moto, staging, "us-east-1", "staging-kms", &[]).await;
-    encrypt_by_default(&moto, dev, "dev-kms", &kms_key(dev, "dev")).await;
-    encrypt_by_default(&moto, staging, "staging-kms", &kms_key(staging, "staging")).await;
+    encrypt_by_default(&moto, (dev, "us-east-1"), "dev-kms", &kms_key(dev, "dev")).await;
+    encrypt_by_default(
+        &moto,
+        (staging, "us-east-1"),
+        "staging-kms",
+        &kms_key(staging, "staging"),
+    )
+    .await;
     let big: Vec<u8> = (0..3 << 20).map(|i| (i % 251) as u8).collect();
     let dev_s3 = moto.s3_in(dev).await;
     for (key, body) in [("data/small", b"small".to_vec()), ("data/big", big.clone())] {
@@ -150,6 +156,56 @@ async fn kms_encrypted_buckets_are_read_written_and_copied() {
         .object_as_home(&home, staging, ("staging-kms", "copied/big"))
         .await;
     assert!(copied == big, "the replicated copy is byte-exact");
+}
+
+/// Stands for partitions in what a report names ("Identify AWS resources with Amazon
+/// Resource Names (ARNs)", IAM User Guide: the partition is `aws-cn` in China): when AWS
+/// refuses a call of a run whose home is in China — here a write into a bucket encrypted
+/// with a KMS key the grant's `kms_keys` does not name, which the session policy does not
+/// let S3 use ("Session policies", IAM User Guide) — the entry's `denied_by_aws` names the
+/// resource as IAM does there, `arn:aws-cn:s3:::…`, the ARN the operator's policy must
+/// name. It named `arn:aws:s3:::…`, which no policy in that partition matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_denial_in_china_names_the_resource_in_its_partition() {
+    let (moto, home) = accounts().await;
+    let (dev, staging) = (ACCOUNTS[0].0, ACCOUNTS[1].0);
+    let china = "cn-north-1";
+    bucket(
+        &moto,
+        dev,
+        china,
+        "data-dev",
+        &[("2026/doc.txt", b"to copy".to_vec())],
+    )
+    .await;
+    bucket(&moto, staging, china, "data-staging", &[]).await;
+    let bucket_key =
+        format!("arn:aws-cn:kms:{china}:{staging}:key/bucket-0000-1111-2222-333344445555");
+    let granted_key =
+        format!("arn:aws-cn:kms:{china}:{staging}:key/other-0000-1111-2222-333344445555");
+    encrypt_by_default(&moto, (staging, china), "data-staging", &bucket_key).await;
+    let grants = format!(
+        "[plugin.replicate]\naccounts = [\"*\"]\ns3 = [{{ buckets = \"data-*\", actions = [\"list\", \"read\", \"write\"], kms_keys = [{granted_key:?}] }}]\n"
+    );
+    let config = ConfigBuilder::aws(&moto.endpoint)
+        .backend("region", china)
+        .section(&grants)
+        .standard_accounts()
+        .role_everywhere(ROLE);
+    let world = World::with_config(&["replicate"], &config, Some(home.provider()));
+    let input = json!({
+        "source": {"account": "dev", "bucket": "data-dev"},
+        "target": {"account": "staging", "bucket": "data-staging"},
+        "prefix": "2026/",
+    });
+    let report = world.run("replicate", input, Mode::AllAccounts).await;
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["entries"][0]["error"]["denied_by_aws"],
+        json!({"action": "s3:PutObject", "resource": "arn:aws-cn:s3:::data-staging/2026/doc.txt"}),
+        "{}",
+        json["entries"][0]
+    );
 }
 
 /// Stands for CopyObject's limit ("You can create a copy of your object up to 5 GB in

@@ -70,6 +70,33 @@ fn completions_and_the_man_page_cover_every_command() {
     for command in ["run", "report", "completions", "man", "plugins"] {
         assert!(man.contains(command), "the man page names {command}");
     }
+    // A page per command, each with its own options: `man xacct-run`.
+    let pages = tempfile::tempdir().unwrap();
+    let dir = pages.path().join("man1");
+    let written = xacct(&["man", "--dir", dir.to_str().unwrap()]).stdout;
+    assert_eq!(
+        written.lines().count(),
+        std::fs::read_dir(&dir).unwrap().count()
+    );
+    for (page, options) in [
+        (
+            "xacct-run.1",
+            &["\\-\\-shard", "\\-\\-html", "\\-\\-rerun\\-failed"][..],
+        ),
+        ("xacct-report-html.1", &["\\-\\-out\\-dir"]),
+        ("xacct-report-merge.1", &[]),
+    ] {
+        let path = dir.join(page);
+        assert!(written.contains(path.to_str().unwrap()), "{written}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(&format!(".TH {}", page.trim_end_matches(".1"))),
+            "{text}"
+        );
+        for option in options {
+            assert!(text.contains(option), "{page} documents {option}");
+        }
+    }
 }
 
 /// `scripts/package` from the binaries this test run built (`--from`; the release build
@@ -116,6 +143,8 @@ fn the_release_tarball_and_the_lambda_zip_unpack_and_run() {
         "completions/xacct.fish",
         "completions/_xacct.ps1",
         "man/man1/xacct.1",
+        "man/man1/xacct-run.1",
+        "man/man1/xacct-report-html.1",
     ] {
         assert!(root.join(file).is_file(), "the tarball has {file}");
     }

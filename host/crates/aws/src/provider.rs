@@ -136,6 +136,10 @@ impl ProviderRun for AwsRun {
             .map_err(ProviderError::from)
     }
 
+    fn arn_partition(&self) -> &'static str {
+        self.sessions.partition().id
+    }
+
     fn report(&self) -> ProviderReport {
         ProviderReport {
             assume_role_calls: self.sessions.assume_role_calls(),

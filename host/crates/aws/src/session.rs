@@ -370,6 +370,12 @@ impl Sessions {
         self.throttle_budget
     }
 
+    /// The home identity's partition (`aws`, `aws-cn`, `aws-us-gov`, …): every account
+    /// it reaches is in it, since a role can be assumed only within its partition.
+    pub fn partition(&self) -> &'static Partition {
+        self.partition
+    }
+
     /// The home identity's ARN, as STS reported it at start-up.
     pub fn home_arn(&self) -> &str {
         &self.home_arn

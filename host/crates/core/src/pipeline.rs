@@ -229,6 +229,7 @@ pub async fn run(
         signer: signer.clone(),
         dry_run: request.dry_run,
         audit: request.audit.clone(),
+        arn_partition: run.arn_partition(),
     });
     progress.started(match plan.mode {
         Mode::PerAccount => plan.accounts.len(),

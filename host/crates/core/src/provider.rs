@@ -54,6 +54,13 @@ pub trait ProviderRun: Send + Sync {
         Ok(())
     }
 
+    /// The partition the ARNs of the run's resources name (`arn:PARTITION:s3:::bucket`),
+    /// as a refusal's report names them: `aws` unless the provider knows better (on AWS:
+    /// the home identity's, `aws-cn` in China, `aws-us-gov` in GovCloud).
+    fn arn_partition(&self) -> &'static str {
+        "aws"
+    }
+
     /// What the report says of the provider, as of now.
     fn report(&self) -> ProviderReport {
         ProviderReport::default()

@@ -31,6 +31,9 @@ pub struct RunContext {
     /// Mutations are planned, not executed.
     pub dry_run: bool,
     pub audit: Option<Arc<AuditLog>>,
+    /// The partition the ARNs of the run's resources name (`aws`, `aws-cn`, …), as its
+    /// provider says ([`crate::provider::ProviderRun::arn_partition`]).
+    pub arn_partition: &'static str,
 }
 
 /// A mutation a dry run did not execute.
@@ -70,9 +73,9 @@ pub trait Call: Send + Sync + 'static {
     fn target(&self) -> &Self::Target;
     /// What a dry run's report lists for the call: one entry per object it would change.
     fn planned(&self) -> Vec<PlannedOperation>;
-    /// The IAM action and resource the backend refused when it refuses the call, for
-    /// the report's `denied_by_aws`.
-    fn denial(&self) -> AwsDenial;
+    /// The IAM action and resource (an ARN in `partition`) the backend refused when it
+    /// refuses the call, for the report's `denied_by_aws`.
+    fn denial(&self, partition: &str) -> AwsDenial;
     /// Calls of the budget it spends: one, or one per key of a batch.
     fn calls(&self) -> u64 {
         1
@@ -218,6 +221,7 @@ impl Gate {
         T: Moved + Send + 'static,
         F: Future<Output = Result<T, S3Error>> + Send + 'static,
     {
+        let partition = self.run.arn_partition;
         let auditor = Auditor {
             run: self.run.clone(),
             account: account.to_owned(),
@@ -232,7 +236,7 @@ impl Gate {
                     if let S3Error::AccessDenied(denied) = err
                         && denied.by == DeniedBy::Backend
                     {
-                        budget.note_backend_denial(call.denial());
+                        budget.note_backend_denial(call.denial(partition));
                     }
                     auditor.record(&call, err.kind(), None, started)
                 }

@@ -154,20 +154,19 @@ impl Call for S3Call {
 
     /// The operation's first IAM action (the one its request needs) on the ARN of what
     /// it named: the account's bucket list, a bucket, an object, or a batch's first key.
-    /// The partition is `aws`: the core does not know the account's region.
-    fn denial(&self) -> AwsDenial {
+    fn denial(&self, partition: &str) -> AwsDenial {
         let bucket = self.target.bucket.as_deref().unwrap_or("*");
         let resource = match (
             self.operation.on,
             &self.target.key,
             self.target.keys.first(),
         ) {
-            (On::Account, _, _) => "arn:aws:s3:::*".to_owned(),
-            (On::Listing | On::Bucket, _, _) => format!("arn:aws:s3:::{bucket}"),
+            (On::Account, _, _) => format!("arn:{partition}:s3:::*"),
+            (On::Listing | On::Bucket, _, _) => format!("arn:{partition}:s3:::{bucket}"),
             (On::Object, Some(key), _) | (On::Object, None, Some(key)) => {
-                format!("arn:aws:s3:::{bucket}/{key}")
+                format!("arn:{partition}:s3:::{bucket}/{key}")
             }
-            (On::Object, None, None) => format!("arn:aws:s3:::{bucket}/*"),
+            (On::Object, None, None) => format!("arn:{partition}:s3:::{bucket}/*"),
         };
         AwsDenial {
             action: self
