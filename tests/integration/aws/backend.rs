@@ -503,9 +503,8 @@ async fn a_failure_caused_by_an_aws_denial_names_the_action_and_resource() {
             "search": {"text": "staging-data", "matches": 1},
             "header": ["replicate", "all-accounts"],
             "denied_groups": 1,
-            // The recap groups resources with their numbers normalised (`2026` is `#`);
-            // the detail names the exact one.
-            "denied_shows": ["s3:PutObject on arn:aws:s3:::staging-data/"],
+            // One account's denial: the recap and the detail name the exact resource.
+            "denied_shows": ["s3:PutObject on arn:aws:s3:::staging-data/2026/doc.txt"],
             "detail": {"account": "*", "shows": ["arn:aws:s3:::staging-data/2026/doc.txt"]},
         }),
     );

@@ -25,10 +25,11 @@ const QUOTED_CHARS: usize = 256;
 pub struct FailureGroup {
     /// The error kind (`plugin-error`, `time-limit`, … or `skipped`).
     pub kind: String,
-    /// The message with its particulars replaced by placeholders (see [`normalise`]).
+    /// The message the group's entries share: exactly, when they all have the same one;
+    /// else with its particulars replaced by placeholders (see [`normalise`]).
     pub pattern: String,
-    /// For failures caused by an AWS denial: the refused action and the resource,
-    /// normalised like the message.
+    /// For failures caused by an AWS denial: the refused action and the resource, exactly
+    /// or normalised like the message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denied_by_aws: Option<AwsDenial>,
     /// Indices of the group's entries in the report, in report order.
@@ -47,6 +48,8 @@ pub struct AwsDenial {
 /// the kind `unknown`.
 pub fn failure_groups(entries: &[Value]) -> Vec<FailureGroup> {
     let mut groups: Vec<FailureGroup> = Vec::new();
+    // Per group: what its entries say exactly, while they all say the same.
+    let mut exact: Vec<Option<(String, Option<AwsDenial>)>> = Vec::new();
     let mut index_of: HashMap<(String, String, Option<AwsDenial>), usize> = HashMap::new();
     for (position, entry) in entries.iter().enumerate() {
         if entry["status"] == "ok" {
@@ -56,11 +59,18 @@ pub fn failure_groups(entries: &[Value]) -> Vec<FailureGroup> {
         let kind = error["kind"].as_str().unwrap_or("unknown").to_owned();
         let denial = aws_denial(&error["denied_by_aws"]);
         // A denial groups by what was refused; its message only repeats it.
-        let pattern = match &denial {
+        let message = match &denial {
             Some(_) => String::new(),
-            None => normalise(error["message"].as_str().unwrap_or_default()),
+            None => head(error["message"].as_str().unwrap_or_default()),
         };
-        let key = (kind, pattern, denial);
+        let key = (
+            kind,
+            normalise(&message),
+            denial.as_ref().map(|d| AwsDenial {
+                action: normalise(&d.action),
+                resource: normalise(&d.resource),
+            }),
+        );
         let group = *index_of.entry(key.clone()).or_insert_with(|| {
             groups.push(FailureGroup {
                 kind: key.0,
@@ -68,9 +78,19 @@ pub fn failure_groups(entries: &[Value]) -> Vec<FailureGroup> {
                 denied_by_aws: key.2,
                 entries: Vec::new(),
             });
+            exact.push(Some((message.clone(), denial.clone())));
             groups.len() - 1
         });
         groups[group].entries.push(position);
+        if exact[group].as_ref() != Some(&(message, denial)) {
+            exact[group] = None;
+        }
+    }
+    for (group, exact) in groups.iter_mut().zip(exact) {
+        if let Some((message, denial)) = exact {
+            group.pattern = message;
+            group.denied_by_aws = denial;
+        }
     }
     groups.sort_by(|a, b| {
         b.entries
@@ -82,9 +102,14 @@ pub fn failure_groups(entries: &[Value]) -> Vec<FailureGroup> {
     groups
 }
 
+/// The first [`MESSAGE_CHARS`] characters of `text`: all of it a group shows or reads.
+fn head(text: &str) -> String {
+    text.chars().take(MESSAGE_CHARS).collect()
+}
+
 fn aws_denial(value: &Value) -> Option<AwsDenial> {
     let denial = value.as_object()?;
-    let field = |name: &str| normalise(denial.get(name).and_then(Value::as_str).unwrap_or("?"));
+    let field = |name: &str| head(denial.get(name).and_then(Value::as_str).unwrap_or("?"));
     Some(AwsDenial {
         action: field("action"),
         resource: field("resource"),
@@ -268,7 +293,8 @@ mod tests {
             summary,
             [
                 ("plugin-error", "bucket \"…\" not found", &[2, 3, 5][..]),
-                ("time-limit", "time limit of # s exceeded", &[1, 4][..]),
+                // The same message in every entry of the group: shown as it is.
+                ("time-limit", "time limit of 2 s exceeded", &[1, 4][..]),
                 ("skipped", "cancelled", &[6][..]),
                 ("unknown", "", &[7][..]),
             ]
@@ -292,6 +318,7 @@ mod tests {
             denied("222222222222", "s3:GetObject"),
             denied("333333333333", "s3:PutObject"),
             failed("plugin-error", "111111111111: access denied"),
+            failed("plugin-error", "222222222222: access denied"),
         ];
         let groups = failure_groups(&entries);
         assert_eq!(groups.len(), 3);
@@ -306,6 +333,12 @@ mod tests {
         assert_eq!(groups[0].pattern, "");
         let plain = groups.iter().find(|g| g.denied_by_aws.is_none()).unwrap();
         assert_eq!(plain.pattern, "#: access denied");
-        assert_eq!(plain.entries, [3]);
+        assert_eq!(plain.entries, [3, 4]);
+        // One account's denial: its resource exactly, not a pattern.
+        let alone = groups.iter().find(|g| g.entries == [2]).unwrap();
+        assert_eq!(
+            alone.denied_by_aws.as_ref().unwrap().resource,
+            "arn:aws:s3:::logs-333333333333/x"
+        );
     }
 }

@@ -261,7 +261,8 @@ fn hostile_values_in_every_field_stay_inert_text() {
                 [format!("{first_row} td:nth-child(2)"), "\\u{1b}[2J\\u{1b}]52;c;cm0=\\u{7}\\u{d}\\u{a}\\u{9} \\u{85}\\u{9b}2J \\u{2028}\\u{2029}\\u{0}"],
                 ["#run-header", "javascript:window.__pwned=3"],
                 ["#notes", "{{DATA}} ${alert(6)}"],
-                ["#failure-groups", "<svg onload=alert(#)><iframe src=\"…\">"],
+                // The skipped entry's message, alone in its group: shown exactly, as text.
+                ["#failure-groups", "<svg onload=alert(4)><iframe src=\"https://example.com/\">"],
                 ["#orphan-rows", "<iframe src=\"https://example.com/\">"],
             ],
             "detail_shows": ["</script>", "\\u{202e}exe.txt", "<svg onload=alert(4)>", "\"op\": \"</script>"],
