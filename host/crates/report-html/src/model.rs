@@ -16,16 +16,20 @@ use crate::shell;
 pub const TEXT_CHARS: usize = 4096;
 /// Characters of an error message, or of a string inside a planned operation.
 pub const MESSAGE_CHARS: usize = 16 * 1024;
-/// Bytes of one entry's output (as compact JSON) the page embeds whole; a larger output
-/// is shown as a preview of its first [`PREVIEW_BYTES`].
+/// Bytes of one entry's output (as compact JSON) the page embeds whole, pretty-printed
+/// when that fits too; a larger output is shown as a preview of its first
+/// [`PREVIEW_BYTES`].
 pub const OUTPUT_BYTES: usize = 256 * 1024;
 pub const PREVIEW_BYTES: usize = 16 * 1024;
 /// Bytes of one account's plugin log: the first quarter and the last three quarters of
 /// this are kept (where the plugin started, and how it ended).
 pub const LOG_BYTES: usize = 256 * 1024;
-/// Bytes of outputs and logs the whole page embeds; past it, outputs and logs are left
-/// out (each says so), so the page stays one a browser can open.
-pub const PAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes of data the whole page embeds, outputs and logs included (as the page holds them:
+/// JSON-escaped, script-safe): the entries and the recap are embedded whatever their size,
+/// and outputs and logs fill what they leave — failed accounts' first, then in report
+/// order — past which each says it was left out. So a 10,000-account page stays near
+/// 10 MB, which a browser opens and searches at once (BENCHMARKS.md, row l).
+pub const PAGE_BYTES: usize = 9 * 1024 * 1024;
 /// Planned operations listed per entry; the rest are counted.
 pub const PLANNED_LISTED: usize = 1000;
 /// Notes and orphaned uploads listed; the rest are counted.
@@ -50,6 +54,9 @@ pub struct PageData {
     /// `xacct run … --rerun-failed REPORT`, shell-quoted; absent when nothing failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rerun_command: Option<String>,
+    /// What the operator must add to the command for it to rerun what ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun_note: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,8 +124,10 @@ pub struct PageEntry {
     pub refreshes: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub resumes: u64,
+    /// The output's JSON, pretty-printed here (exactly as the report holds it: a browser's
+    /// `JSON.parse` would round integers past 2^53).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    pub output: Option<String>,
     /// Why the output is not embedded whole, with [`PageEntry::output_preview`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_omitted: Option<String>,
@@ -152,6 +161,9 @@ pub fn page_data(report: &Value, options: &Options) -> Result<PageData, RenderEr
     let Some(entries) = object.get("entries").and_then(Value::as_array) else {
         return Err(RenderError::NotAReport("it has no `entries` list"));
     };
+    if !object.get("plugin").is_some_and(Value::is_string) {
+        return Err(RenderError::NotAReport("it names no `plugin`"));
+    }
     if let Some(position) = entries.iter().position(|entry| !entry.is_object()) {
         return Err(RenderError::BadEntry(position));
     }
@@ -160,10 +172,9 @@ pub fn page_data(report: &Value, options: &Options) -> Result<PageData, RenderEr
         call_stats: &report["call_stats"],
         assume_role_calls: &report["assume_role_calls"],
     };
-    let mut budget = PAGE_BYTES;
     let page_entries: Vec<PageEntry> = entries
         .iter()
-        .map(|entry| page_entry(entry, &stats, options, &mut budget))
+        .map(|entry| page_entry(entry, &stats))
         .collect();
     let notes = listed(&report["notes"]);
     let orphans = listed(&report["orphaned_uploads"]);
@@ -181,7 +192,14 @@ pub fn page_data(report: &Value, options: &Options) -> Result<PageData, RenderEr
                 options.report_path.as_deref().unwrap_or("REPORT.json"),
             )
         });
-    Ok(PageData {
+    let rerun_note = rerun_command.as_ref().map(|_| {
+        let same = "Pass the same --input, --config, --plugins and --local-root as the run had: the report does not keep them.";
+        match options.report_path {
+            Some(_) => same.to_owned(),
+            None => format!("REPORT.json stands for this run's JSON report (xacct run --output json). {same}"),
+        }
+    });
+    let mut data = PageData {
         header: Header {
             sha256: optional_text(&report["sha256"]),
             mode,
@@ -213,7 +231,51 @@ pub fn page_data(report: &Value, options: &Options) -> Result<PageData, RenderEr
             .collect(),
         unlisted: unlisted_count(&[notes, orphans]),
         rerun_command,
-    })
+        rerun_note,
+    };
+    // What is left of the page's bytes goes to outputs and logs, less what saying that one
+    // was left out costs (its note, in the entry's `output_omitted` or `log`).
+    let noted = entries
+        .iter()
+        .filter(|entry| entry.get("output").is_some())
+        .count()
+        + entries
+            .iter()
+            .filter(|entry| {
+                options
+                    .logs
+                    .contains_key(&text(&entry["account_id"], TEXT_CHARS))
+            })
+            .count();
+    let notes_cost =
+        noted.saturating_mul(embedded_len(&omitted(&page_full())) + "\"output_omitted\":,".len());
+    let mut budget = PAGE_BYTES.saturating_sub(embedded_len(&data).saturating_add(notes_cost));
+    let failed_first = {
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by_key(|&i| data.entries[i].status == "ok");
+        order
+    };
+    for i in failed_first {
+        let page = &mut data.entries[i];
+        if let Some(output) = entries[i].get("output") {
+            embed_output(page, output, &mut budget);
+        }
+        if let Some(log) = options.logs.get(&page.id) {
+            embed_log(page, log, &mut budget);
+        }
+    }
+    Ok(data)
+}
+
+/// The bytes `value` takes in the page: its JSON, script-safe (`<`, `>`, `&`, U+2028 and
+/// U+2029 are 6-byte escapes there).
+fn embedded_len(value: &impl Serialize) -> usize {
+    let json = serde_json::to_string(value).expect("the page data serialises");
+    let escaped = json
+        .chars()
+        .filter(|c| matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}'))
+        .count();
+    json.len() + escaped * 5
 }
 
 /// Per-account counts the report keeps beside its entries.
@@ -239,12 +301,8 @@ impl AccountStats<'_> {
     }
 }
 
-fn page_entry(
-    entry: &Value,
-    stats: &AccountStats,
-    options: &Options,
-    budget: &mut usize,
-) -> PageEntry {
+/// An entry without its output and log (which [`page_data`] adds within the page's budget).
+fn page_entry(entry: &Value, stats: &AccountStats) -> PageEntry {
     let id = text(&entry["account_id"], TEXT_CHARS);
     let scope: Vec<String> = entry["scope"]
         .as_array()
@@ -255,26 +313,11 @@ fn page_entry(
     let mut page = PageEntry {
         alias: text(&entry["alias"], TEXT_CHARS),
         tags: tags(&entry["tags"]),
-        status: text(&entry["status"], TEXT_CHARS),
-        error: entry["error"].as_object().map(|error| PageError {
-            kind: text(&error.get("kind").cloned().unwrap_or_default(), TEXT_CHARS),
-            message: text(
-                &error.get("message").cloned().unwrap_or_default(),
-                MESSAGE_CHARS,
-            ),
-            denied_by_aws: error
-                .get("denied_by_aws")
-                .and_then(Value::as_object)
-                .map(|denial| {
-                    ["action", "resource"]
-                        .into_iter()
-                        .map(|field| {
-                            let value = denial.get(field).cloned().unwrap_or_default();
-                            (field, text(&value, TEXT_CHARS))
-                        })
-                        .collect()
-                }),
-        }),
+        status: match &entry["status"] {
+            Value::Null => "unknown".to_owned(),
+            status => text(status, TEXT_CHARS),
+        },
+        error: page_error(&entry["error"]),
         duration_ms: number(&entry["duration_ms"]),
         start_ms: entry["start_ms"].as_u64(),
         s3_calls: number(&entry["s3_calls"]),
@@ -301,18 +344,6 @@ fn page_entry(
         scope.iter().map(String::as_str).collect()
     };
     stats.fill(&mut page, &accounts);
-    if let Some(output) = entry.get("output") {
-        embed_output(&mut page, output, budget);
-    }
-    if let Some(log) = options.logs.get(&id) {
-        page.log = Some(if *budget >= log.len().min(LOG_BYTES) {
-            let log = head_and_tail(log);
-            *budget = budget.saturating_sub(log.len());
-            log
-        } else {
-            "(left out: the page holds 64 MiB of outputs and logs at most; the file is in the run's --out-dir)".to_owned()
-        });
-    }
     // A per-account entry's scope is its own account: not repeated.
     if scope != [id.as_str()] {
         page.scope = scope;
@@ -321,13 +352,65 @@ fn page_entry(
     page
 }
 
-/// The output whole when it fits the entry's and the page's bounds; else a preview.
+/// An error as the page shows it: a report's error object, or (from a report written by
+/// hand) a bare message.
+fn page_error(error: &Value) -> Option<PageError> {
+    if let Value::String(message) = error {
+        return Some(PageError {
+            kind: "unknown".to_owned(),
+            message: text(&Value::String(message.clone()), MESSAGE_CHARS),
+            denied_by_aws: None,
+        });
+    }
+    let error = error.as_object()?;
+    Some(PageError {
+        kind: text(&error.get("kind").cloned().unwrap_or_default(), TEXT_CHARS),
+        message: text(
+            &error.get("message").cloned().unwrap_or_default(),
+            MESSAGE_CHARS,
+        ),
+        denied_by_aws: error
+            .get("denied_by_aws")
+            .and_then(Value::as_object)
+            .map(|denial| {
+                ["action", "resource"]
+                    .into_iter()
+                    .map(|field| {
+                        let value = denial.get(field).cloned().unwrap_or_default();
+                        (field, text(&value, TEXT_CHARS))
+                    })
+                    .collect()
+            }),
+    })
+}
+
+/// Why an output or a log is not in the page though it fits an account's bound.
+fn page_full() -> String {
+    format!(
+        "left out to keep the page under {} MiB (failed accounts' first)",
+        PAGE_BYTES >> 20
+    )
+}
+
+/// Why an output is not in the page, and where it is.
+fn omitted(reason: &str) -> String {
+    format!("{reason}; the JSON report has it whole")
+}
+
+/// The output, pretty-printed, when it fits the entry's and the page's bounds (compact
+/// when only that fits); else a preview of its compact JSON.
 fn embed_output(page: &mut PageEntry, output: &Value, budget: &mut usize) {
     let compact = output.to_string();
-    if compact.len() <= OUTPUT_BYTES && compact.len() <= *budget {
-        *budget -= compact.len();
-        page.output = Some(output.clone());
-        return;
+    if compact.len() <= OUTPUT_BYTES {
+        let shown = pretty_within(output, OUTPUT_BYTES).unwrap_or_else(|| compact.clone());
+        for text in [shown, compact.clone()] {
+            let cost = embedded_len(&text);
+            if cost <= *budget {
+                *budget -= cost;
+                page.output = Some(text);
+                return;
+            }
+        }
     }
     let reason = if compact.len() > OUTPUT_BYTES {
         format!(
@@ -336,14 +419,48 @@ fn embed_output(page: &mut PageEntry, output: &Value, budget: &mut usize) {
             OUTPUT_BYTES / 1024
         )
     } else {
-        "the page holds 64 MiB of outputs and logs at most".to_owned()
+        page_full()
     };
-    page.output_omitted = Some(format!("{reason}: the JSON report has it whole"));
-    if *budget >= PREVIEW_BYTES {
-        let preview = head(&compact, PREVIEW_BYTES);
-        *budget -= preview.len();
+    page.output_omitted = Some(omitted(&reason));
+    let preview = head(&compact, PREVIEW_BYTES);
+    let cost = embedded_len(&preview);
+    if cost <= *budget {
+        *budget -= cost;
         page.output_preview = Some(preview.to_owned());
     }
+}
+
+/// The account's log, its head and tail within [`LOG_BYTES`], when the page has room.
+fn embed_log(page: &mut PageEntry, log: &str, budget: &mut usize) {
+    let log = head_and_tail(log);
+    let cost = embedded_len(&log);
+    page.log = Some(if cost <= *budget {
+        *budget -= cost;
+        log
+    } else {
+        format!("({}; the file is in the run's --out-dir)", page_full())
+    });
+}
+
+/// `value` as pretty-printed JSON, unless that takes more than `max` bytes (indentation
+/// grows with depth: a compact output within bounds need not be one pretty).
+fn pretty_within(value: &Value, max: usize) -> Option<String> {
+    struct Capped(Vec<u8>, usize);
+    impl std::io::Write for Capped {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() + bytes.len() > self.1 {
+                return Err(std::io::ErrorKind::FileTooLarge.into());
+            }
+            self.0.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped(Vec::new(), max);
+    serde_json::to_writer_pretty(&mut out, value).ok()?;
+    String::from_utf8(out.0).ok()
 }
 
 /// A string value as text, anything else as its JSON; at most `max` characters, then a

@@ -29,7 +29,7 @@ pub struct FailureGroup {
     /// else with its particulars replaced by placeholders (see [`normalise`]).
     pub pattern: String,
     /// For failures caused by an AWS denial: the refused action and the resource, exactly
-    /// or normalised like the message.
+    /// or as its bucket's pattern (see [`resource_pattern`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denied_by_aws: Option<AwsDenial>,
     /// Indices of the group's entries in the report, in report order.
@@ -61,14 +61,20 @@ pub fn failure_groups(entries: &[Value]) -> Vec<FailureGroup> {
         // A denial groups by what was refused; its message only repeats it.
         let message = match &denial {
             Some(_) => String::new(),
-            None => head(error["message"].as_str().unwrap_or_default()),
+            // A hand-written report's error may be its message alone.
+            None => head(
+                error
+                    .as_str()
+                    .or_else(|| error["message"].as_str())
+                    .unwrap_or_default(),
+            ),
         };
         let key = (
             kind,
             normalise(&message),
             denial.as_ref().map(|d| AwsDenial {
                 action: normalise(&d.action),
-                resource: normalise(&d.resource),
+                resource: resource_pattern(&d.resource),
             }),
         );
         let group = *index_of.entry(key.clone()).or_insert_with(|| {
@@ -114,6 +120,17 @@ fn aws_denial(value: &Value) -> Option<AwsDenial> {
         action: field("action"),
         resource: field("resource"),
     })
+}
+
+/// A refused resource as its group names it: the bucket's ARN normalised, and `/…` for
+/// any object in it. The IAM statement to fix names the bucket (and a prefix), while the
+/// objects refused differ from account to account in ways no pattern foresees (`key11`,
+/// `part3`): grouped by key, each account would be a group of its own.
+fn resource_pattern(resource: &str) -> String {
+    match resource.split_once('/') {
+        Some((bucket, _)) => format!("{}/…", normalise(bucket)),
+        None => normalise(resource),
+    }
 }
 
 /// `message` with what varies between accounts replaced, so that one failure met in many
@@ -303,20 +320,21 @@ mod tests {
 
     #[test]
     fn aws_denials_group_by_action_and_resource() {
-        let denied = |account: &str, action: &str| {
+        let denied = |account: &str, action: &str, key: &str| {
             json!({"status": "error", "error": {
                 "kind": "plugin-error",
                 "message": format!("{account}: access denied"),
                 "denied_by_aws": {
                     "action": action,
-                    "resource": format!("arn:aws:s3:::logs-{account}/x"),
+                    "resource": format!("arn:aws:s3:::logs-{account}/{key}"),
                 },
             }})
         };
         let entries = vec![
-            denied("111111111111", "s3:GetObject"),
-            denied("222222222222", "s3:GetObject"),
-            denied("333333333333", "s3:PutObject"),
+            // The objects refused differ beyond what a pattern sees: one group still.
+            denied("111111111111", "s3:GetObject", "key11"),
+            denied("222222222222", "s3:GetObject", "part3/x"),
+            denied("333333333333", "s3:PutObject", "x"),
             failed("plugin-error", "111111111111: access denied"),
             failed("plugin-error", "222222222222: access denied"),
         ];
@@ -326,7 +344,7 @@ mod tests {
             groups[0].denied_by_aws,
             Some(AwsDenial {
                 action: "s3:GetObject".into(),
-                resource: "arn:aws:s3:::logs-#/x".into(),
+                resource: "arn:aws:s3:::logs-#/…".into(),
             })
         );
         assert_eq!(groups[0].entries, [0, 1]);

@@ -2,14 +2,21 @@
 //! the report's path come from files the operator did not write, and a pasted command
 //! must run as exactly one command with exactly those words.
 
-/// `xacct run PLUGIN [--all-accounts] [--dry-run] --rerun-failed REPORT`.
+/// `xacct run PLUGIN [--all-accounts] [--dry-run] --rerun-failed REPORT`; a plugin whose
+/// name starts with `-` comes last, after `--`, so that it is not read as an option
+/// (`-h` would print the help, `--config=…` change the config); so does a report path.
 pub fn rerun_failed_command(
     plugin: &str,
     all_accounts: bool,
     dry_run: bool,
     report: &str,
 ) -> String {
-    let mut command = format!("xacct run {}", word(plugin));
+    let optional = plugin.starts_with('-');
+    let mut command = String::from("xacct run");
+    if !optional {
+        command.push(' ');
+        command.push_str(&word(plugin));
+    }
     if all_accounts {
         command.push_str(" --all-accounts");
     }
@@ -17,7 +24,16 @@ pub fn rerun_failed_command(
         command.push_str(" --dry-run");
     }
     command.push_str(" --rerun-failed ");
-    command.push_str(&word(report));
+    // A relative path that starts with `-` is the same file after `./`, and no option.
+    if report.starts_with('-') {
+        command.push_str(&word(&format!("./{report}")));
+    } else {
+        command.push_str(&word(report));
+    }
+    if optional {
+        command.push_str(" -- ");
+        command.push_str(&word(plugin));
+    }
     command
 }
 
@@ -67,6 +83,21 @@ mod tests {
         assert_eq!(
             rerun_failed_command("replicate", true, true, "out/my run.json"),
             "xacct run replicate --all-accounts --dry-run --rerun-failed 'out/my run.json'"
+        );
+    }
+
+    /// A name or path that starts with `-` would be read as an option (`-h` prints the
+    /// help and exits 0; `--config=…` would change the config): the plugin goes after
+    /// `--`, the path gets `./`.
+    #[test]
+    fn names_that_look_like_options_stay_operands() {
+        assert_eq!(
+            rerun_failed_command("-h", false, false, "run.json"),
+            "xacct run --rerun-failed run.json -- -h"
+        );
+        assert_eq!(
+            rerun_failed_command("--config=/tmp/evil.toml", true, false, "-r.json"),
+            "xacct run --all-accounts --rerun-failed ./-r.json -- --config=/tmp/evil.toml"
         );
     }
 

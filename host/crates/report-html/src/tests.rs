@@ -44,7 +44,9 @@ fn no_value_can_leave_the_data_block() {
     assert_eq!(data["header"]["plugin"], HOSTILE);
     assert_eq!(data["entries"][0]["alias"], HOSTILE);
     assert_eq!(data["entries"][0]["error"]["message"], HOSTILE);
-    assert_eq!(data["entries"][0]["output"][HOSTILE][0], HOSTILE);
+    let output: Value =
+        serde_json::from_str(data["entries"][0]["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output[HOSTILE][0], HOSTILE);
     assert_eq!(data["notes"][0], HOSTILE);
 }
 
@@ -102,6 +104,11 @@ fn a_document_that_is_not_a_report_is_refused() {
     assert_eq!(
         render(&json!({"plugin": "x"}), &options),
         Err(RenderError::NotAReport("it has no `entries` list"))
+    );
+    // Every report names its plugin: an empty list of entries alone is no report.
+    assert_eq!(
+        render(&json!({"entries": []}), &options),
+        Err(RenderError::NotAReport("it names no `plugin`"))
     );
     assert_eq!(
         render(&minimal(json!([{}, "x"])), &options),
@@ -235,19 +242,83 @@ fn huge_values_are_cut_and_say_so() {
 #[test]
 fn the_page_stops_embedding_outputs_once_its_budget_is_spent() {
     // Each output just under the per-account bound; more of them than the page holds.
+    // The last account failed: its output is embedded before the others'.
     let output = json!("o".repeat(OUTPUT_BYTES - 16));
     let count = PAGE_BYTES / OUTPUT_BYTES + 3;
     let entries: Vec<Value> = (0..count)
-        .map(|i| json!({"account_id": i.to_string(), "status": "ok", "output": output}))
+        .map(|i| {
+            let status = if i == count - 1 { "error" } else { "ok" };
+            json!({"account_id": i.to_string(), "status": status, "output": output})
+        })
         .collect();
     let page = render(&minimal(Value::Array(entries)), &Options::default()).unwrap();
-    assert!(page.len() < PAGE_BYTES + 4 * 1024 * 1024, "{}", page.len());
+    // The budget, and the page's own script and style.
+    assert!(page.len() < PAGE_BYTES + 256 * 1024, "{}", page.len());
     let data = embedded_json(&page);
     let entries = data["entries"].as_array().unwrap();
+    assert!(entries[count - 1].get("output").is_some(), "failed first");
     assert!(entries[0].get("output").is_some());
-    let last = &entries[count - 1];
-    assert!(last.get("output").is_none());
-    assert!(last["output_omitted"].as_str().unwrap().contains("64 MiB"));
+    let left_out = &entries[count - 2];
+    assert!(left_out.get("output").is_none());
+    let why = left_out["output_omitted"].as_str().unwrap();
+    assert!(
+        why.contains("under 9 MiB") && why.contains("failed accounts' first"),
+        "{why}"
+    );
+}
+
+/// The reviewer's case: 10,000 accounts with about 6 KB of output each made a 58 MB page
+/// (the budget was 64 MiB of outputs and logs alone). The page stays under 10 MB.
+#[test]
+fn ten_thousand_accounts_with_outputs_stay_under_ten_megabytes() {
+    let output = json!({"buckets": (0..60).map(|i| format!("bucket-{i:03}-with-a-long-name-{}", "x".repeat(60))).collect::<Vec<_>>()});
+    assert!(output.to_string().len() > 5_000);
+    let entries: Vec<Value> = (0..10_000)
+        .map(|i| json!({"account_id": format!("{i:012}"), "status": "ok", "output": output}))
+        .collect();
+    let page = render(&minimal(Value::Array(entries)), &Options::default()).unwrap();
+    assert!(page.len() < 10_000_000, "{} bytes", page.len());
+    let data = embedded_json(&page);
+    let entries = data["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 10_000);
+    assert!(entries[0].get("output").is_some());
+    assert!(entries[9_999].get("output_omitted").is_some());
+}
+
+/// The detail shows the output as the report holds it: pretty-printed by the host, so a
+/// browser's `JSON.parse` cannot round an integer past 2^53.
+#[test]
+fn outputs_are_embedded_pretty_and_exact() {
+    let report = minimal(json!([
+        {"account_id": "1", "status": "ok", "output": {"big": 12345678901234567890u64, "min": i64::MIN}},
+    ]));
+    let data = embedded_json(&render(&report, &Options::default()).unwrap());
+    assert_eq!(
+        data["entries"][0]["output"],
+        "{\n  \"big\": 12345678901234567890,\n  \"min\": -9223372036854775808\n}"
+    );
+}
+
+/// Hand-written or damaged reports still make a page: an error that is a bare string is
+/// its message, a missing status is `unknown`.
+#[test]
+fn loose_errors_and_statuses_read() {
+    let report = minimal(json!([
+        {"account_id": "1", "status": "error", "error": "boom"},
+        {"account_id": "2", "status": null},
+    ]));
+    let data = embedded_json(&render(&report, &Options::default()).unwrap());
+    assert_eq!(
+        data["entries"][0]["error"],
+        json!({"kind": "unknown", "message": "boom"})
+    );
+    assert_eq!(data["entries"][1]["status"], "unknown");
+    let groups = data["groups"].as_array().unwrap();
+    assert!(
+        groups
+            .iter()
+            .any(|g| g["pattern"] == "boom" && g["entries"] == json!([0]))
+    );
 }
 
 #[test]

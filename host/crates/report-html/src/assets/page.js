@@ -114,6 +114,7 @@ function showRecap(data, onShow) {
     // Shown in part when enormous (a hostile plugin name); copied whole.
     fill(byId("rerun-command"), elide(data.rerun_command, 600));
     byId("copy-rerun").addEventListener("click", () => copyText(data.rerun_command, byId("rerun-status")));
+    fill(byId("rerun-note"), data.rerun_note || "");
   }
   const denied = data.groups.filter((group) => group.denied_by_aws);
   const other = data.groups.filter((group) => !group.denied_by_aws);
@@ -178,7 +179,8 @@ function detailSections(entry) {
     if (denial) sections.push(el("p", "note", "AWS denied " + denial.action + " on " + denial.resource + ": fix the role's IAM policy."));
   }
   if (entry.output !== undefined) {
-    section("Output", pre(JSON.stringify(entry.output, null, 2)));
+    // Pretty-printed by the host, exactly: JSON.parse would round large integers.
+    section("Output", pre(entry.output));
   } else if (entry.output_omitted) {
     section("Output", el("p", "note", "Not shown whole: " + entry.output_omitted + "."));
     if (entry.output_preview) sections.push(pre(entry.output_preview + " …"));

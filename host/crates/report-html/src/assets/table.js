@@ -37,7 +37,7 @@ function tableColumns(entries) {
 function searchText(entry) {
   const parts = [entry.id, entry.alias, tagText(entry), entry.status];
   if (entry.error) parts.push(entry.error.kind, entry.error.message.slice(0, 1000));
-  if (entry.output !== undefined) parts.push(JSON.stringify(entry.output).slice(0, 2000));
+  if (entry.output !== undefined) parts.push(entry.output.slice(0, 2000));
   return parts.join("\u0000").toLowerCase();
 }
 
