@@ -4,7 +4,9 @@
 
 CASE is `sample` (header, counts, recap, copy, search, filters, sort, keyboard, detail,
 screenshots light and dark), `legacy` (a report without the newer fields), `extremes`
-(the largest numbers a report can hold), `hostile`
+(the largest numbers a report can hold), `layout` (numbers at their widest
+and at their rounding edges, the Error column's search, the group filter's ×), `timeline`
+(the concurrency peak), `hostile`
 (nothing in the values executes, loads or injects), `scale` (10,000 accounts), `run` (a
 report `xacct` wrote: header, tags, timeline, AWS denials, an account's log) or
 `selftest` (the harness itself catches an injection in a page built to have one; PAGE
@@ -199,6 +201,11 @@ def hostile(checks, watched, page, expect, artefacts):
             body = page.inner_text("#detail-body")
             for text in expect["detail_shows"]:
                 checks.true(f"the first account's detail shows {text!r} as text", text in body)
+            pres = page.eval_on_selector_all("#detail-body pre", "nodes => nodes.map(n => n.textContent)")
+            for text in expect["detail_pre_shows"]:
+                checks.true(f"the first account's detail shows {text!r} in a block", any(text in pre for pre in pres))
+            for text in expect["detail_pre_lacks"]:
+                checks.true(f"no block of the first account's detail holds {text!r}", not any(text in pre for pre in pres))
         page.keyboard.press("Escape")
     search(page, "<img src=x onerror=alert(1)>")
     search(page, "")
@@ -239,8 +246,61 @@ def scale(checks, watched, page, expect, artefacts):
     checks.true("the last account's detail", expect["last_account"] in page.inner_text("#detail-title"))
     page.keyboard.press("Escape")
     page.keyboard.press("Home")
+    wheel_then_keys(checks, page, expect)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=f"{artefacts}/scale.png")
+
+
+def wait_until(page, condition, timeout_ms=5000):
+    """Polls `condition` (a function's source; wait_for_function would need eval, which
+    the page's CSP forbids)."""
+    for _ in range(timeout_ms // 50):
+        if page.evaluate(condition):
+            return True
+        page.wait_for_timeout(50)
+    return False
+
+
+def scrolled_far(page):
+    return wait_until(page, "() => document.getElementById('table-scroll').scrollTop > 10000")
+
+
+def active_position(page):
+    return page.evaluate("document.activeElement.dataset.position")
+
+
+def wheel_then_keys(checks, page, expect):
+    """Scrolled far with the wheel (or the scrollbar), the table keeps the keyboard: the
+    active row keeps focus, the keys act on it and bring it back, Tab reaches it."""
+    page.focus("#rows tr.row[data-position='0']")
+    box = page.locator("#table-scroll").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 20000)
+    checks.true("the wheel scrolls the table far", scrolled_far(page))
+    page.wait_for_timeout(200)
+    checks.equal("after wheel-scrolling, the first row still has focus", active_position(page), "0")
+    page.keyboard.press("ArrowDown")
+    checks.equal("ArrowDown after wheel-scrolling moves to the second row", active_position(page), "1")
+    checks.true("the second row is back in view", page.evaluate("document.getElementById('table-scroll').scrollTop") < 100)
+    page.keyboard.press("Enter")
+    checks.true("Enter after wheel-scrolling opens the detail", page.is_visible("#detail"))
+    title = page.inner_text("#detail-title") if page.is_visible("#detail") else ""
+    checks.true(f"the second account's detail: {title!r}", expect["second_account"] in title)
+    page.keyboard.press("Escape")
+    page.mouse.wheel(0, 20000)
+    checks.true("the wheel scrolls the table far", scrolled_far(page))
+    page.wait_for_timeout(200)
+    page.focus("#table-head th:last-child button")
+    page.keyboard.press("Tab")
+    checks.equal("Tab from the header reaches the active row however far the table scrolled", active_position(page), "1")
+    # Focus on the scroll container itself (a click on its scrollbar): the keys still act.
+    page.focus("#table-scroll")
+    page.keyboard.press("End")
+    checks.equal("End on the scroll container focuses the last row", active_position(page), str(expect["total"] - 1))
+    page.focus("#table-scroll")
+    page.keyboard.press("Home")
+    checks.equal("Home on the scroll container focuses the first row", active_position(page), "0")
+    checks.equal("one tab stop in the table", page.evaluate("document.querySelectorAll('#table-scroll [tabindex=\"0\"], #table-scroll[tabindex=\"0\"]').length"), 1)
 
 
 def run(checks, watched, page, expect, artefacts):
@@ -264,6 +324,59 @@ def run(checks, watched, page, expect, artefacts):
     page.screenshot(path=f"{artefacts}/{expect['name']}.png", full_page=True)
 
 
+CELL = """([account, label]) => {
+  const labels = [...document.querySelectorAll('#table-head th')].map((th) => th.textContent);
+  const row = [...document.querySelectorAll('#rows tr.row')].find((tr) => tr.cells[0].textContent === account);
+  const cell = row && row.cells[labels.indexOf(label)];
+  return cell ? [cell.textContent, cell.title] : null;
+}"""
+
+# Numeric cells whose text does not fit (the browser cuts it with "…").
+OVERFLOWING = """() => [...document.querySelectorAll('#rows tr.row td.num')]
+  .filter((td) => td.scrollWidth > td.clientWidth)
+  .map((td) => td.textContent + ' (' + td.scrollWidth + ' > ' + td.clientWidth + ')')"""
+
+
+def layout(checks, watched, page, expect, artefacts):
+    for account, label, text, title in expect["cells"]:
+        got = page.evaluate(CELL, [account, label])
+        checks.true(f"{account}'s {label} cell is in the table", got is not None)
+        if got is None:
+            continue
+        checks.equal(f"{account}'s {label} cell", got[0], text)
+        if title is not None:
+            checks.equal(f"{account}'s {label} cell's title", got[1], title)
+    for width in [1400, 1100, 800]:
+        page.set_viewport_size({"width": width, "height": 900})
+        checks.equal(f"numeric cells cut at {width} px wide", page.evaluate(OVERFLOWING), [])
+        page.screenshot(path=f"{artefacts}/layout-{width}.png")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    query = expect["error_search"]
+    search(page, query["text"])
+    checks.equal(f"search {query['text']!r}", shown_count(page), shown(query["matches"], expect["total"]))
+    search(page, "")
+    # The group filter's chip, under a label longer than it shows: its × stays visible
+    # and takes a mouse click.
+    group = page.locator("#failure-groups .group", has_text=expect["long_group"])
+    group.get_by_role("button", name="Show in table").click()
+    checks.equal("the long group's rows", shown_count(page), shown(1, expect["total"]))
+    page.locator("#group-filter").scroll_into_view_if_needed()
+    box = page.locator("#clear-group").bounding_box()
+    chip = page.locator("#group-filter").bounding_box()
+    checks.true(f"the × is inside its chip: {box} in {chip}", box["x"] >= chip["x"] and box["x"] + box["width"] <= chip["x"] + chip["width"] + 0.5)
+    hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); return e ? e.id || e.tagName : null; }", [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    checks.equal("what is under the ×'s centre", hit, "clear-group")
+    page.screenshot(path=f"{artefacts}/layout-chip.png")
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    checks.true("a click on the × hides the chip", not page.is_visible("#group-filter"))
+    checks.equal("a click on the × shows every account", shown_count(page), shown(expect["total"], expect["total"]))
+
+
+def timeline(checks, watched, page, expect, artefacts):
+    text = page.inner_text("#timeline")
+    checks.true(f"the timeline says {expect['peak']!r}: {text!r}", expect["peak"] in text)
+
+
 VULNERABLE_PAGE = """<!doctype html><meta charset="utf-8"><title>vulnerable</title><div id="out"></div>
 <script>document.getElementById("out").innerHTML = %s;</script>"""
 
@@ -278,7 +391,7 @@ def selftest(checks, watched, page, expect, artefacts):
     checks.true(f"its request is seen: {watched.requests}", any(u.endswith("/x") for u in watched.requests))
 
 
-CASES = {"run": run, "sample": sample, "legacy": legacy, "extremes": extremes, "hostile": hostile, "scale": scale, "selftest": selftest}
+CASES = {"run": run, "sample": sample, "layout": layout, "timeline": timeline, "legacy": legacy, "extremes": extremes, "hostile": hostile, "scale": scale, "selftest": selftest}
 
 
 def main():

@@ -193,7 +193,12 @@ const HOSTILE: &str = "</script><script>window.__pwned=1;alert(1)</script><!-- -
     <a href=\"javascript:alert(5)\">click</a> <svg onload=alert(4)><iframe src=\"https://example.com/\"> \
     <link rel=stylesheet href=//example.com/x.css><meta http-equiv=refresh content=\"0;url=https://example.com/\"> \
     <style>*{background:url(//example.com/x.png)}</style> {{DATA}} ${alert(6)} \
-    \u{202e}exe.txt \u{2066}\u{2069}\u{200b} \x01\x07\x08\x1b[2J\x1b]52;c;cm0=\x07\r\n\t \u{85}\u{9b}2J \u{2028}\u{2029}";
+    \u{202e}exe.txt \u{2066}\u{2069}\u{200b} \x01\x07\x08\x1b[2J\x1b]52;c;cm0=\x07\r\n\t \u{85}\u{9b}2J \u{2028}\u{2029} \
+    ok\u{e0020}\u{e0041}\u{e007f}\u{3164}\u{115f}\u{1160}\u{ffa0}\u{2800}\u{34f}\u{180e}\u{fe0f}\u{e0100}\u{e01ef}end \
+    lone\rreturn";
+
+/// How the page shows `HOSTILE`'s invisible characters: each as its escape.
+const INVISIBLE_ESCAPED: &str = "ok\\u{e0020}\\u{e0041}\\u{e007f}\\u{3164}\\u{115f}\\u{1160}\\u{ffa0}\\u{2800}\\u{34f}\\u{180e}\\u{fe0f}\\u{e0100}\\u{e01ef}end";
 
 /// A plugin name past every bound the page sets on text.
 fn hostile_plugin() -> String {
@@ -258,14 +263,23 @@ fn hostile_values_in_every_field_stay_inert_text() {
                 ["#title", "</script><script>window.__pwned=1;alert(1)</script>"],
                 [format!("{first_row} td:nth-child(1)"), "<img src=x onerror="],
                 [format!("{first_row} td:nth-child(2)"), "\\u{202e}exe.txt"],
-                [format!("{first_row} td:nth-child(2)"), "\\u{1b}[2J\\u{1b}]52;c;cm0=\\u{7}\\u{d}\\u{a}\\u{9} \\u{85}\\u{9b}2J \\u{2028}\\u{2029}\\u{0}"],
+                [format!("{first_row} td:nth-child(2)"), "\\u{1b}[2J\\u{1b}]52;c;cm0=\\u{7}\\u{d}\\u{a}\\u{9} \\u{85}\\u{9b}2J \\u{2028}\\u{2029}"],
+                // Fillers, tag characters, variation selectors and other blanks that
+                // would let a value pass for another ("ok end").
+                [format!("{first_row} td:nth-child(2)"), INVISIBLE_ESCAPED],
+                [format!("{first_row} td:nth-child(2)"), "lone\\u{d}return\\u{0}"],
                 ["#run-header", "javascript:window.__pwned=3"],
                 ["#notes", "{{DATA}} ${alert(6)}"],
                 // The skipped entry's message, alone in its group: shown exactly, as text.
                 ["#failure-groups", "<svg onload=alert(4)><iframe src=\"https://example.com/\">"],
                 ["#orphan-rows", "<iframe src=\"https://example.com/\">"],
             ],
-            "detail_shows": ["</script>", "\\u{202e}exe.txt", "<svg onload=alert(4)>", "\"op\": \"</script>"],
+            "detail_shows": ["</script>", "\\u{202e}exe.txt", "<svg onload=alert(4)>", "\"op\": \"</script>",
+                             INVISIBLE_ESCAPED],
+            // In a block (the error message, the log) a CRLF is a line break; a lone CR
+            // is still escaped.
+            "detail_pre_shows": ["cm0=\\u{7}\n\t \\u{85}", "lone\\u{d}return"],
+            "detail_pre_lacks": ["\\u{d}\n", "\r"],
             // What bash makes of the copied command: exactly these words.
             "rerun_words": [hostile_plugin(), "--rerun-failed", report_path],
         }),
@@ -367,6 +381,11 @@ fn ten_thousand_accounts_filter_sort_and_scroll() {
         .iter()
         .filter(|e| e["error"]["kind"] == "time-limit")
         .count();
+    let mut ids: Vec<&str> = entries
+        .iter()
+        .map(|e| e["account_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
     check(
         "scale",
         Some(&page),
@@ -378,6 +397,131 @@ fn ten_thousand_accounts_filter_sort_and_scroll() {
             "slowest": by_duration(&report, true),
             "one_account": xacct_report_html::synthetic::account_id(1234),
             "last_account": entries.iter().map(|e| e["account_id"].as_str().unwrap()).max().unwrap(),
+            "second_account": ids[1],
         }),
     );
+}
+
+/// The table's cells at their widest and the numbers at their rounding edges: every
+/// number shows whole with its unit (and exactly on hover), durations and sizes carry when
+/// rounding reaches the next unit, the Error column's text is what search finds, and the
+/// group filter's clear button is visible and clickable under a long label.
+#[test]
+fn numbers_fit_their_cells_round_and_carry_and_the_filter_clears() {
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    const TIB: u64 = 1 << 40;
+    let mut report = sample_report();
+    let long = "bucket \"ledger\" refused the upload: ".repeat(12);
+    let cases = [
+        // account, bytes read, bytes written, duration, calls
+        (
+            "100000000001",
+            10239 * MIB / 10,
+            8128 * GIB / 10,
+            119_600,
+            1_234_567,
+        ),
+        ("100000000002", u64::MAX, MIB - 1, 3_599_999, 999_999),
+        ("100000000003", 1023, 1024 * TIB - 1, 59_999, 12),
+        ("100000000004", 10239 * TIB / 10, GIB - 1, 9_999, 0),
+        ("100000000005", 999 * GIB, 1000 * MIB, 3_599_000, 12_345),
+    ];
+    let mut rows = Vec::new();
+    for (i, (id, read, written, duration, calls)) in cases.into_iter().enumerate() {
+        let mut e = entry(id, "edge", "ok", duration, 10 * i as u64);
+        e["bytes_read"] = read.into();
+        e["bytes_written"] = written.into();
+        e["s3_calls"] = calls.into();
+        e["denied_calls"] = 999_999.into();
+        rows.push(e);
+    }
+    rows[0] = failed(rows[0].clone(), "time-limit", "time limit of 60 s exceeded");
+    rows[0]["status"] = "error".into();
+    rows[1] = failed(rows[1].clone(), "plugin-error", &long);
+    rows[1]["status"] = "error".into();
+    report["entries"] = Value::Array(rows);
+    report["call_stats"] = json!({"100000000005": {"retries": 999_999, "throttled": 999_999}});
+    let page = render(&report, &Options::default()).unwrap();
+    check(
+        "layout",
+        Some(&page),
+        json!({
+            "total": 5,
+            "cells": [
+                ["100000000001", "Read", "1023.9 MiB", "1,073,636,966 bytes"],
+                ["100000000001", "Written", "812.8 GiB", "872,737,354,547 bytes"],
+                ["100000000001", "Duration", "2 min 0 s", "119,600 ms"],
+                ["100000000001", "Calls", "1,234,567", "1,234,567"],
+                ["100000000002", "Read", "16.0 EiB", null],
+                ["100000000002", "Written", "1.0 MiB", "1,048,575 bytes"],
+                ["100000000002", "Duration", "60 min 0 s", "3,599,999 ms"],
+                ["100000000003", "Read", "1023 B", "1,023 bytes"],
+                ["100000000003", "Written", "1.0 PiB", null],
+                ["100000000003", "Duration", "1 min 0 s", "59,999 ms"],
+                ["100000000004", "Read", "1023.9 TiB", null],
+                ["100000000004", "Written", "1.0 GiB", "1,073,741,823 bytes"],
+                ["100000000004", "Duration", "10.0 s", "9,999 ms"],
+                ["100000000005", "Read", "999.0 GiB", null],
+                ["100000000005", "Written", "1000.0 MiB", null],
+                ["100000000005", "Duration", "59 min 59 s", "3,599,000 ms"],
+                ["100000000005", "Retries", "999,999", "999,999"],
+            ],
+            // As the Error column shows it.
+            "error_search": {"text": "time-limit: time limit", "matches": 1},
+            "long_group": "100000000002",
+        }),
+    );
+}
+
+/// Invocations of 0 ms still ran: they count in the timeline's concurrency, at their
+/// start; back-to-back invocations (one ends as the next starts) are not concurrent.
+#[test]
+fn the_timeline_counts_invocations_of_no_duration() {
+    let timed = |start: u64, duration: u64, n: u64| {
+        entry(
+            &format!("{:012}", 111_111_111_111 * n),
+            "t-x",
+            "ok",
+            duration,
+            start,
+        )
+    };
+    for (name, run_ms, entries, peak) in [
+        (
+            "timeline-zero",
+            0,
+            vec![timed(0, 0, 1), timed(0, 0, 2), timed(0, 0, 3)],
+            3,
+        ),
+        (
+            "timeline-zero-staggered",
+            40,
+            vec![
+                timed(0, 0, 1),
+                timed(10, 0, 2),
+                timed(20, 0, 3),
+                timed(10, 20, 4),
+            ],
+            2,
+        ),
+        (
+            "timeline-back-to-back",
+            30,
+            vec![timed(0, 10, 1), timed(10, 10, 2), timed(20, 10, 3)],
+            1,
+        ),
+    ] {
+        let mut report = sample_report();
+        report["duration_ms"] = run_ms.into();
+        report["entries"] = Value::Array(entries);
+        report["call_stats"] = json!({});
+        let page = render(&report, &Options::default()).unwrap();
+        check_named(
+            "timeline",
+            name,
+            Some(&page),
+            json!({"peak": format!("at most {peak} at once")}),
+        );
+    }
 }

@@ -102,14 +102,16 @@ function drawTimeline(figure, entries, runMs) {
   for (const entry of entries) {
     if (entry.status === "skipped" || typeof entry.start_ms !== "number") continue;
     const start = entry.start_ms;
-    const end = start + (entry.duration_ms || 0);
-    events.push([start, 1], [end, -1]);
+    const duration = entry.duration_ms || 0;
+    // [time, order, change]: at the same moment, ends of invocations that ran for a while
+    // come first (back-to-back invocations are not concurrent), then starts, then the ends
+    // of invocations of 0 ms (which still ran: they count with whatever starts with them).
+    events.push([start, 1, 1], [start + duration, duration > 0 ? 0 : 2, -1]);
   }
   if (events.length === 0) {
     figure.append(el("p", "hint", "The report has no start times (entries' start_ms): a report of a newer xacct has them."));
     return;
   }
-  // Ends before starts at the same moment: back-to-back invocations are not concurrent.
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const span = Math.max(runMs || 0, events[events.length - 1][0], 1);
   const columns = 300;
@@ -122,7 +124,7 @@ function drawTimeline(figure, entries, runMs) {
     const until = ((column + 1) / columns) * span;
     let highest = running;
     while (next < events.length && (events[next][0] < until || column === columns - 1)) {
-      running += events[next][1];
+      running += events[next][2];
       if (running > highest) highest = running;
       if (running > peak) {
         peak = running;

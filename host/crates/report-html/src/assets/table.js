@@ -1,12 +1,14 @@
 // The accounts table: every entry, filtered and sorted in memory, of which only the rows
 // in view are in the document (10,000 rows of DOM would take seconds to lay out).
-// Keyboard: one tab stop for the rows (the active one); arrows, Page Up/Down, Home and
-// End move; Enter or Space opens the account.
+// Keyboard: one tab stop for the rows (the active one, which stays in the document however
+// far the table is scrolled); arrows, Page Up/Down, Home and End move, Enter or Space
+// opens the account, on a row or on the scroll container (focused by a click on its
+// scrollbar), bringing the active row back into view.
 
 const OVERSCAN = 12;
 
-function numberColumn(key, label, description, format, className) {
-  return { key, label, description, className, numeric: true, value: (entry) => entry[key] || 0, format: format || formatCount };
+function numberColumn(key, label, description, format, className, exact) {
+  return { key, label, description, className, numeric: true, value: (entry) => entry[key] || 0, format: format || formatCount, exact: exact || formatCount };
 }
 
 function tableColumns(entries) {
@@ -16,27 +18,27 @@ function tableColumns(entries) {
     { key: "tags", label: "Tags", className: "c-tags", value: tagText },
     { key: "status", label: "Status", className: "c-status", value: (entry) => entry.status },
     { key: "error", label: "Error", className: "c-error", value: (entry) => (entry.error ? entry.error.kind + ": " + entry.error.message : "") },
-    numberColumn("duration_ms", "Duration", "How long the invocation ran", formatMs, "c-wide"),
-    numberColumn("s3_calls", "Calls", "S3 calls that reached the backend"),
+    numberColumn("duration_ms", "Duration", "How long the invocation ran", formatMs, "c-duration", exactMs),
+    numberColumn("s3_calls", "Calls", "S3 calls that reached the backend", formatCount, "c-calls"),
     numberColumn("denied_calls", "Denied", "Calls the plugin's grant refused (they never reached AWS)"),
   ];
   if (entries.some((entry) => typeof entry.aws_denied_calls === "number")) {
     columns.push(numberColumn("aws_denied_calls", "AWS denied", "Calls AWS refused (IAM)", formatCount, "c-wide"));
   }
   columns.push(
-    numberColumn("bytes_read", "Read", "Bytes read", formatBytes),
-    numberColumn("bytes_written", "Written", "Bytes written", formatBytes),
+    numberColumn("bytes_read", "Read", "Bytes read", formatBytes, "c-bytes", exactBytes),
+    numberColumn("bytes_written", "Written", "Bytes written", formatBytes, "c-bytes", exactBytes),
     numberColumn("retries", "Retries", "Attempts past each call's first"),
     numberColumn("throttled", "Throttled", "Answers that asked to slow down"),
   );
   return columns;
 }
 
-// What text search looks through for each entry, in lower case: the columns' text and
-// the head of the output.
+// What text search looks through for each entry, in lower case: the columns' text (the
+// error as its column shows it, "kind: message") and the head of the output.
 function searchText(entry) {
   const parts = [entry.id, entry.alias, tagText(entry), entry.status];
-  if (entry.error) parts.push(entry.error.kind, entry.error.message.slice(0, 1000));
+  if (entry.error) parts.push(entry.error.kind + ": " + entry.error.message.slice(0, 1000));
   if (entry.output !== undefined) parts.push(entry.output.slice(0, 2000));
   return parts.join("\u0000").toLowerCase();
 }
@@ -66,7 +68,10 @@ class AccountTable {
       this.moveTo(Number(row.dataset.position), true);
       this.onOpen(this.view[this.active]);
     });
-    body.addEventListener("keydown", (event) => this.onKey(event));
+    // On the rows, and on the scroll container itself (not on the header's buttons).
+    scroller.addEventListener("keydown", (event) => {
+      if (event.target === scroller || event.target.closest("tr.row")) this.onKey(event);
+    });
     this.render();
     this.measure();
   }
@@ -170,17 +175,40 @@ class AccountTable {
     });
   }
 
+  // The rows in view (and a few around), and the active row wherever it is, each at its
+  // place between spacers: the one tab stop and the focus stay in the document when the
+  // wheel or the scrollbar moves the view away.
   render() {
     const { scroller, body } = this.elements;
-    const hadFocus = body.contains(document.activeElement);
+    const hadFocus = body.contains(document.activeElement) || document.activeElement === scroller;
     const height = this.rowHeight;
+    const count = this.view.length;
     const first = Math.max(0, Math.floor(scroller.scrollTop / height) - OVERSCAN);
-    const last = Math.min(this.view.length, Math.ceil((scroller.scrollTop + scroller.clientHeight) / height) + OVERSCAN);
-    const rows = [this.spacer(first * height)];
-    for (let position = first; position < last; position++) rows.push(this.row(position));
-    rows.push(this.spacer((this.view.length - last) * height));
-    if (this.view.length === 0) rows.push(this.emptyRow());
+    const last = Math.min(count, Math.ceil((scroller.scrollTop + scroller.clientHeight) / height) + OVERSCAN);
+    const active = count ? this.active : -1;
+    const rows = [];
+    let next = 0;
+    const gapTo = (position) => {
+      if (position > next) rows.push(this.spacer((position - next) * height));
+    };
+    if (active >= 0 && active < first) {
+      gapTo(active);
+      rows.push(this.row(active));
+      next = active + 1;
+    }
+    gapTo(first);
+    for (let position = Math.max(first, next); position < last; position++) rows.push(this.row(position));
+    next = Math.max(next, last);
+    if (active >= last) {
+      gapTo(active);
+      rows.push(this.row(active));
+      next = active + 1;
+    }
+    if (count > next || rows.length === 0) rows.push(this.spacer((count - next) * height));
+    if (count === 0) rows.push(this.emptyRow());
     body.replaceChildren(...rows);
+    // With no row, the scroll container is the table's tab stop.
+    scroller.tabIndex = count ? -1 : 0;
     if (hadFocus) this.focusActive();
   }
 
@@ -201,7 +229,8 @@ class AccountTable {
 
   row(position) {
     const entry = this.entries[this.view[position]];
-    const row = el("tr", position === this.active ? "row active" : "row");
+    // Striped by position, not by place among the rendered rows (which shifts as it scrolls).
+    const row = el("tr", "row" + (position % 2 ? " alt" : "") + (position === this.active ? " active" : ""));
     row.dataset.position = String(position);
     row.tabIndex = position === this.active ? 0 : -1;
     for (const column of this.columns) {
@@ -209,6 +238,7 @@ class AccountTable {
       let cell;
       if (column.numeric) {
         cell = el("td", "num", column.format(value));
+        cell.title = column.exact(value);
       } else {
         const known = column.key === "status" && ["ok", "error", "skipped"].includes(value);
         cell = el("td", known ? "s-" + value : column.className, value);
