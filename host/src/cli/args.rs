@@ -156,7 +156,8 @@ pub struct HtmlArgs {
     /// The JSON report (`xacct run --output json`, `xacct report merge`).
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
-    /// The page [default: REPORT with the extension .html].
+    /// The page [default: REPORT with the extension .html]: a regular file, never the
+    /// report itself.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// The run's --out-dir: each account's plugin.log is shown in its detail.
@@ -285,7 +286,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
     /// Also write the report as one self-contained HTML page (with what each plugin
-    /// printed), owner-only; `xacct report html` makes one from a JSON report.
+    /// printed), owner-only, after the report; checked before the run starts. `xacct
+    /// report html` makes one from a JSON report.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Report format: a table, one JSON document, or one JSON line per account as it

@@ -2,9 +2,11 @@
 //! `xacct report html REPORT.json` (a run's, a shard's or a merged report; the logs read
 //! from the run's `--out-dir`). The page itself is `xacct-report-html`'s.
 
+mod log;
+
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::{File, Metadata};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,11 +14,12 @@ use anyhow::Context;
 use xacct_core::config::accounts::is_account_id;
 use xacct_core::report::private;
 use xacct_core::report::{ALL_ACCOUNTS, Entry, Report};
-use xacct_report_html::{LOG_BYTES, Options, render};
+use xacct_report_html::{Options, render};
 
 use super::args::HtmlArgs;
 use super::error::UsageError;
-use super::load::read_report;
+use super::load::read_report_file;
+use log::{PRINTED_NOTHING, read_bounded};
 
 /// What a plugin printed, as `plugin.log` of `--out-dir` holds it.
 pub fn plugin_log(entry: &Entry) -> String {
@@ -32,27 +35,118 @@ pub fn entry_dir_name(account_id: &str) -> &str {
     }
 }
 
-/// `--html FILE`: the page of a run that just ended, with what each plugin printed.
-pub fn write_run_page(path: &Path, report: &Report) -> Result<(), UsageError> {
-    let json = serde_json::to_value(report)?;
-    let logs = report
-        .entries
-        .iter()
-        .filter(|entry| !entry.stdout.is_empty() || !entry.stderr.is_empty())
-        .map(|entry| (entry.account_id.clone(), plugin_log(entry)))
-        .collect();
-    let options = Options {
-        logs,
-        report_path: None,
-    };
-    write_page(path, &json, &options).with_context(|| format!("--html {}", path.display()))?;
-    Ok(())
+/// `--html FILE`, opened before the run starts (as `--audit` is), so that a page that
+/// could not be written fails the run before anything runs: a path that cannot be
+/// created, is not a regular file (a FIFO is not waited on), is the `--audit` file, or
+/// lies where the run writes in `--out-dir` (`DIR/<plugin>/`). It is written once the
+/// report is out.
+pub struct RunPage {
+    path: PathBuf,
+    file: File,
+}
+
+impl RunPage {
+    pub fn open(
+        path: &Path,
+        audit: Option<&Path>,
+        out_dir: Option<&Path>,
+        plugin: &str,
+    ) -> Result<RunPage, UsageError> {
+        let refuse = |why: String| {
+            UsageError(anyhow::anyhow!(
+                "--html {}: {why}; fix: name another file for the page",
+                path.display()
+            ))
+        };
+        if let Some(dir) = out_dir {
+            let written = resolved(&dir.join(plugin));
+            let page = resolved(path);
+            if page.starts_with(&written) || written.starts_with(&page) {
+                return Err(refuse(format!(
+                    "the run writes {} there (--out-dir {})",
+                    written.display(),
+                    dir.display()
+                )));
+            }
+        }
+        let file = private::open_regular(path)
+            .with_context(|| format!("--html {}: cannot write it", path.display()))?;
+        if let Some(audit) = audit
+            && let Ok(audit_file) = std::fs::metadata(audit)
+            && same_file(&file.metadata()?, &audit_file)
+        {
+            return Err(refuse(format!(
+                "it is the --audit file {}",
+                audit.display()
+            )));
+        }
+        Ok(RunPage {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// The page of the run that just ended, with what each plugin printed.
+    pub fn write(mut self, report: &Report) -> Result<(), UsageError> {
+        let json = serde_json::to_value(report)?;
+        let logs = report
+            .entries
+            .iter()
+            .map(|entry| {
+                let log = if entry.stdout.is_empty() && entry.stderr.is_empty() {
+                    PRINTED_NOTHING.to_owned()
+                } else {
+                    plugin_log(entry)
+                };
+                (entry.account_id.clone(), log)
+            })
+            .collect();
+        let options = Options {
+            logs,
+            report_path: None,
+        };
+        let page = render(&json, &options)?;
+        private::replace(&mut self.file, page.as_bytes())
+            .with_context(|| format!("--html {}: cannot write it", self.path.display()))?;
+        Ok(())
+    }
+}
+
+/// `path` absolute, with the links of the part that exists resolved: the file it names,
+/// or will once created.
+fn resolved(path: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return missing
+                .iter()
+                .rev()
+                .fold(real, |path, name| path.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name);
+                existing = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+            }
+            _ => return path.to_owned(),
+        }
+    }
+}
+
+fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 
 /// `xacct report html`: the page of a JSON report, written owner-only; its path on
-/// stderr.
+/// stderr. The page is written only to a regular file (a FIFO is not waited on), and
+/// never over the report itself, whatever name or link `-o` gives it.
 pub fn report_html(args: &HtmlArgs) -> Result<ExitCode, UsageError> {
-    let report = read_report(&args.report)?;
+    let (report, report_file) = read_report_file(&args.report)?;
     let logs = match &args.out_dir {
         Some(dir) => {
             read_logs(dir, &report).with_context(|| format!("--out-dir {}", dir.display()))?
@@ -67,22 +161,21 @@ pub fn report_html(args: &HtmlArgs) -> Result<ExitCode, UsageError> {
         .output
         .clone()
         .unwrap_or_else(|| args.report.with_extension("html"));
-    if output == args.report {
+    let page = render(&report, &options)
+        .map_err(|err| UsageError(anyhow::anyhow!("{}: {err:#}", args.report.display())))?;
+    let mut file = private::open_regular(&output)
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    if same_file(&file.metadata()?, &report_file) {
         return Err(UsageError(anyhow::anyhow!(
-            "{}: the page would overwrite the report; fix: pass -o FILE.html",
-            output.display()
+            "{}: it is the report {} (the same file, by another name or a link); the page would overwrite it; fix: pass -o FILE.html",
+            output.display(),
+            args.report.display()
         )));
     }
-    write_page(&output, &report, &options)
-        .map_err(|err| UsageError(anyhow::anyhow!("{}: {err:#}", args.report.display())))?;
+    private::replace(&mut file, page.as_bytes())
+        .with_context(|| format!("cannot write {}", output.display()))?;
     eprintln!("wrote {}", output.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_page(path: &Path, report: &serde_json::Value, options: &Options) -> anyhow::Result<()> {
-    let page = render(report, options)?;
-    private::write(path, page.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Each entry's `DIR/<plugin>/<account>/plugin.log`, read bounded, by account id. The
@@ -110,6 +203,12 @@ fn read_logs(dir: &Path, report: &serde_json::Value) -> anyhow::Result<BTreeMap<
         }
         let path: PathBuf = plugin_dir.join(entry_dir_name(account)).join("plugin.log");
         if let Some(log) = read_bounded(&path)? {
+            // What `--out-dir` keeps of a plugin that printed nothing.
+            let log = if log == "== stdout\n== stderr\n" {
+                PRINTED_NOTHING.to_owned()
+            } else {
+                log
+            };
             logs.insert(account.to_owned(), log);
         }
     }
@@ -124,44 +223,6 @@ fn is_one_component(name: &str) -> bool {
     )
 }
 
-/// A regular file's text, at most [`LOG_BYTES`] of it: the first quarter and the last
-/// three quarters, and how much was left out between them. `None` when there is no
-/// regular file at `path`.
-fn read_bounded(path: &Path) -> anyhow::Result<Option<String>> {
-    match std::fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.is_file() => {}
-        Ok(_) => return Ok(None),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
-    }
-    let read = || -> std::io::Result<String> {
-        let mut file = File::open(path)?;
-        let size = file.metadata()?.len();
-        let limit = LOG_BYTES as u64;
-        if size <= limit {
-            let mut bytes = Vec::with_capacity(size as usize);
-            file.take(limit).read_to_end(&mut bytes)?;
-            return Ok(String::from_utf8_lossy(&bytes).into_owned());
-        }
-        let (head_bytes, tail_bytes) = (limit / 4, limit - limit / 4);
-        let mut head = Vec::new();
-        (&mut file).take(head_bytes).read_to_end(&mut head)?;
-        file.seek(SeekFrom::Start(size - tail_bytes))?;
-        let mut tail = Vec::new();
-        file.take(tail_bytes).read_to_end(&mut tail)?;
-        Ok(format!(
-            "{}\n… {} bytes left out here (the whole log is {}) …\n{}",
-            String::from_utf8_lossy(&head),
-            size - head_bytes - tail_bytes,
-            path.display(),
-            String::from_utf8_lossy(&tail)
-        ))
-    };
-    read()
-        .map(Some)
-        .with_context(|| format!("cannot read {}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,25 +233,5 @@ mod tests {
         for name in ["", ".", "..", "../x", "a/b", "/etc"] {
             assert!(!is_one_component(name), "{name:?}");
         }
-    }
-
-    #[test]
-    fn a_long_log_is_read_bounded_head_and_tail() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plugin.log");
-        let log = format!("{}{}", "start\n".repeat(100_000), "the end\n");
-        std::fs::write(&path, &log).unwrap();
-        let read = read_bounded(&path).unwrap().unwrap();
-        assert!(read.len() < LOG_BYTES + 200, "{}", read.len());
-        assert!(read.starts_with("start\n") && read.ends_with("the end\n"));
-        assert!(read.contains("bytes left out here"));
-        std::fs::write(&path, "short").unwrap();
-        assert_eq!(read_bounded(&path).unwrap().as_deref(), Some("short"));
-        assert_eq!(read_bounded(&dir.path().join("none")).unwrap(), None);
-        assert_eq!(
-            read_bounded(dir.path()).unwrap(),
-            None,
-            "a directory is no log"
-        );
     }
 }

@@ -1,6 +1,9 @@
 //! What the commands share: the config as the command line overrides it, the AWS
 //! provider of an `[aws]` config, and the warnings of grants that serve nothing.
 
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -97,13 +100,64 @@ pub fn warn_of_missing_plugins(config: &Config) {
     }
 }
 
+/// The most of a JSON report xacct reads: a 10,000-account report whose outputs average
+/// 6 KB is about 73 MB, so 512 MiB holds such a run seven times over. A file over it is
+/// refused before it is read: it is no report of xacct's, and would take that much
+/// memory (and several times more parsed).
+pub const REPORT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// `path` opened for reading, with its metadata, if it is a regular file; a FIFO, a
+/// device or a directory is an error (`InvalidInput`, "not a regular file") at once.
+/// As the plugin loader opens plugin files: without blocking (O_NONBLOCK: a FIFO is not
+/// waited on) and checked on the open handle.
+pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok((file, metadata))
+}
+
 /// A JSON report of `xacct run --output json`.
 pub fn read_report(path: &Path) -> Result<serde_json::Value, UsageError> {
-    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(serde_json::from_slice(&text).with_context(|| {
+    Ok(read_report_file(path)?.0)
+}
+
+/// A JSON report and the metadata of the file it was read from: only a regular file of
+/// at most [`REPORT_BYTES`] is read.
+pub fn read_report_file(path: &Path) -> Result<(serde_json::Value, Metadata), UsageError> {
+    let (file, metadata) =
+        open_regular(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let too_big = || {
+        UsageError(anyhow::anyhow!(
+            "{}: over {} MiB, more than xacct reads of a report (a 10,000-account run's is about 73 MB); fix: pass the JSON of `xacct run --output json`",
+            path.display(),
+            REPORT_BYTES >> 20
+        ))
+    };
+    if metadata.len() > REPORT_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // A file that grows while it is read is read no further than the cap either.
+    file.take(REPORT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > REPORT_BYTES {
+        return Err(too_big());
+    }
+    let report = serde_json::from_slice(&bytes).with_context(|| {
         format!(
             "{} is not a JSON report; fix: write reports with `xacct run --output json`",
             path.display()
         )
-    })?)
+    })?;
+    Ok((report, metadata))
 }

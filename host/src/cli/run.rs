@@ -20,7 +20,7 @@ use xacct_core::shard::{Shard, failed_accounts as failed};
 
 use super::args::{Output, RunArgs, SelectionArgs};
 use super::error::UsageError;
-use super::html;
+use super::html::{self, RunPage};
 use super::load::{load_config, read_report, warn_of_missing_plugins, with_home_region};
 use super::rows::{PlanDocument, account_line};
 use crate::config::Config;
@@ -106,6 +106,15 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
     if let Some(path) = &args.audit {
         request.audit = Some(Arc::new(AuditLog::open(path)?));
     }
+    let page = match &args.html {
+        Some(path) => Some(RunPage::open(
+            path,
+            args.audit.as_deref(),
+            args.out_dir.as_deref(),
+            &args.plugin,
+        )?),
+        None => None,
+    };
     let stop = Stop::listen(request.cancel.clone())?;
     let sandbox = Arc::new(Sandbox::with_options(
         LoadOptions::for_config(&config),
@@ -127,9 +136,6 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
     }
     if let Some(dir) = &args.out_dir {
         write_out_dir(dir, &report).with_context(|| format!("--out-dir {}", dir.display()))?;
-    }
-    if let Some(path) = &args.html {
-        html::write_run_page(path, &report)?;
     }
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
@@ -154,12 +160,19 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
         ),
     }
     .and_then(|()| stdout.flush());
+    drop(stdout);
+    // The page after the report: a page that cannot be written loses no report.
+    let page = page.map_or(Ok(()), |page| page.write(&report));
     // A reader that stopped once the run was over (`| head`) is not an error of the run.
     if let Err(err) = written
         && err.kind() != std::io::ErrorKind::BrokenPipe
     {
+        if let Err(UsageError(page)) = page {
+            eprintln!("error: {}", inert(&format!("{page:#}")));
+        }
         return Err(err.into());
     }
+    page?;
     Ok(if let Some(code) = stop.code() {
         ExitCode::from(code)
     } else if progress.stdout_closed() {

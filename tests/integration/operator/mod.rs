@@ -6,6 +6,7 @@ mod config_mistakes;
 mod install;
 mod live_logs;
 mod report_page;
+mod report_page_files;
 mod runs;
 mod sharding;
 mod stopping;

@@ -6,9 +6,12 @@
 //! it is most likely the same path from an earlier run, and the operator named it. Only
 //! regular files and directories are tightened: `--audit /dev/stderr` must not chmod the
 //! terminal. A path owned by someone else cannot be tightened, and the write fails.
+//!
+//! A page (`--html`, `report html -o`) is written through [`open_regular`] and
+//! [`replace`]: only a regular file is written, and a FIFO is not waited on.
 
 use std::fs::{DirBuilder, File, OpenOptions, Permissions};
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -23,6 +26,44 @@ pub fn open(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
 pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut options = OpenOptions::new();
     open(path, options.write(true).create(true).truncate(true))?.write_all(contents)
+}
+
+/// `path` opened for writing, created owner-only if missing, if it is a regular file:
+/// anything else (a FIFO, a device, a directory) is an error (`InvalidInput`, "not a
+/// regular file") at once. Opened without blocking (O_NONBLOCK: a FIFO is not waited
+/// on) and checked on the open handle; nothing in it is changed yet, not even its
+/// permissions, so that the caller may still refuse it (e.g. it is the file being read)
+/// before [`replace`] writes it.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|err| {
+            // ENXIO: a FIFO no one reads (or a device that is not there).
+            if err.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) {
+                not_regular()
+            } else {
+                err
+            }
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
+/// Replaces the contents of a file of [`open_regular`] with `contents`, readable by the
+/// owner only.
+pub fn replace(file: &mut File, contents: &[u8]) -> io::Result<()> {
+    tighten(file)?;
+    file.set_len(0)?;
+    file.rewind()?;
+    file.write_all(contents)?;
+    file.flush()
 }
 
 /// Creates directory `path`, and whichever of its parents are missing, owner-only.
@@ -78,5 +119,49 @@ mod tests {
         create_dir(&dir).unwrap();
         open(&file, OpenOptions::new().append(true).create(true)).unwrap();
         assert_eq!([mode(&dir), mode(&file)], ["700", "600"]);
+    }
+
+    #[test]
+    fn only_regular_files_are_replaced_and_a_fifo_is_not_waited_on() {
+        let scratch = tempfile::tempdir().unwrap();
+        let file = scratch.path().join("page.html");
+        std::fs::write(&file, "a longer earlier page").unwrap();
+        std::fs::set_permissions(&file, Permissions::from_mode(0o644)).unwrap();
+        let mut open = open_regular(&file).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "a longer earlier page",
+            "opening changes nothing"
+        );
+        assert_eq!(mode(&file), "644");
+        replace(&mut open, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+        assert_eq!(mode(&file), "600");
+        let new = scratch.path().join("new.html");
+        replace(&mut open_regular(&new).unwrap(), b"x").unwrap();
+        assert_eq!(mode(&new), "600");
+
+        let fifo = scratch.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        // With no reader, a FIFO opened to write without blocking is ENXIO; with one
+        // (another handle of ours), it opens and is refused as what it is.
+        let reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&fifo)
+            .unwrap();
+        let err = open_regular(&fifo).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        drop(reader);
+        let err = open_regular(&fifo).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "no reader: {err}");
+        assert!(open_regular(scratch.path()).is_err(), "a directory");
     }
 }
