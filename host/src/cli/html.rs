@@ -39,10 +39,21 @@ pub fn entry_dir_name(account_id: &str) -> &str {
 /// could not be written fails the run before anything runs: a path that cannot be
 /// created, is not a regular file (a FIFO is not waited on), is the `--audit` file, or
 /// lies where the run writes in `--out-dir` (`DIR/<plugin>/`). It is written once the
-/// report is out.
+/// report is out; a page this run created and never wrote (the run failed before its
+/// end) is removed, not left empty.
 pub struct RunPage {
     path: PathBuf,
     file: File,
+    created: bool,
+    written: bool,
+}
+
+impl Drop for RunPage {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl RunPage {
@@ -63,12 +74,13 @@ impl RunPage {
             let page = resolved(path);
             if page.starts_with(&written) || written.starts_with(&page) {
                 return Err(refuse(format!(
-                    "the run writes {} there (--out-dir {})",
+                    "it lies in {}, where the run writes (--out-dir {})",
                     written.display(),
                     dir.display()
                 )));
             }
         }
+        let created = std::fs::symlink_metadata(path).is_err();
         let file = private::open_regular(path)
             .with_context(|| format!("--html {}: cannot write it", path.display()))?;
         if let Some(audit) = audit
@@ -83,6 +95,8 @@ impl RunPage {
         Ok(RunPage {
             path: path.to_owned(),
             file,
+            created,
+            written: false,
         })
     }
 
@@ -108,6 +122,7 @@ impl RunPage {
         let page = render(&json, &options)?;
         private::replace(&mut self.file, page.as_bytes())
             .with_context(|| format!("--html {}: cannot write it", self.path.display()))?;
+        self.written = true;
         Ok(())
     }
 }

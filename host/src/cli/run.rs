@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::pipeline::{self, Service, connect};
 use crate::request::Ask;
 use crate::terminal::progress::RunProgress;
+use crate::terminal::stderr::error_lines;
 use crate::terminal::stop::{STDOUT_CLOSED, Stop};
 use crate::terminal::{ColorChoice, Look, ReportText, Stderr, hide_bar, stdout_width};
 
@@ -115,6 +116,12 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
         )?),
         None => None,
     };
+    if let Some(dir) = &args.out_dir {
+        // Made before the run starts, as --audit and --html are opened: a DIR that cannot
+        // be written fails the run before anything runs.
+        private::create_dir(&dir.join(&args.plugin))
+            .with_context(|| format!("--out-dir {}", dir.display()))?;
+    }
     let stop = Stop::listen(request.cancel.clone())?;
     let sandbox = Arc::new(Sandbox::with_options(
         LoadOptions::for_config(&config),
@@ -133,9 +140,6 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
             "no account in scope: add [[account]] entries to {}",
             config.path.display()
         );
-    }
-    if let Some(dir) = &args.out_dir {
-        write_out_dir(dir, &report).with_context(|| format!("--out-dir {}", dir.display()))?;
     }
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
@@ -161,18 +165,31 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
     }
     .and_then(|()| stdout.flush());
     drop(stdout);
-    // The page after the report: a page that cannot be written loses no report.
-    let page = page.map_or(Ok(()), |page| page.write(&report));
+    // --out-dir and the page after the report: a file that cannot be written loses no
+    // report. Every failure is said; the last one is the command's.
+    let mut failures = Vec::new();
+    if let Some(dir) = &args.out_dir
+        && let Err(err) = write_out_dir(dir, &report)
+    {
+        failures.push(anyhow::Error::from(err).context(format!("--out-dir {}", dir.display())));
+    }
+    if let Some(page) = page
+        && let Err(UsageError(err)) = page.write(&report)
+    {
+        failures.push(err);
+    }
     // A reader that stopped once the run was over (`| head`) is not an error of the run.
     if let Err(err) = written
         && err.kind() != std::io::ErrorKind::BrokenPipe
     {
-        if let Err(UsageError(page)) = page {
-            eprintln!("error: {}", inert(&format!("{page:#}")));
-        }
-        return Err(err.into());
+        failures.push(err.into());
     }
-    page?;
+    if let Some(last) = failures.pop() {
+        for err in failures {
+            eprintln!("error: {}", error_lines(&format!("{err:#}")));
+        }
+        return Err(UsageError(last));
+    }
     Ok(if let Some(code) = stop.code() {
         ExitCode::from(code)
     } else if progress.stdout_closed() {

@@ -1,8 +1,8 @@
 //! The files of the run as a page: a report is read only from a regular file of bounded
 //! size (a FIFO, /dev/zero or a huge sparse file is refused at once), a page is written
 //! only to a regular file and never over the report or the audit log, `run --html` is
-//! checked before anything runs and never costs the JSON report, and an account whose
-//! plugin printed nothing says so.
+//! checked before anything runs and never costs the JSON report (nor does `--out-dir`),
+//! and an account whose plugin printed nothing says so.
 
 use crate::common;
 
@@ -164,10 +164,13 @@ fn run_html_is_checked_before_the_run_starts() {
             &["--audit", "audit.jsonl", "--html", "audit-link.html"],
             "--audit file",
         ),
-        (&["--html", "out/misbehave/page.html"], "the run writes"),
+        (
+            &["--html", "out/misbehave/page.html"],
+            "where the run writes",
+        ),
     ];
     for (flags, says) in cases {
-        let out_dir = if says == "the run writes" {
+        let out_dir = if says == "where the run writes" {
             "out"
         } else {
             "run-out"
@@ -261,4 +264,39 @@ fn an_account_whose_plugin_printed_nothing_says_so() {
         assert!(page.contains(&format!("to stdout from {}", id(1))));
         assert!(!page.contains(r#""log":"== stdout\n== stderr\n""#));
     }
+}
+
+/// `--out-dir` as `--html`: made before the run starts (a DIR that cannot be made fails
+/// the run before anything runs), written after the report is out (a file that cannot be
+/// written then costs no report).
+#[test]
+fn out_dir_is_made_before_the_run_and_written_after_the_report() {
+    let world = world();
+    let dir = world.dir.path();
+    std::fs::write(dir.join("file"), "").unwrap();
+    let run = |out_dir: &str| {
+        world
+            .xacct()
+            .args(["run", "misbehave", "--output", "json", "--input", &input()])
+            .args(["--out-dir", out_dir, "--html", "new.html"])
+            .output()
+    };
+    let output = run("file/out");
+    assert_eq!(output.code(), Some(2), "{output:?}");
+    assert!(
+        output.stderr.contains("--out-dir file/out") && !output.stderr.contains("to stdout from"),
+        "nothing ran: {}",
+        output.stderr
+    );
+    assert!(
+        !dir.join("new.html").exists(),
+        "a page opened for a run that did not run is not left empty"
+    );
+    // Account 0's directory is a file: its files cannot be written once the run is over.
+    std::fs::create_dir_all(dir.join("out/misbehave")).unwrap();
+    std::fs::write(dir.join("out/misbehave").join(id(0)), "").unwrap();
+    let output = run("out");
+    assert_eq!(output.code(), Some(2), "{output:?}");
+    assert_eq!(output.json()["entries"].as_array().unwrap().len(), 2);
+    assert!(output.stderr.contains("--out-dir out"), "{}", output.stderr);
 }
