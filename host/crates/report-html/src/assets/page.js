@@ -189,7 +189,7 @@ function detailSections(entry) {
     section("Planned, not executed (dry run)", pre(JSON.stringify(entry.planned, null, 2)));
   }
   if (entry.planned_omitted) sections.push(el("p", "note", "… and " + formatCount(entry.planned_omitted) + " more planned operations (the audit log lists them all)."));
-  section("Plugin log", entry.log !== undefined ? pre(entry.log) : el("p", "hint", "No log: what plugins print is kept with `xacct run --out-dir DIR`."));
+  section("Plugin log", entry.log !== undefined ? pre(entry.log) : el("p", "hint", "No log: what plugins print is kept with `xacct run --out-dir DIR`, and shown by `xacct report html REPORT --out-dir DIR`."));
   if (entry.scope && entry.scope.length) section("Accounts in scope", pre(entry.scope.join("\n")));
   return sections;
 }
