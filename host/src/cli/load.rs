@@ -1,9 +1,8 @@
 //! What the commands share: the config as the command line overrides it, the AWS
 //! provider of an `[aws]` config, and the warnings of grants that serve nothing.
 
-use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::Metadata;
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -106,25 +105,6 @@ pub fn warn_of_missing_plugins(config: &Config) {
 /// memory (and several times more parsed).
 pub const REPORT_BYTES: u64 = 512 * 1024 * 1024;
 
-/// `path` opened for reading, with its metadata, if it is a regular file; a FIFO, a
-/// device or a directory is an error (`InvalidInput`, "not a regular file") at once.
-/// As the plugin loader opens plugin files: without blocking (O_NONBLOCK: a FIFO is not
-/// waited on) and checked on the open handle.
-pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok((file, metadata))
-}
-
 /// A JSON report of `xacct run --output json`.
 pub fn read_report(path: &Path) -> Result<serde_json::Value, UsageError> {
     Ok(read_report_file(path)?.0)
@@ -134,7 +114,7 @@ pub fn read_report(path: &Path) -> Result<serde_json::Value, UsageError> {
 /// at most [`REPORT_BYTES`] is read.
 pub fn read_report_file(path: &Path) -> Result<(serde_json::Value, Metadata), UsageError> {
     let (file, metadata) =
-        open_regular(path).with_context(|| format!("cannot read {}", path.display()))?;
+        xacct_core::sandbox::open::open_regular(path).with_context(|| format!("cannot read {}", path.display()))?;
     let too_big = || {
         UsageError(anyhow::anyhow!(
             "{}: over {} MiB, more than xacct reads of a report (a 10,000-account run's is about 73 MB); fix: pass the JSON of `xacct run --output json`",

@@ -14,7 +14,7 @@ mod catalog;
 mod compile;
 mod footprint;
 mod load_error;
-mod open;
+pub mod open;
 mod output;
 mod precheck;
 mod provenance;

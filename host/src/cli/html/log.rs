@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 use xacct_report_html::LOG_BYTES;
 
-use super::super::load::open_regular;
+use xacct_core::sandbox::open::open_regular;
 
 /// The log of an account whose plugin printed nothing (not even a line to stderr).
 pub const PRINTED_NOTHING: &str = "(the plugin printed nothing)";
