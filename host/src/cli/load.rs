@@ -113,8 +113,8 @@ pub fn read_report(path: &Path) -> Result<serde_json::Value, UsageError> {
 /// A JSON report and the metadata of the file it was read from: only a regular file of
 /// at most [`REPORT_BYTES`] is read.
 pub fn read_report_file(path: &Path) -> Result<(serde_json::Value, Metadata), UsageError> {
-    let (file, metadata) =
-        xacct_core::sandbox::open::open_regular(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (file, metadata) = xacct_core::sandbox::open::open_regular(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let too_big = || {
         UsageError(anyhow::anyhow!(
             "{}: over {} MiB, more than xacct reads of a report (a 10,000-account run's is about 73 MB); fix: pass the JSON of `xacct run --output json`",

@@ -168,6 +168,27 @@ fn the_release_tarball_and_the_lambda_zip_unpack_and_run() {
             != 0,
         "bootstrap is executable"
     );
+    // Every plugin its config grants is in the package: none warned of as missing.
+    let plugins = Xacct::in_dir(lambda.path())
+        .env("XDG_CACHE_HOME", lambda.path().join("xacct-cache"))
+        .env("XDG_STATE_HOME", lambda.path().join("xacct-state"))
+        .args(["plugins"])
+        .output();
+    assert!(plugins.success(), "{plugins:?}");
+    for plugin in ["hello", "inventory", "posture", "replicate"] {
+        assert!(
+            lambda
+                .path()
+                .join(format!("plugins/{plugin}.wasm"))
+                .is_file(),
+            "{plugin}"
+        );
+    }
+    assert!(
+        !plugins.stderr.contains("not in plugins"),
+        "{}",
+        plugins.stderr
+    );
     // A local run of the unpacked package's config, with its compiled plugins.
     let run = Xacct::in_dir(lambda.path())
         .env("XDG_CACHE_HOME", lambda.path().join("xacct-cache"))

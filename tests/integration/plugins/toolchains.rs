@@ -60,3 +60,32 @@ fn without_python_and_node_the_demo_skips_their_samples_saying_what_to_install()
     let stderr = String::from_utf8_lossy(&strict.stderr);
     assert!(stderr.contains("need python3"), "{stderr}");
 }
+
+/// A toolchain that is there but cannot build (python3 without venv, as Debian ships it
+/// without python3-venv; node or npm that cannot reach the registry) is skipped like a
+/// missing one under `--optional` (without it, the build's failure is the script's).
+/// Simulated with a `node` and an `npm` that fail.
+#[test]
+fn a_toolchain_that_fails_to_build_is_skipped_under_optional_saying_what_to_install() {
+    let path = path_without(&["python3", "python", "node", "npm", "npx"]);
+    for broken in ["node", "npm"] {
+        let fake = path.path().join(broken);
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho \"$0: cannot run here\" >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let output = build_other_languages(path.path(), &["--optional"]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().last(),
+        Some(
+            "skipping the JavaScript samples: their build failed (above); install node and npm, with access to the npm registry, to build them"
+        ),
+        "{output:?}"
+    );
+}

@@ -438,7 +438,10 @@ fn embed_log(page: &mut PageEntry, log: &str, budget: &mut usize) {
         *budget -= cost;
         log
     } else {
-        format!("({}; a run with --out-dir keeps every log whole)", page_full())
+        format!(
+            "({}; a run with --out-dir keeps every log whole)",
+            page_full()
+        )
     });
 }
 
