@@ -6,7 +6,9 @@ CASE is `sample` (header, counts, recap, copy, search, filters, sort, keyboard, 
 screenshots light and dark), `legacy` (a report without the newer fields), `extremes`
 (the largest numbers a report can hold), `layout` (numbers at their widest
 and at their rounding edges, the Error column's search, the group filter's ×), `timeline`
-(the concurrency peak), `hostile`
+(the concurrency peak), `filters` (search over all an entry holds, AWS denials in the
+Error column and filter, a group shown whatever the filters), `empty` (a report with no
+invocation), `hostile`
 (nothing in the values executes, loads or injects), `scale` (10,000 accounts), `run` (a
 report `xacct` wrote: header, tags, timeline, AWS denials, an account's log) or
 `selftest` (the harness itself catches an injection in a page built to have one; PAGE
@@ -372,6 +374,63 @@ def layout(checks, watched, page, expect, artefacts):
     checks.equal("a click on the × shows every account", shown_count(page), shown(expect["total"], expect["total"]))
 
 
+def rows_shown(page):
+    return sorted(row_ids(page))
+
+
+def filters(checks, watched, page, expect, artefacts):
+    """Search over all an entry holds; AWS denials in the Error column and filter; a
+    group shown whatever the filters were."""
+    for text, matches in expect["searches"]:
+        search(page, text)
+        checks.equal(f"search {text!r}", shown_count(page), shown(matches, expect["total"]))
+    search(page, "")
+    for account, label, text, title in expect["cells"]:
+        got = page.evaluate(CELL, [account, label])
+        checks.equal(f"{account}'s {label} cell", got and got[0], text)
+        if title is not None:
+            checks.equal(f"{account}'s {label} cell's title", got and got[1], title)
+    labels = page.eval_on_selector_all("#kind-filter option", "options => options.map(o => o.textContent)")
+    checks.equal("the Error filter's choices", labels, expect["kind_options"])
+    for value, accounts in expect["kind_filters"]:
+        page.select_option("#kind-filter", value)
+        checks.equal(f"the Error filter {value!r}", rows_shown(page), accounts)
+    page.select_option("#kind-filter", "")
+    group = page.locator("#failure-groups .group").first
+    controls = {"status": "#status-filter", "kind": "#kind-filter", "search": "#search"}
+    for control, value in expect["conflicts"]:
+        if control == "search":
+            search(page, value)
+        else:
+            page.select_option(controls[control], value)
+        group.get_by_role("button", name="Show in table").click()
+        checks.equal(f"the group's accounts after {control} = {value!r}", rows_shown(page), expect["group"])
+        checks.equal(f"the {control} filter is dropped", page.input_value(controls[control]), "")
+        page.click("#clear-group")
+    search(page, expect["kept_search"])
+    group.get_by_role("button", name="Show in table").click()
+    checks.equal("the group's accounts under a search that holds them", rows_shown(page), expect["group"])
+    checks.equal("a search that hides none of them stays", page.input_value("#search"), expect["kept_search"])
+    page.click("#clear-group")
+    page.screenshot(path=f"{artefacts}/filters.png", full_page=True)
+
+
+def empty(checks, watched, page, expect, artefacts):
+    """A report with no invocation: what the page says of it."""
+    timeline_text = page.inner_text("#timeline")
+    checks.true(f"the timeline says no invocation ran: {timeline_text!r}", "No invocation ran." in timeline_text)
+    checks.true(f"the timeline does not blame the report: {timeline_text!r}", "start times" not in timeline_text)
+    body = page.inner_text("#rows")
+    if expect["empty_row"]:
+        checks.true(f"the table says {expect['empty_row']!r}: {body!r}", expect["empty_row"] in body)
+    checks.true(f"the table does not say no account matches: {body!r}", "No account matches." not in body)
+    totals = page.eval_on_selector_all("#totals dt", "nodes => nodes.map(n => [n.textContent, n.nextElementSibling.textContent])")
+    checks.true(f"the totals count AWS denials: {totals!r}", ["Denied by AWS", "0"] in totals)
+    head = page.eval_on_selector_all("#table-head th", "nodes => nodes.map(n => n.textContent)")
+    checks.true(f"the table has the AWS denied column: {head!r}", "AWS denied" in head)
+    page.screenshot(path=f"{artefacts}/empty.png", full_page=True)
+
+
 def timeline(checks, watched, page, expect, artefacts):
     text = page.inner_text("#timeline")
     checks.true(f"the timeline says {expect['peak']!r}: {text!r}", expect["peak"] in text)
@@ -391,7 +450,7 @@ def selftest(checks, watched, page, expect, artefacts):
     checks.true(f"its request is seen: {watched.requests}", any(u.endswith("/x") for u in watched.requests))
 
 
-CASES = {"run": run, "sample": sample, "layout": layout, "timeline": timeline, "legacy": legacy, "extremes": extremes, "hostile": hostile, "scale": scale, "selftest": selftest}
+CASES = {"filters": filters, "empty": empty, "run": run, "sample": sample, "layout": layout, "timeline": timeline, "legacy": legacy, "extremes": extremes, "hostile": hostile, "scale": scale, "selftest": selftest}
 
 
 def main():

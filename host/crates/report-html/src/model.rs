@@ -77,7 +77,8 @@ pub struct Header {
 pub struct Totals {
     pub s3_calls: u64,
     pub denied_calls: u64,
-    /// Absent when the report does not count AWS's refusals apart.
+    /// Absent when the report does not count AWS's refusals apart: one of a version before
+    /// `aws_denied_calls` (which came with `started_at`) whose entries have no such field.
     pub aws_denied_calls: Option<u64>,
     pub bytes_read: u64,
     pub bytes_written: u64,
@@ -600,6 +601,11 @@ fn counts(entries: &[PageEntry]) -> Vec<(String, usize)> {
 
 fn totals(entries: &[PageEntry], report: &Value) -> Totals {
     let mut totals = Totals::default();
+    // A report that has a start time counts AWS denials, even with no entry to count them
+    // (an empty shard, a plugin with no grant, a run all skipped).
+    if !report["started_at"].is_null() {
+        totals.aws_denied_calls = Some(0);
+    }
     for entry in entries {
         totals.s3_calls = totals.s3_calls.saturating_add(entry.s3_calls);
         totals.denied_calls = totals.denied_calls.saturating_add(entry.denied_calls);

@@ -349,3 +349,24 @@ fn the_largest_counts_saturate() {
     assert_eq!(data["totals"]["assume_role_calls"], max);
     assert_eq!(data["entries"][2]["retries"], max);
 }
+
+/// A report of a version that counts AWS denials (it has `started_at`, which came with
+/// `aws_denied_calls`) totals them, 0 when no entry ran; an older one leaves them out.
+#[test]
+fn aws_denials_total_zero_in_a_report_that_counts_them_with_no_entry() {
+    let mut report = minimal(json!([]));
+    let data = embedded_json(&render(&report, &Options::default()).unwrap());
+    assert_eq!(data["totals"]["aws_denied_calls"], Value::Null);
+    report["started_at"] = "2026-12-07T03:03:44Z".into();
+    let data = embedded_json(&render(&report, &Options::default()).unwrap());
+    assert_eq!(data["totals"]["aws_denied_calls"], 0);
+    let skipped = json!([{"account_id": "1", "status": "skipped", "duration_ms": 0,
+                          "error": {"kind": "skipped", "message": "cancelled"}}]);
+    report["entries"] = skipped.clone();
+    let data = embedded_json(&render(&report, &Options::default()).unwrap());
+    assert_eq!(data["totals"]["aws_denied_calls"], 0);
+    let mut old = minimal(skipped);
+    old["entries"][0]["aws_denied_calls"] = 2.into();
+    let data = embedded_json(&render(&old, &Options::default()).unwrap());
+    assert_eq!(data["totals"]["aws_denied_calls"], 2);
+}

@@ -177,7 +177,8 @@ fn a_shard_report_reads_counts_recap_filters_sort_keyboard_and_detail() {
             "denied_groups": 1,
             "first_group_accounts": ["333333333333", "444444444444"],
             "rerun_command": "xacct run inventory --rerun-failed runs/inventory.json",
-            "kind_filter": {"kind": "plugin-error", "matches": 3},
+            // The AWS denial is the Error filter's own choice, apart from its kind.
+            "kind_filter": {"kind": "k:plugin-error", "matches": 2},
             "slowest": by_duration(&report, true),
             "fastest": by_duration(&report, false),
             "detail": {"title": "222222222222 · prod-payments", "output": output, "log": log},
@@ -393,7 +394,7 @@ fn ten_thousand_accounts_filter_sort_and_scroll() {
             "total": entries.len(),
             "counts": counts(&report),
             "search": {"text": "growth-prod", "matches": alias_has("growth-prod")},
-            "kind_filter": {"kind": "time-limit", "matches": kind_count},
+            "kind_filter": {"kind": "k:time-limit", "matches": kind_count},
             "slowest": by_duration(&report, true),
             "one_account": xacct_report_html::synthetic::account_id(1234),
             "last_account": entries.iter().map(|e| e["account_id"].as_str().unwrap()).max().unwrap(),
@@ -523,5 +524,94 @@ fn the_timeline_counts_invocations_of_no_duration() {
             Some(&page),
             json!({"peak": format!("at most {peak} at once")}),
         );
+    }
+}
+
+/// Search covers every text the page holds for an account, whole: deep in an output, past
+/// the head of a long error message, an AWS denial's action and resource, an output's
+/// preview, planned operations and the log. The Error column and filter mark AWS denials
+/// as the terminal does; "Show in table" drops the filters that would hide the group.
+#[test]
+fn search_finds_all_the_page_holds_and_groups_show_whatever_the_filters() {
+    let mut report = sample_report();
+    let entries = report["entries"].as_array_mut().unwrap();
+    let buckets: Vec<Value> = (0..400)
+        .map(|i| json!({"name": format!("bucket-{i:04}"), "objects": i}))
+        .collect();
+    entries[1]["output"] = json!({"account": "222222222222", "buckets": buckets});
+    entries[7]["error"]["message"] = format!("{} needle-in-error", "x".repeat(1500)).into();
+    entries[0]["planned"] = json!([{"op": "put-object", "key": "planned-needle"}]);
+    entries[5]["output"] =
+        json!({"a": "x".repeat(3000), "b": "preview-needle", "pad": "y".repeat(300_000)});
+    let options = Options {
+        logs: BTreeMap::from([(
+            "777777777777".to_owned(),
+            "== stdout\nlog-needle\n".to_owned(),
+        )]),
+        report_path: None,
+    };
+    let page = render(&report, &options).unwrap();
+    let denial = "denied by AWS: s3:GetObject on arn:aws:s3:::ledger-555555555555/2026/*";
+    check(
+        "filters",
+        Some(&page),
+        json!({
+            "total": 8,
+            "searches": [["bucket-0010", 1], ["BUCKET-0399", 1], ["needle-in-error", 1],
+                         ["s3:GetObject", 1], ["arn:aws:s3:::ledger-555555555555/2026/*", 1],
+                         ["preview-needle", 1], ["planned-needle", 1], ["log-needle", 1],
+                         ["plugin-error: bucket", 2], ["denied by aws", 1],
+                         // Literally, whatever a pattern would make of it.
+                         [".*", 0], ["2026/*", 1], ["(", 0]],
+            "cells": [["555555555555", "Error", denial, denial],
+                      ["666666666666", "Error", "time-limit: time limit of 3 s exceeded", null]],
+            "kind_options": ["any", "denied by AWS (1)", "plugin-error (2)", "skipped (1)", "time-limit (1)"],
+            "kind_filters": [["aws", ["555555555555"]], ["k:plugin-error", ["333333333333", "444444444444"]]],
+            // Status ok, error time-limit, search "dev": each hides the missing buckets'
+            // group; then a search that holds every account of the group stays.
+            "conflicts": [["status", "ok"], ["kind", "k:time-limit"], ["search", "dev"]],
+            "kept_search": "search",
+            "group": ["333333333333", "444444444444"],
+        }),
+    );
+}
+
+/// Pages with no invocation: a shard with no account, a plugin with no grant, a run all
+/// skipped. They say so (not that the report lacks start times, or that no account
+/// matches), and total the AWS denials they count: 0.
+#[test]
+fn a_report_with_no_invocation_says_so() {
+    let mut skipped = sample_report();
+    skipped["entries"] = json!([failed(
+        entry("888888888888", "archive-old", "skipped", 0, 0),
+        "skipped",
+        "cancelled"
+    )]);
+    for (name, entries, empty_row) in [
+        (
+            "no-account",
+            json!([]),
+            Some("The report holds no account."),
+        ),
+        ("all-skipped", skipped["entries"].clone(), None),
+    ] {
+        let mut report = sample_report();
+        report["entries"] = entries;
+        for field in [
+            "shard",
+            "call_stats",
+            "assume_role_calls",
+            "orphaned_uploads",
+        ] {
+            report.as_object_mut().unwrap().remove(field);
+        }
+        // As the host writes it: no entry to carry aws_denied_calls.
+        if let Some(entries) = report["entries"].as_array_mut() {
+            for entry in entries {
+                entry.as_object_mut().unwrap().remove("aws_denied_calls");
+            }
+        }
+        let page = render(&report, &Options::default()).unwrap();
+        check_named("empty", name, Some(&page), json!({"empty_row": empty_row}));
     }
 }

@@ -109,7 +109,8 @@ function drawTimeline(figure, entries, runMs) {
     events.push([start, 1, 1], [start + duration, duration > 0 ? 0 : 2, -1]);
   }
   if (events.length === 0) {
-    figure.append(el("p", "hint", "The report has no start times (entries' start_ms): a report of a newer xacct has them."));
+    const ran = entries.some((entry) => entry.status !== "skipped");
+    figure.append(el("p", "hint", ran ? "The report has no start times (entries' start_ms): a report of a newer xacct has them." : "No invocation ran."));
     return;
   }
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);

@@ -217,15 +217,21 @@ function init() {
 
   table = new AccountTable(
     data.entries,
+    typeof data.totals.aws_denied_calls === "number",
     { scroller: byId("table-scroll"), head: byId("table-head"), body: byId("rows"), shown: byId("shown") },
     open,
   );
   fillSelect(byId("status-filter"), data.counts.filter(([, count]) => count > 0).map(([status, count]) => [status, elide(status, 60) + " (" + formatCount(count) + ")"]));
-  const kinds = new Map();
+  // The Error filter's choices, as the Error column groups them: AWS denials first, then
+  // the other errors by kind.
+  const choices = new Map();
   for (const entry of data.entries) {
-    if (entry.error) kinds.set(entry.error.kind, (kinds.get(entry.error.kind) || 0) + 1);
+    const choice = errorChoice(entry);
+    if (choice) choices.set(choice, (choices.get(choice) || 0) + 1);
   }
-  fillSelect(byId("kind-filter"), [...kinds].sort().map(([kind, count]) => [kind, elide(kind, 60) + " (" + formatCount(count) + ")"]));
+  const choiceLabel = (choice) => (choice === "aws" ? "denied by AWS" : elide(choice.slice(2), 60));
+  const ordered = [...choices].sort(([a], [b]) => (a === "aws" ? -1 : b === "aws" ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  fillSelect(byId("kind-filter"), ordered.map(([choice, count]) => [choice, choiceLabel(choice) + " (" + formatCount(count) + ")"]));
   byId("search").addEventListener("input", (event) => table.setFilter({ query: event.target.value }));
   byId("status-filter").addEventListener("change", (event) => table.setFilter({ status: event.target.value }));
   byId("kind-filter").addEventListener("change", (event) => table.setFilter({ kind: event.target.value }));
@@ -238,7 +244,12 @@ function init() {
   showRecap(data, (group) => {
     fill(byId("group-filter-text"), elide(group.kind, 60) + ": " + elide(groupLabel(group), 120) + " (" + formatCount(group.entries.length) + ")");
     chip.hidden = false;
-    table.setFilter({ members: new Set(group.entries) });
+    // The filters that would hide some of the group's accounts are dropped, and their
+    // controls say so.
+    table.showOnly(new Set(group.entries));
+    byId("search").value = table.filter.query;
+    byId("status-filter").value = table.filter.status;
+    byId("kind-filter").value = table.filter.kind;
     byId("accounts").scrollIntoView();
     byId("accounts-heading").focus({ preventScroll: true });
   });

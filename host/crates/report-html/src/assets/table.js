@@ -11,18 +11,35 @@ function numberColumn(key, label, description, format, className, exact) {
   return { key, label, description, className, numeric: true, value: (entry) => entry[key] || 0, format: format || formatCount, exact: exact || formatCount };
 }
 
-function tableColumns(entries) {
+// The Error column's text: an AWS denial as the terminal's table says it, any other error
+// as "kind: message" (the detail shows the kind of both).
+function errorText(entry) {
+  const error = entry.error;
+  if (!error) return "";
+  const denial = error.denied_by_aws;
+  return denial ? "denied by AWS: " + denial.action + " on " + denial.resource : error.kind + ": " + error.message;
+}
+
+// What the Error filter groups an entry under: "aws" for a denial by AWS, "k:" and the
+// kind for any other error (no kind can pass for the denial's choice), "" for none.
+function errorChoice(entry) {
+  if (!entry.error) return "";
+  return entry.error.denied_by_aws ? "aws" : "k:" + entry.error.kind;
+}
+
+// `awsDenials`: the report counts AWS's refusals apart (the column shows even at 0).
+function tableColumns(awsDenials) {
   const columns = [
     { key: "id", label: "Account", className: "c-id", value: (entry) => entry.id },
     { key: "alias", label: "Alias", className: "c-alias", value: (entry) => entry.alias },
     { key: "tags", label: "Tags", className: "c-tags", value: tagText },
     { key: "status", label: "Status", className: "c-status", value: (entry) => entry.status },
-    { key: "error", label: "Error", className: "c-error", value: (entry) => (entry.error ? entry.error.kind + ": " + entry.error.message : "") },
+    { key: "error", label: "Error", className: "c-error", value: errorText },
     numberColumn("duration_ms", "Duration", "How long the invocation ran", formatMs, "c-duration", exactMs),
     numberColumn("s3_calls", "Calls", "S3 calls that reached the backend", formatCount, "c-calls"),
     numberColumn("denied_calls", "Denied", "Calls the plugin's grant refused (they never reached AWS)"),
   ];
-  if (entries.some((entry) => typeof entry.aws_denied_calls === "number")) {
+  if (awsDenials) {
     columns.push(numberColumn("aws_denied_calls", "AWS denied", "Calls AWS refused (IAM)", formatCount, "c-wide"));
   }
   columns.push(
@@ -34,21 +51,41 @@ function tableColumns(entries) {
   return columns;
 }
 
-// What text search looks through for each entry, in lower case: the columns' text (the
-// error as its column shows it, "kind: message") and the head of the output.
-function searchText(entry) {
-  const parts = [entry.id, entry.alias, tagText(entry), entry.status];
-  if (entry.error) parts.push(entry.error.kind + ": " + entry.error.message.slice(0, 1000));
-  if (entry.output !== undefined) parts.push(entry.output.slice(0, 2000));
-  return parts.join("\u0000").toLowerCase();
+// What text search looks through for each entry: every text the page holds for it, whole:
+// the row's (the error as its column shows it, and as "kind: message"), the AWS denial,
+// the output or its preview, the planned operations as the detail shows them, the log and
+// the accounts in scope. The page's data is bounded (9 MiB), and so is this. Searched as
+// it is, with a case-insensitive pattern: no lower-case copy of 9 MiB to make first.
+function searchPieces(entry) {
+  const pieces = [entry.id, entry.alias, tagText(entry), entry.status, errorText(entry)];
+  if (entry.error) pieces.push(entry.error.kind + ": " + entry.error.message);
+  if (entry.output !== undefined) pieces.push(entry.output);
+  if (entry.output_preview) pieces.push(entry.output_preview);
+  if (entry.planned && entry.planned.length) pieces.push(JSON.stringify(entry.planned, null, 2));
+  if (entry.log !== undefined) pieces.push(entry.log);
+  if (entry.scope) pieces.push(entry.scope.join("\n"));
+  return pieces;
+}
+
+// The search box's text as a pattern that finds it literally, in any case; null for none.
+function searchPattern(query) {
+  const text = query.trim();
+  return text ? new RegExp(text.replace(/[\\^$.*+?()[\]{}|\/-]/g, "\\$&"), "i") : null;
+}
+
+function holds(pieces, pattern) {
+  for (const piece of pieces) {
+    if (pattern.test(piece)) return true;
+  }
+  return false;
 }
 
 class AccountTable {
-  constructor(entries, elements, onOpen) {
+  constructor(entries, awsDenials, elements, onOpen) {
     this.entries = entries;
     this.elements = elements;
     this.onOpen = onOpen;
-    this.columns = tableColumns(entries);
+    this.columns = tableColumns(awsDenials);
     // Built when the browser is idle after the first paint, or by the first search.
     this.haystacks = null;
     this.sortKeys = new Map();
@@ -104,12 +141,37 @@ class AccountTable {
   }
 
   prepareSearch() {
-    if (!this.haystacks) this.haystacks = this.entries.map(searchText);
+    if (!this.haystacks) this.haystacks = this.entries.map(searchPieces);
   }
 
   setFilter(change) {
     Object.assign(this.filter, change);
     this.apply();
+  }
+
+  // Shows only `members` (a group's entries), first dropping each of the status, error
+  // and search filters that would hide any of them. Returns the names of those dropped.
+  showOnly(members) {
+    const { status, kind } = this.filter;
+    const pattern = searchPattern(this.filter.query);
+    if (pattern) this.prepareSearch();
+    const hides = {
+      status: (i) => status && this.entries[i].status !== status,
+      kind: (i) => kind && errorChoice(this.entries[i]) !== kind,
+      query: (i) => pattern && !holds(this.haystacks[i], pattern),
+    };
+    const dropped = [];
+    for (const name in hides) {
+      for (const i of members) {
+        if (hides[name](i)) {
+          dropped.push(name);
+          this.filter[name] = "";
+          break;
+        }
+      }
+    }
+    this.setFilter({ members });
+    return dropped;
   }
 
   sortBy(index) {
@@ -142,15 +204,15 @@ class AccountTable {
   // Filters, then sorts (ties keep report order), then shows the top.
   apply() {
     const { query, status, kind, members } = this.filter;
-    const needle = query.trim().toLowerCase();
-    if (needle) this.prepareSearch();
+    const pattern = searchPattern(query);
+    if (pattern) this.prepareSearch();
     const view = [];
     for (let i = 0; i < this.entries.length; i++) {
       const entry = this.entries[i];
       if (status && entry.status !== status) continue;
-      if (kind && (!entry.error || entry.error.kind !== kind)) continue;
+      if (kind && errorChoice(entry) !== kind) continue;
       if (members && !members.has(i)) continue;
-      if (needle && !this.haystacks[i].includes(needle)) continue;
+      if (pattern && !holds(this.haystacks[i], pattern)) continue;
       view.push(i);
     }
     if (this.sort.column !== null) {
@@ -222,7 +284,7 @@ class AccountTable {
   }
 
   emptyRow() {
-    const cell = el("td", "empty", "No account matches.");
+    const cell = el("td", "empty", this.entries.length ? "No account matches." : "The report holds no account.");
     cell.colSpan = this.columns.length;
     return el("tr", null, cell);
   }
