@@ -19,7 +19,7 @@ pub const VERSION: &str = concat!(
 
 /// Run WebAssembly plugins across many AWS accounts; the plugins never hold credentials.
 #[derive(Parser)]
-#[command(name = "xacct", version = VERSION, about)]
+#[command(name = "xacct", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -157,7 +157,7 @@ pub struct HtmlArgs {
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
     /// The page [default: REPORT with the extension .html]: a regular file, never the
-    /// report itself.
+    /// report itself; `-` writes it to stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// The run's --out-dir: each account's plugin.log is shown in its detail.
@@ -202,7 +202,7 @@ pub struct ConfigFile {
 }
 
 /// The operator's choice of accounts, for `run` and `check`.
-#[derive(Args)]
+#[derive(Args, Default)]
 pub struct SelectionArgs {
     /// Only this account (id or alias); repeat for more. [default: every granted account]
     #[arg(long = "account", value_name = "ID|ALIAS")]
@@ -266,8 +266,9 @@ pub struct RunArgs {
     pub all_accounts: bool,
     #[command(flatten)]
     pub selection: SelectionArgs,
-    /// Print which accounts would run, with which grant and limits, and call nothing.
-    #[arg(long)]
+    /// Print which accounts would run, with which grant and limits, and call nothing; it
+    /// writes no file, so it takes no --html, --out-dir or --audit.
+    #[arg(long, conflicts_with_all = ["html", "out_dir", "audit"])]
     pub plan: bool,
     /// Invocations at once [default: the config's `concurrency`].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -287,8 +288,9 @@ pub struct RunArgs {
     pub out_dir: Option<PathBuf>,
     /// Also write the report as one self-contained HTML page (with what each plugin
     /// printed), owner-only, after the report; checked before the run starts. `xacct
-    /// report html` makes one from a JSON report.
-    #[arg(long, value_name = "FILE")]
+    /// report html` makes one from a JSON report. Not `-`: stdout is the report's
+    /// (`xacct report html REPORT -o -` writes a page to stdout).
+    #[arg(long, value_name = "FILE", value_parser = page_file)]
     pub html: Option<PathBuf>,
     /// Report format: a table, one JSON document, or one JSON line per account as it
     /// finishes.
@@ -297,15 +299,20 @@ pub struct RunArgs {
     /// Run only shard K of N (1 ≤ K ≤ N: `1/2` and `2/2`) of the selected accounts, an
     /// account's shard being a hash of its id; `auto` takes the shard from the 0-based
     /// AWS_BATCH_JOB_ARRAY_INDEX (and AWS_BATCH_JOB_ARRAY_SIZE), or from Kubernetes'
-    /// JOB_COMPLETION_INDEX with --shard-count. Merge the shards' JSON reports with `xacct report merge`.
+    /// JOB_COMPLETION_INDEX with --shard-count (or XACCT_SHARD_COUNT). The summary and
+    /// the plan name the shard taken. Merge the shards' JSON reports with `xacct report
+    /// merge`.
     #[arg(long, value_name = "K/N|auto", conflicts_with = "all_accounts")]
     pub shard: Option<String>,
-    /// The number of shards, for `--shard auto` when the environment does not say it
-    /// (a Kubernetes Indexed Job's completions).
-    #[arg(long, value_name = "N", env = "XACCT_SHARD_COUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    /// The number of shards, for `--shard auto` only, when the environment does not say
+    /// it (a Kubernetes Indexed Job's completions) [default: $XACCT_SHARD_COUNT]. Beside
+    /// AWS_BATCH_JOB_ARRAY_SIZE, or an XACCT_SHARD_COUNT beside `--shard K/N`, a count
+    /// that disagrees is refused.
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..))]
     pub shard_count: Option<u32>,
     /// Run only the accounts that failed or were skipped in this JSON report of an earlier
-    /// run of the plugin (a shard's, or a merged one).
+    /// run of the plugin (a shard's, or a merged one). When none did, nothing runs, exit
+    /// 0: `--output json` writes a report with no entries, the table one line saying so.
     #[arg(long, value_name = "REPORT", conflicts_with = "accounts")]
     pub rerun_failed: Option<PathBuf>,
     #[command(flatten)]
@@ -317,6 +324,16 @@ pub enum Output {
     Table,
     Json,
     Jsonl,
+}
+
+/// `run --html FILE`: a file, not `-` (stdout is the report's).
+fn page_file(text: &str) -> Result<PathBuf, String> {
+    if text == "-" {
+        return Err(
+            "the page cannot go to stdout, which is the report's; fix: name a file, or write the report with --output json and make its page with `xacct report html REPORT -o -`".into(),
+        );
+    }
+    Ok(PathBuf::from(text))
 }
 
 pub fn parse_tag(text: &str) -> Result<(String, String), String> {

@@ -6,6 +6,7 @@ mod log;
 
 use std::collections::BTreeMap;
 use std::fs::{File, Metadata};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
@@ -158,7 +159,7 @@ fn same_file(a: &Metadata, b: &Metadata) -> bool {
 }
 
 /// `xacct report html`: the page of a JSON report, written owner-only; its path on
-/// stderr. The page is written only to a regular file (a FIFO is not waited on), and
+/// stderr (`-o -`: the page on stdout). The page is written only to a regular file (a FIFO is not waited on), and
 /// never over the report itself, whatever name or link `-o` gives it.
 pub fn report_html(args: &HtmlArgs) -> Result<ExitCode, UsageError> {
     let (report, report_file) = read_report_file(&args.report)?;
@@ -168,9 +169,14 @@ pub fn report_html(args: &HtmlArgs) -> Result<ExitCode, UsageError> {
         }
         None => BTreeMap::new(),
     };
+    // The copied `--rerun-failed` command names the report absolute, so that it runs
+    // from any directory.
+    let absolute = (args.report.canonicalize())
+        .or_else(|_| std::path::absolute(&args.report))
+        .unwrap_or_else(|_| args.report.clone());
     let options = Options {
         logs,
-        report_path: Some(args.report.display().to_string()),
+        report_path: Some(absolute.display().to_string()),
     };
     let output = args
         .output
@@ -178,6 +184,14 @@ pub fn report_html(args: &HtmlArgs) -> Result<ExitCode, UsageError> {
         .unwrap_or_else(|| args.report.with_extension("html"));
     let page = render(&report, &options)
         .map_err(|err| UsageError(anyhow::anyhow!("{}: {err:#}", args.report.display())))?;
+    if output == Path::new("-") {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(page.as_bytes())
+            .and_then(|()| stdout.flush())
+            .context("cannot write the page to stdout")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut file = private::open_regular(&output)
         .with_context(|| format!("cannot write {}", output.display()))?;
     if same_file(&file.metadata()?, &report_file) {

@@ -25,9 +25,15 @@ pub fn completions(shell: Shell) -> Result<ExitCode, UsageError> {
 /// named in it (`xacct run --help` has the rest).
 pub fn man_page() -> Result<ExitCode, UsageError> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    man(Cli::command()).render(&mut page)?;
     std::io::stdout().lock().write_all(&page)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The page of `command`, its footer naming xacct and its version (`xacct 0.1.0`), for
+/// every page alike: clap_mangen would put a subcommand's own name and version there.
+fn man(command: clap::Command) -> clap_mangen::Man {
+    clap_mangen::Man::new(command).source(format!("xacct {}", env!("CARGO_PKG_VERSION")))
 }
 
 /// One man page per command and subcommand in `dir` (created if missing), named as
@@ -41,7 +47,7 @@ pub fn man_pages(dir: &Path) -> Result<ExitCode, UsageError> {
         for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
             write(sub.clone(), dir, pages)?;
         }
-        pages.push(clap_mangen::Man::new(command).generate_to(dir)?);
+        pages.push(man(command).generate_to(dir)?);
         Ok(())
     }
     let mut command = Cli::command().disable_help_subcommand(true);

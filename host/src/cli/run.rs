@@ -23,6 +23,8 @@ use super::error::UsageError;
 use super::html::{self, RunPage};
 use super::load::{load_config, read_report, warn_of_missing_plugins, with_home_region};
 use super::rows::{PlanDocument, account_line};
+
+mod rerun;
 use crate::config::Config;
 use crate::pipeline::{self, Service, connect};
 use crate::request::Ask;
@@ -31,7 +33,7 @@ use crate::terminal::stderr::error_lines;
 use crate::terminal::stop::{STDOUT_CLOSED, Stop};
 use crate::terminal::{ColorChoice, Look, ReportText, Stderr, hide_bar, stdout_width};
 
-pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> {
+pub async fn run(mut args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> {
     let mut config = with_home_region(load_config(&args.config)?, &args.config.file).await?;
     // With an organization, the accounts are known only once listed (with their tags
     // if the selection reads them).
@@ -47,31 +49,23 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
     if let Some(concurrency) = args.concurrency {
         config.concurrency = usize::from(concurrency);
     }
-    let mut selection = validate_selection(args.selection, &config)?;
+    let mut selection = validate_selection(std::mem::take(&mut args.selection), &config)?;
+    let shard = (args.shard.as_deref())
+        .map(|text| Shard::from_flags(text, args.shard_count, |name| std::env::var(name).ok()))
+        .transpose()
+        .map_err(|problem| anyhow::anyhow!(problem))?;
+    // A rerun of a report where nothing failed runs nothing, and says so in each format.
+    let mut nothing_to_rerun = None;
     if let Some(path) = &args.rerun_failed {
-        let failed = failed_accounts(path, &args.plugin, args.all_accounts)?;
+        let (failed, sha256) = failed_accounts(path, &args.plugin, args.all_accounts)?;
         if failed.is_empty() {
-            eprintln!(
-                "{}: no account failed or was skipped: nothing to rerun",
-                path.display()
-            );
-            return Ok(ExitCode::SUCCESS);
+            nothing_to_rerun = Some((path, sha256));
         }
         selection.accounts = failed;
         selection
             .validate(&config)
             .map_err(|problem| anyhow::anyhow!("--rerun-failed {}: {problem}", path.display()))?;
     }
-    let shard = match args.shard.as_deref() {
-        None => None,
-        Some("auto") => Some(
-            Shard::from_env(|name| std::env::var(name).ok(), args.shard_count)
-                .map_err(|problem| anyhow::anyhow!("--shard auto: {problem}"))?,
-        ),
-        Some(text) => {
-            Some(Shard::parse(text).map_err(|problem| anyhow::anyhow!("--shard: {problem}"))?)
-        }
-    };
     warn_of_missing_plugins(&config);
     let ask = Ask {
         plugin: args.plugin.clone(),
@@ -83,7 +77,7 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
         timeout: args.timeout.map(Duration::from_secs),
     };
     let mut request = ask.into_request()?;
-    let plan = pipeline::plan(&config, &request);
+    let mut plan = pipeline::plan(&config, &request);
     if plan.selected.is_empty()
         && request.selection != Selection::default()
         && let Some(grant) = config.grant_for(&args.plugin)
@@ -94,6 +88,20 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
             grant.key,
             config.path.display()
         )));
+    }
+    if let Some((path, sha256)) = nothing_to_rerun {
+        plan.accounts.clear();
+        plan.selected.clear();
+        let said = format!(
+            "{}: no account failed or was skipped: nothing to rerun",
+            path.display()
+        );
+        if args.plan {
+            eprintln!("{said}");
+            print_plan(&plan, config.grant_for(&args.plugin), args.output)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        return rerun::nothing_to_rerun(&args, &plan, sha256, &said);
     }
     if args.plan {
         print_plan(&plan, config.grant_for(&args.plugin), args.output)?;
@@ -204,12 +212,13 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageErr
     })
 }
 
-/// The accounts to run again from an earlier JSON report of `plugin`.
+/// The accounts to run again from an earlier JSON report of `plugin`, and the sha256 of
+/// the build that ran.
 fn failed_accounts(
     path: &Path,
     plugin: &str,
     all_accounts: bool,
-) -> Result<Vec<String>, UsageError> {
+) -> Result<(Vec<String>, Option<String>), UsageError> {
     let report = read_report(path)?;
     let mode = if all_accounts {
         Mode::AllAccounts
@@ -226,7 +235,8 @@ fn failed_accounts(
             inert(plugin)
         )));
     }
-    Ok(failed(&report))
+    let sha256 = report["sha256"].as_str().map(str::to_owned);
+    Ok((failed(&report), sha256))
 }
 
 /// The selection of `args`, every name it holds checked against the config.
@@ -286,9 +296,14 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
         writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
         return Ok(());
     }
+    // A shard says which: `--shard auto` resolved it from the environment.
+    let shard = match &plan.shard {
+        Some(shard) => format!(", shard {shard} of the {} selected", plan.selected.len()),
+        None => String::new(),
+    };
     writeln!(
         stdout,
-        "plan: {} ({}) on {} account(s); nothing is called",
+        "plan: {} ({}) on {} account(s){shard}; nothing is called",
         plan.plugin,
         document.mode,
         plan.accounts.len()

@@ -174,7 +174,17 @@ impl ReportText for Report {
         // The summary wraps between its clauses rather than losing any.
         let summary = self.summary();
         let clauses: Vec<&str> = summary.split("; ").collect();
-        let mut line = format!("{}:", inert(&self.plugin));
+        // A shard says which (`--shard auto` took it from the environment), as people
+        // count: `shard 2/2`.
+        let mut line = match &self.shard {
+            Some(shard) => format!(
+                "{} (shard {}/{}):",
+                inert(&self.plugin),
+                shard.index,
+                shard.count
+            ),
+            None => format!("{}:", inert(&self.plugin)),
+        };
         for (i, clause) in clauses.iter().enumerate() {
             let clause = if i + 1 < clauses.len() {
                 format!("{clause};")
@@ -462,6 +472,34 @@ mod tests {
         assert!(
             table.contains("time-limit: time limit of 2 s exceeded"),
             "{table}"
+        );
+    }
+
+    #[test]
+    fn a_shard_names_itself_in_the_summary_line() {
+        let mut report = report("hello", 10, Vec::new(), Ok(1.into()), Ok(2.into()));
+        let recap = |report: &Report| {
+            let mut out = Vec::new();
+            report.write_recap(&mut out, &Look::default()).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(
+            recap(&report).starts_with("hello: 2 ok"),
+            "{}",
+            recap(&report)
+        );
+        report.shard = Some(xacct_core::shard::ShardStamp {
+            index: 2,
+            count: 2,
+            planned: 3,
+            accounts: Vec::new(),
+            input_sha256: String::new(),
+        });
+        // Counted from 1, as `--shard K/N`: index 1 of AWS Batch is shard 2/2.
+        assert!(
+            recap(&report).starts_with("hello (shard 2/2): 2 ok"),
+            "{}",
+            recap(&report)
         );
     }
 

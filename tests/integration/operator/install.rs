@@ -66,7 +66,8 @@ fn completions_and_the_man_page_cover_every_command() {
         .output();
     assert_eq!(refused.code(), Some(2), "{refused:?}");
     let man = xacct(&["man"]).stdout;
-    assert!(man.contains(".TH xacct 1"), "{man}");
+    let title = format!(".TH xacct 1  \"xacct {}\"", env!("CARGO_PKG_VERSION"));
+    assert!(man.contains(&title), "{man}");
     for command in ["run", "report", "completions", "man", "plugins"] {
         assert!(man.contains(command), "the man page names {command}");
     }
@@ -77,6 +78,35 @@ fn completions_and_the_man_page_cover_every_command() {
     assert_eq!(
         written.lines().count(),
         std::fs::read_dir(&dir).unwrap().count()
+    );
+    // Every page's footer, as man shows it, when man is installed.
+    for page in std::fs::read_dir(&dir).unwrap() {
+        let path = page.unwrap().path();
+        let shown = Command::new("man")
+            .arg("-l")
+            .arg(&path)
+            .env("MANWIDTH", "80")
+            .env("MAN_KEEP_FORMATTING", "")
+            .output();
+        if let Some(shown) = shown.ok().filter(|shown| shown.status.success()) {
+            let text = String::from_utf8_lossy(&shown.stdout);
+            let footer = text
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .unwrap();
+            assert!(
+                footer.contains(&format!("xacct {}", env!("CARGO_PKG_VERSION"))),
+                "{}: {footer:?}",
+                path.display()
+            );
+        }
+    }
+    // Every subcommand has the version (`xacct run --version`).
+    let run = xacct(&["run", "--version"]).stdout;
+    assert!(
+        run.starts_with(&format!("xacct-run {}", env!("CARGO_PKG_VERSION"))),
+        "{run}"
     );
     for (page, options) in [
         (
@@ -89,10 +119,13 @@ fn completions_and_the_man_page_cover_every_command() {
         let path = dir.join(page);
         assert!(written.contains(path.to_str().unwrap()), "{written}");
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            text.contains(&format!(".TH {}", page.trim_end_matches(".1"))),
-            "{text}"
+        // The footer names xacct and its version, not the subcommand again.
+        let title = format!(
+            ".TH {} 1  \"xacct {}\"",
+            page.trim_end_matches(".1"),
+            env!("CARGO_PKG_VERSION")
         );
+        assert!(text.contains(&title), "{title:?} in {text}");
         for option in options {
             assert!(text.contains(option), "{page} documents {option}");
         }

@@ -300,3 +300,48 @@ fn out_dir_is_made_before_the_run_and_written_after_the_report() {
     assert_eq!(output.json()["entries"].as_array().unwrap().len(), 2);
     assert!(output.stderr.contains("--out-dir out"), "{}", output.stderr);
 }
+
+/// `report html -o -` writes the page to stdout (no file named `-`); the page's
+/// `--rerun-failed` command names the report by its absolute path, so that it runs from
+/// any directory, whatever path `report html` was given.
+#[test]
+fn report_html_writes_to_stdout_with_o_dash_and_names_the_report_absolute() {
+    let world = world();
+    let dir = world.dir.path();
+    let run = world
+        .xacct()
+        .args([
+            "run",
+            "misbehave",
+            "--output",
+            "json",
+            "--input",
+            &json!({"mode": "fail"}).to_string(),
+        ])
+        .output();
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    std::fs::write(dir.join("r.json"), &run.stdout).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let in_sub = |args: &[&str]| common::Xacct::in_dir(&dir.join("sub")).args(args).output();
+    // The page of `../r.json`, as a file, names the report absolute.
+    let written = in_sub(&["report", "html", "../r.json", "-o", "page.html"]);
+    assert!(written.success(), "{written:?}");
+    let file = std::fs::read_to_string(dir.join("sub/page.html")).unwrap();
+    let absolute = dir.canonicalize().unwrap().join("r.json");
+    let absolute = absolute.to_str().unwrap();
+    assert!(
+        file.contains(&format!("--rerun-failed {absolute}")),
+        "the page names {absolute}"
+    );
+    assert!(!file.contains("--rerun-failed ../r.json"));
+    // `-o -`: the same page on stdout, and no file.
+    let page = in_sub(&["report", "html", "../r.json", "-o", "-"]);
+    assert!(page.success(), "{page:?}");
+    assert!(
+        page.stdout.starts_with("<!doctype html>"),
+        "{}",
+        &page.stdout[..100.min(page.stdout.len())]
+    );
+    assert!(!dir.join("sub/-").exists() && !dir.join("r.html").exists());
+    assert!(page.stdout.contains(&format!("--rerun-failed {absolute}")));
+}

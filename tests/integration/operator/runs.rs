@@ -67,15 +67,12 @@ fn accounts_are_chosen_by_id_alias_tag_and_exclusion_and_previewed_without_a_cal
         aliases(&plan(&["--tag", "parity=odd", "--exclude", "acct-003"])["accounts"]),
         ["acct-001", "acct-005"]
     );
-    let preview = plan(&["--timeout", "7", "--audit", "audit.jsonl"]);
+    // (`--plan` with --audit is refused: a_plan_writes_no_file_and_refuses_the_flags_that_would.)
+    let preview = plan(&["--timeout", "7"]);
     assert_eq!(preview["grant"]["key"], "plugin.hello");
     assert_eq!(preview["grant"]["accounts"], json!(["*"]));
     assert_eq!(preview["limits"]["time_secs"], 7);
     assert_eq!(preview["limits"]["memory_mib"], 64);
-    assert!(
-        !world.dir.path().join("audit.jsonl").exists(),
-        "--plan calls nothing"
-    );
 
     let text = world
         .xacct()
@@ -433,4 +430,37 @@ async fn a_hundred_aws_accounts_with_an_audit_log_free_of_credentials() {
     for secret in secrets {
         assert!(!text.contains(&secret), "the audit log holds no credential");
     }
+}
+
+/// `--plan` calls nothing and writes no file: with `--html`, `--out-dir` or `--audit`
+/// (which would write nothing) it is refused, exit 2, naming the flags; and `run --html
+/// -` is refused (stdout is the report's), not a file named `-`.
+#[test]
+fn a_plan_writes_no_file_and_refuses_the_flags_that_would() {
+    let world = many_accounts(2, &["hello"]);
+    let dir = world.dir.path();
+    for (flag, value) in [
+        ("--html", "page.html"),
+        ("--out-dir", "runs"),
+        ("--audit", "audit.jsonl"),
+    ] {
+        let output = world
+            .xacct()
+            .args(["run", "hello", "--plan", flag, value])
+            .output();
+        assert_eq!(output.code(), Some(2), "{flag}: {output:?}");
+        assert!(
+            output.stderr.contains("'--plan' cannot be used with") && output.stderr.contains(flag),
+            "{flag}: {}",
+            output.stderr
+        );
+        assert!(!dir.join(value).exists(), "{flag}");
+    }
+    let dash = world.xacct().args(["run", "hello", "--html", "-"]).output();
+    assert_eq!(dash.code(), Some(2), "{dash:?}");
+    assert!(
+        dash.stderr.contains("the page cannot go to stdout") && dash.stdout.is_empty(),
+        "{dash:?}"
+    );
+    assert!(!dir.join("-").exists());
 }

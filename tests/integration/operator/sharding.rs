@@ -289,3 +289,253 @@ fn an_empty_shard_succeeds_and_merges() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(output.json()["entries"], json!([]));
 }
+
+/// What `--shard auto` resolved to is in the terminal output (an array job's log says
+/// which shard it ran): the summary line and the plan line name it as people count.
+#[test]
+fn the_terminal_output_names_the_shard_auto_resolved_to() {
+    let world = world(ACCOUNTS);
+    let batch = [
+        ("AWS_BATCH_JOB_ARRAY_INDEX", "1"),
+        ("AWS_BATCH_JOB_ARRAY_SIZE", "2"),
+    ];
+    let run = world
+        .xacct()
+        .args(["run", "hello", "--shard", "auto"])
+        .envs(&batch)
+        .output();
+    assert!(run.status.success(), "{run:?}");
+    assert!(
+        run.stdout.contains("hello (shard 2/2): "),
+        "the summary names the shard: {}",
+        run.stdout
+    );
+    let jsonl = world
+        .xacct()
+        .args(["run", "hello", "--shard", "auto", "--output", "jsonl"])
+        .envs(&batch)
+        .output();
+    assert!(jsonl.stderr.contains("hello (shard 2/2): "), "{jsonl:?}");
+    let plan = world
+        .xacct()
+        .args(["run", "hello", "--shard", "auto", "--plan"])
+        .envs(&batch)
+        .output();
+    let held = planned(&world, "2/2").len();
+    assert!(
+        plan.stdout.starts_with(&format!(
+            "plan: hello (per-account) on {held} account(s), shard 2/2 of the {ACCOUNTS} selected;"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let unsharded = world.xacct().args(["run", "hello"]).output();
+    assert!(
+        unsharded.stdout.contains("\nhello: "),
+        "{}",
+        unsharded.stdout
+    );
+}
+
+/// A shard count is said once, or agrees: `--shard-count` only with `--shard auto`, and
+/// a count from the flag or XACCT_SHARD_COUNT that disagrees with the array job's size or
+/// with K/N is refused naming both, exit 2 (neither silently wins).
+#[test]
+fn a_shard_count_that_disagrees_is_refused_naming_both() {
+    let world = world(ACCOUNTS);
+    let refused = |args: &[&str], env: &[(&str, &str)], says: &[&str]| {
+        let output = world.xacct().args(args).envs(env).output();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?} {env:?}: {output:?}"
+        );
+        assert!(output.stdout.is_empty(), "{output:?}");
+        for part in says {
+            assert!(output.stderr.contains(part), "{part:?}: {}", output.stderr);
+        }
+    };
+    let batch = [
+        ("AWS_BATCH_JOB_ARRAY_INDEX", "0"),
+        ("AWS_BATCH_JOB_ARRAY_SIZE", "2"),
+    ];
+    let auto = ["run", "hello", "--shard", "auto", "--output", "json"];
+    refused(
+        &[&auto[..], &["--shard-count", "3"]].concat(),
+        &batch,
+        &[
+            "AWS_BATCH_JOB_ARRAY_SIZE=2 and --shard-count 3 disagree",
+            "fix: ",
+        ],
+    );
+    let exported = [&batch[..], &[("XACCT_SHARD_COUNT", "3")]].concat();
+    refused(
+        &auto,
+        &exported,
+        &["AWS_BATCH_JOB_ARRAY_SIZE=2 and XACCT_SHARD_COUNT=3 disagree"],
+    );
+    refused(
+        &["run", "hello", "--shard", "1/2", "--shard-count", "3"],
+        &[],
+        &[
+            "--shard-count 3 goes with --shard auto only",
+            "fix: drop --shard-count",
+        ],
+    );
+    refused(
+        &["run", "hello", "--shard", "1/2"],
+        &[("XACCT_SHARD_COUNT", "3")],
+        &["--shard 1/2 and XACCT_SHARD_COUNT=3 disagree"],
+    );
+    refused(
+        &["run", "hello", "--shard-count", "3"],
+        &[],
+        &["--shard <K/N|auto>"],
+    );
+    // Said the same twice is no disagreement; an exported count without --shard is
+    // not used.
+    let agreed = world
+        .xacct()
+        .args([&auto[..], &["--shard-count", "2"]].concat())
+        .envs(&batch)
+        .output();
+    assert_eq!(agreed.json()["shard"]["index"], 1, "{agreed:?}");
+    let unsharded = world
+        .xacct()
+        .args(["run", "hello", "--output", "json"])
+        .env("XACCT_SHARD_COUNT", "3")
+        .output();
+    assert!(unsharded.status.success(), "{unsharded:?}");
+    assert!(unsharded.json().get("shard").is_none());
+}
+
+/// Each wrong shard says the value that is wrong, once, and the fix.
+#[test]
+fn a_wrong_shard_names_its_value_and_the_fix() {
+    let world = world(2);
+    for (shard, env, says, never) in [
+        (
+            "1/0",
+            &[][..],
+            "error: --shard 1/0: no shard of 0 shards",
+            "0/0",
+        ),
+        (
+            "auto",
+            &[
+                ("AWS_BATCH_JOB_ARRAY_INDEX", "0"),
+                ("AWS_BATCH_JOB_ARRAY_SIZE", "0"),
+            ][..],
+            "error: --shard auto: AWS_BATCH_JOB_ARRAY_SIZE=0: no shard of 0 shards",
+            "0/0",
+        ),
+        (
+            "auto",
+            &[][..],
+            "error: --shard auto: neither AWS_BATCH_JOB_ARRAY_INDEX",
+            "--shard auto: --shard auto",
+        ),
+        (
+            "auto",
+            &[
+                ("AWS_BATCH_JOB_ARRAY_INDEX", "2"),
+                ("AWS_BATCH_JOB_ARRAY_SIZE", "2"),
+            ][..],
+            "error: --shard auto: AWS_BATCH_JOB_ARRAY_INDEX=2 is past the last shard: the index counts from 0, so it is at most 1 with AWS_BATCH_JOB_ARRAY_SIZE=2",
+            "2/2",
+        ),
+    ] {
+        let output = world
+            .xacct()
+            .args(["run", "hello", "--plan", "--shard", shard])
+            .envs(env)
+            .output();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(output.stderr.contains(says), "{says:?}: {}", output.stderr);
+        assert!(output.stderr.contains("; fix: "), "{}", output.stderr);
+        assert!(
+            !output.stderr.contains(never),
+            "{never:?}: {}",
+            output.stderr
+        );
+    }
+}
+
+/// `--rerun-failed` of a report where nothing failed runs nothing and says so in each
+/// output: `--output json` a report with no entries (not an empty file) that `report
+/// html` and `report merge` take, the table one line, jsonl that line on stderr; exit 0.
+#[test]
+fn a_rerun_with_nothing_to_rerun_still_writes_a_report() {
+    let world = world(4);
+    let run = world
+        .xacct()
+        .args(["run", "hello", "--output", "json"])
+        .output();
+    assert!(run.status.success(), "{run:?}");
+    save(&world, "all-ok.json", &run);
+    let rerun = |output: &str| {
+        world
+            .xacct()
+            .args([
+                "run",
+                "hello",
+                "--rerun-failed",
+                "all-ok.json",
+                "--output",
+                output,
+            ])
+            .output()
+    };
+    let json = rerun("json");
+    assert!(json.status.success(), "{json:?}");
+    let report = json.json();
+    assert_eq!(report["entries"], json!([]));
+    assert_eq!(report["plugin"], "hello");
+    assert_eq!(report["sha256"], run.json()["sha256"]);
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("all-ok.json: no account failed or was skipped: nothing to rerun"),
+        "{report}"
+    );
+    save(&world, "rerun.json", &json);
+    let page = world
+        .xacct()
+        .args(["report", "html", "rerun.json"])
+        .output();
+    assert!(page.status.success(), "{page:?}");
+    let table = rerun("table");
+    assert!(table.status.success(), "{table:?}");
+    assert_eq!(
+        table.stdout,
+        "hello: all-ok.json: no account failed or was skipped: nothing to rerun\n"
+    );
+    let jsonl = rerun("jsonl");
+    assert!(jsonl.status.success(), "{jsonl:?}");
+    assert_eq!(jsonl.stdout, "");
+    assert!(jsonl.stderr.contains("nothing to rerun"), "{jsonl:?}");
+    // The shards of a rerun of nothing merge into a report of nothing.
+    for k in ["1", "2"] {
+        let shard = world
+            .xacct()
+            .args([
+                "run",
+                "hello",
+                "--rerun-failed",
+                "all-ok.json",
+                "--output",
+                "json",
+                "--shard",
+                &format!("{k}/2"),
+            ])
+            .output();
+        assert!(shard.status.success(), "{shard:?}");
+        save(&world, &format!("rerun-{k}.json"), &shard);
+    }
+    let merged = world
+        .xacct()
+        .args(["report", "merge", "rerun-1.json", "rerun-2.json"])
+        .output();
+    assert_eq!(merged.json()["entries"], json!([]), "{merged:?}");
+}

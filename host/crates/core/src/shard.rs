@@ -31,35 +31,56 @@ pub struct Shard {
 pub const BATCH_INDEX: &str = "AWS_BATCH_JOB_ARRAY_INDEX";
 pub const BATCH_SIZE: &str = "AWS_BATCH_JOB_ARRAY_SIZE";
 pub const KUBERNETES_INDEX: &str = "JOB_COMPLETION_INDEX";
+/// The shard count when the environment does not say it (`--shard-count`'s variable).
+pub const SHARD_COUNT: &str = "XACCT_SHARD_COUNT";
+
+/// A shard count and who gave it, for messages: `--shard-count 3`,
+/// `XACCT_SHARD_COUNT=3`, `AWS_BATCH_JOB_ARRAY_SIZE=3`.
+struct Count {
+    count: u32,
+    said_by: String,
+    /// How to take it back: `drop --shard-count`, `unset XACCT_SHARD_COUNT`.
+    undo: &'static str,
+}
 
 impl Shard {
     pub fn new(index: u32, count: u32) -> Result<Shard, String> {
         if count == 0 || index >= count {
             return Err(format!(
-                "shard {index}/{count}: the index counts from 0 and stays below the count (0/{count} … {}/{count})",
+                "shard index {index} of {count} shard(s): the index counts from 0 and stays below the count (0 … {} of {count})",
                 count.saturating_sub(1)
             ));
         }
         Ok(Shard { index, count })
     }
 
-    /// `K/N`, K counted from 1: `1/4` … `4/4`.
+    /// `K/N`, K counted from 1: `1/4` … `4/4`. Messages name the shard as `shard K/N`.
     pub fn parse(text: &str) -> Result<Shard, String> {
+        Shard::parse_named(text, "shard")
+    }
+
+    /// As [`Shard::parse`], messages naming the shard as `{name} K/N` (`--shard 1/0`).
+    pub fn parse_named(text: &str, name: &str) -> Result<Shard, String> {
         let parsed = text.split_once('/').and_then(|(number, count)| {
             Some((
                 number.trim().parse::<u32>().ok()?,
-                count.trim().parse().ok()?,
+                count.trim().parse::<u32>().ok()?,
             ))
         });
         match parsed {
-            Some((0, count)) => Err(format!(
-                "shard 0/{count}: shards count from 1 (1/{count} … {count}/{count}); fix: --shard 1/{count} for the first (only --shard auto takes the 0-based indexes of AWS Batch and Kubernetes)"
+            Some((number, 0)) => Err(format!(
+                "{name} {number}/0: no shard of 0 shards; the count N is 1 or more; fix: {name} K/N with N the number of shards (1/2 and 2/2 for two)"
             )),
-            Some((number, count)) if count == 0 || number > count => Err(format!(
-                "shard {number}/{count}: K counts from 1 up to the count N (1/{count} … {count}/{count})"
+            Some((0, count)) => Err(format!(
+                "{name} 0/{count}: shards count from 1 (1/{count} … {count}/{count}); fix: {name} 1/{count} for the first (only --shard auto takes the 0-based indexes of AWS Batch and Kubernetes)"
+            )),
+            Some((number, count)) if number > count => Err(format!(
+                "{name} {number}/{count}: there are only {count} shard(s), K is at most N (1/{count} … {count}/{count}); fix: {name} {count}/{count} for the last, or a count of {number} or more"
             )),
             Some((number, count)) => Shard::new(number - 1, count),
-            None => Err(format!("{text:?} is not K/N (e.g. 1/4)")),
+            None => Err(format!(
+                "{name} {text:?}: not K/N; fix: {name} K/N with 1 ≤ K ≤ N, e.g. 1/4 … 4/4 for four shards, or --shard auto in an array job"
+            )),
         }
     }
 
@@ -68,9 +89,42 @@ impl Shard {
         self.index + 1
     }
 
+    /// `--shard TEXT` with `--shard-count` (`count`, the flag's, if given) and the
+    /// environment `var` reads: `auto` is [`Shard::from_env`]; `K/N` takes no
+    /// `--shard-count`, and refuses an `XACCT_SHARD_COUNT` that says another count than N
+    /// (one that agrees is harmless: a job may export it for every command). Messages
+    /// start with `--shard …`.
+    pub fn from_flags(
+        text: &str,
+        count: Option<u32>,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Shard, String> {
+        if text == "auto" {
+            return Shard::from_env(var, count)
+                .map_err(|problem| format!("--shard auto: {problem}"));
+        }
+        let shard = Shard::parse_named(text, "--shard")?;
+        if let Some(count) = count {
+            return Err(format!(
+                "--shard-count {count} goes with --shard auto only: --shard {text} names its count ({}); fix: drop --shard-count",
+                shard.count
+            ));
+        }
+        if let Some(Count { count, said_by, .. }) = exported_count(&var)?
+            && count != shard.count
+        {
+            return Err(format!(
+                "--shard {text} and {said_by} disagree on the number of shards ({} against {count}); fix: unset {SHARD_COUNT}, or make them agree",
+                shard.count
+            ));
+        }
+        Ok(shard)
+    }
+
     /// The shard an array job's environment names: AWS Batch's index and size, else
-    /// Kubernetes' completion index with `count` (an Indexed Job does not export its
-    /// completions).
+    /// Kubernetes' completion index with the count of `--shard-count` (`count`), else of
+    /// `XACCT_SHARD_COUNT` (an Indexed Job does not export its completions). A count
+    /// given beside AWS Batch's size must agree with it.
     pub fn from_env(
         var: impl Fn(&str) -> Option<String>,
         count: Option<u32>,
@@ -78,30 +132,68 @@ impl Shard {
         let number = |name: &str| -> Result<Option<u32>, String> {
             var(name)
                 .map(|value| {
-                    value
-                        .trim()
-                        .parse()
-                        .map_err(|_| format!("{name}={value:?} is not a number"))
+                    value.trim().parse().map_err(|_| {
+                        format!(
+                            "{name}={value:?} is not a number; fix: set it to a whole number, or unset it"
+                        )
+                    })
                 })
                 .transpose()
         };
-        if let Some(index) = number(BATCH_INDEX)? {
-            let size = number(BATCH_SIZE)?.or(count).ok_or_else(|| {
-                format!("{BATCH_INDEX} is set but {BATCH_SIZE} is not; fix: pass --shard-count")
-            })?;
-            return Shard::new(index, size);
-        }
-        if let Some(index) = number(KUBERNETES_INDEX)? {
-            let count = count.ok_or_else(|| {
+        let given = match count {
+            Some(count) => Some(Count {
+                count,
+                said_by: format!("--shard-count {count}"),
+                undo: "drop --shard-count",
+            }),
+            None => exported_count(&var)?,
+        };
+        let (index, index_name, count) = if let Some(index) = number(BATCH_INDEX)? {
+            let count = match (number(BATCH_SIZE)?, given) {
+                (Some(size), Some(given)) if size != given.count => {
+                    return Err(format!(
+                        "{BATCH_SIZE}={size} and {} disagree on the number of shards; fix: {} (the array job says its size)",
+                        given.said_by, given.undo
+                    ));
+                }
+                (Some(size), _) => Count {
+                    count: size,
+                    said_by: format!("{BATCH_SIZE}={size}"),
+                    undo: "",
+                },
+                (None, Some(given)) => given,
+                (None, None) => {
+                    return Err(format!(
+                        "{BATCH_INDEX} is set but {BATCH_SIZE} is not; fix: pass --shard-count N (the array's size)"
+                    ));
+                }
+            };
+            (index, BATCH_INDEX, count)
+        } else if let Some(index) = number(KUBERNETES_INDEX)? {
+            let count = given.ok_or_else(|| {
                 format!(
-                    "{KUBERNETES_INDEX} is set but the shard count is unknown; fix: pass --shard-count (the Job's completions)"
+                    "{KUBERNETES_INDEX} is set but the shard count is unknown; fix: pass --shard-count N (the Job's completions) or set {SHARD_COUNT}"
                 )
             })?;
-            return Shard::new(index, count);
+            (index, KUBERNETES_INDEX, count)
+        } else {
+            return Err(format!(
+                "neither {BATCH_INDEX} (AWS Batch array job) nor {KUBERNETES_INDEX} (Kubernetes Indexed Job) is set; fix: pass --shard K/N"
+            ));
+        };
+        let Count { count, said_by, .. } = count;
+        if count == 0 {
+            return Err(format!(
+                "{said_by}: no shard of 0 shards; fix: make the count the number of shards, 1 or more (the array job's size)"
+            ));
         }
-        Err(format!(
-            "--shard auto: neither {BATCH_INDEX} (AWS Batch array job) nor {KUBERNETES_INDEX} (Kubernetes Indexed Job) is set; fix: pass --shard K/N"
-        ))
+        if index >= count {
+            return Err(format!(
+                "{index_name}={index} is past the last shard: the index counts from 0, so it is at most {} with {said_by}; fix: make the count the number of shards (the array job's size or completions)",
+                count - 1
+            ));
+        }
+        Shard::new(index, count)
     }
 
     /// Whether `account_id` belongs to this shard.
@@ -113,6 +205,23 @@ impl Shard {
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.number(), self.count)
+    }
+}
+
+/// `XACCT_SHARD_COUNT`, if set: a count of 1 or more.
+fn exported_count(var: &impl Fn(&str) -> Option<String>) -> Result<Option<Count>, String> {
+    let Some(value) = var(SHARD_COUNT) else {
+        return Ok(None);
+    };
+    match value.trim().parse::<u32>() {
+        Ok(count) if count > 0 => Ok(Some(Count {
+            count,
+            said_by: format!("{SHARD_COUNT}={count}"),
+            undo: "unset XACCT_SHARD_COUNT",
+        })),
+        _ => Err(format!(
+            "{SHARD_COUNT}={value:?} is not a number of shards (1 or more); fix: set it to the number of shards, or unset it"
+        )),
     }
 }
 
@@ -418,203 +527,4 @@ pub fn failed_accounts(report: &Value) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn shards_are_stable_and_cover_every_account_once() {
-        let ids: Vec<String> = (0..1000).map(|i| format!("{:012}", 100_000 + i)).collect();
-        let mut sizes = [0usize; 4];
-        for id in &ids {
-            let shards: Vec<u32> = (0..4)
-                .filter(|i| Shard::new(*i, 4).unwrap().holds(id))
-                .collect();
-            assert_eq!(shards.len(), 1);
-            sizes[shards[0] as usize] += 1;
-            // Depends on the id alone: the same on every machine and in every config.
-            assert_eq!(shard_of(id, 4), shard_of(&id.clone(), 4));
-        }
-        assert!(sizes.iter().all(|n| (200..300).contains(n)), "{sizes:?}");
-        assert_eq!(shard_of("111111111111", 7), 4, "a fixed function of the id");
-    }
-
-    #[test]
-    fn shards_are_parsed_and_taken_from_batch_or_kubernetes() {
-        // K/N counts from 1, as Playwright, Jest and cargo-nextest do.
-        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 0, count: 4 });
-        assert_eq!(Shard::parse("4/4").unwrap(), Shard { index: 3, count: 4 });
-        assert_eq!(Shard::parse("2/2").unwrap().to_string(), "2/2");
-        let first = Shard::parse("0/4").unwrap_err();
-        assert!(
-            first.contains("count from 1") && first.contains("--shard 1/4"),
-            "{first}"
-        );
-        assert!(Shard::parse("5/4").is_err());
-        assert!(Shard::parse("1/0").is_err());
-        assert!(Shard::parse("1").is_err());
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| (*v).to_owned())
-            }
-        };
-        // The environments count from 0: index 3 is the fourth shard.
-        let batch = env(&[(BATCH_INDEX, "3"), (BATCH_SIZE, "8")]);
-        assert_eq!(
-            Shard::from_env(batch, None).unwrap(),
-            Shard { index: 3, count: 8 }
-        );
-        assert_eq!(Shard::from_env(batch, None).unwrap().to_string(), "4/8");
-        let kubernetes = env(&[(KUBERNETES_INDEX, "0")]);
-        assert_eq!(
-            Shard::from_env(kubernetes, Some(5)).unwrap().to_string(),
-            "1/5"
-        );
-        assert!(
-            Shard::from_env(kubernetes, None)
-                .unwrap_err()
-                .contains("--shard-count")
-        );
-        assert!(Shard::from_env(env(&[]), Some(2)).is_err());
-    }
-
-    /// Shard `index` (from 0) of `count` of a plan over `plan`, holding `entries` (id,
-    /// status).
-    fn shard_report(
-        index: u32,
-        count: u32,
-        plan: &[&str],
-        entries: &[(&str, &str)],
-    ) -> (String, Value) {
-        let input = crate::plan_hash::input_sha256("{}");
-        let entries: Vec<Value> = (entries.iter())
-            .map(|(id, status)| json!({"account_id": id, "scope": [id], "status": status}))
-            .collect();
-        (
-            format!("shard-{index}.json"),
-            json!({
-                "plugin": "hello", "sha256": "abc", "mode": "per-account", "dry_run": false,
-                "plan_hash": plan_hash_of(Some("abc"), &input, "per-account", false, plan),
-                "duration_ms": 10 * (index + 1),
-                "entries": entries,
-                "assume_role_calls": {"a": 1},
-                "shard": {"index": index + 1, "count": count, "planned": plan.len(), "accounts": plan, "input_sha256": input},
-            }),
-        )
-    }
-
-    /// Three account ids and their shards of 2, both shards among them.
-    fn ids() -> Vec<(String, u32)> {
-        let mut ids: Vec<(String, u32)> = Vec::new();
-        for i in 0.. {
-            let id = format!("{:012}", 111_111_111_111u64 + i);
-            let shard = shard_of(&id, 2);
-            ids.push((id, shard));
-            if ids.len() >= 3 && ids.iter().any(|(_, s)| *s != ids[0].1) {
-                break;
-            }
-        }
-        ids.split_off(ids.len() - 3)
-    }
-
-    #[test]
-    fn shards_merge_in_plan_order_and_gaps_or_doubles_are_refused() {
-        let ids = ids();
-        assert!(ids.iter().any(|(_, s)| *s == 0) && ids.iter().any(|(_, s)| *s == 1));
-        let plan: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
-        let of = |shard: u32| -> Vec<(&str, &str)> {
-            ids.iter()
-                .enumerate()
-                .filter(|(_, (_, s))| *s == shard)
-                .map(|(i, (id, _))| (id.as_str(), if i == 1 { "error" } else { "ok" }))
-                .collect()
-        };
-        let report = |shard: u32| shard_report(shard, 2, &plan, &of(shard));
-        let (zero, one) = (report(0), report(1));
-        let merged = merge(&[one.clone(), zero.clone()]).unwrap();
-        let order: Vec<&str> = merged["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["account_id"].as_str().unwrap())
-            .collect();
-        assert_eq!(order, plan);
-        assert!(merged.get("shard").is_none());
-        assert_eq!(merged["duration_ms"], 20);
-        assert_eq!(merged["assume_role_calls"]["a"], 2);
-        assert!(!all_ok(&merged));
-        assert_eq!(failed_accounts(&merged), [ids[1].0.clone()]);
-
-        let error = |reports: &[(String, Value)]| merge(reports).unwrap_err().to_string();
-        assert!(error(std::slice::from_ref(&zero)).contains("shard(s) 2/2 missing"));
-        assert!(error(&[zero.clone(), zero.clone()]).contains("are both shard 1/2"));
-        let mut copied = one.clone();
-        copied.1["shard"]["input_sha256"] = json!("another input");
-        assert!(error(&[zero.clone(), copied]).contains("not the hash of the plan"));
-        let other = shard_report(1, 2, &plan[..2], &[]);
-        assert!(error(&[zero.clone(), other]).contains("another plan"));
-        let mut rebuilt = one.clone();
-        rebuilt.1["sha256"] = json!("ab".repeat(32));
-        assert!(
-            error(&[zero.clone(), rebuilt]).contains(&format!(
-                "shard-1.json ran plugin build sha256 {}, shard-0.json ran sha256 abc: the shards ran different plugin files",
-                "ab".repeat(32)
-            ))
-        );
-        let mut moved = one.clone();
-        moved.1["shard"]["index"] = json!(1);
-        assert!(error(&[moved]).contains("does not belong"));
-        let mut twice = one.clone();
-        let entry = twice.1["entries"][0].clone();
-        twice.1["entries"].as_array_mut().unwrap().push(entry);
-        assert!(error(&[zero.clone(), twice]).contains("listed more than once"));
-        let mut stranger = one.clone();
-        stranger.1["entries"][0]["account_id"] = json!("999999999999");
-        assert!(error(&[zero.clone(), stranger]).contains("999999999999 is not in the plan"));
-        let mut dropped = one.clone();
-        dropped.1["entries"] = json!([]);
-        assert!(error(&[zero.clone(), dropped]).contains("are missing"));
-        let mut overflowing = one.clone();
-        overflowing.1["assume_role_calls"]["a"] = json!(u64::MAX);
-        let overflow = error(&[zero, overflowing]);
-        assert!(
-            overflow.contains("assume_role_calls.a overflows"),
-            "{overflow}"
-        );
-    }
-
-    #[test]
-    fn a_merge_starts_with_its_first_shard_and_rebases_each_start() {
-        let ids = ids();
-        let plan: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
-        let of = |shard: u32| -> Vec<(&str, &str)> {
-            (ids.iter())
-                .filter(|(_, s)| *s == shard)
-                .map(|(id, _)| (id.as_str(), "ok"))
-                .collect()
-        };
-        let (mut zero, mut one) = (
-            shard_report(0, 2, &plan, &of(0)),
-            shard_report(1, 2, &plan, &of(1)),
-        );
-        zero.1["started_at"] = json!("2026-11-02T09:30:01.5Z");
-        one.1["started_at"] = json!("2026-11-02T09:30:00Z");
-        for (report, start_ms) in [(&mut zero.1, 100), (&mut one.1, 40)] {
-            for entry in report["entries"].as_array_mut().unwrap() {
-                entry["start_ms"] = json!(start_ms);
-            }
-        }
-        let merged = merge(&[zero, one]).unwrap();
-        assert_eq!(merged["started_at"], "2026-11-02T09:30:00Z");
-        assert_eq!(merged["merged_shards"], 2);
-        for (entry, (_, shard)) in merged["entries"].as_array().unwrap().iter().zip(&ids) {
-            let expected = if *shard == 0 { 1500 + 100 } else { 40 };
-            assert_eq!(entry["start_ms"], expected, "{entry}");
-        }
-        // Shard 0 started 1.5 s after shard 1 and ran 10 ms: the run lasted 1510 ms.
-        assert_eq!(merged["duration_ms"], 1510);
-    }
-}
+mod tests;
