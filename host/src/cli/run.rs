@@ -112,24 +112,8 @@ pub async fn run(mut args: RunArgs, color: ColorChoice) -> Result<ExitCode, Usag
             ExitCode::SUCCESS
         });
     }
-    if let Some(path) = &args.audit {
-        request.audit = Some(Arc::new(AuditLog::open(path)?));
-    }
-    let page = match &args.html {
-        Some(path) => Some(RunPage::open(
-            path,
-            args.audit.as_deref(),
-            args.out_dir.as_deref(),
-            &args.plugin,
-        )?),
-        None => None,
-    };
-    if let Some(dir) = &args.out_dir {
-        // Made before the run starts, as --audit and --html are opened: a DIR that cannot
-        // be written fails the run before anything runs.
-        private::create_dir(&dir.join(&args.plugin))
-            .with_context(|| format!("--out-dir {}", dir.display()))?;
-    }
+    let (audit, page) = open_outputs(&args)?;
+    request.audit = audit;
     let stop = Stop::listen(request.cancel.clone())?;
     let sandbox = Arc::new(Sandbox::with_options(
         LoadOptions::for_config(&config),
@@ -324,4 +308,28 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
         writeln!(stdout, "{}", account_line(cells, tags, (16, 12)))?;
     }
     Ok(())
+}
+
+/// The run's files, opened before it starts so that one that cannot be written fails the
+/// run before anything runs: `--audit`, `--html` (see [`RunPage::open`]) and
+/// `DIR/<plugin>/` of `--out-dir`.
+fn open_outputs(args: &RunArgs) -> Result<(Option<Arc<AuditLog>>, Option<RunPage>), UsageError> {
+    let audit = match &args.audit {
+        Some(path) => Some(Arc::new(AuditLog::open(path)?)),
+        None => None,
+    };
+    let page = match &args.html {
+        Some(path) => Some(RunPage::open(
+            path,
+            args.audit.as_deref(),
+            args.out_dir.as_deref(),
+            &args.plugin,
+        )?),
+        None => None,
+    };
+    if let Some(dir) = &args.out_dir {
+        private::create_dir(&dir.join(&args.plugin))
+            .with_context(|| format!("--out-dir {}", dir.display()))?;
+    }
+    Ok((audit, page))
 }

@@ -7,17 +7,14 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use xacct_core::audit::{AuditLog, timestamp};
+use xacct_core::audit::timestamp;
 use xacct_core::plan::{Plan, input_sha256, plan_hash};
 use xacct_core::report::Report;
-use xacct_core::report::private;
 use xacct_core::report::text::inert;
 use xacct_core::shard::ShardStamp;
 
 use super::super::args::{Output, RunArgs};
 use super::super::error::UsageError;
-use super::super::html::RunPage;
 
 /// Writes the report of a rerun with nothing to run (`plan`, emptied): `--output json`
 /// a report with no entries and a note, the table one line on stdout saying so, `jsonl`
@@ -30,22 +27,7 @@ pub fn nothing_to_rerun(
     sha256: Option<String>,
     said: &str,
 ) -> Result<ExitCode, UsageError> {
-    if let Some(path) = &args.audit {
-        AuditLog::open(path)?;
-    }
-    let page = match &args.html {
-        Some(path) => Some(RunPage::open(
-            path,
-            args.audit.as_deref(),
-            args.out_dir.as_deref(),
-            &args.plugin,
-        )?),
-        None => None,
-    };
-    if let Some(dir) = &args.out_dir {
-        private::create_dir(&dir.join(&args.plugin))
-            .with_context(|| format!("--out-dir {}", dir.display()))?;
-    }
+    let (_audit, page) = super::open_outputs(args)?;
     let report = Report {
         plugin: plan.plugin.clone(),
         plan_hash: plan_hash(
