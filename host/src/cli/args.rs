@@ -308,7 +308,8 @@ pub struct RunArgs {
     /// it (a Kubernetes Indexed Job's completions) [default: $XACCT_SHARD_COUNT]. Beside
     /// AWS_BATCH_JOB_ARRAY_SIZE, or an XACCT_SHARD_COUNT beside `--shard K/N`, a count
     /// that disagrees is refused.
-    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..))]
+    // `requires` alone is not enforced beside --all-accounts, which --shard conflicts with.
+    #[arg(long, value_name = "N", requires = "shard", conflicts_with = "all_accounts", value_parser = clap::value_parser!(u32).range(1..))]
     pub shard_count: Option<u32>,
     /// Run only the accounts that failed or were skipped in this JSON report of an earlier
     /// run of the plugin (a shard's, or a merged one). When none did, nothing runs, exit

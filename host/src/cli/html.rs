@@ -38,8 +38,9 @@ pub fn entry_dir_name(account_id: &str) -> &str {
 
 /// `--html FILE`, opened before the run starts (as `--audit` is), so that a page that
 /// could not be written fails the run before anything runs: a path that cannot be
-/// created, is not a regular file (a FIFO is not waited on), is the `--audit` file, or
-/// lies where the run writes in `--out-dir` (`DIR/<plugin>/`). It is written once the
+/// created, is not a regular file (a FIFO is not waited on), is one of the files the run
+/// keeps (the `--audit` file, the `--rerun-failed` report, the file stdout writes the
+/// report to), or lies where the run writes in `--out-dir` (`DIR/<plugin>/`). It is written once the
 /// report is out; a page this run created and never wrote (the run failed before its
 /// end) is removed, not left empty.
 pub struct RunPage {
@@ -60,7 +61,7 @@ impl Drop for RunPage {
 impl RunPage {
     pub fn open(
         path: &Path,
-        audit: Option<&Path>,
+        kept: &[KeptFile],
         out_dir: Option<&Path>,
         plugin: &str,
     ) -> Result<RunPage, UsageError> {
@@ -84,14 +85,9 @@ impl RunPage {
         let created = std::fs::symlink_metadata(path).is_err();
         let file = private::open_regular(path)
             .with_context(|| format!("--html {}: cannot write it", path.display()))?;
-        if let Some(audit) = audit
-            && let Ok(audit_file) = std::fs::metadata(audit)
-            && same_file(&file.metadata()?, &audit_file)
-        {
-            return Err(refuse(format!(
-                "it is the --audit file {}",
-                audit.display()
-            )));
+        let page = file.metadata()?;
+        if let Some(kept) = kept.iter().find(|kept| same_file(&page, &kept.metadata)) {
+            return Err(refuse(format!("it is {}", kept.what)));
         }
         Ok(RunPage {
             path: path.to_owned(),
@@ -154,7 +150,14 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
-fn same_file(a: &Metadata, b: &Metadata) -> bool {
+/// A file the run reads or writes that nothing else of the run may write over.
+pub struct KeptFile {
+    /// What it is, as a refusal names it (`the --audit file a.jsonl`).
+    pub what: String,
+    pub metadata: Metadata,
+}
+
+pub fn same_file(a: &Metadata, b: &Metadata) -> bool {
     (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 

@@ -2,6 +2,7 @@
 //! or, with `--plan`, what would run.
 
 use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use xacct_core::shard::{Shard, failed_accounts as failed};
 
 use super::args::{Output, RunArgs, SelectionArgs};
 use super::error::UsageError;
-use super::html::{self, RunPage};
+use super::html::{self, KeptFile, RunPage, same_file};
 use super::load::{load_config, read_report, warn_of_missing_plugins, with_home_region};
 use super::rows::{PlanDocument, account_line};
 
@@ -114,6 +115,18 @@ pub async fn run(mut args: RunArgs, color: ColorChoice) -> Result<ExitCode, Usag
     }
     let (audit, page) = open_outputs(&args)?;
     request.audit = audit;
+    // A log of JSON runs (an array job's) says which shard `--shard auto` resolved to;
+    // the table's and jsonl's summaries say it at the end.
+    if let Some(shard) = &plan.shard
+        && args.output == Output::Json
+    {
+        eprintln!(
+            "{} (shard {shard}): {} of the {} selected account(s)",
+            inert(&plan.plugin),
+            plan.accounts.len(),
+            plan.selected.len()
+        );
+    }
     let stop = Stop::listen(request.cancel.clone())?;
     let sandbox = Arc::new(Sandbox::with_options(
         LoadOptions::for_config(&config),
@@ -219,6 +232,12 @@ fn failed_accounts(
             inert(plugin)
         )));
     }
+    if !report["entries"].is_array() {
+        return Err(UsageError(anyhow::anyhow!(
+            "--rerun-failed {}: the report has no `entries` list; fix: pass the JSON of `xacct run --output json` or `xacct report merge`",
+            path.display()
+        )));
+    }
     let sha256 = report["sha256"].as_str().map(str::to_owned);
     Ok((failed(&report), sha256))
 }
@@ -312,16 +331,51 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
 
 /// The run's files, opened before it starts so that one that cannot be written fails the
 /// run before anything runs: `--audit`, `--html` (see [`RunPage::open`]) and
-/// `DIR/<plugin>/` of `--out-dir`.
+/// `DIR/<plugin>/` of `--out-dir`. Neither file may be one the run keeps: the
+/// `--rerun-failed` report, the file stdout writes the report to, or (for the page) the
+/// audit log.
 fn open_outputs(args: &RunArgs) -> Result<(Option<Arc<AuditLog>>, Option<RunPage>), UsageError> {
+    let mut kept = Vec::new();
+    if let Some(report) = &args.rerun_failed
+        && let Ok(metadata) = std::fs::metadata(report)
+    {
+        let what = format!("the --rerun-failed report {}", report.display());
+        kept.push(KeptFile { what, metadata });
+    }
+    // Stdout redirected to a file (`> report.json`): that file is the report's.
+    if let Ok(stdout) = std::io::stdout().as_fd().try_clone_to_owned()
+        && let Ok(metadata) = std::fs::File::from(stdout).metadata()
+        && metadata.is_file()
+    {
+        let what = "the file stdout writes the report to".to_owned();
+        kept.push(KeptFile { what, metadata });
+    }
     let audit = match &args.audit {
-        Some(path) => Some(Arc::new(AuditLog::open(path)?)),
+        Some(path) => {
+            if let Ok(metadata) = std::fs::metadata(path)
+                && let Some(kept) = kept
+                    .iter()
+                    .find(|kept| same_file(&metadata, &kept.metadata))
+            {
+                return Err(UsageError(anyhow::anyhow!(
+                    "--audit {}: it is {}; fix: name another file for the audit log",
+                    path.display(),
+                    kept.what
+                )));
+            }
+            let log = Arc::new(AuditLog::open(path)?);
+            if let Ok(metadata) = std::fs::metadata(path) {
+                let what = format!("the --audit file {}", path.display());
+                kept.push(KeptFile { what, metadata });
+            }
+            Some(log)
+        }
         None => None,
     };
     let page = match &args.html {
         Some(path) => Some(RunPage::open(
             path,
-            args.audit.as_deref(),
+            &kept,
             args.out_dir.as_deref(),
             &args.plugin,
         )?),

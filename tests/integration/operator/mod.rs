@@ -4,6 +4,7 @@
 
 mod config_mistakes;
 mod install;
+mod kept_files;
 mod live_logs;
 mod report_page;
 mod report_page_files;

@@ -508,7 +508,8 @@ pub fn all_ok(report: &Value) -> bool {
 }
 
 /// The accounts a report's failed or skipped entries cover (an all-accounts entry's whole
-/// scope), in report order, for `--rerun-failed`.
+/// scope), in report order, for `--rerun-failed`. An entry without a scope (a report
+/// edited by hand) covers its own account, so that no failed account is lost.
 pub fn failed_accounts(report: &Value) -> Vec<String> {
     let mut accounts = Vec::new();
     let mut seen = HashSet::new();
@@ -516,8 +517,12 @@ pub fn failed_accounts(report: &Value) -> Vec<String> {
         if entry["status"] == "ok" {
             continue;
         }
-        let scope = entry["scope"].as_array().into_iter().flatten();
-        for id in scope.filter_map(Value::as_str) {
+        let own = std::slice::from_ref(&entry["account_id"]);
+        let scope = match entry["scope"].as_array() {
+            Some(scope) if !scope.is_empty() => scope.as_slice(),
+            _ => own,
+        };
+        for id in scope.iter().filter_map(Value::as_str) {
             if seen.insert(id) {
                 accounts.push(id.to_owned());
             }
