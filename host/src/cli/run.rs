@@ -2,14 +2,12 @@
 //! or, with `--plan`, what would run.
 
 use std::io::{IsTerminal, Write};
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use xacct_core::audit::AuditLog;
 use xacct_core::capability::grant::Grant;
 use xacct_core::config::accounts::tags_in_use;
 use xacct_core::plan::{Mode, Plan, Selection};
@@ -21,10 +19,11 @@ use xacct_core::shard::{Shard, failed_accounts as failed};
 
 use super::args::{Output, RunArgs, SelectionArgs};
 use super::error::UsageError;
-use super::html::{self, KeptFile, RunPage, same_file};
+use super::html;
 use super::load::{load_config, read_report, warn_of_missing_plugins, with_home_region};
 use super::rows::{PlanDocument, account_line};
 
+mod outputs;
 mod rerun;
 use crate::config::Config;
 use crate::pipeline::{self, Service, connect};
@@ -113,7 +112,7 @@ pub async fn run(mut args: RunArgs, color: ColorChoice) -> Result<ExitCode, Usag
             ExitCode::SUCCESS
         });
     }
-    let (audit, page) = open_outputs(&args)?;
+    let (audit, page) = outputs::open_outputs(&args)?;
     request.audit = audit;
     // A log of JSON runs (an array job's) says which shard `--shard auto` resolved to;
     // the table's and jsonl's summaries say it at the end.
@@ -327,63 +326,4 @@ fn print_plan(plan: &Plan, grant: Option<&Grant>, output: Output) -> Result<(), 
         writeln!(stdout, "{}", account_line(cells, tags, (16, 12)))?;
     }
     Ok(())
-}
-
-/// The run's files, opened before it starts so that one that cannot be written fails the
-/// run before anything runs: `--audit`, `--html` (see [`RunPage::open`]) and
-/// `DIR/<plugin>/` of `--out-dir`. Neither file may be one the run keeps: the
-/// `--rerun-failed` report, the file stdout writes the report to, or (for the page) the
-/// audit log.
-fn open_outputs(args: &RunArgs) -> Result<(Option<Arc<AuditLog>>, Option<RunPage>), UsageError> {
-    let mut kept = Vec::new();
-    if let Some(report) = &args.rerun_failed
-        && let Ok(metadata) = std::fs::metadata(report)
-    {
-        let what = format!("the --rerun-failed report {}", report.display());
-        kept.push(KeptFile { what, metadata });
-    }
-    // Stdout redirected to a file (`> report.json`): that file is the report's.
-    if let Ok(stdout) = std::io::stdout().as_fd().try_clone_to_owned()
-        && let Ok(metadata) = std::fs::File::from(stdout).metadata()
-        && metadata.is_file()
-    {
-        let what = "the file stdout writes the report to".to_owned();
-        kept.push(KeptFile { what, metadata });
-    }
-    let audit = match &args.audit {
-        Some(path) => {
-            if let Ok(metadata) = std::fs::metadata(path)
-                && let Some(kept) = kept
-                    .iter()
-                    .find(|kept| same_file(&metadata, &kept.metadata))
-            {
-                return Err(UsageError(anyhow::anyhow!(
-                    "--audit {}: it is {}; fix: name another file for the audit log",
-                    path.display(),
-                    kept.what
-                )));
-            }
-            let log = Arc::new(AuditLog::open(path)?);
-            if let Ok(metadata) = std::fs::metadata(path) {
-                let what = format!("the --audit file {}", path.display());
-                kept.push(KeptFile { what, metadata });
-            }
-            Some(log)
-        }
-        None => None,
-    };
-    let page = match &args.html {
-        Some(path) => Some(RunPage::open(
-            path,
-            &kept,
-            args.out_dir.as_deref(),
-            &args.plugin,
-        )?),
-        None => None,
-    };
-    if let Some(dir) = &args.out_dir {
-        private::create_dir(&dir.join(&args.plugin))
-            .with_context(|| format!("--out-dir {}", dir.display()))?;
-    }
-    Ok((audit, page))
 }

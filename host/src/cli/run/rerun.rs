@@ -27,7 +27,7 @@ pub fn nothing_to_rerun(
     sha256: Option<String>,
     said: &str,
 ) -> Result<ExitCode, UsageError> {
-    let (_audit, page) = super::open_outputs(args)?;
+    let (_audit, page) = super::outputs::open_outputs(args)?;
     let report = Report {
         plugin: plan.plugin.clone(),
         plan_hash: plan_hash(
