@@ -78,6 +78,16 @@ impl Shard {
                 "{name} {number}/{count}: there are only {count} shard(s), K is at most N (1/{count} … {count}/{count}); fix: {name} {count}/{count} for the last, or a count of {number} or more"
             )),
             Some((number, count)) => Shard::new(number - 1, count),
+            None if text
+                .split_once('/')
+                .is_some_and(|(number, count)| too_large(number) || too_large(count)) =>
+            {
+                Err(format!(
+                    "{name} {text:?}: a number past {}; fix: {name} K/N with 1 ≤ K ≤ N and N at most {}",
+                    u32::MAX,
+                    u32::MAX
+                ))
+            }
             None => Err(format!(
                 "{name} {text:?}: not K/N; fix: {name} K/N with 1 ≤ K ≤ N, e.g. 1/4 … 4/4 for four shards, or --shard auto in an array job"
             )),
@@ -133,9 +143,16 @@ impl Shard {
             var(name)
                 .map(|value| {
                     value.trim().parse().map_err(|_| {
-                        format!(
-                            "{name}={value:?} is not a number; fix: set it to a whole number, or unset it"
-                        )
+                        if too_large(&value) {
+                            format!(
+                                "{name}={value:?} is past {}; fix: set it to a whole number of at most that, or unset it",
+                                u32::MAX
+                            )
+                        } else {
+                            format!(
+                                "{name}={value:?} is not a number; fix: set it to a whole number, or unset it"
+                            )
+                        }
                     })
                 })
                 .transpose()
@@ -206,6 +223,15 @@ impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.number(), self.count)
     }
+}
+
+/// Whether `text` is a whole number too large for a shard's index or count (a `u32`):
+/// said so, rather than "not a number".
+fn too_large(text: &str) -> bool {
+    let digits = text.trim();
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<u32>().is_err()
 }
 
 /// `XACCT_SHARD_COUNT`, if set: a count of 1 or more.

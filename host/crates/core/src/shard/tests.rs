@@ -100,6 +100,19 @@ fn shard_messages_name_the_bad_value_and_the_fix() {
         flag("x", None, &[]),
         &["--shard \"x\": not K/N", "fix: --shard K/N"],
     );
+    // A number too large is said to be one, not "not K/N" or "not a number".
+    says(
+        flag("99999999999/2", None, &[]),
+        &["--shard \"99999999999/2\": a number past 4294967295"],
+    );
+    says(
+        flag(
+            "auto",
+            None,
+            &[(BATCH_INDEX, "0"), (BATCH_SIZE, "99999999999")],
+        ),
+        &["AWS_BATCH_JOB_ARRAY_SIZE=\"99999999999\" is past 4294967295"],
+    );
     // The shard auto resolves to comes from the environment's 0-based index.
     let size_zero = flag("auto", None, &[(BATCH_INDEX, "0"), (BATCH_SIZE, "0")]);
     says(
