@@ -24,7 +24,20 @@ use log::{PRINTED_NOTHING, read_bounded};
 
 /// What a plugin printed, as `plugin.log` of `--out-dir` holds it.
 pub fn plugin_log(entry: &Entry) -> String {
-    format!("== stdout\n{}== stderr\n{}", entry.stdout, entry.stderr)
+    plugin_log_of(&entry.stdout, &entry.stderr)
+}
+
+fn plugin_log_of(stdout: &str, stderr: &str) -> String {
+    format!("== stdout\n{stdout}== stderr\n{stderr}")
+}
+
+/// A plugin log as the page shows it: one of a plugin that printed nothing says so.
+fn page_log(log: String) -> String {
+    if log == plugin_log_of("", "") {
+        PRINTED_NOTHING.to_owned()
+    } else {
+        log
+    }
 }
 
 /// The directory of an entry's files under `--out-dir`'s plugin directory.
@@ -103,14 +116,7 @@ impl RunPage {
         let logs = report
             .entries
             .iter()
-            .map(|entry| {
-                let log = if entry.stdout.is_empty() && entry.stderr.is_empty() {
-                    PRINTED_NOTHING.to_owned()
-                } else {
-                    plugin_log(entry)
-                };
-                (entry.account_id.clone(), log)
-            })
+            .map(|entry| (entry.account_id.clone(), page_log(plugin_log(entry))))
             .collect();
         let options = Options {
             logs,
@@ -235,13 +241,7 @@ fn read_logs(dir: &Path, report: &serde_json::Value) -> anyhow::Result<BTreeMap<
         }
         let path: PathBuf = plugin_dir.join(entry_dir_name(account)).join("plugin.log");
         if let Some(log) = read_bounded(&path)? {
-            // What `--out-dir` keeps of a plugin that printed nothing.
-            let log = if log == "== stdout\n== stderr\n" {
-                PRINTED_NOTHING.to_owned()
-            } else {
-                log
-            };
-            logs.insert(account.to_owned(), log);
+            logs.insert(account.to_owned(), page_log(log));
         }
     }
     Ok(logs)

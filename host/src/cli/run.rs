@@ -22,9 +22,6 @@ use super::error::UsageError;
 use super::html;
 use super::load::{load_config, read_report, warn_of_missing_plugins, with_home_region};
 use super::rows::{PlanDocument, account_line};
-
-mod outputs;
-mod rerun;
 use crate::config::Config;
 use crate::pipeline::{self, Service, connect};
 use crate::request::Ask;
@@ -32,6 +29,9 @@ use crate::terminal::progress::RunProgress;
 use crate::terminal::stderr::error_lines;
 use crate::terminal::stop::{STDOUT_CLOSED, Stop};
 use crate::terminal::{ColorChoice, Look, ReportText, Stderr, hide_bar, stdout_width};
+
+mod outputs;
+mod rerun;
 
 pub async fn run(mut args: RunArgs, color: ColorChoice) -> Result<ExitCode, UsageError> {
     let mut config = with_home_region(load_config(&args.config)?, &args.config.file).await?;

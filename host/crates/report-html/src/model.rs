@@ -240,13 +240,8 @@ pub fn page_data(report: &Value, options: &Options) -> Result<PageData, RenderEr
         .iter()
         .filter(|entry| entry.get("output").is_some())
         .count()
-        + entries
-            .iter()
-            .filter(|entry| {
-                options
-                    .logs
-                    .contains_key(&text(&entry["account_id"], TEXT_CHARS))
-            })
+        + (data.entries.iter())
+            .filter(|entry| options.logs.contains_key(&entry.id))
             .count();
     let notes_cost =
         noted.saturating_mul(embedded_len(&omitted(&page_full())) + "\"output_omitted\":,".len());
@@ -356,10 +351,10 @@ fn page_entry(entry: &Value, stats: &AccountStats) -> PageEntry {
 /// An error as the page shows it: a report's error object, or (from a report written by
 /// hand) a bare message.
 fn page_error(error: &Value) -> Option<PageError> {
-    if let Value::String(message) = error {
+    if error.is_string() {
         return Some(PageError {
             kind: "unknown".to_owned(),
-            message: text(&Value::String(message.clone()), MESSAGE_CHARS),
+            message: text(error, MESSAGE_CHARS),
             denied_by_aws: None,
         });
     }
